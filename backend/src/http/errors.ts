@@ -1,0 +1,56 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger.js';
+
+/** An error whose message is safe and useful to show to the API client. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+function isBodyParserError(error: unknown): error is { type: string; status: number; limit?: number } {
+  return typeof error === 'object' && error !== null && 'type' in error && 'status' in error;
+}
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code ?? '';
+  const message = error instanceof Error ? error.message : '';
+  // Connection refused/reset, admin shutdown, cannot connect now, too many connections.
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test(message)
+  );
+}
+
+/** Last middleware: JSON errors, never a stack trace over HTTP. */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (error instanceof HttpError) {
+      res.status(error.status).set(error.headers).json({ error: error.message, ...(error.field && { field: error.field }) });
+      return;
+    }
+    if (isBodyParserError(error)) {
+      if (error.type === 'entity.too.large') {
+        res.status(413).json({ error: `request body is larger than the limit of ${error.limit} bytes` });
+      } else if (error.type === 'entity.parse.failed') {
+        res.status(400).json({ error: 'request body is not valid JSON' });
+      } else {
+        res.status(error.status >= 400 && error.status < 500 ? error.status : 400).json({ error: `request body could not be read (${error.type})` });
+      }
+      return;
+    }
+    if (isDatabaseUnavailable(error)) {
+      logger.warn({ err: error, path: req.path }, 'database unavailable');
+      res.status(503).set('Retry-After', '2').json({ error: 'database is unavailable; retry shortly' });
+      return;
+    }
+    logger.error({ err: error, path: req.path }, 'unhandled error');
+    res.status(500).json({ error: 'internal error; see the server log' });
+  };
+}

@@ -1,0 +1,13 @@
+import type { Router } from 'express';
+import type { AppContext } from './context.js';
+
+/**
+ * The capabilities mounted under /api/v1, in data-flow order
+ * (events in -> rollups -> planner -> frames out). Each module gets the
+ * shared context and returns its router; it registers its own readiness
+ * checks, metrics and shutdown hooks on the context.
+ */
+export async function buildApiRouters(_context: AppContext): Promise<Router[]> {
+  const routers: Router[] = [];
+  return routers;
+}

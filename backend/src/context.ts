@@ -1,6 +1,7 @@
 import type { AppConfig } from './config/env.js';
 import type { Pool } from './db/pool.js';
 import type { Redis } from './cache/redis.js';
+import type { CacheVersions } from './cache/versions.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ReadinessCheck } from './health/routes.js';
@@ -16,6 +17,8 @@ export interface AppContext {
   /** Undefined when REDIS_URL is unset: cache and jobs run in-process. */
   redis: Redis | undefined;
   metrics: Metrics;
+  /** Bumped by every write that changes an organization's aggregates. */
+  cacheVersions: CacheVersions;
   /** Modules push their dependencies here; `/health/ready` runs them all. */
   readinessChecks: ReadinessCheck[];
   /** Run in reverse order on shutdown, after the HTTP server stopped. */

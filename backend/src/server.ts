@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createRedis } from './cache/redis.js';
+import { CacheVersions } from './cache/versions.js';
 import type { AppConfig } from './config/env.js';
 import type { AppContext } from './context.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
@@ -37,6 +38,7 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
     pool,
     redis,
     metrics: new Metrics(),
+    cacheVersions: new CacheVersions(redis),
     readinessChecks: [],
     onClose: [],
   };

@@ -1,0 +1,59 @@
+import type { Redis } from './redis.js';
+
+/**
+ * Per-organization cache versions (`metrics:{orgId}:version`). Every write that
+ * changes an organization's aggregates bumps its version, so cached answers
+ * under the old version are never read again and nothing needs deleting.
+ *
+ * A missing version key (first use, or lost by Redis) is seeded from the clock
+ * rather than 1, so a lost key can never bring an older version back to life.
+ * Without Redis (unset or down) versions live in this process.
+ */
+export class CacheVersions {
+  private readonly local = new Map<string, number>();
+
+  constructor(private readonly redis: Redis | undefined) {}
+
+  static key(organizationId: string): string {
+    return `metrics:${organizationId}:version`;
+  }
+
+  async current(organizationId: string): Promise<string> {
+    if (this.redis && this.redis.status === 'ready') {
+      try {
+        const key = CacheVersions.key(organizationId);
+        const value = await this.redis.get(key);
+        if (value !== null) return value;
+        await this.redis.set(key, String(Date.now()), 'NX');
+        return (await this.redis.get(key)) ?? this.localVersion(organizationId);
+      } catch {
+        // Fall through to the in-process version while Redis is unavailable.
+      }
+    }
+    return this.localVersion(organizationId);
+  }
+
+  async bump(organizationId: string): Promise<void> {
+    // Always bump locally too: if Redis goes down later, this process's local
+    // version already differs from anything it cached locally before the write.
+    this.local.set(organizationId, Math.max(Date.now(), (this.local.get(organizationId) ?? 0) + 1));
+    if (this.redis && this.redis.status === 'ready') {
+      try {
+        const key = CacheVersions.key(organizationId);
+        await this.redis.set(key, String(Date.now()), 'NX');
+        await this.redis.incr(key);
+      } catch {
+        // Redis unavailable: local version already bumped; entries expire by TTL.
+      }
+    }
+  }
+
+  private localVersion(organizationId: string): string {
+    let version = this.local.get(organizationId);
+    if (version === undefined) {
+      version = Date.now();
+      this.local.set(organizationId, version);
+    }
+    return `local-${version}`;
+  }
+}

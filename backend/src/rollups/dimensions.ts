@@ -1,0 +1,6 @@
+/**
+ * Event attributes that become rollup dimensions. Other attributes stay in the
+ * raw event only, which keeps the number of rollup rows bounded.
+ */
+export const ROLLUP_DIMENSIONS = ['channel', 'status', 'direction', 'botId', 'agentId', 'source', 'market', 'product'] as const;
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];

@@ -1,0 +1,243 @@
+import { MAD_TO_SIGMA, median, robustStats, scaleFloor } from './robust.js';
+import { RollingWindow } from './rolling.js';
+import type { Direction, Finding, Point, Severity } from './types.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+
+export interface BaselineOptions {
+  /** Sampling interval in ms; estimated from the first points when omitted. */
+  intervalMs?: number;
+  /** How many past seasons feed the seasonal median (same hour of week over the last N weeks). */
+  seasons?: number;
+  /** Which deviations count: `above` for spikes only, `below` for drops only. */
+  direction?: Direction;
+  warningZ?: number;
+  criticalZ?: number;
+  /** Neither the observed nor the expected value reaches this: not enough volume to judge. */
+  minVolume?: number;
+  /**
+   * After a point reaches `warningZ`, report the next N points as normal (score 0). Useful for
+   * scoring a point stream (one detection per incident); the alert state machine does not need it.
+   */
+  suppressPoints?: number;
+}
+
+/** Which reference a prediction came from; the detector picks the one that fits the data best. */
+export type BaselineModel = 'recent' | 'daily' | 'weekly';
+
+export interface BaselineFinding extends Finding {
+  rule: 'baseline';
+  z: number;
+  model: BaselineModel | null;
+}
+
+const DEFAULTS = { seasons: 4, direction: 'both' as Direction, warningZ: 3, criticalZ: 5, minVolume: 0, suppressPoints: 0 };
+
+/** Points looked at by the `recent` model (median of the last few values). */
+const RECENT_POINTS = 6;
+/** Points the interval is estimated from before the detector starts. */
+const WARMUP_POINTS = 8;
+/** Errors a model needs before its scale can be trusted. */
+const MIN_ERRORS = 24;
+
+/** Calibrated anomaly score: |z| = warningZ maps to 0.5, growing smoothly towards 1. */
+export function zToScore(z: number, warningZ = DEFAULTS.warningZ): number {
+  const a = Math.abs(z);
+  if (!Number.isFinite(a)) return a === Infinity ? 1 : 0;
+  return (a * a) / (a * a + warningZ * warningZ);
+}
+
+/** Seasons worth modelling for a sampling interval: daily below 6 h, weekly up to 1 day. */
+export function seasonLengths(intervalMs: number): { daily: number | null; weekly: number | null } {
+  const perDay = Math.round(DAY / intervalMs);
+  const daily = intervalMs <= 6 * HOUR && perDay >= 2 ? perDay : null;
+  const weekly = intervalMs <= DAY ? Math.round(WEEK / intervalMs) : null;
+  return { daily, weekly };
+}
+
+interface Model {
+  name: BaselineModel;
+  /** Magnitudes of this model's recent prediction errors. */
+  errors: RollingWindow;
+}
+
+/** |z| at the 99th percentile of a normal distribution. */
+const NORMAL_Z99 = 2.576;
+/** z-scores remembered to learn how heavy the stream's tails are. */
+const TAIL_WINDOW = 5000;
+const MIN_TAIL_SAMPLES = 200;
+
+/**
+ * Seasonal baseline as a stream: `push` one point at a time and get its finding, decided from
+ * earlier points only.
+ *
+ * Each model predicts the point as the median of reference values: the last few points
+ * (`recent`), the same time of day over the last N days (`daily`), the same hour of week over the
+ * last N weeks (`weekly`); which seasons exist follows from the sampling interval. The model whose
+ * recent errors are smallest wins. Its error becomes a robust z-score, divided by the largest of
+ * - 1.4826 * MAD of the reference values (the textbook robust z-score),
+ * - 1.4826 * the median of the model's recent absolute errors (an adaptive scale: four similar
+ *   weeks must not make a tiny wiggle look huge, and MAD = 0 never divides by zero),
+ * - 1% of the expected value (a flat series stays finite),
+ * and then by how much heavier than normal the stream's own z-scores have been (their 99th
+ * percentile over 2.576, never below 1), so a spiky metric is judged against its usual spikes.
+ */
+export class BaselineDetector {
+  private readonly opts: typeof DEFAULTS & { intervalMs?: number };
+  private intervalMs: number | undefined;
+  private origin = 0;
+  private readonly pending: Point[] = [];
+  private readonly byBucket = new Map<number, number>();
+  private readonly recent: number[] = [];
+  private models: Model[] = [];
+  private daily: number | null = null;
+  private weekly: number | null = null;
+  private horizon = 0;
+  private readonly pastZ = new RollingWindow(TAIL_WINDOW);
+  private suppressedUntil = -1;
+  private count = 0;
+
+  constructor(options: BaselineOptions = {}) {
+    this.opts = { ...DEFAULTS, ...stripUndefined(options) };
+    if (this.opts.warningZ > this.opts.criticalZ) {
+      throw new Error(`baseline: warningZ ${this.opts.warningZ} must not exceed criticalZ ${this.opts.criticalZ}`);
+    }
+    if (!(this.opts.seasons >= 1)) throw new Error(`baseline: seasons must be >= 1, got ${this.opts.seasons}`);
+    if (options.intervalMs !== undefined) this.start(options.intervalMs, 0);
+  }
+
+  push(point: Point): BaselineFinding {
+    if (this.intervalMs === undefined) {
+      this.pending.push(point);
+      if (this.pending.length < WARMUP_POINTS) return quiet(point);
+      const gaps = this.pending.slice(1).map((p, i) => p.time - this.pending[i]!.time).filter((g) => g > 0);
+      this.start(gaps.length > 0 ? median(gaps) : HOUR, this.pending[0]!.time);
+      for (const p of this.pending.slice(0, -1)) this.observe(p);
+      this.pending.length = 0;
+    }
+    return this.observe(point);
+  }
+
+  private start(intervalMs: number, origin: number): void {
+    if (!(intervalMs > 0)) throw new Error(`baseline: intervalMs must be > 0, got ${intervalMs}`);
+    this.intervalMs = intervalMs;
+    this.origin = origin;
+    const { daily, weekly } = seasonLengths(intervalMs);
+    this.daily = daily;
+    this.weekly = weekly;
+    // Error scales adapt over about two days of points, bounded so sparse and dense series both work.
+    const errorWindow = Math.min(2000, Math.max(48, 2 * (daily ?? 24)));
+    this.models = [{ name: 'recent', errors: new RollingWindow(errorWindow) }];
+    if (daily !== null) this.models.push({ name: 'daily', errors: new RollingWindow(errorWindow) });
+    if (weekly !== null) this.models.push({ name: 'weekly', errors: new RollingWindow(errorWindow) });
+    this.horizon = (weekly ?? daily ?? RECENT_POINTS) * this.opts.seasons + 1;
+  }
+
+  private references(model: BaselineModel, bucket: number): number[] {
+    if (model === 'recent') return this.recent.slice(-RECENT_POINTS);
+    const period = model === 'daily' ? this.daily! : this.weekly!;
+    const refs: number[] = [];
+    for (let k = 1; k <= this.opts.seasons; k++) {
+      const v = this.byBucket.get(bucket - k * period);
+      if (v !== undefined) refs.push(v);
+    }
+    return refs;
+  }
+
+  private observe(point: Point): BaselineFinding {
+    const bucket = Math.round((point.time - this.origin) / this.intervalMs!);
+    let best: { errScale: number; expected: number; scale: number; model: BaselineModel } | null = null;
+    for (const model of this.models) {
+      const refs = this.references(model.name, bucket);
+      if (refs.length < (model.name === 'recent' ? RECENT_POINTS : 2)) continue;
+      const { median: expected, scale: refScale } = robustStats(refs, 0);
+      if (model.errors.size >= MIN_ERRORS) {
+        const errScale = MAD_TO_SIGMA * model.errors.median();
+        if (best === null || errScale < best.errScale) {
+          best = { errScale, expected, scale: Math.max(errScale, refScale, scaleFloor(expected)), model: model.name };
+        }
+      }
+      model.errors.push(Math.abs(point.value - expected));
+    }
+    this.remember(bucket, point.value);
+    const index = this.count++;
+    if (best === null) return quiet(point);
+
+    const rawZ = (point.value - best.expected) / best.scale;
+    const tail = this.pastZ.size >= MIN_TAIL_SAMPLES ? Math.max(1, this.pastZ.quantile(0.99) / NORMAL_Z99) : 1;
+    this.pastZ.push(Math.abs(rawZ));
+    const scale = best.scale * tail;
+    const z = rawZ / tail;
+    const side: 'above' | 'below' = z >= 0 ? 'above' : 'below';
+    const counts = this.opts.direction === 'both' || this.opts.direction === side;
+    const enoughVolume = Math.max(Math.abs(point.value), Math.abs(best.expected)) >= this.opts.minVolume;
+    const judged = counts && enoughVolume && index > this.suppressedUntil;
+    const size = judged ? Math.abs(z) : 0;
+    let severity: Severity = 'healthy';
+    if (size >= this.opts.criticalZ) severity = 'critical';
+    else if (size >= this.opts.warningZ) severity = 'warning';
+    if (severity !== 'healthy' && this.opts.suppressPoints > 0) this.suppressedUntil = index + this.opts.suppressPoints;
+    const sign = side === 'above' ? 1 : -1;
+    return {
+      rule: 'baseline',
+      time: point.time,
+      severity,
+      observed: point.value,
+      expected: best.expected,
+      bound: best.expected + sign * this.opts.warningZ * scale,
+      direction: side,
+      score: zToScore(size, this.opts.warningZ),
+      z,
+      model: best.model,
+    };
+  }
+
+  private remember(bucket: number, value: number): void {
+    this.byBucket.set(bucket, value);
+    // Gaps leave buckets no later point would evict one by one; sweep them now and then.
+    if (this.byBucket.size > 2 * this.horizon) {
+      for (const key of this.byBucket.keys()) if (key <= bucket - this.horizon) this.byBucket.delete(key);
+    }
+    this.recent.push(value);
+    if (this.recent.length > RECENT_POINTS) this.recent.shift();
+  }
+}
+
+function quiet(point: Point): BaselineFinding {
+  return {
+    rule: 'baseline',
+    time: point.time,
+    severity: 'healthy',
+    observed: point.value,
+    expected: point.value,
+    bound: point.value,
+    direction: 'above',
+    score: 0,
+    z: 0,
+    model: null,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Judge the last point of `series` (time-ordered) against everything before it: the evaluator's
+ * entry point, running the very same streaming detector the CLI and the benchmarks use.
+ */
+export function evaluateBaseline(series: readonly Point[], options: BaselineOptions = {}): BaselineFinding {
+  if (series.length === 0) throw new Error('baseline: the series is empty');
+  const detector = new BaselineDetector(options);
+  let last: BaselineFinding | undefined;
+  for (const point of series) last = detector.push(point);
+  return last!;
+}
+
+/**
+ * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
+ * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
+ */
+export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 0 };

@@ -1,0 +1,52 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+)
+
+// CheckHealth backs "Save & test" and Grafana's data source health API: it asks
+// the backend who the key belongs to and reports what the user should do next.
+func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	if d.settingsErr != nil {
+		return healthError(d.settingsErr.Error()), nil
+	}
+	w, err := d.client.WhoAmI(ctx)
+	if err != nil {
+		return healthError(healthMessage(d.client.BaseURL(), err)), nil
+	}
+	name := w.Organization.Name
+	if name == "" {
+		name = w.Organization.ID
+	}
+	msg := fmt.Sprintf("Connected to Metrics Hub as organization %q: %d of %d sources healthy", name, w.Sources.Healthy, w.Sources.Total)
+	if w.Sources.Total == 0 {
+		msg = fmt.Sprintf("Connected to Metrics Hub as organization %q, but no sources are configured; add sources to the metric catalog", name)
+	} else if w.Sources.Healthy < w.Sources.Total {
+		msg += "; the catalog in the query editor shows which sources are down and why"
+	}
+	return &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: msg}, nil
+}
+
+// healthMessage words each failure class as an instruction.
+func healthMessage(baseURL string, err error) string {
+	switch {
+	case errors.Is(err, errUnreachable):
+		return fmt.Sprintf("Cannot reach Metrics Hub at %s: %v. Check the URL and that the backend is running and reachable from the Grafana server.", baseURL, errors.Unwrap(err))
+	case errors.Is(err, errTimeout):
+		return fmt.Sprintf("Metrics Hub at %s did not answer in time. Check the backend's health, or raise the timeout in the data source settings.", baseURL)
+	case errors.Is(err, errUnauthorized):
+		return "Metrics Hub rejected the API key (" + err.Error() + ")."
+	case errors.Is(err, errBadResponse):
+		return fmt.Sprintf("The server at %s answered, but not as a Metrics Hub backend: %v", baseURL, err)
+	default:
+		return fmt.Sprintf("Metrics Hub at %s: %v", baseURL, err)
+	}
+}
+
+func healthError(msg string) *backend.CheckHealthResult {
+	return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}
+}

@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import type { Aggregation, CatalogMetric, CatalogSource } from '../catalog/schema.js';
+import type { AppContext } from '../context.js';
+
+export const FILTER_OPS = ['eq', 'neq', 'in', 'not_in'] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+export interface Filter {
+  dimension: string;
+  op: FilterOp;
+  /** A string for eq/neq, a list for in/not_in. */
+  value: string | string[];
+}
+
+/**
+ * One metric question to one source, already validated against the catalog:
+ * the metric exists, the aggregation is allowed, every group-by and filter
+ * dimension is declared on the metric. The organization always comes from the
+ * API key; adapters must scope every read by it.
+ */
+export interface SourceQuery {
+  organizationId: string;
+  metric: CatalogMetric;
+  /** Never `rate`: the query layer computes ratios from numerator and denominator sums. */
+  aggregation: Exclude<Aggregation, 'rate'>;
+  groupBy: string[];
+  filters: Filter[];
+  /** Half-open range [from, to). */
+  from: Date;
+  to: Date;
+  /** Bucket width; buckets start at `from` aligned down to a multiple of it (UTC). */
+  bucketMs: number;
+}
+
+/** One series: labels are the group-by values; times are bucket starts (epoch ms), ascending. */
+export interface Series {
+  labels: Record<string, string>;
+  times: number[];
+  values: Array<number | null>;
+}
+
+export interface HealthStatus {
+  ok: boolean;
+  detail: string;
+}
+
+/** The contract every data source implements (one file per type in sources/adapters/). */
+export interface SourceAdapter {
+  readonly id: string;
+  readonly type: string;
+  initialize(): Promise<void>;
+  query(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
+  healthCheck(): Promise<HealthStatus>;
+  close(): Promise<void>;
+}
+
+/** How a source type is registered: its settings and metric-query schemas and a constructor. */
+export interface AdapterType<TSource extends z.ZodType = z.ZodType, TMetricQuery extends z.ZodType = z.ZodType> {
+  type: CatalogSource['type'];
+  /** Validates the source entry's type-specific fields (connection, url, credentials). */
+  sourceSchema: TSource;
+  /** Validates each metric's `query` block for this source type. */
+  metricQuerySchema: TMetricQuery;
+  create(source: z.infer<TSource>, context: AppContext): SourceAdapter;
+}

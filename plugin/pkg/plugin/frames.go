@@ -33,7 +33,9 @@ func decodeFrame(raw json.RawMessage) (*data.Frame, error) {
 	return frame, nil
 }
 
-// withTypeInfo returns raw with typeInfo set on every schema field that lacks it.
+// withTypeInfo returns raw with typeInfo set on every schema field that lacks
+// it, written schema first: the SDK reads "data" only after "schema", while a
+// writer is free to order object keys as it likes.
 func withTypeInfo(raw json.RawMessage) (json.RawMessage, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
@@ -47,7 +49,6 @@ func withTypeInfo(raw json.RawMessage) (json.RawMessage, error) {
 	if err := json.Unmarshal(schema["fields"], &fields); err != nil {
 		return nil, fmt.Errorf("frame schema has no fields list: %w", err)
 	}
-	changed := false
 	for i, f := range fields {
 		if _, ok := f["typeInfo"]; ok {
 			continue
@@ -58,21 +59,21 @@ func withTypeInfo(raw json.RawMessage) (json.RawMessage, error) {
 		if !ok {
 			return nil, fmt.Errorf("field %d has unknown type %q (expected time, number, string, boolean or other)", i, typ)
 		}
-		b, _ := json.Marshal(info)
+		b, err := json.Marshal(info)
+		if err != nil {
+			return nil, err
+		}
 		f["typeInfo"] = b
-		changed = true
-	}
-	if !changed {
-		return raw, nil
 	}
 	var err error
 	if schema["fields"], err = json.Marshal(fields); err != nil {
 		return nil, err
 	}
-	if top["schema"], err = json.Marshal(schema); err != nil {
-		return nil, err
-	}
-	return json.Marshal(top)
+	ordered := struct {
+		Schema map[string]json.RawMessage `json:"schema"`
+		Data   json.RawMessage            `json:"data,omitempty"`
+	}{Schema: schema, Data: top["data"]}
+	return json.Marshal(ordered)
 }
 
 // splitSeries turns a wide time series frame (one time field, several value

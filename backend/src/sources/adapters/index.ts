@@ -1,0 +1,4 @@
+import type { AdapterType } from '../types.js';
+
+/** Every source type the catalog may use. Adding a type = one file in this folder + one line here. */
+export const ADAPTER_TYPES: AdapterType[] = [];

@@ -43,28 +43,38 @@ type Client struct {
 	// stream shares http's transport but has no overall timeout, because a live
 	// SSE response is meant to stay open until the subscriber leaves.
 	stream *http.Client
+	// transport is the connection pool under the SDK's middlewares; the
+	// wrapped round tripper does not pass CloseIdleConnections down to it.
+	transport *http.Transport
 }
 
 // NewClient builds the client for one data source instance.
 func NewClient(s Settings) (*Client, error) {
 	timeouts := httpclient.DefaultTimeoutOptions
 	timeouts.Timeout = s.Timeout
-	hc, err := httpclient.New(httpclient.Options{Timeouts: &timeouts})
+	var transport *http.Transport
+	hc, err := httpclient.New(httpclient.Options{
+		Timeouts: &timeouts,
+		ConfigureTransport: func(_ httpclient.Options, t *http.Transport) {
+			transport = t
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create HTTP client: %w", err)
 	}
 	return &Client{
-		base:    s.URL,
-		apiKey:  s.APIKey,
-		timeout: s.Timeout,
-		http:    hc,
-		stream:  &http.Client{Transport: hc.Transport},
+		base:      s.URL,
+		apiKey:    s.APIKey,
+		timeout:   s.Timeout,
+		http:      hc,
+		stream:    &http.Client{Transport: hc.Transport},
+		transport: transport,
 	}, nil
 }
 
 // Close releases idle keep-alive connections when the instance is disposed.
 func (c *Client) Close() {
-	c.http.CloseIdleConnections()
+	c.transport.CloseIdleConnections()
 }
 
 // BaseURL is the backend address, for messages the user reads.

@@ -135,6 +135,15 @@ describe('API keys', () => {
     const res = await server.request('/api/v1/whoami', { key });
     assert.equal(((await res.json()) as { organization: { name: string } }).organization.name, 'cli-org');
 
+    const generated = (await runCli(['keys', 'generate'], env)).stdout.trim();
+    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated], env)).code, 0);
+    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated], env)).code, 0, 'import is idempotent');
+    const imported = await server.request('/api/v1/whoami', { key: generated });
+    assert.equal(imported.status, 200);
+    const malformed = await runCli(['keys', 'import', '--org', 'cli-org', '--key', 'not-a-key'], env);
+    assert.equal(malformed.code, 2);
+    assert.match(malformed.stderr, /the key must look like/);
+
     const missing = await runCli(['keys', 'create', '--org', 'nope'], env);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /organization 'nope' does not exist/);

@@ -61,6 +61,29 @@ export async function createApiKey(
   return { id: result.rows[0]!.id, key, prefix, organizationId: organization.id };
 }
 
+/**
+ * Registers a key chosen outside Metrics Hub (e.g. a bootstrap key shared with
+ * a provisioned Grafana). Idempotent: importing the same key again is a no-op.
+ */
+export async function importApiKey(pool: Pool, organizationName: string, key: string, keyName = 'imported'): Promise<{ id: string; prefix: string }> {
+  if (!KEY_PATTERN.test(key)) {
+    throw new InvalidKeyError('the key must look like mh_<8 lowercase letters or digits>_<43 base64url characters>; generate one with: metrics-hub keys generate');
+  }
+  const organization = await findOrganization(pool, organizationName);
+  if (!organization) throw new NotFoundError(`organization '${organizationName}' does not exist; create it with: metrics-hub orgs create ${organizationName}`);
+  const prefix = key.split('_')[1]!;
+  const result = await pool.query<{ id: string; organization_id: string }>(
+    `INSERT INTO api_keys (organization_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (key_hash) DO UPDATE SET key_hash = EXCLUDED.key_hash
+     RETURNING id, organization_id`,
+    [organization.id, keyName, prefix, hashKey(key)],
+  );
+  if (result.rows[0]!.organization_id !== organization.id) throw new InvalidKeyError('this key is already bound to another organization');
+  return { id: result.rows[0]!.id, prefix };
+}
+
+export class InvalidKeyError extends Error {}
+
 /** Revokes by key id or by public prefix; returns how many keys were revoked. */
 export async function revokeApiKey(pool: Pool, idOrPrefix: string): Promise<number> {
   const isUuid = /^[0-9a-f-]{36}$/i.test(idOrPrefix);

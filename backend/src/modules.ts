@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
+import { ingestRouter } from './ingest/routes.js';
 
 /**
  * The capabilities mounted under /api/v1, in data-flow order
@@ -7,7 +8,8 @@ import type { AppContext } from './context.js';
  * shared context and returns its router; it registers its own readiness
  * checks, metrics and shutdown hooks on the context.
  */
-export async function buildApiRouters(_context: AppContext): Promise<Router[]> {
+export async function buildApiRouters(context: AppContext): Promise<Router[]> {
   const routers: Router[] = [];
+  routers.push(ingestRouter(context));
   return routers;
 }

@@ -41,6 +41,9 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: positiveInt('SHUTDOWN_GRACE_MS').default(10_000),
   DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES').default(5 * 1024 * 1024),
+  INGEST_MAX_EVENTS: positiveInt('INGEST_MAX_EVENTS').default(5_000),
+  INGEST_MAX_FUTURE_SKEW_SECONDS: positiveInt('INGEST_MAX_FUTURE_SKEW_SECONDS').default(300),
+  RAW_RETENTION_DAYS: positiveInt('RAW_RETENTION_DAYS').default(400),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

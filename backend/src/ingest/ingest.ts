@@ -1,0 +1,99 @@
+import type { CacheVersions } from '../cache/versions.js';
+import { withTransaction, type Pool } from '../db/pool.js';
+import type { IngestMetrics } from './metrics.js';
+import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
+import { parseEvent, type ValidEvent } from './schema.js';
+import { storeBatch, type StoreResult } from './store.js';
+
+export interface IngestOptions {
+  /** Largest batch accepted (default 5,000). */
+  maxEvents?: number;
+  /** How far in the future an occurredAt may be (default 300 s). */
+  maxFutureSkewSeconds?: number;
+  /** Events older than this are rejected (default 400 days). */
+  retentionDays?: number;
+  /** Clock for the time window checks (epoch ms). */
+  now?: () => number;
+  /** Bumped once after a batch stored something, so cached answers are recomputed. */
+  cacheVersions?: CacheVersions;
+  metrics?: IngestMetrics;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: Array<{ index: number; error: string }>;
+}
+
+export class BatchTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`batch has ${size} events; the limit is ${limit} per request (split it into smaller batches)`);
+    this.name = 'BatchTooLargeError';
+  }
+}
+
+async function storeWithPartitions(pool: Pool, organizationId: string, events: ValidEvent[], now: number): Promise<StoreResult> {
+  const times = events.map((event) => event.occurredAtMs);
+  await ensurePartitions(pool, times, now);
+  try {
+    return await withTransaction(pool, (client) => storeBatch(client, organizationId, events));
+  } catch (error) {
+    // Retention may have dropped a partition this process still believed in; recreate and retry once.
+    if (!isMissingPartition(error)) throw error;
+    forgetPartitions(pool);
+    await ensurePartitions(pool, times, now);
+    return withTransaction(pool, (client) => storeBatch(client, organizationId, events));
+  }
+}
+
+/**
+ * Validates and stores a batch of events for one organization: each event is
+ * checked alone (a bad one is rejected with its index and reason, the others
+ * go on), and all valid events are written, raw and into the rollups, in one
+ * transaction. Sending the same events again changes nothing.
+ */
+export async function ingestEvents(pool: Pool, organizationId: string, events: readonly unknown[], options: IngestOptions = {}): Promise<IngestResult> {
+  const maxEvents = options.maxEvents ?? 5_000;
+  if (events.length > maxEvents) throw new BatchTooLargeError(events.length, maxEvents);
+  const { metrics } = options;
+  const stopTimer = metrics?.timeBatch();
+  const now = options.now?.() ?? Date.now();
+  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400 };
+
+  const rejected: IngestResult['rejected'] = [];
+  const valid: ValidEvent[] = [];
+  const ids = new Set<string>();
+  let duplicatesInBatch = 0;
+  events.forEach((input, index) => {
+    const parsed = parseEvent(input, limits);
+    if (!parsed.ok) {
+      rejected.push({ index, error: parsed.error });
+      metrics?.count((input as { type?: unknown } | null)?.type, 'rejected');
+    } else if (ids.has(parsed.event.id)) {
+      duplicatesInBatch += 1;
+      metrics?.count(parsed.event.type, 'duplicate');
+    } else {
+      ids.add(parsed.event.id);
+      valid.push(parsed.event);
+    }
+  });
+
+  let result: StoreResult = { stored: [], duplicates: 0 };
+  try {
+    if (valid.length > 0) result = await storeWithPartitions(pool, organizationId, valid, now);
+  } catch (error) {
+    stopTimer?.('error');
+    throw error;
+  }
+  stopTimer?.('ok');
+  if (result.stored.length > 0) await options.cacheVersions?.bump(organizationId);
+
+  if (metrics) {
+    const storedIds = new Set(result.stored.map((event) => event.id));
+    for (const event of valid) metrics.count(event.type, storedIds.has(event.id) ? 'accepted' : 'duplicate');
+  }
+  return { accepted: result.stored.length, duplicates: result.duplicates + duplicatesInBatch, rejected };
+}

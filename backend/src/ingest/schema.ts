@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { ROLLUP_DIMENSIONS } from '../rollups/dimensions.js';
+
+/**
+ * The event contract of `POST /api/v1/events`, one schema per event so a bad
+ * event is rejected alone, with a message naming the field and the reason.
+ */
+
+/** Event types with a meaning in the built-in catalog; any other type is custom. */
+export const BUILT_IN_TYPES = [
+  'order.created',
+  'payment.succeeded',
+  'payment.failed',
+  'workflow.finished',
+  'message.sent',
+  'message.delivered',
+  'message.read',
+  'message.received',
+  'call.finished',
+  'conversation.status_changed',
+  'bot.response',
+] as const;
+export type BuiltInType = (typeof BUILT_IN_TYPES)[number];
+
+const builtInTypes: ReadonlySet<string> = new Set(BUILT_IN_TYPES);
+export function isBuiltInType(type: string): type is BuiltInType {
+  return builtInTypes.has(type);
+}
+
+const CONVERSATION_STATES = ['open', 'pending', 'done', 'spam', 'unsubscribe'] as const;
+const MAX_DIMENSION_LENGTH = 200;
+
+const oneOf = (values: readonly [string, ...string[]]) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
+const requiredString = z.string({ error: 'required: a non-empty string' }).trim().min(1, 'required: a non-empty string');
+const messageAttributes = z.looseObject({ messageId: requiredString.max(200, 'must be at most 200 characters') });
+
+/**
+ * Attributes the built-in metrics depend on. A missing or misspelt status would
+ * silently drop an event from a failure rate, so it is rejected instead.
+ */
+const attributeRules: Partial<Record<BuiltInType, z.ZodType>> = {
+  'workflow.finished': z.looseObject({ status: oneOf(['SUCCESS', 'FAILED', 'FAILED_SAFETY_LIMIT']) }),
+  'message.sent': messageAttributes,
+  'message.delivered': messageAttributes,
+  'message.read': messageAttributes,
+  'message.received': messageAttributes,
+  'call.finished': z.looseObject({ direction: oneOf(['inbound', 'outbound']), status: oneOf(['answered', 'missed']) }),
+  'conversation.status_changed': z.looseObject({ from: oneOf(CONVERSATION_STATES), to: oneOf(CONVERSATION_STATES) }),
+  'bot.response': z.looseObject({ botId: requiredString, success: z.boolean({ error: 'required: true or false' }) }),
+};
+
+/** Types whose value is a duration or a response time, which cannot be negative. */
+const nonNegativeValue: ReadonlySet<string> = new Set<BuiltInType>(['workflow.finished', 'call.finished', 'bot.response']);
+
+const eventSchema = z.object(
+  {
+    id: requiredString.max(200, 'must be at most 200 characters'),
+    type: z
+      .string({ error: 'required: a string such as "order.created"' })
+      .max(100, 'must be at most 100 characters')
+      .regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/i, 'must be dot-separated words of letters, digits and _ (e.g. "order.created")'),
+    occurredAt: z.iso.datetime({ offset: true, error: 'not an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' }),
+    value: z.number({ error: 'must be a finite number' }).nullish(),
+    attributes: z.record(z.string(), z.unknown(), { error: 'must be an object' }).default({}),
+  },
+  { error: 'must be an object with id, type and occurredAt' },
+);
+
+export interface ValidEvent {
+  id: string;
+  type: string;
+  occurredAtMs: number;
+  value: number | null;
+  attributes: Record<string, unknown>;
+  /** Declared dimensions present on the event, values as strings, in ROLLUP_DIMENSIONS order. */
+  dims: Record<string, string>;
+  /** Only for message.delivered / message.read: the id a message counts once by. */
+  messageId?: string;
+}
+
+export interface EventLimits {
+  /** Epoch ms of "now" for the time window checks. */
+  now: number;
+  maxFutureSkewSeconds: number;
+  retentionDays: number;
+}
+
+export type ParsedEvent = { ok: true; event: ValidEvent } | { ok: false; error: string };
+
+function describe(error: z.ZodError, prefix: string[] = []): string {
+  return error.issues
+    .map((issue) => {
+      const path = [...prefix, ...issue.path.map(String)].join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+/**
+ * Rollup dimensions of an event. bot.response gets a derived `status`
+ * ("success" / "error" from attributes.success) so bot errors are a dimension
+ * filter like workflow and call statuses; it replaces any status sent.
+ */
+function dimensionsOf(type: string, attributes: Record<string, unknown>): { dims: Record<string, string> } | { error: string } {
+  const dims: Record<string, string> = {};
+  for (const name of ROLLUP_DIMENSIONS) {
+    if (type === 'bot.response' && name === 'status') {
+      dims.status = attributes.success === true ? 'success' : 'error';
+      continue;
+    }
+    const raw = attributes[name];
+    if (raw === undefined || raw === null) continue;
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+      return { error: `attributes.${name}: must be a string, number or boolean (it is a rollup dimension)` };
+    }
+    const value = String(raw);
+    if (value.length > MAX_DIMENSION_LENGTH) return { error: `attributes.${name}: must be at most ${MAX_DIMENSION_LENGTH} characters (it is a rollup dimension)` };
+    dims[name] = value;
+  }
+  return { dims };
+}
+
+export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
+  const parsed = eventSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, error: describe(parsed.error) };
+  const { id, type, occurredAt, value, attributes } = parsed.data;
+
+  const rule = isBuiltInType(type) ? attributeRules[type] : undefined;
+  if (rule) {
+    const checked = rule.safeParse(attributes);
+    if (!checked.success) return { ok: false, error: `${describe(checked.error, ['attributes'])} (required for ${type})` };
+  }
+  if (value != null && value < 0 && nonNegativeValue.has(type)) return { ok: false, error: `value: must be >= 0 for ${type} (a duration)` };
+
+  const occurredAtMs = Date.parse(occurredAt);
+  if (occurredAtMs > limits.now + limits.maxFutureSkewSeconds * 1000) {
+    return { ok: false, error: `occurredAt: more than ${limits.maxFutureSkewSeconds} s in the future` };
+  }
+  if (occurredAtMs < limits.now - limits.retentionDays * 86_400_000) {
+    return { ok: false, error: `occurredAt: older than the retention of ${limits.retentionDays} days` };
+  }
+
+  const dimensions = dimensionsOf(type, attributes);
+  if ('error' in dimensions) return { ok: false, error: dimensions.error };
+  const event: ValidEvent = { id, type, occurredAtMs, value: value ?? null, attributes, dims: dimensions.dims };
+  if (type === 'message.delivered' || type === 'message.read') event.messageId = String(attributes.messageId).trim();
+  return { ok: true, event };
+}

@@ -1,0 +1,149 @@
+import type { PoolClient } from '../db/pool.js';
+import { aggregate, type Contribution, type RollupDelta } from './aggregate.js';
+import type { ValidEvent } from './schema.js';
+
+/**
+ * The SQL of one batch, run inside the caller's transaction. Every statement
+ * takes whole columns as array parameters (unnest), so a batch costs a handful
+ * of round trips whatever its size.
+ */
+
+/** Idempotency keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
+const INSERT_KEYS = `
+INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
+SELECT $1::uuid, k.scope, k.key, k.occurred_at
+FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS k (scope, key, occurred_at)
+ON CONFLICT DO NOTHING
+RETURNING scope, key`;
+
+const INSERT_EVENTS = `
+INSERT INTO events (organization_id, occurred_at, event_id, event_type, value, attributes)
+SELECT $1::uuid, e.occurred_at, e.event_id, e.event_type, e.value, e.attributes
+FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::float8[], $6::jsonb[]) AS e (occurred_at, event_id, event_type, value, attributes)`;
+
+/** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
+const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
+INSERT INTO ${table} AS r (organization_id, event_type, bucket, dims, count, sum, min, max, sketch)
+SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.sum, d.min, d.max, d.sketch
+FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[], $9::jsonb[])
+  AS d (event_type, bucket, dims, count, sum, min, max, sketch)
+ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
+  count = r.count + EXCLUDED.count,
+  sum = r.sum + EXCLUDED.sum,
+  min = LEAST(r.min, EXCLUDED.min),
+  max = GREATEST(r.max, EXCLUDED.max),
+  sketch = sketch_merge(r.sketch, EXCLUDED.sketch)`;
+
+const UPSERT_HOURLY = upsertRollups('rollups_hourly');
+const UPSERT_DAILY = upsertRollups('rollups_daily');
+
+/** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
+const DELIVERED = 'message.delivered';
+const READ = 'message.read';
+
+interface Key {
+  scope: string;
+  key: string;
+  occurredAtMs: number;
+}
+
+const keyId = (scope: string, key: string) => `${scope}\u0000${key}`;
+
+/** Inserts keys in sorted order (a fixed lock order across concurrent batches) and returns the new ones. */
+async function claimKeys(client: PoolClient, organizationId: string, keys: Key[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const sorted = [...keys].sort((a, b) => (a.scope !== b.scope ? (a.scope < b.scope ? -1 : 1) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const result = await client.query<{ scope: string; key: string }>(INSERT_KEYS, [
+    organizationId,
+    sorted.map((k) => k.scope),
+    sorted.map((k) => k.key),
+    sorted.map((k) => new Date(k.occurredAtMs).toISOString()),
+  ]);
+  return new Set(result.rows.map((row) => keyId(row.scope, row.key)));
+}
+
+async function upsert(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(sql, [
+    organizationId,
+    rows.map((r) => r.type),
+    rows.map((r) => new Date(r.bucketMs).toISOString()),
+    rows.map((r) => r.dims),
+    rows.map((r) => r.count),
+    rows.map((r) => r.sum),
+    rows.map((r) => r.min),
+    rows.map((r) => r.max),
+    rows.map((r) => (r.sketch ? JSON.stringify(r.sketch) : null)),
+  ]);
+}
+
+/**
+ * Message callbacks count once per messageId: the first delivery or read
+ * callback for a message counts as its delivery (a read message was
+ * delivered, even if its delivery callback got lost), the first read callback
+ * as its read. The first claim wins; its time and dims are the ones counted.
+ */
+async function countedContributions(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<Contribution[]> {
+  const messageKeys: Key[] = [];
+  const seen = new Set<string>();
+  const want = (scope: string, event: ValidEvent) => {
+    const id = keyId(scope, event.messageId!);
+    if (seen.has(id)) return;
+    seen.add(id);
+    messageKeys.push({ scope, key: event.messageId!, occurredAtMs: event.occurredAtMs });
+  };
+  for (const event of events) {
+    if (event.type === DELIVERED || event.type === READ) want(DELIVERED, event);
+    if (event.type === READ) want(READ, event);
+  }
+  const claimed = await claimKeys(client, organizationId, messageKeys);
+
+  const contributions: Contribution[] = [];
+  for (const event of events) {
+    const { occurredAtMs, value, dims } = event;
+    if (event.type !== DELIVERED && event.type !== READ) {
+      contributions.push({ type: event.type, occurredAtMs, value, dims });
+      continue;
+    }
+    // `delete` makes the first event of the batch holding a claim the one that counts.
+    if (claimed.delete(keyId(DELIVERED, event.messageId!))) contributions.push({ type: DELIVERED, occurredAtMs, value, dims });
+    if (event.type === READ && claimed.delete(keyId(READ, event.messageId!))) contributions.push({ type: READ, occurredAtMs, value, dims });
+  }
+  return contributions;
+}
+
+export interface StoreResult {
+  /** Events stored for the first time, by event id. */
+  stored: ValidEvent[];
+  /** Events whose id this organization had already sent. */
+  duplicates: number;
+}
+
+/**
+ * Stores a batch of valid events with distinct ids: claims their ids, writes
+ * the new ones raw, then adds what they count to the hourly and daily rollups.
+ * Must run in one transaction so a failure at any step leaves nothing behind.
+ */
+export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<StoreResult> {
+  const fresh = await claimKeys(
+    client,
+    organizationId,
+    events.map((event) => ({ scope: 'event', key: event.id, occurredAtMs: event.occurredAtMs })),
+  );
+  const stored = events.filter((event) => fresh.has(keyId('event', event.id)));
+  if (stored.length === 0) return { stored, duplicates: events.length };
+
+  await client.query(INSERT_EVENTS, [
+    organizationId,
+    stored.map((e) => new Date(e.occurredAtMs).toISOString()),
+    stored.map((e) => e.id),
+    stored.map((e) => e.type),
+    stored.map((e) => e.value),
+    stored.map((e) => JSON.stringify(e.attributes)),
+  ]);
+
+  const contributions = await countedContributions(client, organizationId, stored);
+  await upsert(client, UPSERT_HOURLY, organizationId, aggregate(contributions, 'hour'));
+  await upsert(client, UPSERT_DAILY, organizationId, aggregate(contributions, 'day'));
+  return { stored, duplicates: events.length - stored.length };
+}

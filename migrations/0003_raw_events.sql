@@ -1,0 +1,51 @@
+-- Up Migration
+
+-- Raw events, partitioned by calendar month (UTC) of occurred_at so data past
+-- retention is dropped a whole partition at a time (DROP TABLE, no vacuum debt).
+-- Monthly partitions `events_yYYYYmMM` are created on demand by ingestion
+-- (backend/src/ingest/partitions.ts) before a batch is written.
+--
+-- No DEFAULT partition: ingestion only accepts times within retention and a
+-- small future skew and creates their partitions first, so a default partition
+-- would stay empty; and if it ever held rows of a month, creating that month's
+-- partition later would fail (and would scan it under an exclusive lock).
+--
+-- Uniqueness of (organization_id, event_id) is NOT a constraint of this table:
+-- PostgreSQL can only enforce unique keys on a partitioned table when they
+-- include the partition key, and the same event id sent with another
+-- occurredAt must still be a duplicate. `ingest_keys` below enforces it.
+CREATE TABLE events (
+  organization_id uuid NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  event_id text NOT NULL,
+  event_type text NOT NULL,
+  value double precision,
+  attributes jsonb NOT NULL DEFAULT '{}'::jsonb,
+  received_at timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (occurred_at);
+
+-- Reprocessing and export read one organization's events of a type over a range.
+CREATE INDEX events_org_type_time ON events (organization_id, event_type, occurred_at);
+
+-- Idempotency keys, one row per thing that may be counted only once:
+--   scope 'event'              key = the client's event id;
+--   scope 'message.delivered'  key = attributes.messageId (delivery or read callback);
+--   scope 'message.read'       key = attributes.messageId (read callback).
+-- Ingestion inserts keys with ON CONFLICT DO NOTHING RETURNING in the batch's
+-- transaction: a returned key is new, and a concurrent transaction inserting the
+-- same key waits on the unique index until this one commits or aborts, so two
+-- writers can never both count an event.
+-- occurred_at lets retention delete keys together with their events: an event
+-- older than retention is rejected at ingestion, so a purged key cannot be
+-- counted a second time.
+CREATE TABLE ingest_keys (
+  organization_id uuid NOT NULL,
+  scope text NOT NULL,
+  key text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  PRIMARY KEY (organization_id, scope, key)
+);
+
+-- Down Migration
+DROP TABLE ingest_keys;
+DROP TABLE events;

@@ -18,8 +18,9 @@ export interface BaselineOptions {
   /** Neither the observed nor the expected value reaches this: not enough volume to judge. */
   minVolume?: number;
   /**
-   * After a point reaches `warningZ`, report the next N points as normal (score 0). Useful for
-   * scoring a point stream (one detection per incident); the alert state machine does not need it.
+   * For N points after a reported deviation, report only stronger ones (the rest score 0). Useful
+   * for scoring a point stream, one detection per incident; the alert state machine, which has
+   * its own `for` duration, does not need it.
    */
   suppressPoints?: number;
 }
@@ -33,7 +34,7 @@ export interface BaselineFinding extends Finding {
   model: BaselineModel | null;
 }
 
-const DEFAULTS = { seasons: 4, direction: 'both' as Direction, warningZ: 3, criticalZ: 5, minVolume: 0, suppressPoints: 0 };
+const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 3, criticalZ: 5, minVolume: 0, suppressPoints: 0 };
 
 /** Points looked at by the `recent` model (median of the last few values). */
 const RECENT_POINTS = 6;
@@ -63,11 +64,18 @@ interface Model {
   errors: RollingWindow;
 }
 
-/** |z| at the 99th percentile of a normal distribution. */
-const NORMAL_Z99 = 2.576;
+/** The stream's tails are measured at this quantile of |z|, and |z| of a normal variable there. */
+const TAIL_QUANTILE = 0.999;
+const NORMAL_TAIL_Z = 3.29;
 /** z-scores remembered to learn how heavy the stream's tails are. */
 const TAIL_WINDOW = 5000;
 const MIN_TAIL_SAMPLES = 200;
+/** Weight of the newest z-score in the drift average (about the last 40 points). */
+const DRIFT_ALPHA = 0.05;
+/** One wild point moves the drift average by at most this many sigmas. */
+const DRIFT_CLIP = 6;
+/** An exponential average of independent unit z-scores has variance alpha / (2 - alpha). */
+const DRIFT_NORMALISER = Math.sqrt((2 - DRIFT_ALPHA) / DRIFT_ALPHA);
 
 /**
  * Seasonal baseline as a stream: `push` one point at a time and get its finding, decided from
@@ -76,13 +84,15 @@ const MIN_TAIL_SAMPLES = 200;
  * Each model predicts the point as the median of reference values: the last few points
  * (`recent`), the same time of day over the last N days (`daily`), the same hour of week over the
  * last N weeks (`weekly`); which seasons exist follows from the sampling interval. The model whose
- * recent errors are smallest wins. Its error becomes a robust z-score, divided by the largest of
+ * recent mean error is smallest wins. Its error becomes a robust z-score, divided by the largest of
  * - 1.4826 * MAD of the reference values (the textbook robust z-score),
  * - 1.4826 * the median of the model's recent absolute errors (an adaptive scale: four similar
  *   weeks must not make a tiny wiggle look huge, and MAD = 0 never divides by zero),
  * - 1% of the expected value (a flat series stays finite),
- * and then by how much heavier than normal the stream's own z-scores have been (their 99th
- * percentile over 2.576, never below 1), so a spiky metric is judged against its usual spikes.
+ * and then by how much heavier than normal the stream's own z-scores have been (their 99.9th
+ * percentile over 3.29, never below 1), so a spiky metric is judged against its usual spikes.
+ * A second statistic, the exponentially averaged z-score, catches slow drifts and level shifts
+ * that no single point reveals; the finding reports whichever of the two deviates more.
  */
 export class BaselineDetector {
   private readonly opts: typeof DEFAULTS & { intervalMs?: number };
@@ -96,7 +106,9 @@ export class BaselineDetector {
   private weekly: number | null = null;
   private horizon = 0;
   private readonly pastZ = new RollingWindow(TAIL_WINDOW);
-  private suppressedUntil = -1;
+  private readonly pastDriftZ = new RollingWindow(TAIL_WINDOW);
+  private drift = 0;
+  private peak: { index: number; size: number } | null = null;
   private count = 0;
 
   constructor(options: BaselineOptions = {}) {
@@ -148,15 +160,17 @@ export class BaselineDetector {
 
   private observe(point: Point): BaselineFinding {
     const bucket = Math.round((point.time - this.origin) / this.intervalMs!);
-    let best: { errScale: number; expected: number; scale: number; model: BaselineModel } | null = null;
+    let best: { meanError: number; expected: number; scale: number; model: BaselineModel } | null = null;
     for (const model of this.models) {
       const refs = this.references(model.name, bucket);
       if (refs.length < (model.name === 'recent' ? RECENT_POINTS : 2)) continue;
       const { median: expected, scale: refScale } = robustStats(refs, 0);
       if (model.errors.size >= MIN_ERRORS) {
-        const errScale = MAD_TO_SIGMA * model.errors.median();
-        if (best === null || errScale < best.errScale) {
-          best = { errScale, expected, scale: Math.max(errScale, refScale, scaleFloor(expected)), model: model.name };
+        // Mean error picks the model: it counts the big misses a median would hide.
+        const meanError = model.errors.mean();
+        if (best === null || meanError < best.meanError) {
+          const errScale = MAD_TO_SIGMA * model.errors.median();
+          best = { meanError, expected, scale: Math.max(errScale, refScale, scaleFloor(expected)), model: model.name };
         }
       }
       model.errors.push(Math.abs(point.value - expected));
@@ -166,19 +180,28 @@ export class BaselineDetector {
     if (best === null) return quiet(point);
 
     const rawZ = (point.value - best.expected) / best.scale;
-    const tail = this.pastZ.size >= MIN_TAIL_SAMPLES ? Math.max(1, this.pastZ.quantile(0.99) / NORMAL_Z99) : 1;
-    this.pastZ.push(Math.abs(rawZ));
-    const scale = best.scale * tail;
-    const z = rawZ / tail;
+    const tail = this.tailFactor(this.pastZ, rawZ);
+    // A drift moves many points a little: the smoothed z sees it long before any single point does.
+    this.drift = (1 - DRIFT_ALPHA) * this.drift + DRIFT_ALPHA * Math.max(-DRIFT_CLIP, Math.min(DRIFT_CLIP, rawZ));
+    const driftZ = this.drift * DRIFT_NORMALISER;
+    const driftTail = this.tailFactor(this.pastDriftZ, driftZ);
+    const pointWise = Math.abs(rawZ / tail) >= Math.abs(driftZ / driftTail);
+    const z = pointWise ? rawZ / tail : driftZ / driftTail;
+    const scale = pointWise ? best.scale * tail : (best.scale * driftTail) / DRIFT_NORMALISER;
     const side: 'above' | 'below' = z >= 0 ? 'above' : 'below';
     const counts = this.opts.direction === 'both' || this.opts.direction === side;
     const enoughVolume = Math.max(Math.abs(point.value), Math.abs(best.expected)) >= this.opts.minVolume;
-    const judged = counts && enoughVolume && index > this.suppressedUntil;
-    const size = judged ? Math.abs(z) : 0;
+    let size = counts && enoughVolume ? Math.abs(z) : 0;
+    if (this.opts.suppressPoints > 0) {
+      // Only an escalation may speak within the quiet period after a reported point, so for any
+      // score threshold an incident yields one detection (or a few, each stronger than the last).
+      const quietNow = this.peak !== null && index - this.peak.index <= this.opts.suppressPoints && size <= this.peak.size;
+      if (quietNow) size = 0;
+      else if (size > 0) this.peak = { index, size };
+    }
     let severity: Severity = 'healthy';
     if (size >= this.opts.criticalZ) severity = 'critical';
     else if (size >= this.opts.warningZ) severity = 'warning';
-    if (severity !== 'healthy' && this.opts.suppressPoints > 0) this.suppressedUntil = index + this.opts.suppressPoints;
     const sign = side === 'above' ? 1 : -1;
     return {
       rule: 'baseline',
@@ -192,6 +215,16 @@ export class BaselineDetector {
       z,
       model: best.model,
     };
+  }
+
+  /**
+   * How much heavier than normal the tails of a statistic have been (1 when they are not), then
+   * remember `value`. Dividing by it judges a spiky metric against its usual spikes.
+   */
+  private tailFactor(past: RollingWindow, value: number): number {
+    const factor = past.size >= MIN_TAIL_SAMPLES ? Math.max(1, past.quantile(TAIL_QUANTILE) / NORMAL_TAIL_Z) : 1;
+    past.push(Math.abs(value));
+    return factor;
   }
 
   private remember(bucket: number, value: number): void {
@@ -240,4 +273,4 @@ export function evaluateBaseline(series: readonly Point[], options: BaselineOpti
  * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
  * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
  */
-export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 0 };
+export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100 };

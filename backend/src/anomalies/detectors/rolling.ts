@@ -6,6 +6,7 @@ export class RollingWindow {
   private readonly fifo: number[] = [];
   private head = 0;
   private readonly sorted: number[] = [];
+  private sum = 0;
 
   constructor(private readonly capacity: number) {
     if (!(capacity >= 1)) throw new Error(`rolling window capacity must be >= 1, got ${capacity}`);
@@ -18,6 +19,7 @@ export class RollingWindow {
   push(value: number): void {
     if (this.sorted.length === this.capacity) {
       const oldest = this.fifo[this.head++]!;
+      this.sum -= oldest;
       this.sorted.splice(this.lowerBound(oldest), 1);
       // Drop consumed slots now and then so the queue does not grow without bound.
       if (this.head > this.capacity) {
@@ -26,6 +28,7 @@ export class RollingWindow {
       }
     }
     this.fifo.push(value);
+    this.sum += value;
     this.sorted.splice(this.lowerBound(value), 0, value);
   }
 
@@ -37,6 +40,10 @@ export class RollingWindow {
     const lo = Math.floor(pos);
     const hi = Math.min(lo + 1, n - 1);
     return this.sorted[lo]! + (pos - lo) * (this.sorted[hi]! - this.sorted[lo]!);
+  }
+
+  mean(): number {
+    return this.sorted.length === 0 ? Number.NaN : this.sum / this.sorted.length;
   }
 
   median(): number {

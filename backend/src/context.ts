@@ -21,6 +21,8 @@ export interface AppContext {
   cacheVersions: CacheVersions;
   /** Modules push their dependencies here; `/health/ready` runs them all. */
   readinessChecks: ReadinessCheck[];
+  /** Aborted when shutdown begins: long-lived responses (live streams) end on it. */
+  shutdown: AbortController;
   /** Run in reverse order on shutdown, after the HTTP server stopped. */
   onClose: Array<() => Promise<void>>;
 }

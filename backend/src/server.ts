@@ -40,6 +40,7 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
     metrics: new Metrics(),
     cacheVersions: new CacheVersions(redis),
     readinessChecks: [],
+    shutdown: new AbortController(),
     onClose: [],
   };
   context.readinessChecks.push({
@@ -90,7 +91,8 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      // Stop accepting, let in-flight requests finish, then release connections.
+      // Stop accepting, end streams, let in-flight requests finish, then release connections.
+      context.shutdown.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

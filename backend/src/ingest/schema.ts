@@ -101,7 +101,7 @@ function describe(error: z.ZodError, prefix: string[] = []): string {
  * ("success" / "error" from attributes.success) so bot errors are a dimension
  * filter like workflow and call statuses; it replaces any status sent.
  */
-function dimensionsOf(type: string, attributes: Record<string, unknown>): { dims: Record<string, string> } | { error: string } {
+export function dimensionsOf(type: string, attributes: Record<string, unknown>): { dims: Record<string, string> } | { error: string } {
   const dims: Record<string, string> = {};
   for (const name of ROLLUP_DIMENSIONS) {
     if (type === 'bot.response' && name === 'status') {

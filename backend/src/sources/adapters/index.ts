@@ -1,5 +1,7 @@
 import type { AdapterType } from '../types.js';
 import { eventsAdapterType } from './events.js';
+import { httpJsonAdapterType } from './http-json.js';
+import { postgresAdapterType } from './postgres.js';
 
 /** Every source type the catalog may use. Adding a type = one file in this folder + one line here. */
-export const ADAPTER_TYPES: AdapterType[] = [eventsAdapterType as AdapterType];
+export const ADAPTER_TYPES: AdapterType[] = [eventsAdapterType as AdapterType, postgresAdapterType as AdapterType, httpJsonAdapterType as AdapterType];

@@ -27,3 +27,12 @@ global.ResizeObserver = class ResizeObserver {
   unobserve() {}
   disconnect() {}
 };
+
+// i18next, initialised by @grafana/i18n, prints an advertisement on every start.
+const consoleInfo = console.info;
+console.info = (...args) => {
+  if (typeof args[0] === 'string' && args[0].includes('i18next is made possible')) {
+    return;
+  }
+  consoleInfo(...args);
+};

@@ -1,0 +1,38 @@
+import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { CatalogQueries } from '../catalog.js';
+import type { QueryFilter } from '../query.js';
+import { dashboard, dimensionVariable, trend } from '../panels.js';
+
+const AGENT = 'agentId';
+/** A multi-value $agent becomes an `in` filter; "All" removes it (the plugin's interpolation). */
+const byAgent: QueryFilter[] = [{ dimension: AGENT, op: 'in', value: ['$agent'] }];
+const perAgent = { groupBy: [AGENT], filters: byAgent };
+
+/** Messages, calls and conversations handled per agent. */
+export function agents(catalog: CatalogQueries): Dashboard {
+  return dashboard(
+    'metricshub-agents',
+    'Agent performance',
+    'Messages, calls and conversations handled by each agent, and call handling time. Pick agents with $agent (values of the agentId dimension). ' +
+      'The organization is the one the data source\'s API key belongs to.',
+    ['agents'],
+  )
+    .withVariable(dimensionVariable('agent', 'Agent', 'messages_sent', AGENT))
+    .withRow(new RowBuilder('Messages'))
+    .withPanel(trend(catalog, 'Messages sent by agent', [catalog.query('messages_sent', perAgent)], { width: 8 }))
+    .withPanel(trend(catalog, 'Messages received by agent', [catalog.query('messages_received', perAgent)], { width: 8 }))
+    .withPanel(trend(catalog, 'Delivery rate by agent', [catalog.query('delivery_rate', perAgent)], { width: 8 }))
+    .withRow(new RowBuilder('Calls'))
+    .withPanel(trend(catalog, 'Calls handled by agent', [catalog.query('calls_total', perAgent)], { width: 8, stacked: true, bars: true }))
+    .withPanel(trend(catalog, 'Missed calls by agent', [catalog.query('calls_missed', perAgent)], { width: 8, stacked: true, bars: true }))
+    .withPanel(
+      trend(catalog, 'Call handling time (p50 / p95)', [catalog.query('call_duration_s', { aggregation: 'p50', filters: byAgent }), catalog.query('call_duration_s', { aggregation: 'p95', filters: byAgent })], {
+        width: 8,
+        description: 'Median and 95th percentile duration of the selected agents\' finished calls.',
+      }),
+    )
+    .withRow(new RowBuilder('Conversations'))
+    .withPanel(trend(catalog, 'Conversations opened by agent', [catalog.query('conversations_opened', perAgent)], { width: 12 }))
+    .withPanel(trend(catalog, 'Conversations resolved by agent', [catalog.query('conversations_resolved', perAgent)], { width: 12 }))
+    .build();
+}

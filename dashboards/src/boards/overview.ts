@@ -1,0 +1,63 @@
+import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { CatalogQueries } from '../catalog.js';
+import { alertList, anomalyTable, dashboard, kpiStat, trend } from '../panels.js';
+import { SEVERITY } from '../thresholds.js';
+
+export const OVERVIEW_UID = 'metricshub-overview';
+
+/** Candidate metrics for "active prospects", from the LeadTracker module source when the catalog has it. */
+const ACTIVE_PROSPECTS = ['prospects_active', 'active_prospects'];
+
+/** What a team opens in the morning: KPIs with trend and severity, the main trends, workflow health, alerts. */
+export function overview(catalog: CatalogQueries): Dashboard {
+  const prospects = ACTIVE_PROSPECTS.find((key) => catalog.has(key));
+  const kpis = [
+    kpiStat(catalog, 'orders_created', { title: 'Orders' }),
+    kpiStat(catalog, 'payment_success_rate'),
+    kpiStat(catalog, 'order_value', { title: 'Revenue' }),
+    kpiStat(catalog, 'workflow_failure_rate'),
+    kpiStat(catalog, 'delivery_rate'),
+    ...(prospects ? [kpiStat(catalog, prospects, { title: 'Active prospects' })] : []),
+  ];
+  const width = Math.floor(24 / kpis.length);
+  const board = dashboard(
+    OVERVIEW_UID,
+    'Business overview',
+    'KPIs, trends, workflow health and alerts of one organization. The organization is the one the data source\'s API key belongs to: ' +
+      'to see another organization, add a Metrics Hub data source with that organization\'s key and switch data source. ' +
+      'Every KPI compares the selected range with the previous range of the same length.',
+    ['overview'],
+  ).withRow(new RowBuilder('Key figures'));
+  for (const kpi of kpis) board.withPanel(kpi.span(width));
+
+  board
+    .withRow(new RowBuilder('Orders and payments'))
+    .withPanel(
+      trend(catalog, 'Orders and payments', [catalog.query('orders_created'), catalog.query('payments_successful'), catalog.query('payments_failed')], {
+        description: 'Orders placed, successful and failed payments per interval.',
+      }),
+    )
+    .withPanel(
+      trend(catalog, 'Revenue, against the previous period', [catalog.query('order_value', { compareToPrevious: true })], {
+        description: 'Value of orders placed; the dashed series is the previous period of the same length.',
+      }),
+    )
+    .withRow(new RowBuilder('Workflow health'))
+    .withPanel(
+      trend(catalog, 'Workflow runs by status', [catalog.query('workflows_total', { groupBy: ['status'] })], {
+        stacked: true,
+        bars: true,
+        description: 'Finished workflow runs per interval, stacked by outcome (SUCCESS, FAILED, FAILED_SAFETY_LIMIT).',
+      }),
+    )
+    .withPanel(
+      trend(catalog, 'Workflow failure rate', [catalog.query('workflow_failure_rate')], {
+        severity: SEVERITY.workflow_failure_rate,
+        description: 'Failed runs / all runs; dashed lines mark the warning and critical limits the alert rule uses.',
+      }),
+    )
+    .withRow(new RowBuilder('Alerts'))
+    .withPanel(alertList('Firing and pending alert rules'))
+    .withPanel(anomalyTable('Recent anomalies'));
+  return board.build();
+}

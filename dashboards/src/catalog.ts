@@ -1,0 +1,42 @@
+import { loadCatalog, suggestMetric, type Catalog } from '../../backend/src/catalog/load.js';
+import type { CatalogMetric } from '../../backend/src/catalog/schema.js';
+import { MetricsHubQueryBuilder, type Aggregation, type QueryOptions } from './query.js';
+
+/**
+ * The metric catalog as the generator sees it: every query a dashboard or an
+ * alert rule asks for is checked here first, so a panel can never name a
+ * metric, an aggregation or a dimension the backend would reject.
+ */
+export class CatalogQueries {
+  constructor(readonly catalog: Catalog = loadCatalog()) {}
+
+  has(key: string): boolean {
+    return this.catalog.metric(key) !== undefined;
+  }
+
+  metric(key: string): CatalogMetric {
+    const metric = this.catalog.metric(key);
+    if (!metric) throw new Error(`dashboards: metric '${key}' is not in ${this.catalog.file}${suggestMetric(this.catalog, key)}`);
+    return metric;
+  }
+
+  /** The first of `dimensions` that the metric declares, for panels that accept any of several names. */
+  dimension(key: string, ...dimensions: string[]): string | undefined {
+    const declared = this.metric(key).dimensions;
+    return dimensions.find((dimension) => declared.includes(dimension));
+  }
+
+  query(key: string, options: QueryOptions = {}): MetricsHubQueryBuilder {
+    const metric = this.metric(key);
+    const aggregation: Aggregation = options.aggregation ?? metric.defaultAggregation;
+    if (!metric.aggregations.includes(aggregation)) {
+      throw new Error(`dashboards: metric '${key}' does not allow aggregation '${aggregation}' (allowed: ${metric.aggregations.join(', ')})`);
+    }
+    const dimensions = [...(options.groupBy ?? []), ...(options.filters ?? []).map((filter) => filter.dimension)];
+    const unknown = dimensions.filter((dimension) => !metric.dimensions.includes(dimension));
+    if (unknown.length > 0) {
+      throw new Error(`dashboards: metric '${key}' has no dimension ${unknown.join(', ')} (declared: ${metric.dimensions.join(', ') || 'none'})`);
+    }
+    return new MetricsHubQueryBuilder(metric.source, key, aggregation, options);
+  }
+}

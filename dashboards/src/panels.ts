@@ -1,0 +1,222 @@
+import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
+import {
+  BigValueColorMode,
+  BigValueGraphMode,
+  BigValueTextMode,
+  GraphDrawStyle,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TableSortByFieldStateBuilder,
+  TooltipDisplayMode,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
+  GraphThresholdsStyleConfigBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  PanelBuilder as GenericPanelBuilder,
+  QueryVariableBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+  type Panel,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
+import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import type { CatalogQueries } from './catalog.js';
+import { AnomalyQueryBuilder, DATASOURCE, type Aggregation, type MetricsHubQueryBuilder, type VariableQuery } from './query.js';
+import { SEVERITY, thresholdSteps, type Severity } from './thresholds.js';
+
+/** Tag every generated dashboard carries; the dashboards link to each other through it. */
+export const TAG = 'metricshub';
+
+const NEUTRAL_STEPS = [{ value: null, color: 'text' }];
+
+function thresholds(steps: Array<{ value: number | null; color: string }>): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps);
+}
+
+/** A dashboard with the settings every Metrics Hub dashboard shares. */
+export function dashboard(uid: string, title: string, description: string, extraTags: string[] = []): DashboardBuilder {
+  return new DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags([TAG, ...extraTags])
+    .editable()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .time({ from: 'now-7d', to: 'now' })
+    .timezone('browser')
+    .refresh('5m')
+    .link(new DashboardLinkBuilder('Metrics Hub').type(DashboardLinkType.Dashboards).tags([TAG]).asDropdown(true).includeVars(true).keepTime(true))
+    .annotation(anomalyAnnotations());
+}
+
+/** Anomalies the backend detected, drawn on every time series (coloured by severity by the plugin). */
+export function anomalyAnnotations(metric?: string): AnnotationQueryBuilder {
+  return new AnnotationQueryBuilder()
+    .name(metric ? `Anomalies: ${metric}` : 'Anomalies')
+    .datasource(DATASOURCE)
+    .enable(true)
+    .iconColor('red')
+    .target(new AnomalyQueryBuilder({ metric }));
+}
+
+/** A template variable listing the values of one dimension of a metric (POST /api/v1/variables). */
+export function dimensionVariable(name: string, label: string, metric: string, dimension: string): QueryVariableBuilder {
+  const query: VariableQuery = { refId: 'MetricsHubVariableQuery', query: 'dimension_values', metric, dimension };
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(`dimension_values(${metric}, ${dimension})`)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalCaseInsensitiveAsc)
+    .multi(true)
+    .includeAll(true);
+}
+
+export interface KpiOptions {
+  title?: string;
+  aggregation?: Aggregation;
+  /** Orange/red limits; defaults to the metric's entry in SEVERITY, if any. */
+  severity?: Severity;
+  width?: number;
+}
+
+/**
+ * A KPI stat: the value over the dashboard's range and its change against the
+ * previous period of equal length (the backend's `kpi` format). The value is
+ * coloured by severity, the change by whether it is good news for this metric.
+ */
+export function kpiStat(catalog: CatalogQueries, key: string, options: KpiOptions = {}): StatBuilder {
+  const metric = catalog.metric(key);
+  const severity = options.severity ?? SEVERITY[key];
+  const goodWhenUp = severity ? severity.bad === 'below' : metric.higherIsBetter;
+  return new StatBuilder()
+    .title(options.title ?? metric.label)
+    .description(`${metric.description} Change against the previous period of the same length.`)
+    .datasource(DATASOURCE)
+    .withTarget(catalog.query(key, { format: 'kpi', aggregation: options.aggregation }))
+    .unit(metric.unit)
+    .decimals(metric.unit === 'percentunit' ? 1 : metric.unit === 'short' ? 0 : 2)
+    .height(5)
+    .span(options.width ?? 4)
+    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']).fields('/^(value|deltaPercent)$/'))
+    .textMode(BigValueTextMode.ValueAndName)
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.None)
+    .thresholds(thresholds(severity ? thresholdSteps(severity) : NEUTRAL_STEPS))
+    .noValue('no data in range')
+    .overrideByName('value', [{ id: 'displayName', value: 'This period' }])
+    .overrideByName('deltaPercent', [
+      { id: 'displayName', value: 'vs previous period' },
+      { id: 'unit', value: 'percent' },
+      { id: 'decimals', value: 1 },
+      { id: 'thresholds', value: thresholds(goodWhenUp ? [{ value: null, color: 'red' }, { value: 0, color: 'green' }] : [{ value: null, color: 'green' }, { value: 0, color: 'red' }]).build() },
+    ]);
+}
+
+export interface TrendOptions {
+  unit?: string;
+  width?: number;
+  height?: number;
+  stacked?: boolean;
+  bars?: boolean;
+  severity?: Severity;
+  description?: string;
+}
+
+/** A time series of one or more queries; the first query's metric gives the unit unless told. */
+export function trend(catalog: CatalogQueries, title: string, queries: MetricsHubQueryBuilder[], options: TrendOptions = {}): TimeseriesBuilder {
+  const first = queries[0]!.build();
+  const metric = catalog.metric(first.metric);
+  const refIds = 'ABCDEFGHIJ';
+  const panel = new TimeseriesBuilder()
+    .title(title)
+    .description(options.description ?? metric.description)
+    .datasource(DATASOURCE)
+    .targets(queries.map((query, index) => query.refId(refIds[index]!)))
+    .unit(options.unit ?? metric.unit)
+    .height(options.height ?? 8)
+    .span(options.width ?? 12)
+    .fillOpacity(options.bars ? 80 : 10)
+    .drawStyle(options.bars ? GraphDrawStyle.Bars : GraphDrawStyle.Line)
+    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]))
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  if (options.stacked) panel.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
+  if (options.severity) {
+    panel.thresholds(thresholds(thresholdSteps(options.severity))).thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+  }
+  return panel;
+}
+
+/** The anomalies the backend raised in the dashboard's range, newest first. */
+export function anomalyTable(title: string, options: { metric?: string; width?: number } = {}): TableBuilder {
+  return new TableBuilder()
+    .title(title)
+    .description('Alert transitions from Metrics Hub anomaly rules (GET /api/v1/annotations): title, message with recommendation, severity and rule tags.')
+    .datasource(DATASOURCE)
+    .withTarget(new AnomalyQueryBuilder({ metric: options.metric }))
+    .height(8)
+    .span(options.width ?? 12)
+    .noValue('no anomalies in range')
+    .sortBy([new TableSortByFieldStateBuilder().displayName('time').desc(true)])
+    .withTransformation({ id: 'organize', options: { excludeByName: { color: true }, renameByName: { time: 'Started', timeEnd: 'Ended', title: 'Alert', text: 'Message', tags: 'Tags' } } })
+    .overrideByName('time', [{ id: 'unit', value: 'dateTimeAsLocal' }]);
+}
+
+/** Grafana-managed alert rules provisioned by Metrics Hub, by state. */
+export function alertList(title: string, width = 12): Builder<Panel> {
+  return new GenericPanelBuilder()
+    .type('alertlist')
+    .title(title)
+    .description('Grafana alert rules provisioned from provisioning/alerting (label team=metricshub) that are firing or pending.')
+    .height(8)
+    .span(width)
+    .options({
+      viewMode: 'list',
+      groupMode: 'default',
+      groupBy: [],
+      maxItems: 20,
+      sortOrder: 1,
+      dashboardAlerts: false,
+      alertName: '',
+      alertInstanceLabelFilter: '{team="metricshub"}',
+      stateFilter: { firing: true, pending: true, noData: true, normal: false, error: true },
+    });
+}
+
+/**
+ * "Is data arriving?" for a source: how many records its busiest metric saw in
+ * the recent window, red when none. A source that is down shows its error here.
+ */
+export function freshnessStat(catalog: CatalogQueries, key: string, window: string): StatBuilder {
+  const metric = catalog.metric(key);
+  const aggregation: Aggregation = metric.aggregations.includes('count') ? 'count' : metric.defaultAggregation;
+  return new StatBuilder()
+    .title(`Records in the last ${window}`)
+    .description(`Number of ${metric.label.toLowerCase()} records in the last ${window} (${key}, ${aggregation}); red when nothing arrived. A source that cannot be reached shows its error on this panel.`)
+    .datasource(DATASOURCE)
+    .withTarget(catalog.query(key, { aggregation, format: 'timeseries' }))
+    .timeFrom(window)
+    .unit('short')
+    .decimals(0)
+    .height(5)
+    .span(6)
+    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['sum']))
+    .colorMode(BigValueColorMode.Background)
+    .graphMode(BigValueGraphMode.Area)
+    .thresholds(thresholds([{ value: null, color: 'red' }, { value: 1, color: 'green' }]))
+    .noValue('no data');
+}

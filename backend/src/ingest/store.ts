@@ -4,11 +4,11 @@ import type { ValidEvent } from './schema.js';
 
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
- * takes whole columns as array parameters (unnest), so a batch costs a handful
- * of round trips whatever its size.
+ * takes whole columns as array parameters (unnest), so a batch costs at most
+ * four statements whatever its size.
  */
 
-/** Idempotency keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
+/** Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
 const INSERT_KEYS = `
 INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
 SELECT $1::uuid, k.scope, k.key, k.occurred_at
@@ -16,10 +16,26 @@ FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS k (scope, key, occurre
 ON CONFLICT DO NOTHING
 RETURNING scope, key`;
 
+/**
+ * Claims the event ids and writes the raw rows of the new ones in one
+ * statement: the raw insert reads the ids the key insert returned. The ids
+ * arrive sorted, so concurrent batches take key locks in the same order.
+ */
 const INSERT_EVENTS = `
-INSERT INTO events (organization_id, occurred_at, event_id, event_type, value, attributes)
-SELECT $1::uuid, e.occurred_at, e.event_id, e.event_type, e.value, e.attributes
-FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::float8[], $6::jsonb[]) AS e (occurred_at, event_id, event_type, value, attributes)`;
+WITH input AS (
+  SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::float8[], $6::jsonb[])
+    AS e (event_id, occurred_at, event_type, value, attributes)
+), fresh AS (
+  INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
+  SELECT $1::uuid, 'event', event_id, occurred_at FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING key
+), raw AS (
+  INSERT INTO events (organization_id, occurred_at, event_id, event_type, value, attributes)
+  SELECT $1::uuid, i.occurred_at, i.event_id, i.event_type, i.value, i.attributes
+  FROM input i JOIN fresh f ON f.key = i.event_id
+)
+SELECT key FROM fresh`;
 
 /** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
 const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
@@ -125,25 +141,22 @@ export interface StoreResult {
  * Must run in one transaction so a failure at any step leaves nothing behind.
  */
 export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<StoreResult> {
-  const fresh = await claimKeys(
-    client,
+  const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const result = await client.query<{ key: string }>(INSERT_EVENTS, [
     organizationId,
-    events.map((event) => ({ scope: 'event', key: event.id, occurredAtMs: event.occurredAtMs })),
-  );
-  const stored = events.filter((event) => fresh.has(keyId('event', event.id)));
-  if (stored.length === 0) return { stored, duplicates: events.length };
-
-  await client.query(INSERT_EVENTS, [
-    organizationId,
-    stored.map((e) => new Date(e.occurredAtMs).toISOString()),
-    stored.map((e) => e.id),
-    stored.map((e) => e.type),
-    stored.map((e) => e.value),
-    stored.map((e) => JSON.stringify(e.attributes)),
+    sorted.map((e) => e.id),
+    sorted.map((e) => new Date(e.occurredAtMs).toISOString()),
+    sorted.map((e) => e.type),
+    sorted.map((e) => e.value),
+    sorted.map((e) => JSON.stringify(e.attributes)),
   ]);
-
-  const contributions = await countedContributions(client, organizationId, stored);
-  await upsert(client, UPSERT_HOURLY, organizationId, aggregate(contributions, 'hour'));
-  await upsert(client, UPSERT_DAILY, organizationId, aggregate(contributions, 'day'));
+  const fresh = new Set(result.rows.map((row) => row.key));
+  // Batch order, not id order: the first event of the batch wins a message's claim.
+  const stored = events.filter((event) => fresh.has(event.id));
+  if (stored.length > 0) {
+    const contributions = await countedContributions(client, organizationId, stored);
+    await upsert(client, UPSERT_HOURLY, organizationId, aggregate(contributions, 'hour'));
+    await upsert(client, UPSERT_DAILY, organizationId, aggregate(contributions, 'day'));
+  }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createOrganization } from '../src/auth/keys.js';
+import { migrateUp } from '../src/db/migrate.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { ingestEvents } from '../src/ingest/ingest.js';
+import { createLogger } from '../src/logger.js';
+import { mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+
+const NOW = Date.parse('2026-03-10T12:00:00Z');
+const START = Date.parse('2026-03-07T00:00:00Z');
+const N = 100_000;
+
+/** Seeded generator so a failure can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Exact quantile with the same rank convention as DDSketch: the value at rank q * (n - 1). */
+function exactQuantile(sorted: number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+let database: TestDatabase;
+let pool: Pool;
+let organization: string;
+const values: number[] = [];
+
+before(async () => {
+  database = await createTestDatabase('ingest_sketch');
+  await migrateUp(database.url, createLogger('silent'));
+  pool = createPool(database.url, 4, createLogger('silent'));
+  organization = (await createOrganization(pool, 'sketch')).id;
+
+  // Log-normal response times (median ~300 ms, long tail) spread over three days, in 20 batches.
+  const random = mulberry32(42);
+  const events = [];
+  for (let i = 0; i < N; i++) {
+    const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const value = Math.exp(Math.log(300) + 0.8 * normal);
+    values.push(value);
+    const occurredAt = new Date(START + Math.floor(random() * 3 * 86_400_000)).toISOString();
+    events.push({ id: `r${i}`, type: 'bot.response', occurredAt, value, attributes: { botId: 'faq', success: true } });
+  }
+  for (let start = 0; start < N; start += 5_000) {
+    const result = await ingestEvents(pool, organization, events.slice(start, start + 5_000), { now: () => NOW });
+    assert.equal(result.accepted, 5_000);
+  }
+  values.sort((a, b) => a - b);
+});
+
+after(async () => {
+  await pool.end();
+  await database.drop();
+});
+
+async function mergedSketch(table: 'rollups_hourly' | 'rollups_daily'): Promise<{ bins: SketchBins; rows: number }> {
+  const { rows } = await pool.query<{ sketch: SketchBins }>(`SELECT sketch FROM ${table} WHERE organization_id = $1 AND event_type = 'bot.response'`, [organization]);
+  const bins: SketchBins = {};
+  for (const row of rows) mergeBins(bins, row.sketch);
+  return { bins, rows: rows.length };
+}
+
+for (const table of ['rollups_hourly', 'rollups_daily'] as const) {
+  test(`p50, p90, p95, p99 from merged ${table} sketches are within 1% of exact on 100k values`, async () => {
+    const { bins, rows } = await mergedSketch(table);
+    assert.ok(rows >= (table === 'rollups_hourly' ? 72 : 3), `${rows} rows merged`);
+    for (const q of [0.5, 0.9, 0.95, 0.99]) {
+      const exact = exactQuantile(values, q);
+      const estimate = quantile(bins, q)!;
+      const error = Math.abs(estimate - exact) / exact;
+      assert.ok(error <= 0.01, `q=${q}: sketch ${estimate.toFixed(3)} vs exact ${exact.toFixed(3)} (error ${(error * 100).toFixed(3)}%)`);
+    }
+  });
+}
+
+test('count, sum, min and max over the rollups equal the exact values', async () => {
+  const { rows } = await pool.query<{ count: number; sum: number; min: number; max: number }>(
+    `SELECT sum(count)::int AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max
+     FROM rollups_daily WHERE organization_id = $1 AND event_type = 'bot.response'`,
+    [organization],
+  );
+  const exactSum = values.reduce((sum, value) => sum + value, 0);
+  assert.equal(rows[0]!.count, N);
+  assert.ok(Math.abs(rows[0]!.sum - exactSum) / exactSum < 1e-9);
+  assert.equal(rows[0]!.min, values[0]);
+  assert.equal(rows[0]!.max, values[N - 1]);
+});

@@ -1,0 +1,134 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { createOrganization } from '../../backend/src/auth/keys.js';
+import { migrateUp } from '../../backend/src/db/migrate.js';
+import { createPool, type Pool } from '../../backend/src/db/pool.js';
+import { ingestEvents } from '../../backend/src/ingest/ingest.js';
+import { createLogger } from '../../backend/src/logger.js';
+import { createTestDatabase } from '../../backend/test/support/databases.js';
+import { eventAt, mulberry32 } from './events.js';
+
+/**
+ * Ingest benchmark: batched ingestion (one transaction per batch) against a
+ * baseline of one transaction per event, same code path and tables, measured
+ * in the same run on a fresh database that is dropped afterwards.
+ *
+ *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000]
+ */
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    batch: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '4' },
+    'baseline-events': { type: 'string', default: '20000' },
+    'span-days': { type: 'string', default: '30' },
+  },
+});
+const EVENTS = Number(flags.events);
+const BATCH = Number(flags.batch);
+const CLIENTS = Number(flags.clients);
+const BASELINE_EVENTS = Math.min(Number(flags['baseline-events']), EVENTS);
+const SPAN_MS = Number(flags['span-days']) * 86_400_000;
+for (const [name, value] of Object.entries({ events: EVENTS, batch: BATCH, clients: CLIENTS, 'baseline-events': BASELINE_EVENTS, 'span-days': SPAN_MS })) {
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive whole number`);
+}
+process.env.DATABASE_URL ??= 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+
+interface Run {
+  name: string;
+  events: number;
+  seconds: number;
+  latenciesMs: number[];
+  accepted: number;
+  duplicates: number;
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+/** `clients` workers take batches from one shared cursor until the stream is used up. */
+async function drive(name: string, pool: Pool, organizationId: string, total: number, batchSize: number, seed: number, end: number): Promise<Run> {
+  const start = end - SPAN_MS;
+  const latenciesMs: number[] = [];
+  let next = 0;
+  let accepted = 0;
+  let duplicates = 0;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < total) {
+        const from = next;
+        next = Math.min(total, next + batchSize);
+        // One seeded generator per batch: the same flags always give the same events.
+        const random = mulberry32(seed * 1_000_003 + from);
+        const batch = [];
+        for (let i = from; i < next; i++) batch.push(eventAt(i, total, start, SPAN_MS, random));
+        const t = performance.now();
+        const result = await ingestEvents(pool, organizationId, batch, { now: () => end });
+        latenciesMs.push(performance.now() - t);
+        if (result.rejected.length > 0) throw new Error(`bench events rejected: ${JSON.stringify(result.rejected.slice(0, 3))}`);
+        accepted += result.accepted;
+        duplicates += result.duplicates;
+      }
+    }),
+  );
+  latenciesMs.sort((a, b) => a - b);
+  return { name, events: total, seconds: (performance.now() - began) / 1000, latenciesMs, accepted, duplicates };
+}
+
+/** Rollup counts must equal what was accepted, except the repeated delivery callbacks that count once. */
+async function checkTotals(pool: Pool, organizationId: string, run: Run): Promise<string> {
+  const { rows } = await pool.query<{ counted: number; raw: number; delivered_ids: number }>(
+    `SELECT (SELECT coalesce(sum(count), 0) FROM rollups_daily WHERE organization_id = $1)::bigint AS counted,
+            (SELECT count(*) FROM events WHERE organization_id = $1)::bigint AS raw,
+            (SELECT count(DISTINCT attributes->>'messageId') FROM events WHERE organization_id = $1 AND event_type = 'message.delivered')::bigint AS delivered_ids`,
+    [organizationId],
+  );
+  const { rows: delivered } = await pool.query<{ n: number }>(
+    `SELECT count(*)::bigint AS n FROM events WHERE organization_id = $1 AND event_type = 'message.delivered'`,
+    [organizationId],
+  );
+  const expectedCounted = run.accepted - (delivered[0]!.n - rows[0]!.delivered_ids);
+  const ok = rows[0]!.raw === run.accepted && rows[0]!.counted === expectedCounted;
+  return `${run.name}: ${ok ? 'OK' : 'MISMATCH'} (raw ${rows[0]!.raw}, rollup count ${rows[0]!.counted}, expected ${expectedCounted})`;
+}
+
+const silent = createLogger('silent');
+const database = await createTestDatabase('bench_ingest');
+try {
+  await migrateUp(database.url, silent);
+  const pool = createPool(database.url, CLIENTS, silent);
+  const end = Date.now();
+  const loadBefore = os.loadavg();
+  try {
+    const baselineOrg = (await createOrganization(pool, 'bench-baseline')).id;
+    const batchedOrg = (await createOrganization(pool, 'bench-batched')).id;
+    // Baseline first, on the smaller tables: any bias favours the baseline.
+    const baseline = await drive('one transaction per event', pool, baselineOrg, BASELINE_EVENTS, 1, 1, end);
+    const batched = await drive(`batches of ${BATCH}`, pool, batchedOrg, EVENTS, BATCH, 2, end);
+    const loadAfter = os.loadavg();
+    const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
+
+    const rate = (run: Run) => run.events / run.seconds;
+    const cell = (text: string | number, width: number) => String(text).padStart(width);
+    const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
+    console.log(`ingest benchmark: ${CLIENTS} concurrent clients, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), PostgreSQL on the same machine`);
+    console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log('');
+    console.log(`| mode | events | seconds | events/s | p50 batch ms | p99 batch ms | speed-up |`);
+    console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+    for (const run of [baseline, batched]) {
+      console.log(
+        `| ${run.name} |${cell(run.events, 8)} |${cell(run.seconds.toFixed(1), 7)} |${cell(Math.round(rate(run)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.5)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.99)), 8)} |${cell(`${(rate(run) / rate(baseline)).toFixed(1)}x`, 7)} |`,
+      );
+    }
+    console.log('');
+    for (const line of checks) console.log(`totals check, ${line}`);
+    console.log(`target: >= 20000 events/s and >= 10x baseline -> ${rate(batched) >= 20_000 && rate(batched) >= 10 * rate(baseline) ? 'met' : 'NOT met'}`);
+  } finally {
+    await pool.end();
+  }
+} finally {
+  await database.drop();
+}

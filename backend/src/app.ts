@@ -27,9 +27,6 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   const api = express.Router();
   api.use(requireApiKey(context.pool));
   api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
-  api.get('/whoami', (req, res) => {
-    res.json({ organization: { id: req.principal!.organizationId, name: req.principal!.organizationName } });
-  });
   for (const router of apiRouters) api.use(router);
   app.use('/api/v1', api);
 

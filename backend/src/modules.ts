@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
 import { ingestRouter } from './ingest/routes.js';
+import { createQueryModule } from './query/module.js';
 
 /**
  * The capabilities mounted under /api/v1, in data-flow order
@@ -11,5 +12,6 @@ import { ingestRouter } from './ingest/routes.js';
 export async function buildApiRouters(context: AppContext): Promise<Router[]> {
   const routers: Router[] = [];
   routers.push(ingestRouter(context));
+  routers.push((await createQueryModule(context)).router);
   return routers;
 }

@@ -11,8 +11,13 @@ import type { Redis } from './redis.js';
  */
 export class CacheVersions {
   private readonly local = new Map<string, number>();
+  /** Organizations written while Redis was unreachable: their Redis versions must move on when it returns. */
+  private readonly missed = new Set<string>();
 
-  constructor(private readonly redis: Redis | undefined) {}
+  constructor(private readonly redis: Redis | undefined) {
+    // Answers cached in Redis before an outage would otherwise outlive writes made during it.
+    redis?.on('ready', () => void this.replayMissed());
+  }
 
   static key(organizationId: string): string {
     return `metrics:${organizationId}:version`;
@@ -39,11 +44,28 @@ export class CacheVersions {
     this.local.set(organizationId, Math.max(Date.now(), (this.local.get(organizationId) ?? 0) + 1));
     if (this.redis && this.redis.status === 'ready') {
       try {
-        const key = CacheVersions.key(organizationId);
-        await this.redis.set(key, String(Date.now()), 'NX');
-        await this.redis.incr(key);
+        await this.bumpInRedis(organizationId);
+        return;
       } catch {
-        // Redis unavailable: local version already bumped; entries expire by TTL.
+        // Redis unavailable: replayed when it is ready again.
+      }
+    }
+    if (this.redis) this.missed.add(organizationId);
+  }
+
+  private async bumpInRedis(organizationId: string): Promise<void> {
+    const key = CacheVersions.key(organizationId);
+    await this.redis!.set(key, String(Date.now()), 'NX');
+    await this.redis!.incr(key);
+  }
+
+  private async replayMissed(): Promise<void> {
+    for (const organizationId of [...this.missed]) {
+      try {
+        await this.bumpInRedis(organizationId);
+        this.missed.delete(organizationId);
+      } catch {
+        return;
       }
     }
   }

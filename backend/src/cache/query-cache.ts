@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../logger.js';
+import type { Redis } from './redis.js';
+import type { CacheVersions } from './versions.js';
+
+export interface Cached<T> {
+  value: T;
+  /** True when the answer came from the cache rather than from its source. */
+  cached: boolean;
+}
+
+type Store = 'redis' | 'memory';
+
+/** JSON with object keys sorted, so equal questions hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function questionHash(question: unknown): string {
+  return createHash('sha256').update(canonicalJson(question)).digest('hex').slice(0, 32);
+}
+
+/**
+ * Answers by organization, scope and question, in Redis when it is reachable
+ * and in an in-process LRU otherwise (Redis unset or down; back to Redis as
+ * soon as it is ready again). Keys carry the organization's cache version
+ * (`metrics:{orgId}:{scope}:v{version}:{hash}`), so a write that bumps the
+ * version makes every older answer unreachable at once.
+ *
+ * Identical concurrent questions share one flight: one cache read and, on a
+ * miss, one computation, whatever the number of callers.
+ */
+export class QueryCache {
+  private readonly memory: LRUCache<string, string>;
+  private readonly flights = new Map<string, Promise<Cached<unknown>>>();
+  private readonly lookups: Counter<'store' | 'result'>;
+
+  constructor(
+    private readonly redis: Redis | undefined,
+    private readonly versions: CacheVersions,
+    registry: Registry,
+    private readonly logger: Logger,
+    maxMemoryBytes = 64 * 1024 * 1024,
+  ) {
+    this.memory = new LRUCache<string, string>({ maxSize: maxMemoryBytes, sizeCalculation: (value, key) => value.length + key.length });
+    this.lookups =
+      (registry.getSingleMetric('metricshub_cache_lookups_total') as Counter<'store' | 'result'> | undefined) ??
+      new Counter({ name: 'metricshub_cache_lookups_total', help: 'Query cache lookups by store (redis, memory) and result (hit, miss)', labelNames: ['store', 'result'], registers: [registry] });
+    if (!registry.getSingleMetric('metricshub_cache_hit_ratio')) {
+      const lookups = this.lookups;
+      new Gauge({
+        name: 'metricshub_cache_hit_ratio',
+        help: 'Share of query cache lookups answered from the cache since the process started',
+        registers: [registry],
+        async collect() {
+          const values = (await lookups.get()).values;
+          const hits = values.filter((entry) => entry.labels.result === 'hit').reduce((sum, entry) => sum + entry.value, 0);
+          const total = values.reduce((sum, entry) => sum + entry.value, 0);
+          this.set(total === 0 ? 0 : hits / total);
+        },
+      });
+    }
+  }
+
+  async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: () => Promise<T>): Promise<Cached<T>> {
+    const version = await this.versions.current(organizationId);
+    const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
+    const existing = this.flights.get(key);
+    if (existing) return existing as Promise<Cached<T>>;
+    const flight = this.lookupOrCompute(key, ttlSeconds, compute).finally(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  private async lookupOrCompute<T>(key: string, ttlSeconds: number, compute: () => Promise<T>): Promise<Cached<T>> {
+    const store = this.store();
+    const hit = await this.read(store, key);
+    this.lookups.inc({ store, result: hit === undefined ? 'miss' : 'hit' });
+    if (hit !== undefined) return { value: JSON.parse(hit) as T, cached: true };
+    const value = await compute();
+    await this.write(store, key, JSON.stringify(value), ttlSeconds);
+    return { value, cached: false };
+  }
+
+  private store(): Store {
+    return this.redis && this.redis.status === 'ready' ? 'redis' : 'memory';
+  }
+
+  private async read(store: Store, key: string): Promise<string | undefined> {
+    if (store === 'memory') return this.memory.get(key);
+    try {
+      return (await this.redis!.get(key)) ?? undefined;
+    } catch (error) {
+      // Redis failed mid-flight: answer from the source; the next call falls back to memory.
+      this.logger.debug({ err: error }, 'cache read failed');
+      return undefined;
+    }
+  }
+
+  private async write(store: Store, key: string, value: string, ttlSeconds: number): Promise<void> {
+    if (store === 'memory') {
+      this.memory.set(key, value, { ttl: ttlSeconds * 1000 });
+      return;
+    }
+    try {
+      await this.redis!.set(key, value, 'EX', ttlSeconds);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'cache write failed');
+    }
+  }
+}

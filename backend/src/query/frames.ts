@@ -1,0 +1,113 @@
+import type { CatalogMetric } from '../catalog/schema.js';
+import type { Series } from '../sources/types.js';
+import type { Severity, Trend } from './severity.js';
+
+/**
+ * Grafana's JSON data-frame wire format, as `/api/ds/query` writes it and
+ * `dataFrameFromJSON` (@grafana/data) and `data.Frame` (grafana-plugin-sdk-go)
+ * read it: a schema of typed fields and the values column by column.
+ */
+export interface FieldSchema {
+  name: string;
+  type: 'time' | 'number' | 'string';
+  labels?: Record<string, string>;
+  config?: { unit?: string; displayName?: string };
+}
+
+export interface Frame {
+  schema: {
+    name: string;
+    refId: string;
+    fields: FieldSchema[];
+    meta: { custom: { source: string; cached: boolean } };
+  };
+  data: { values: unknown[][] };
+}
+
+export interface FrameContext {
+  refId: string;
+  metric: CatalogMetric;
+  source: string;
+  cached: boolean;
+}
+
+const PREVIOUS_SUFFIX = ' (previous period)';
+
+function meta(context: FrameContext) {
+  return { custom: { source: context.source, cached: context.cached } };
+}
+
+/** "Orders created" alone, "Orders created (web, US)" per group-by series, so legends tell series apart. */
+function displayName(label: string, labels: Record<string, string>, previous: boolean): string {
+  const values = Object.values(labels);
+  return `${label}${values.length ? ` (${values.join(', ')})` : ''}${previous ? PREVIOUS_SUFFIX : ''}`;
+}
+
+/** One frame per series: a time field and a value field labelled with the group-by values. */
+export function timeSeriesFrames(context: FrameContext, series: Series[], options: { previous?: boolean } = {}): Frame[] {
+  const previous = options.previous ?? false;
+  return series.map((one) => {
+    const labels = previous ? { ...one.labels, period: 'previous' } : one.labels;
+    return {
+      schema: {
+        name: `${context.metric.key}${previous ? PREVIOUS_SUFFIX : ''}`,
+        refId: context.refId,
+        fields: [
+          { name: 'time', type: 'time' },
+          {
+            name: 'value',
+            type: 'number',
+            ...(Object.keys(labels).length > 0 && { labels }),
+            config: { unit: context.metric.unit, displayName: displayName(context.metric.label, one.labels, previous) },
+          },
+        ],
+        meta: meta(context),
+      },
+      data: { values: [one.times, one.values] },
+    };
+  });
+}
+
+/** One wide frame: a string column per group-by dimension, then the value over the whole range. */
+export function tableFrame(context: FrameContext, groupBy: string[], series: Series[]): Frame {
+  return {
+    schema: {
+      name: context.metric.key,
+      refId: context.refId,
+      fields: [
+        ...groupBy.map((dimension): FieldSchema => ({ name: dimension, type: 'string' })),
+        { name: 'value', type: 'number', config: { unit: context.metric.unit, displayName: context.metric.label } },
+      ],
+      meta: meta(context),
+    },
+    data: { values: [...groupBy.map((dimension) => series.map((one) => one.labels[dimension] ?? '')), series.map((one) => one.values[0] ?? null)] },
+  };
+}
+
+export interface Kpi {
+  value: number | null;
+  previous: number | null;
+  deltaPercent: number | null;
+  trend: Trend;
+  severity: Severity;
+}
+
+/** One row: the value over the range, the previous period's, the change, its direction and severity. */
+export function kpiFrame(context: FrameContext, kpi: Kpi): Frame {
+  const unit = context.metric.unit;
+  return {
+    schema: {
+      name: context.metric.key,
+      refId: context.refId,
+      fields: [
+        { name: 'value', type: 'number', config: { unit, displayName: context.metric.label } },
+        { name: 'previous', type: 'number', config: { unit } },
+        { name: 'deltaPercent', type: 'number', config: { unit: 'percent' } },
+        { name: 'trend', type: 'string' },
+        { name: 'severity', type: 'string' },
+      ],
+      meta: meta(context),
+    },
+    data: { values: [[kpi.value], [kpi.previous], [kpi.deltaPercent], [kpi.trend], [kpi.severity]] },
+  };
+}

@@ -1,0 +1,94 @@
+import type { Catalog } from '../catalog/load.js';
+import { suggestMetric } from '../catalog/load.js';
+import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
+import type { Filter } from '../sources/types.js';
+import { chooseBucketMs, DAY_MS, WHOLE_RANGE_MS } from './buckets.js';
+import type { Format, QueryInput } from './schema.js';
+
+/** One query checked against the catalog and ready to run. */
+export interface Plan {
+  refId: string;
+  metric: CatalogMetric;
+  source: string;
+  aggregation: Aggregation;
+  groupBy: string[];
+  filters: Filter[];
+  format: Format;
+  compareToPrevious: boolean;
+  /** Half-open range [from, to). */
+  from: Date;
+  to: Date;
+  /** Time-series bucket width, or WHOLE_RANGE_MS for tables and KPIs. */
+  bucketMs: number;
+}
+
+/** Why one query cannot run: reported in its own result, never failing the request. */
+export interface PlanError {
+  refId: string;
+  status: number;
+  error: string;
+}
+
+export interface PlanContext {
+  catalog: Catalog;
+  from: Date;
+  to: Date;
+  intervalMs?: number | undefined;
+  maxDataPoints: number;
+  maxRangeDays: number;
+}
+
+const list = (values: string[]) => values.join(', ') || 'none';
+
+function undeclared(metric: CatalogMetric, dimension: string): string | undefined {
+  if (metric.dimensions.includes(dimension)) return undefined;
+  return `dimension '${dimension}' is not declared on metric '${metric.key}' (declared: ${list(metric.dimensions)})`;
+}
+
+/** Validates one query against the catalog and the request's range, and chooses its buckets. */
+export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanError {
+  const fail = (error: string, status = 400): PlanError => ({ refId: query.refId, status, error });
+  const { catalog, from, to } = context;
+  if (query.live) return fail('live queries stream from GET /api/v1/live; turn off live mode to query a time range');
+
+  const metric = catalog.metric(query.metric);
+  if (!metric) return fail(`metric '${query.metric}' is not in the catalog${suggestMetric(catalog, query.metric)}`);
+  if (query.source !== undefined && query.source !== metric.source) {
+    return fail(`metric '${metric.key}' belongs to source '${metric.source}', not '${query.source}'`);
+  }
+
+  const aggregation = (query.aggregation ?? metric.defaultAggregation) as Aggregation;
+  if (!metric.aggregations.includes(aggregation)) {
+    return fail(`aggregation '${query.aggregation}' is not allowed for metric '${metric.key}' (allowed: ${list(metric.aggregations)})`);
+  }
+  for (const dimension of [...query.groupBy, ...query.filters.map((filter) => filter.dimension)]) {
+    const problem = undeclared(metric, dimension);
+    if (problem) return fail(problem);
+  }
+
+  if (from.getTime() > to.getTime()) return fail(`from (${from.toISOString()}) is after to (${to.toISOString()})`);
+  if (from.getTime() === to.getTime()) return fail('the time range is empty: from equals to');
+  const rangeDays = (to.getTime() - from.getTime()) / DAY_MS;
+  if (rangeDays > context.maxRangeDays) {
+    return fail(`the time range spans ${Math.ceil(rangeDays)} days; the limit is ${context.maxRangeDays} days (QUERY_MAX_RANGE_DAYS)`);
+  }
+
+  const intervalMs = context.intervalMs ?? (to.getTime() - from.getTime()) / context.maxDataPoints;
+  return {
+    refId: query.refId,
+    metric,
+    source: metric.source,
+    aggregation,
+    groupBy: [...new Set(query.groupBy)],
+    filters: query.filters,
+    format: query.format,
+    compareToPrevious: query.compareToPrevious,
+    from,
+    to,
+    bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
+  };
+}
+
+export function isPlanError(plan: Plan | PlanError): plan is PlanError {
+  return 'error' in plan;
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { FILTER_OPS } from '../sources/types.js';
+
+/**
+ * The shape of POST /api/v1/query. Only the structure is checked here (a
+ * malformed request is refused as a whole with 400). Whether a metric,
+ * aggregation or dimension exists is a per-query question answered by the
+ * planner, so one bad query in a panel never hides the others' answers.
+ */
+
+export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** ISO-8601, or epoch milliseconds as a number or a string of digits (Grafana sends both). */
+export const instantSchema = z.union([z.number(), z.string().trim().min(1)]).transform((input, ctx) => {
+  const date = typeof input === 'number' || /^\d+$/.test(input) ? new Date(Number(input)) : new Date(input);
+  if (Number.isNaN(date.getTime()) || (typeof input === 'string' && !/^\d+$/.test(input) && !/^\d{4}-\d{2}-\d{2}/.test(input))) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  return date;
+});
+
+const name = z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+export const filterSchema = z
+  .object({
+    dimension: name,
+    op: z.enum(FILTER_OPS, { message: `must be one of ${FILTER_OPS.join(', ')}` }),
+    value: z.union([z.string().max(1000), z.array(z.string().max(1000)).max(1000)], { message: 'must be a string or a list of strings' }),
+  })
+  .refine((filter) => (filter.op === 'eq' || filter.op === 'neq' ? typeof filter.value === 'string' : Array.isArray(filter.value)), {
+    message: 'eq/neq take a string value, in/not_in a list of strings',
+    path: ['value'],
+  });
+
+export const querySchema = z.object({
+  refId: z.string().min(1, 'must not be empty').max(64),
+  source: name.optional(),
+  metric: name,
+  aggregation: name.optional(),
+  groupBy: z.array(name).max(10, 'at most 10 group-by dimensions').default([]),
+  filters: z.array(filterSchema).max(50, 'at most 50 filters').default([]),
+  format: z.enum(FORMATS, { message: `must be one of ${FORMATS.join(', ')}` }).default('timeseries'),
+  compareToPrevious: z.boolean().default(false),
+  live: z.boolean().default(false),
+  hide: z.boolean().default(false),
+});
+export type QueryInput = z.infer<typeof querySchema>;
+
+export const queryRequestSchema = z
+  .object({
+    from: instantSchema,
+    to: instantSchema,
+    intervalMs: z.number().positive('must be > 0').optional(),
+    maxDataPoints: z.number().int('must be a whole number').positive('must be > 0').max(100_000, 'must be at most 100000').default(1000),
+    queries: z.array(querySchema).min(1, 'needs at least one query').max(50, 'at most 50 queries per request'),
+  })
+  .superRefine((request, ctx) => {
+    const seen = new Set<string>();
+    request.queries.forEach((query, index) => {
+      if (seen.has(query.refId)) ctx.addIssue({ code: 'custom', path: ['queries', index, 'refId'], message: `duplicate refId '${query.refId}'` });
+      seen.add(query.refId);
+    });
+  });
+export type QueryRequest = z.infer<typeof queryRequestSchema>;
+
+/** `queries[0].metric` from ['queries', 0, 'metric']. */
+export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
+}
+
+/** The first problem of a failed parse, as the API reports it: the field and the reason. */
+export function firstIssue(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  const field = fieldPath(issue.path);
+  return { field, message: `${field || 'request'}: ${issue.message}` };
+}

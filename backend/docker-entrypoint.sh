@@ -1,0 +1,20 @@
+#!/bin/sh
+# Backend container start: apply migrations, register the organization and the
+# API key that Grafana was given (METRICSHUB_BOOTSTRAP_ORG / _KEY), then serve.
+# Every step is idempotent, so a restart repeats them harmlessly.
+set -eu
+
+# What `npx metrics-hub` runs; called directly so the server is PID 1 and gets SIGTERM for its graceful shutdown.
+metrics_hub() {
+  node /app/backend/bin/metrics-hub.js "$@"
+}
+
+metrics_hub migrate
+
+if [ -n "${METRICSHUB_BOOTSTRAP_KEY:-}" ]; then
+  org="${METRICSHUB_BOOTSTRAP_ORG:-demo}"
+  metrics_hub orgs create "$org"
+  metrics_hub keys import --org "$org" --key "$METRICSHUB_BOOTSTRAP_KEY"
+fi
+
+exec node /app/backend/bin/metrics-hub.js serve

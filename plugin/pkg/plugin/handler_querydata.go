@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -18,6 +19,9 @@ const defaultMaxDataPoints = 1000
 
 // minIntervalMs is the finest bucket asked for when Grafana gives no interval.
 const minIntervalMs = 1000
+
+// maxQueriesPerRequest is the most queries the backend takes in one request.
+const maxQueriesPerRequest = 50
 
 // batchKey groups queries that can share one POST /api/v1/query: a panel's
 // queries share range and resolution, alert queries may not.
@@ -61,16 +65,18 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 		mu sync.Mutex
 	)
 	for key, queries := range batches {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results := d.runBatch(ctx, key, queries)
-			mu.Lock()
-			defer mu.Unlock()
-			for refID, r := range results {
-				resp.Responses[refID] = r
-			}
-		}()
+		for chunk := range slices.Chunk(queries, maxQueriesPerRequest) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results := d.runBatch(ctx, key, chunk)
+				mu.Lock()
+				defer mu.Unlock()
+				for refID, r := range results {
+					resp.Responses[refID] = r
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	return resp, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -389,5 +390,43 @@ func TestLiveQueryAnswersWithTheStreamChannel(t *testing.T) {
 	}
 	if n := len(fb.recorded()); n != 0 {
 		t.Errorf("a live query must not call /api/v1/query, got %d requests", n)
+	}
+}
+
+func TestQueryDataSplitsLargeBatchesToTheBackendLimit(t *testing.T) {
+	// Answers every query it is sent with an empty success.
+	fb := newFakeBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Queries []Query `json:"queries"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		results := map[string]any{}
+		for _, q := range req.Queries {
+			results[q.RefID] = map[string]any{"status": 200, "frames": []any{}}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"results": results})
+	})
+	queries := make([]backend.DataQuery, 0, 120)
+	for i := range 120 {
+		queries = append(queries, panelQuery(fmt.Sprintf("Q%d", i), `{"metric":"orders_created"}`))
+	}
+	resp := queryData(t, datasourceFor(t, fb.URL), queries...)
+
+	reqs := fb.recorded()
+	if len(reqs) != 3 {
+		t.Fatalf("120 queries went out in %d requests, want 3 of at most %d", len(reqs), maxQueriesPerRequest)
+	}
+	for _, r := range reqs {
+		if n := len(decodeQueryRequest(t, r.Body)["queries"].([]any)); n > maxQueriesPerRequest {
+			t.Errorf("a request carries %d queries", n)
+		}
+	}
+	for _, q := range queries {
+		if r, ok := resp.Responses[q.RefID]; !ok || r.Error != nil {
+			t.Errorf("%s: %+v", q.RefID, r)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -41,6 +42,7 @@ func newFakeBackend(t *testing.T, answer http.HandlerFunc) *fakeBackend {
 		fb.mu.Lock()
 		fb.requests = append(fb.requests, recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		fb.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		answer(w, r)
 	}))
 	t.Cleanup(fb.Close)

@@ -23,6 +23,18 @@ export interface BaselineOptions {
    * its own `for` duration, does not need it.
    */
   suppressPoints?: number;
+  /**
+   * `sqrt` judges counts and amounts on a square-root scale, where noise is about as large at
+   * night (10 orders an hour) as at noon (300 an hour); `none` judges raw values.
+   */
+  transform?: 'none' | 'sqrt';
+  /**
+   * Divide z-scores by how much heavier than normal the stream's own tails have been (the 99.9th
+   * percentile of past |z| over 3.29, never below 1), so a spiky series is judged against its
+   * usual spikes. Right for scoring unknown streams (NAB, the CLI); wrong for alert rules, where
+   * the incidents themselves would raise the bar for the next incident.
+   */
+  tailCalibration?: boolean;
 }
 
 /** Which reference a prediction came from; the detector picks the one that fits the data best. */
@@ -34,7 +46,7 @@ export interface BaselineFinding extends Finding {
   model: BaselineModel | null;
 }
 
-const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 3, criticalZ: 5, minVolume: 0, suppressPoints: 0 };
+const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false };
 
 /** Points looked at by the `recent` model (median of the last few values). */
 const RECENT_POINTS = 6;
@@ -89,8 +101,7 @@ const DRIFT_NORMALISER = Math.sqrt((2 - DRIFT_ALPHA) / DRIFT_ALPHA);
  * - 1.4826 * the median of the model's recent absolute errors (an adaptive scale: four similar
  *   weeks must not make a tiny wiggle look huge, and MAD = 0 never divides by zero),
  * - 1% of the expected value (a flat series stays finite),
- * and then by how much heavier than normal the stream's own z-scores have been (their 99.9th
- * percentile over 3.29, never below 1), so a spiky metric is judged against its usual spikes.
+ * and optionally by how heavy the stream's own tails have been (`tailCalibration`).
  * A second statistic, the exponentially averaged z-score, catches slow drifts and level shifts
  * that no single point reveals; the finding reports whichever of the two deviates more.
  */
@@ -160,6 +171,7 @@ export class BaselineDetector {
 
   private observe(point: Point): BaselineFinding {
     const bucket = Math.round((point.time - this.origin) / this.intervalMs!);
+    const value = this.forward(point.value);
     let best: { meanError: number; expected: number; scale: number; model: BaselineModel } | null = null;
     for (const model of this.models) {
       const refs = this.references(model.name, bucket);
@@ -173,13 +185,13 @@ export class BaselineDetector {
           best = { meanError, expected, scale: Math.max(errScale, refScale, scaleFloor(expected)), model: model.name };
         }
       }
-      model.errors.push(Math.abs(point.value - expected));
+      model.errors.push(Math.abs(value - expected));
     }
-    this.remember(bucket, point.value);
+    this.remember(bucket, value);
     const index = this.count++;
     if (best === null) return quiet(point);
 
-    const rawZ = (point.value - best.expected) / best.scale;
+    const rawZ = (value - best.expected) / best.scale;
     const tail = this.tailFactor(this.pastZ, rawZ);
     // A drift moves many points a little: the smoothed z sees it long before any single point does.
     this.drift = (1 - DRIFT_ALPHA) * this.drift + DRIFT_ALPHA * Math.max(-DRIFT_CLIP, Math.min(DRIFT_CLIP, rawZ));
@@ -190,7 +202,8 @@ export class BaselineDetector {
     const scale = pointWise ? best.scale * tail : (best.scale * driftTail) / DRIFT_NORMALISER;
     const side: 'above' | 'below' = z >= 0 ? 'above' : 'below';
     const counts = this.opts.direction === 'both' || this.opts.direction === side;
-    const enoughVolume = Math.max(Math.abs(point.value), Math.abs(best.expected)) >= this.opts.minVolume;
+    const expected = this.inverse(best.expected);
+    const enoughVolume = Math.max(Math.abs(point.value), Math.abs(expected)) >= this.opts.minVolume;
     let size = counts && enoughVolume ? Math.abs(z) : 0;
     if (this.opts.suppressPoints > 0) {
       // Only an escalation may speak within the quiet period after a reported point, so for any
@@ -208,8 +221,8 @@ export class BaselineDetector {
       time: point.time,
       severity,
       observed: point.value,
-      expected: best.expected,
-      bound: best.expected + sign * this.opts.warningZ * scale,
+      expected,
+      bound: this.inverse(best.expected + sign * this.opts.warningZ * scale),
       direction: side,
       score: zToScore(size, this.opts.warningZ),
       z,
@@ -217,11 +230,21 @@ export class BaselineDetector {
     };
   }
 
+  /** Signed square root keeps order and sign, so negative values stay meaningful. */
+  private forward(value: number): number {
+    return this.opts.transform === 'sqrt' ? Math.sign(value) * Math.sqrt(Math.abs(value)) : value;
+  }
+
+  private inverse(value: number): number {
+    return this.opts.transform === 'sqrt' ? Math.sign(value) * value * value : value;
+  }
+
   /**
    * How much heavier than normal the tails of a statistic have been (1 when they are not), then
    * remember `value`. Dividing by it judges a spiky metric against its usual spikes.
    */
   private tailFactor(past: RollingWindow, value: number): number {
+    if (!this.opts.tailCalibration) return 1;
     const factor = past.size >= MIN_TAIL_SAMPLES ? Math.max(1, past.quantile(TAIL_QUANTILE) / NORMAL_TAIL_Z) : 1;
     past.push(Math.abs(value));
     return factor;
@@ -273,4 +296,4 @@ export function evaluateBaseline(series: readonly Point[], options: BaselineOpti
  * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
  * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
  */
-export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100 };
+export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100, tailCalibration: true };

@@ -26,6 +26,11 @@ export class CacheVersions {
   async current(organizationId: string): Promise<string> {
     if (this.redis && this.redis.status === 'ready') {
       try {
+        // A write this process could not record in Redis comes first, or older answers would be read.
+        if (this.missed.has(organizationId)) {
+          await this.bumpInRedis(organizationId);
+          this.missed.delete(organizationId);
+        }
         const key = CacheVersions.key(organizationId);
         const value = await this.redis.get(key);
         if (value !== null) return value;

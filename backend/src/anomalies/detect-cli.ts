@@ -30,9 +30,11 @@ export function parseTimestamp(text: string): number {
  * names the file and line, so the user can find it.
  */
 export async function* readPointsCsv(file: string): AsyncGenerator<CsvPoint> {
-  const parser = createReadStream(file).pipe(
-    parse({ info: true, skip_empty_lines: true, trim: true, relax_column_count: true, comment: '#' }),
-  );
+  const parser = parse({ info: true, skip_empty_lines: true, trim: true, relax_column_count: true, comment: '#' });
+  const source = createReadStream(file);
+  // pipe() does not forward errors; a missing file must end the read, not crash the process.
+  source.on('error', (error) => parser.destroy(new Error(`cannot read ${file}: ${error.message}`)));
+  source.pipe(parser);
   let first = true;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -54,6 +56,7 @@ export async function* readPointsCsv(file: string): AsyncGenerator<CsvPoint> {
     if (error instanceof CsvError) throw new Error(`${file}:${parser.info.lines}: ${error.message}`);
     throw error;
   } finally {
+    source.destroy();
     parser.destroy();
   }
 }

@@ -72,7 +72,7 @@ export function describeFinding(finding: Finding, display: MetricDisplay, contex
   let message: string;
   if (finding.rule === 'threshold') {
     const relation = finding.direction === 'above' ? '<' : '>';
-    message = `${label} ${value(finding.observed)} (expected ${relation} ${value(finding.bound)}).`;
+    message = `${label} ${value(finding.observed)} (expected ${relation} ${value(finding.expected)}).`;
   } else if (finding.rule === 'change') {
     const delta = finding.deltaPercent;
     const movement =

@@ -62,7 +62,7 @@ export function evaluateThreshold(rule: ThresholdRule, point: Point, previous: S
     time: point.time,
     severity,
     observed: point.value,
-    expected: bound,
+    expected: firstBound,
     bound,
     direction: rule.direction,
     score: thresholdScore(rule, point.value),

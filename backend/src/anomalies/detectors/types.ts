@@ -21,9 +21,10 @@ export interface Finding {
   severity: Severity;
   observed: number;
   /** What the value should have been: the baseline median or the previous period's value;
-   *  for a threshold, the bound that was crossed (or the warning bound while healthy). */
+   *  for a threshold, the first (warning) bound, the edge of normal. */
   expected: number;
-  /** The value beyond which this finding would be at least a warning, in the same unit. */
+  /** The bound that applies: for a threshold the one crossed (critical when critical), for the
+   *  change and baseline rules the value where a warning starts. */
   bound: number;
   /** Side on which `observed` departs from `expected`. */
   direction: 'above' | 'below';

@@ -1,0 +1,322 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BaselineDetector,
+  deltaPercent,
+  describeFinding,
+  evaluateBaseline,
+  evaluateChange,
+  evaluateThreshold,
+  formatValue,
+  mad,
+  median,
+  ratio,
+  ratioOfSums,
+  robustStats,
+  seasonLengths,
+  thresholdSeverity,
+  validateChangeRule,
+  validateThresholdRule,
+  zToScore,
+  type Point,
+  type Severity,
+  type ThresholdRule,
+} from '../src/anomalies/detectors/index.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const MONDAY = Date.UTC(2026, 0, 5);
+
+describe('threshold rule', () => {
+  const failureRate: ThresholdRule = { direction: 'above', warning: 0.05, critical: 0.15 };
+
+  test('10 runs with 2 failures is a 20% failure rate, critical against 5% / 15% bounds', () => {
+    const rate = ratio(2, 10);
+    const finding = evaluateThreshold(failureRate, { time: 0, value: rate.value });
+    assert.equal(rate.value, 0.2);
+    assert.equal(finding.severity, 'critical');
+    assert.equal(finding.expected, 0.05);
+    assert.equal(finding.bound, 0.15);
+    assert.equal(finding.score, 1);
+  });
+
+  test('below-direction rules fire on low values only', () => {
+    const delivery: ThresholdRule = { direction: 'below', warning: 0.95, critical: 0.85 };
+    assert.equal(thresholdSeverity(delivery, 0.97), 'healthy');
+    assert.equal(thresholdSeverity(delivery, 0.9), 'warning');
+    assert.equal(thresholdSeverity(delivery, 0.8), 'critical');
+  });
+
+  test('hysteresis keeps a value hovering at the bound from flapping', () => {
+    const rule: ThresholdRule = { direction: 'above', warning: 0.05, hysteresis: 0.005 };
+    const values = [0.049, 0.05, 0.049, 0.051, 0.046, 0.044, 0.049];
+    let previous: Severity = 'healthy';
+    const states = values.map((v) => (previous = thresholdSeverity(rule, v, previous)));
+    assert.deepEqual(states, ['healthy', 'warning', 'warning', 'warning', 'warning', 'healthy', 'healthy']);
+
+    // The same values without a margin flap on every crossing.
+    let raw: Severity = 'healthy';
+    const flapping = values.map((v) => (raw = thresholdSeverity({ ...rule, hysteresis: 0 }, v, raw)));
+    assert.deepEqual(flapping, ['healthy', 'warning', 'healthy', 'warning', 'healthy', 'healthy', 'healthy']);
+  });
+
+  test('critical drops to warning, not healthy, inside the critical margin band', () => {
+    const rule: ThresholdRule = { direction: 'above', warning: 100, critical: 200, hysteresis: 10 };
+    assert.equal(thresholdSeverity(rule, 195, 'critical'), 'critical');
+    assert.equal(thresholdSeverity(rule, 189, 'critical'), 'warning');
+    assert.equal(thresholdSeverity(rule, 95, 'warning'), 'warning');
+    assert.equal(thresholdSeverity(rule, 89, 'warning'), 'healthy');
+  });
+
+  test('NaN never alerts', () => {
+    assert.equal(evaluateThreshold(failureRate, { time: 0, value: Number.NaN }).severity, 'healthy');
+    assert.equal(evaluateThreshold(failureRate, { time: 0, value: Number.NaN }).score, 0);
+  });
+
+  test('invalid rules are rejected with the reason', () => {
+    assert.throws(() => validateThresholdRule({ direction: 'above' }), /needs a warning or a critical bound/);
+    assert.throws(() => validateThresholdRule({ direction: 'above', warning: 10, critical: 5 }), /warning bound 10 must be below the critical bound 5/);
+    assert.throws(() => validateThresholdRule({ direction: 'below', warning: 5, critical: 10 }), /must be above the critical bound/);
+  });
+});
+
+describe('change rule', () => {
+  test('deltaPercent is relative to the previous period and undefined from zero', () => {
+    assert.equal(deltaPercent(130, 100), 30);
+    assert.equal(deltaPercent(50, 100), -50);
+    assert.equal(deltaPercent(5, 0), null);
+  });
+
+  test('a rise past the bounds is a warning, then critical', () => {
+    const rule = { direction: 'above' as const, warningPercent: 20, criticalPercent: 50, minVolume: 10 };
+    const warn = evaluateChange(rule, 0, 130, 100);
+    assert.equal(warn.severity, 'warning');
+    assert.equal(warn.deltaPercent, 30);
+    assert.equal(warn.bound, 120);
+    assert.equal(evaluateChange(rule, 0, 160, 100).severity, 'critical');
+    assert.equal(evaluateChange(rule, 0, 110, 100).severity, 'healthy');
+  });
+
+  test('1 -> 2 is not +100% under the minimum volume', () => {
+    const rule = { direction: 'both' as const, warningPercent: 20, minVolume: 10 };
+    const finding = evaluateChange(rule, 0, 2, 1);
+    assert.equal(finding.severity, 'healthy');
+    assert.equal(finding.deltaPercent, null);
+    assert.equal(finding.score, 0);
+    assert.equal(evaluateChange(rule, 0, 0, 0).severity, 'healthy');
+    assert.ok(!Number.isNaN(evaluateChange(rule, 0, 0, 0).score));
+  });
+
+  test('only the bad direction counts', () => {
+    const revenue = { direction: 'below' as const, warningPercent: 20, criticalPercent: 50, minVolume: 100 };
+    assert.equal(evaluateChange(revenue, 0, 300, 1000).severity, 'critical');
+    assert.equal(evaluateChange(revenue, 0, 3000, 1000).severity, 'healthy');
+  });
+
+  test('invalid rules are rejected', () => {
+    assert.throws(() => validateChangeRule({ direction: 'both', minVolume: 1 }), /needs warningPercent or criticalPercent/);
+    assert.throws(() => validateChangeRule({ direction: 'both', warningPercent: -5, minVolume: 1 }), /warningPercent must be > 0/);
+    assert.throws(() => validateChangeRule({ direction: 'both', warningPercent: 50, criticalPercent: 20, minVolume: 1 }), /must not exceed/);
+  });
+});
+
+describe('ratio metrics', () => {
+  test('an empty denominator gives 0 without volume, never NaN', () => {
+    assert.deepEqual(ratio(0, 0), { value: 0, numerator: 0, denominator: 0, hasVolume: false });
+    assert.equal(ratio(3, 0).value, 0);
+    assert.equal(ratio(Number.NaN, Number.NaN).value, 0);
+    assert.equal(ratio(5, Number.NaN).hasVolume, false);
+  });
+
+  test('ratio of sums weighs buckets by their volume', () => {
+    const r = ratioOfSums([1, 1, 0], [10, 90, 0]);
+    assert.equal(r.value, 0.02);
+    assert.equal(r.hasVolume, true);
+    assert.equal(ratioOfSums([], []).value, 0);
+  });
+});
+
+describe('robust statistics', () => {
+  test('median and MAD of a small sample', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(mad([1, 2, 3, 4, 100]), 1);
+    const stats = robustStats([1, 2, 3, 4, 100], 0);
+    assert.equal(stats.median, 3);
+    assert.ok(Math.abs(stats.scale - 1.4826) < 1e-12);
+  });
+
+  test('MAD = 0 falls back to the mean absolute deviation, then to the floor', () => {
+    const mostlyFlat = robustStats([5, 5, 5, 5, 9], 0);
+    assert.equal(mostlyFlat.median, 5);
+    assert.ok(mostlyFlat.scale > 0 && Number.isFinite(mostlyFlat.scale));
+    assert.equal(robustStats([5, 5, 5], 0.25).scale, 0.25);
+  });
+});
+
+/** Hourly points following `level(time)` from MONDAY on. */
+function hourly(hours: number, level: (time: number, i: number) => number): Point[] {
+  return Array.from({ length: hours }, (_, i) => ({ time: MONDAY + i * HOUR, value: level(MONDAY + i * HOUR, i) }));
+}
+
+/** A weekly business shape: busy afternoons, quiet nights, quieter weekends, and a little jitter. */
+function weeklyShape(time: number, i: number): number {
+  const d = new Date(time);
+  const weekend = d.getUTCDay() === 0 || d.getUTCDay() === 6;
+  const daily = 20 + 60 * Math.max(0, Math.sin((Math.PI * (d.getUTCHours() - 6)) / 16));
+  return (weekend ? 0.5 : 1) * daily + ((i * 7919) % 5) - 2;
+}
+
+describe('baseline rule', () => {
+  test('season lengths follow the sampling interval', () => {
+    assert.deepEqual(seasonLengths(HOUR), { daily: 24, weekly: 168 });
+    assert.deepEqual(seasonLengths(5 * 60_000), { daily: 288, weekly: 2016 });
+    assert.deepEqual(seasonLengths(DAY), { daily: null, weekly: 7 });
+    assert.deepEqual(seasonLengths(7 * DAY), { daily: null, weekly: null });
+  });
+
+  test('a normal hour is healthy and is expected at the median of the same hour of week', () => {
+    const series = hourly(6 * 168 + 14, weeklyShape);
+    const finding = evaluateBaseline(series, { intervalMs: HOUR });
+    const sameHour = [1, 2, 3, 4, 5, 6].map((k) => series[series.length - 1 - k * 168]!.value);
+    assert.equal(finding.severity, 'healthy');
+    assert.equal(finding.model, 'weekly');
+    assert.equal(finding.expected, median(sameHour));
+  });
+
+  test('a drop to a third at 14:00 on a weekday is critical, a spike above the bound too', () => {
+    const history = hourly(6 * 168 + 14, weeklyShape);
+    const last = history[history.length - 1]!;
+    const drop = evaluateBaseline([...history.slice(0, -1), { ...last, value: last.value / 3 }], { intervalMs: HOUR });
+    assert.equal(drop.severity, 'critical');
+    assert.equal(drop.direction, 'below');
+    assert.ok(drop.observed < drop.bound && drop.bound < drop.expected);
+    assert.ok(drop.z < -6 && drop.score > 0.6);
+
+    const spike = evaluateBaseline([...history.slice(0, -1), { ...last, value: last.value * 2 }], { intervalMs: HOUR, direction: 'below' });
+    assert.equal(spike.severity, 'healthy', 'a below-only rule ignores spikes');
+    assert.equal(spike.score, 0);
+  });
+
+  test('weekly seasonality on daily data: a weekday level on a Saturday is unusual', () => {
+    const days = Array.from({ length: 8 * 7 }, (_, i) => {
+      const time = MONDAY + i * DAY;
+      const weekend = new Date(time).getUTCDay() % 6 === 0;
+      return { time, value: (weekend ? 10 : 100) + (i % 3) };
+    });
+    const saturday = days.findLastIndex((p) => new Date(p.time).getUTCDay() === 6);
+    const normal = evaluateBaseline(days.slice(0, saturday + 1));
+    assert.equal(normal.severity, 'healthy');
+    assert.equal(normal.model, 'weekly');
+    const busy = evaluateBaseline([...days.slice(0, saturday), { time: days[saturday]!.time, value: 100 }]);
+    assert.equal(busy.severity, 'critical');
+    assert.equal(busy.direction, 'above');
+  });
+
+  test('a flat series (MAD = 0) gives finite scores and still sees a jump', () => {
+    const detector = new BaselineDetector({ intervalMs: HOUR });
+    for (const p of hourly(3 * 168, () => 100)) {
+      const f = detector.push(p);
+      assert.ok(Number.isFinite(f.z) && Number.isFinite(f.score) && Number.isFinite(f.bound));
+      assert.equal(f.severity, 'healthy');
+    }
+    const next = MONDAY + 3 * 168 * HOUR;
+    const same = detector.push({ time: next, value: 100.5 });
+    assert.equal(same.severity, 'healthy');
+    const jump = detector.push({ time: next + HOUR, value: 130 });
+    assert.equal(jump.severity, 'critical');
+    assert.ok(Number.isFinite(jump.z) && jump.z > 6);
+  });
+
+  test('a slow drift is caught before any single point is extreme', () => {
+    const base = hourly(6 * 168, weeklyShape);
+    const drifting = hourly(72, (t, i) => weeklyShape(t, i) * (1 + (0.5 * (i + 1)) / 72)).map((p) => ({ ...p, time: p.time + 6 * 168 * HOUR }));
+    const detector = new BaselineDetector({ intervalMs: HOUR });
+    for (const p of base) detector.push(p);
+    const first = drifting.findIndex((p) => detector.push(p).severity !== 'healthy');
+    assert.ok(first >= 0 && first < 60, `drift found after ${first} hours`);
+  });
+
+  test('each decision uses earlier points only: a prefix scores the same as the full stream', () => {
+    const series = hourly(3 * 168, weeklyShape);
+    const full = new BaselineDetector();
+    const scores = series.map((p) => full.push(p).score);
+    const prefix = new BaselineDetector();
+    const prefixScores = series.slice(0, 300).map((p) => prefix.push(p).score);
+    assert.deepEqual(prefixScores, scores.slice(0, 300));
+  });
+
+  test('suppression reports one detection per incident, then listens again', () => {
+    const detector = new BaselineDetector({ intervalMs: HOUR, suppressPoints: 10 });
+    let k = 0;
+    const push = (value: number) => detector.push({ time: MONDAY + k++ * HOUR, value });
+    for (let i = 0; i < 3 * 168; i++) push(100);
+    const first = push(200);
+    const repeat = push(200);
+    for (let i = 0; i < 10; i++) push(100);
+    const later = push(200);
+    assert.equal(first.severity, 'critical');
+    assert.ok(first.score > 0.9);
+    assert.equal(repeat.severity, 'healthy');
+    assert.equal(repeat.score, 0);
+    assert.equal(later.severity, 'critical');
+    assert.ok(later.score > 0.9);
+  });
+
+  test('tail calibration judges a spiky stream against its usual spikes', () => {
+    const spiky = hourly(4 * 168, (t, i) => (i % 40 === 0 ? 300 : 100 + (i % 3)));
+    const probe = { time: MONDAY + 4 * 168 * HOUR, value: 300 };
+    const plain = evaluateBaseline([...spiky, probe], { intervalMs: HOUR });
+    const calibrated = evaluateBaseline([...spiky, probe], { intervalMs: HOUR, tailCalibration: true });
+    assert.ok(calibrated.score < plain.score, `${calibrated.score} < ${plain.score}`);
+  });
+
+  test('minimum volume: 0 -> 2 orders at night is not an anomaly', () => {
+    const quiet = hourly(3 * 168, (t) => (new Date(t).getUTCHours() < 6 ? 0 : 50));
+    const night = { time: MONDAY + 3 * 168 * HOUR + 2 * HOUR, value: 2 };
+    assert.equal(evaluateBaseline([...quiet, night], { intervalMs: HOUR, minVolume: 5 }).severity, 'healthy');
+    assert.notEqual(evaluateBaseline([...quiet, night], { intervalMs: HOUR }).severity, 'healthy');
+  });
+
+  test('the score is a calibrated, bounded function of z', () => {
+    assert.equal(zToScore(0), 0);
+    assert.equal(zToScore(4, 4), 0.5);
+    assert.ok(zToScore(-8, 4) > 0.79 && zToScore(-8, 4) < 0.81);
+    assert.equal(zToScore(Infinity), 1);
+    assert.equal(zToScore(Number.NaN), 0);
+  });
+
+  test('options are validated', () => {
+    assert.throws(() => new BaselineDetector({ warningZ: 5, criticalZ: 3 }), /warningZ 5 must not exceed criticalZ 3/);
+    assert.throws(() => new BaselineDetector({ intervalMs: 0 }), /intervalMs must be > 0/);
+    assert.throws(() => evaluateBaseline([]), /series is empty/);
+  });
+});
+
+describe('messages', () => {
+  test('failure rate in plain words with the rule\'s own advice', () => {
+    const finding = evaluateThreshold({ direction: 'above', warning: 0.05, critical: 0.15 }, { time: Date.UTC(2026, 2, 3, 15, 20), value: ratio(2, 10).value });
+    const text = describeFinding(finding, { label: 'Workflow failure rate', unit: 'ratio' }, {
+      since: Date.UTC(2026, 2, 3, 14, 0),
+      recommendation: 'Check the workflows with the most failures since {since}.',
+    });
+    assert.equal(text.message, 'Workflow failure rate 20% (expected < 5%).');
+    assert.equal(text.recommendation, 'Check the workflows with the most failures since 14:00.');
+  });
+
+  test('change and baseline findings name the comparison', () => {
+    const change = evaluateChange({ direction: 'below', warningPercent: 20, minVolume: 100 }, 0, 5200, 10000);
+    assert.equal(describeFinding(change, { label: 'Revenue', unit: 'EUR' }).message, 'Revenue 5,200 EUR, down 48% vs the previous period (10,000 EUR).');
+    const baseline = { ...change, rule: 'baseline' as const, observed: 12, expected: 40, bound: 25 };
+    const text = describeFinding(baseline, { label: 'Orders' }, { since: Date.UTC(2026, 2, 3, 9, 0), timeZone: 'Europe/Berlin' });
+    assert.equal(text.message, 'Orders 12, usually about 40 at this time (alert below 25).');
+    assert.match(text.recommendation, /^Orders is unusually low .* since 10:00\.$/);
+  });
+
+  test('values are formatted by unit', () => {
+    assert.equal(formatValue(0.125, { unit: 'ratio' }), '12.5%');
+    assert.equal(formatValue(1234.5, { unit: 'ms' }), '1,235 ms');
+    assert.equal(formatValue(4.25, {}), '4.25');
+    assert.equal(formatValue(97, { unit: 'percent' }), '97%');
+  });
+});

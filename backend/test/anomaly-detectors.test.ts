@@ -204,7 +204,7 @@ describe('baseline rule', () => {
       const weekend = new Date(time).getUTCDay() % 6 === 0;
       return { time, value: (weekend ? 10 : 100) + (i % 3) };
     });
-    const saturday = days.findLastIndex((p) => new Date(p.time).getUTCDay() === 6);
+    const saturday = days.map((p) => new Date(p.time).getUTCDay()).lastIndexOf(6);
     const normal = evaluateBaseline(days.slice(0, saturday + 1));
     assert.equal(normal.severity, 'healthy');
     assert.equal(normal.model, 'weekly');

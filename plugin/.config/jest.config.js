@@ -13,6 +13,7 @@ module.exports = {
   modulePaths: ['<rootDir>/src'],
   setupFilesAfterEnv: ['<rootDir>/.config/jest-setup.js'],
   testEnvironment: 'jest-environment-jsdom',
+  testTimeout: 30000,
   testMatch: ['<rootDir>/src/**/*.{spec,test}.{js,jsx,ts,tsx}'],
   transform: {
     '^.+\\.(t|j)sx?$|^.+\\.mjs$': [

@@ -5,6 +5,7 @@ import { firstValueFrom, of, toArray } from 'rxjs';
 import { installBackendSrv } from './test/backendSrv';
 import { CATALOG, RESOURCES, createDataSource } from './test/fixtures';
 import { installTemplateSrv } from './test/templateSrv';
+import { MetricsHubVariableSupport } from './variableSupport';
 import { ANNOTATIONS_QUERY_TYPE, BackendAnnotation, DEFAULT_QUERY, MetricsHubQuery } from './types';
 
 const FROM = Date.UTC(2026, 1, 1);
@@ -180,10 +181,9 @@ describe('resource calls', () => {
 
   it('runs the variable support through the same resource', async () => {
     installBackendSrv({ [`POST ${RESOURCES}/variables`]: () => ({ body: [{ text: 'Events', value: 'events' }] }) });
-    const ds = createDataSource();
-    const response = await firstValueFrom(
-      ds.variables!.query(request([{ refId: 'v', query: 'sources' } as unknown as MetricsHubQuery]) as never)
-    );
+    const support = new MetricsHubVariableSupport(createDataSource());
+    const variableRequest = { ...request([]), targets: [{ refId: 'v', query: 'sources' as const }] };
+    const response = await firstValueFrom(support.query(variableRequest));
     expect(response.data).toEqual([{ text: 'Events', value: 'events' }]);
   });
 });

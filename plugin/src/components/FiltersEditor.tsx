@@ -30,10 +30,13 @@ export function FiltersEditor({ filters, dimensions, onChange }: Props) {
     <>
       {filters.map((filter, index) => (
         <InlineFieldRow key={index}>
+          {/* Names the operator picker for screen readers; the row shows it by position. */}
+          <span id={`mh-filter-op-label-${index}`} hidden>
+            {`Filter ${index + 1} operator`}
+          </span>
           <InlineField label={index === 0 ? 'Filter' : 'and'} labelWidth={14} htmlFor={`mh-filter-dimension-${index}`}>
             <Combobox
               id={`mh-filter-dimension-${index}`}
-              aria-label={`Filter ${index + 1} dimension`}
               options={withCurrent(dimensions, filter.dimension)}
               value={filter.dimension || null}
               createCustomValue
@@ -42,10 +45,9 @@ export function FiltersEditor({ filters, dimensions, onChange }: Props) {
               onChange={(option) => replace(index, { ...filter, dimension: option.value })}
             />
           </InlineField>
-          <InlineField htmlFor={`mh-filter-op-${index}`}>
+          <InlineField>
             <Combobox
-              id={`mh-filter-op-${index}`}
-              aria-label={`Filter ${index + 1} operator`}
+              aria-labelledby={`mh-filter-op-label-${index}`}
               options={OP_OPTIONS}
               value={filter.op}
               width={12}

@@ -1,0 +1,90 @@
+import React from 'react';
+import { DataSourceSettings } from '@grafana/data';
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+
+import { MetricsHubOptions, MetricsHubSecureJsonData } from '../types';
+import { ConfigEditor } from './ConfigEditor';
+
+type Settings = DataSourceSettings<MetricsHubOptions, MetricsHubSecureJsonData>;
+
+function settings(changes: Partial<Settings> = {}): Settings {
+  return {
+    id: 1,
+    uid: 'metricshub',
+    orgId: 1,
+    name: 'Metrics Hub',
+    type: 'metricshub-datasource',
+    typeName: 'Metrics Hub',
+    typeLogoUrl: '',
+    access: 'proxy',
+    url: '',
+    user: '',
+    database: '',
+    basicAuth: false,
+    basicAuthUser: '',
+    isDefault: false,
+    readOnly: false,
+    withCredentials: false,
+    jsonData: { url: 'http://metrics-hub:8080' },
+    secureJsonFields: {},
+    ...changes,
+  };
+}
+
+// Renders the editor the way Grafana does: every change becomes the next props.
+function ControlledEditor({ initial, onSaved }: { initial: Settings; onSaved: (s: Settings) => void }) {
+  const [options, setOptions] = React.useState(initial);
+  return (
+    <ConfigEditor
+      options={options}
+      onOptionsChange={(next) => {
+        setOptions(next);
+        onSaved(next);
+      }}
+    />
+  );
+}
+
+describe('ConfigEditor', () => {
+  it('stores the API key in secureJsonData only', async () => {
+    const onSaved = jest.fn();
+    render(<ControlledEditor initial={settings()} onSaved={onSaved} />);
+
+    await userEvent.type(screen.getByLabelText('API key'), 'mh_secret');
+
+    const last: Settings = onSaved.mock.lastCall[0];
+    expect(last.secureJsonData).toEqual({ apiKey: 'mh_secret' });
+    expect(JSON.stringify(last.jsonData)).not.toContain('mh_secret');
+  });
+
+  it('shows a saved key as configured without its value, and a reset clears it', async () => {
+    const onSaved = jest.fn();
+    render(<ControlledEditor initial={settings({ secureJsonFields: { apiKey: true } })} onSaved={onSaved} />);
+
+    const input = screen.getByLabelText('API key');
+    expect(input).toBeDisabled();
+    expect(input).toHaveValue('configured');
+
+    await userEvent.click(screen.getByRole('button', { name: 'Reset' }));
+    const last: Settings = onSaved.mock.lastCall[0];
+    expect(last.secureJsonFields.apiKey).toBe(false);
+    expect(last.secureJsonData).toEqual({ apiKey: '' });
+    expect(screen.getByLabelText('API key')).toBeEnabled();
+  });
+
+  it('stores the URL and timeout in jsonData', async () => {
+    const onSaved = jest.fn();
+    render(<ControlledEditor initial={settings({ jsonData: {} })} onSaved={onSaved} />);
+
+    await userEvent.type(screen.getByLabelText('URL'), 'http://mh:8080');
+    await userEvent.type(screen.getByLabelText('Timeout (seconds)'), '15');
+
+    expect(onSaved.mock.lastCall[0].jsonData).toEqual({ url: 'http://mh:8080', timeoutSeconds: 15 });
+  });
+
+  it('says what is wrong with a URL Grafana could not call', () => {
+    render(<ControlledEditor initial={settings({ jsonData: { url: 'metrics-hub:8080' } })} onSaved={jest.fn()} />);
+    expect(screen.getByText('The URL must start with http:// or https://')).toBeInTheDocument();
+  });
+});

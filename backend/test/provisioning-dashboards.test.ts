@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { loadCatalog } from '../src/catalog/load.js';
+import { CHANGE } from '../../dashboards/src/panels.js';
 import { allPanels, dashboardFiles, pluginValidation, provisionedDatasources, queryProblems, readYaml, variablesUsed } from '../../dashboards/test/support.js';
 
 const catalog = loadCatalog();
@@ -115,7 +116,7 @@ describe('generated dashboards', () => {
     for (const key of ['orders_created', 'payment_success_rate', 'order_value', 'workflow_failure_rate', 'delivery_rate']) assert.ok(metrics.includes(key), `KPI ${key}`);
     for (const stat of stats) {
       assert.equal(stat.targets[0].format, 'kpi', `${stat.title}: kpi format`);
-      const delta = stat.fieldConfig.overrides.find((override: any) => override.matcher.options === 'deltaPercent');
+      const delta = stat.fieldConfig.overrides.find((override: any) => override.matcher.options === CHANGE);
       assert.ok(delta.properties.some((property: any) => property.id === 'thresholds'), `${stat.title}: trend colours`);
     }
     const failure = stats.find((panel) => panel.targets[0].metric === 'workflow_failure_rate');

@@ -42,6 +42,9 @@ import { SEVERITY, thresholdSteps, type Severity } from './thresholds.js';
 export const TAG = 'metricshub';
 
 const NEUTRAL_STEPS = [{ value: null, color: 'text' }];
+/** Names of the two numbers a KPI stat shows. */
+export const THIS_PERIOD = 'This period';
+export const CHANGE = 'vs previous period';
 
 function thresholds(steps: Array<{ value: number | null; color: string }>): ThresholdsConfigBuilder {
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps);
@@ -112,15 +115,23 @@ export function kpiStat(catalog: CatalogQueries, key: string, options: KpiOption
     .decimals(metric.unit === 'percentunit' ? 1 : metric.unit === 'short' ? 0 : 2)
     .height(5)
     .span(options.width ?? 4)
-    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']).fields('/^(value|deltaPercent)$/'))
+    // Grafana matches fields by display name, and the backend names the value field after the metric's label:
+    // rename both before anything else reads them, and drop the previous value (the change says it).
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { previous: true },
+        indexByName: {},
+        renameByName: { value: THIS_PERIOD, [metric.label]: THIS_PERIOD, deltaPercent: CHANGE },
+      },
+    })
+    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']))
     .textMode(BigValueTextMode.ValueAndName)
     .colorMode(BigValueColorMode.Value)
     .graphMode(BigValueGraphMode.None)
     .thresholds(thresholds(severity ? thresholdSteps(severity) : NEUTRAL_STEPS))
     .noValue('no data in range')
-    .overrideByName('value', [{ id: 'displayName', value: 'This period' }])
-    .overrideByName('deltaPercent', [
-      { id: 'displayName', value: 'vs previous period' },
+    .overrideByName(CHANGE, [
       { id: 'unit', value: 'percent' },
       { id: 'decimals', value: 1 },
       { id: 'thresholds', value: thresholds(goodWhenUp ? [{ value: null, color: 'red' }, { value: 0, color: 'green' }] : [{ value: null, color: 'green' }, { value: 0, color: 'red' }]).build() },
@@ -172,7 +183,7 @@ export function anomalyTable(title: string, options: { metric?: string; width?: 
     .span(options.width ?? 12)
     .noValue('no anomalies in range')
     .sortBy([new TableSortByFieldStateBuilder().displayName('time').desc(true)])
-    .withTransformation({ id: 'organize', options: { excludeByName: { color: true }, renameByName: { time: 'Started', timeEnd: 'Ended', title: 'Alert', text: 'Message', tags: 'Tags' } } })
+    .withTransformation({ id: 'organize', options: { excludeByName: { color: true }, indexByName: {}, renameByName: { time: 'Started', timeEnd: 'Ended', title: 'Alert', text: 'Message', tags: 'Tags' } } })
     .overrideByName('time', [{ id: 'unit', value: 'dateTimeAsLocal' }]);
 }
 

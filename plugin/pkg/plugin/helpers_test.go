@@ -55,14 +55,20 @@ func (fb *fakeBackend) recorded() []recorded {
 	return append([]recorded(nil), fb.requests...)
 }
 
-// serveFile answers every request with a fixture from testdata/.
-func serveFile(t *testing.T, name string) http.HandlerFunc {
+// fixture reads a file from testdata/.
+func fixture(t *testing.T, name string) string {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatalf("read fixture: %v", err)
 	}
-	return serveBody(http.StatusOK, "application/json", string(body))
+	return string(body)
+}
+
+// serveFile answers every request with a fixture from testdata/.
+func serveFile(t *testing.T, name string) http.HandlerFunc {
+	t.Helper()
+	return serveBody(http.StatusOK, "application/json", fixture(t, name))
 }
 
 func serveBody(status int, contentType, body string) http.HandlerFunc {

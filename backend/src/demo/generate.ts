@@ -1,0 +1,230 @@
+import { activeIncidents, type Incident, type IncidentKind } from './incidents.js';
+import type { Random } from './random.js';
+
+/**
+ * One hour of a demo organization's life: the operational events it sends to
+ * Metrics Hub and the rows its module databases gain. Volumes follow a daily
+ * curve (busy 9-18 UTC, quiet at night), a weekly one (weekends are slower)
+ * and a slow growth trend; incidents bend the relevant probabilities.
+ */
+
+const HOUR = 3_600_000;
+
+export interface DemoEvent {
+  id: string;
+  type: string;
+  occurredAt: string;
+  value?: number;
+  attributes: Record<string, unknown>;
+}
+
+export interface ModuleRows {
+  prospects: Array<[id: string, createdAt: Date, closedAt: Date | null, status: string, stage: string, source: string, owner: string, value: number]>;
+  transactions: Array<[id: string, occurredAt: Date, kind: string, category: string, account: string, amount: number]>;
+  time_entries: Array<[id: string, startedAt: Date, hours: number, billable: boolean, project: string, employee: string]>;
+  reviews: Array<[id: string, createdAt: Date, rating: number, platform: string, location: string]>;
+  testimonials: Array<[id: string, createdAt: Date, rating: number, channel: string, published: boolean]>;
+  contacts: Array<[id: string, createdAt: Date, leadSourceId: string]>;
+  message_events: Array<[id: string, occurredAt: Date, direction: string, channel: string, status: string, agentId: string | null, contactId: string]>;
+  call_events: Array<[id: string, occurredAt: Date, direction: string, status: string, durationS: number, agentId: string | null, contactId: string]>;
+  conversations: Array<[id: string, openedAt: Date, firstResponseAt: Date | null, resolvedAt: Date | null, channel: string, agentId: string, contactId: string]>;
+}
+
+export function emptyRows(): ModuleRows {
+  return { prospects: [], transactions: [], time_entries: [], reviews: [], testimonials: [], contacts: [], message_events: [], call_events: [], conversations: [] };
+}
+
+export const AGENTS = [
+  ['agent-ana', 'Ana Silva', 'support'],
+  ['agent-ben', 'Ben Okafor', 'support'],
+  ['agent-chloe', 'Chloé Martin', 'sales'],
+  ['agent-dev', 'Dev Patel', 'sales'],
+  ['agent-eva', 'Eva Novak', 'support'],
+  ['agent-farid', 'Farid Haddad', 'success'],
+] as const;
+
+export const LEAD_SOURCES = [
+  ['ls-google', 'Google Ads', 'paid', 5],
+  ['ls-meta', 'Meta Ads', 'paid', 3],
+  ['ls-seo', 'Organic search', 'organic', 6],
+  ['ls-referral', 'Referrals', 'referral', 2],
+  ['ls-events', 'Trade shows', 'offline', 1],
+  ['ls-partners', 'Partners', 'referral', 2],
+] as const;
+
+const EMPLOYEES = ['maria', 'tom', 'lena', 'yusuf', 'aiko', 'pablo', 'ines', 'noah'];
+const PROJECTS = ['website-relaunch', 'crm-migration', 'support-retainer', 'data-platform', 'internal'];
+const CHANNELS = ['whatsapp', 'sms', 'email', 'webchat'] as const;
+const BOTS = ['faq', 'booking', 'returns', 'sales'];
+
+/** Relative traffic by UTC hour: a business-day bump with an evening shoulder for shop orders. */
+function dailyCurve(hour: number): number {
+  const business = Math.exp(-((hour - 13) ** 2) / (2 * 3.2 ** 2));
+  const evening = 0.35 * Math.exp(-((hour - 20) ** 2) / (2 * 1.5 ** 2));
+  return 0.08 + business + evening;
+}
+
+/** Relative traffic by weekday (0 = Sunday). */
+const WEEKLY = [0.45, 1.0, 1.05, 1.05, 1.0, 0.9, 0.55];
+
+export interface OrganizationPlan {
+  name: string;
+  slug: string;
+  /** Volume multiplier: the second organization is a smaller business. */
+  scale: number;
+  incidents: Incident[];
+}
+
+export interface HourContext {
+  plan: OrganizationPlan;
+  random: Random;
+  /** Start of the hour (epoch ms), start and end of the whole demo range. */
+  hourStart: number;
+  rangeStart: number;
+  now: number;
+  index: number;
+}
+
+/** A time inside the hour, never after `now` (ingestion refuses future events). */
+function timeIn(context: HourContext): number {
+  const end = Math.min(context.hourStart + HOUR, context.now);
+  return Math.floor(context.random.between(context.hourStart, end));
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+function rating(random: Random, bad: boolean): number {
+  return bad ? random.weighted([[1, 4], [2, 4], [3, 2], [4, 1], [5, 0.5]]) : random.weighted([[5, 6], [4, 3], [3, 0.7], [2, 0.2], [1, 0.2]]);
+}
+
+export function generateHour(context: HourContext, events: DemoEvent[], rows: ModuleRows): void {
+  const { random, plan, hourStart } = context;
+  if (hourStart >= context.now) return;
+  const date = new Date(hourStart);
+  const hour = date.getUTCHours();
+  const weekday = date.getUTCDay();
+  const progress = (hourStart - context.rangeStart) / (context.now - context.rangeStart);
+  const intensity = plan.scale * dailyCurve(hour) * WEEKLY[weekday]! * (0.9 + 0.2 * progress);
+  const incidents: Set<IncidentKind> = activeIncidents(plan.incidents, hourStart);
+  const id = (kind: string, n: number) => `${plan.slug}-${kind}-${context.index}-${n}`;
+  const count = (base: number) => random.poisson(base * intensity);
+  const agent = () => random.pick(AGENTS)[0];
+
+  // Orders and payments
+  for (let n = count(6); n > 0; n -= 1) {
+    const at = timeIn(context);
+    const value = round2(random.lognormal(60, 0.6));
+    const channel = random.weighted([['web', 5], ['app', 3], ['pos', 2]] as const);
+    const market = random.weighted([['de', 4], ['fr', 2], ['uk', 2], ['us', 3]] as const);
+    events.push({ id: id('order', n), type: 'order.created', occurredAt: iso(at), value, attributes: { channel, market, product: random.pick(['basic', 'pro', 'enterprise']) } });
+    const paid = random.chance(0.95);
+    events.push({ id: id('payment', n), type: paid ? 'payment.succeeded' : 'payment.failed', occurredAt: iso(Math.min(at + 20_000, context.now - 1)), ...(paid && { value }), attributes: { channel, market } });
+  }
+
+  // Workflow runs
+  const failureRate = incidents.has('workflow_failure_spike') ? 0.4 : 0.04;
+  for (let n = count(5); n > 0; n -= 1) {
+    const failed = random.chance(failureRate);
+    const status = failed ? (random.chance(0.8) ? 'FAILED' : 'FAILED_SAFETY_LIMIT') : 'SUCCESS';
+    events.push({ id: id('workflow', n), type: 'workflow.finished', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(failed ? 2500 : 1200, 0.8)), attributes: { status, source: random.pick(['crm', 'billing', 'shop']) } });
+  }
+
+  // Messages (events) and the Communications module's message log
+  const deliveryRate = incidents.has('delivery_rate_drop') ? 0.6 : 0.97;
+  for (let n = count(8); n > 0; n -= 1) {
+    const at = timeIn(context);
+    const channel = random.pick(CHANNELS);
+    const agentId = agent();
+    const messageId = id('msg', n);
+    events.push({ id: `${messageId}-sent`, type: 'message.sent', occurredAt: iso(at), attributes: { messageId, channel, agentId } });
+    const delivered = random.chance(deliveryRate);
+    if (delivered) events.push({ id: `${messageId}-delivered`, type: 'message.delivered', occurredAt: iso(Math.min(at + 4_000, context.now - 1)), attributes: { messageId, channel, agentId } });
+    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+  }
+  for (let n = count(5); n > 0; n -= 1) {
+    const at = timeIn(context);
+    const channel = random.pick(CHANNELS);
+    const messageId = id('inbound', n);
+    events.push({ id: messageId, type: 'message.received', occurredAt: iso(at), attributes: { messageId, channel } });
+    rows.message_events.push([messageId, new Date(at), 'inbound', channel, 'received', random.chance(0.8) ? agent() : null, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+  }
+
+  // Calls (events and the module's call log)
+  for (let n = count(2.5); n > 0; n -= 1) {
+    const at = timeIn(context);
+    const direction = random.chance(0.6) ? 'inbound' : 'outbound';
+    const missed = random.chance(hour < 8 || hour >= 19 ? 0.35 : 0.1);
+    const duration = missed ? 0 : Math.round(random.lognormal(180, 0.7));
+    const agentId = missed && direction === 'inbound' ? null : agent();
+    events.push({ id: id('call', n), type: 'call.finished', occurredAt: iso(at), value: duration, attributes: { direction, status: missed ? 'missed' : 'answered', ...(agentId && { agentId }) } });
+    rows.call_events.push([id('call', n), new Date(at), direction, missed ? 'missed' : 'answered', duration, agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+  }
+
+  // Conversations: state changes as events, whole conversations in the module
+  for (let n = count(1.5); n > 0; n -= 1) {
+    const opened = timeIn(context);
+    const channel = random.pick(CHANNELS);
+    const agentId = agent();
+    const firstResponse = opened + Math.round(random.lognormal(240, 0.9) * 1000);
+    const resolved = firstResponse + Math.round(random.lognormal(5, 0.8) * HOUR);
+    events.push({ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } });
+    if (resolved < context.now) events.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
+    rows.conversations.push([
+      id('conv', n),
+      new Date(opened),
+      firstResponse < context.now ? new Date(firstResponse) : null,
+      resolved < context.now ? new Date(resolved) : null,
+      channel,
+      agentId,
+      `${plan.slug}-contact-${Math.floor(random.next() * 500)}`,
+    ]);
+  }
+
+  // Bots
+  for (let n = count(6); n > 0; n -= 1) {
+    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96) } });
+  }
+
+  // Bookkeeping
+  const spike = incidents.has('revenue_spike');
+  for (let n = count(spike ? 3 : 1.2); n > 0; n -= 1) {
+    const amount = round2(random.lognormal(spike ? 600 : 180, 0.8));
+    rows.transactions.push([id('income', n), new Date(timeIn(context)), 'income', random.weighted([['sales', 6], ['services', 3], ['subscriptions', 2]] as const), random.pick(['operating', 'online']), amount]);
+  }
+  for (let n = count(0.45); n > 0; n -= 1) {
+    rows.transactions.push([id('expense', n), new Date(timeIn(context)), 'expense', random.weighted([['payroll', 3], ['rent', 1], ['software', 2], ['marketing', 2], ['travel', 1]] as const), 'operating', round2(random.lognormal(120, 0.9))]);
+  }
+
+  // Time & Billing: employees log time during working hours on weekdays
+  if (weekday >= 1 && weekday <= 5 && hour >= 8 && hour < 17) {
+    const billableShare = incidents.has('billable_hours_drop') ? 0.35 : 0.78;
+    const employees = EMPLOYEES.slice(0, Math.max(2, Math.round(EMPLOYEES.length * plan.scale)));
+    employees.forEach((employee, n) => {
+      if (!random.chance(0.85)) return;
+      const billable = random.chance(billableShare);
+      rows.time_entries.push([id('time', n), new Date(context.hourStart), round2(random.between(0.5, 1)), billable, billable ? random.pick(PROJECTS.slice(0, 4)) : 'internal', employee]);
+    });
+  }
+
+  // Reputation
+  const badReviews = incidents.has('rating_drop');
+  for (let n = count(badReviews ? 0.3 : 0.15); n > 0; n -= 1) {
+    rows.reviews.push([id('review', n), new Date(timeIn(context)), rating(random, badReviews), random.weighted([['google', 5], ['trustpilot', 3], ['yelp', 1]] as const), random.pick(['berlin', 'lisbon', 'remote'])]);
+  }
+  if (random.chance(0.02 * intensity)) rows.testimonials.push([id('testimonial', 0), new Date(timeIn(context)), rating(random, false), random.pick(['email', 'website', 'video']), random.chance(0.6)]);
+
+  // Leads and prospects
+  for (let n = count(0.8); n > 0; n -= 1) {
+    rows.contacts.push([id('contact', n), new Date(timeIn(context)), random.weighted(LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const))]);
+  }
+  for (let n = count(0.6); n > 0; n -= 1) {
+    const created = timeIn(context);
+    const closes = created + Math.round(random.lognormal(12, 0.7) * 24 * HOUR);
+    const outcome = random.weighted([['won', 35], ['lost', 45], ['open', 20]] as const);
+    const closed = outcome !== 'open' && closes < context.now;
+    const source = random.weighted(LEAD_SOURCES.map(([, name, , weight]) => [name, weight] as const));
+    const stage = closed ? 'closed' : random.weighted([['new', 3], ['qualified', 3], ['proposal', 2], ['negotiation', 1]] as const);
+    rows.prospects.push([id('prospect', n), new Date(created), closed ? new Date(closes) : null, closed ? outcome : 'open', stage, source, random.pick(AGENTS)[1], round2(random.lognormal(3000, 0.7))]);
+  }
+}

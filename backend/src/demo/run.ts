@@ -1,0 +1,191 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { createApiKey, createOrganization } from '../auth/keys.js';
+import type { AppContext } from '../context.js';
+import type { Pool } from '../db/pool.js';
+import { ingestEvents } from '../ingest/ingest.js';
+import { AGENTS, emptyRows, generateHour, LEAD_SOURCES, type DemoEvent, type ModuleRows, type OrganizationPlan } from './generate.js';
+import { planIncidents, type Incident } from './incidents.js';
+import { Random } from './random.js';
+import { createDemoTables, DEMO_SCHEMA } from './schema.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Ingestion's batch limit. */
+const EVENT_BATCH = 5_000;
+
+export interface DemoOptions {
+  /** Days of history to generate (default 90). */
+  days?: number;
+  /** Same seed, same data (default 42). */
+  seed?: number;
+  /** End of the generated range (default: now). */
+  now?: Date;
+  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export interface DemoOrganizationResult {
+  name: string;
+  id: string;
+  /** A fresh key on every run: keys are stored hashed, so earlier ones cannot be shown again. */
+  apiKey: string;
+  /** False when the organization already had demo data (nothing was generated again). */
+  generated: boolean;
+  events: number;
+  moduleRows: number;
+}
+
+export interface DemoResult {
+  organizations: DemoOrganizationResult[];
+  incidents: Incident[];
+  incidentsFile: string;
+  from: string;
+  to: string;
+  elapsedMs: number;
+}
+
+const ORGANIZATIONS = [
+  { name: 'acme-demo', slug: 'acme', scale: 1, shiftDays: 0 },
+  { name: 'globex-demo', slug: 'globex', scale: 0.55, shiftDays: 3 },
+] as const;
+
+const COLUMNS: Record<keyof ModuleRows, Array<[name: string, type: string]>> = {
+  prospects: [['id', 'text'], ['created_at', 'timestamptz'], ['closed_at', 'timestamptz'], ['status', 'text'], ['stage', 'text'], ['source', 'text'], ['owner', 'text'], ['value', 'numeric']],
+  transactions: [['id', 'text'], ['occurred_at', 'timestamptz'], ['kind', 'text'], ['category', 'text'], ['account', 'text'], ['amount', 'numeric']],
+  time_entries: [['id', 'text'], ['started_at', 'timestamptz'], ['hours', 'numeric'], ['billable', 'boolean'], ['project', 'text'], ['employee', 'text']],
+  reviews: [['id', 'text'], ['created_at', 'timestamptz'], ['rating', 'smallint'], ['platform', 'text'], ['location', 'text']],
+  testimonials: [['id', 'text'], ['created_at', 'timestamptz'], ['rating', 'smallint'], ['channel', 'text'], ['published', 'boolean']],
+  contacts: [['id', 'text'], ['created_at', 'timestamptz'], ['lead_source_id', 'text']],
+  message_events: [['id', 'text'], ['occurred_at', 'timestamptz'], ['direction', 'text'], ['channel', 'text'], ['status', 'text'], ['agent_id', 'text'], ['contact_id', 'text']],
+  call_events: [['id', 'text'], ['occurred_at', 'timestamptz'], ['direction', 'text'], ['status', 'text'], ['duration_s', 'integer'], ['agent_id', 'text'], ['contact_id', 'text']],
+  conversations: [['id', 'text'], ['opened_at', 'timestamptz'], ['first_response_at', 'timestamptz'], ['resolved_at', 'timestamptz'], ['channel', 'text'], ['agent_id', 'text'], ['contact_id', 'text']],
+};
+
+/** One statement per table: columns travel as arrays and are unnested server-side. */
+async function insertRows(pool: Pool, organizationId: string, rows: ModuleRows): Promise<number> {
+  let inserted = 0;
+  for (const table of Object.keys(COLUMNS) as Array<keyof ModuleRows>) {
+    const data = rows[table] as unknown[][];
+    if (data.length === 0) continue;
+    const columns = COLUMNS[table];
+    const arrays = columns.map((_, index) => data.map((row) => row[index]));
+    const result = await pool.query(
+      `INSERT INTO ${DEMO_SCHEMA}.${table} (organization_id, ${columns.map(([name]) => name).join(', ')})
+       SELECT $1, * FROM unnest(${columns.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
+       ON CONFLICT DO NOTHING`,
+      [organizationId, ...arrays],
+    );
+    inserted += result.rowCount ?? 0;
+  }
+  return inserted;
+}
+
+async function insertReferenceData(pool: Pool, organizationId: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${DEMO_SCHEMA}.agents (organization_id, id, name, team) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+    [organizationId, AGENTS.map((agent) => agent[0]), AGENTS.map((agent) => agent[1]), AGENTS.map((agent) => agent[2])],
+  );
+  await pool.query(
+    `INSERT INTO ${DEMO_SCHEMA}.lead_sources (organization_id, id, name, kind) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+    [organizationId, LEAD_SOURCES.map((source) => source[0]), LEAD_SOURCES.map((source) => source[1]), LEAD_SOURCES.map((source) => source[2])],
+  );
+}
+
+async function hasDemoData(pool: Pool, organizationId: string): Promise<boolean> {
+  const result = await pool.query(`SELECT 1 FROM ${DEMO_SCHEMA}.transactions WHERE organization_id = $1 LIMIT 1`, [organizationId]);
+  return result.rowCount !== 0;
+}
+
+async function readIncidents(file: string): Promise<Incident[]> {
+  try {
+    return (JSON.parse(await fs.readFile(file, 'utf8')) as { incidents: Incident[] }).incidents;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * `metrics-hub demo`: two demo organizations (a key printed for each), the
+ * module tables, and `days` of events and module rows with daily and weekly
+ * seasonality and injected incidents, whose windows go to
+ * DATA_DIR/demo-incidents.json. An organization that already has demo data is
+ * left as it is (it only gets a new key), so running it twice is safe.
+ */
+export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cacheVersions' | 'logger'>, options: DemoOptions = {}): Promise<DemoResult> {
+  const started = performance.now();
+  const days = options.days ?? 90;
+  const now = Math.floor((options.now?.getTime() ?? Date.now()) / 1000) * 1000;
+  const rangeStart = Math.floor((now - days * DAY) / HOUR) * HOUR;
+  const hours = Math.ceil((now - rangeStart) / HOUR);
+  const { pool } = context;
+  await createDemoTables(pool);
+
+  const plans = await Promise.all(
+    ORGANIZATIONS.map(async (organization) => {
+      const row = await createOrganization(pool, organization.name);
+      const plan: OrganizationPlan = { name: organization.name, slug: organization.slug, scale: organization.scale, incidents: planIncidents(organization.name, rangeStart, now, organization.shiftDays) };
+      return { row, plan, generate: !(await hasDemoData(pool, row.id)) };
+    }),
+  );
+
+  const showProgress = options.progress ?? Boolean(process.stderr.isTTY);
+  const bar = new cliProgress.SingleBar(
+    { format: 'demo data |{bar}| {percentage}% | {organization} {day} | {events} events', stream: process.stderr, hideCursor: true, noTTYOutput: false },
+    cliProgress.Presets.shades_classic,
+  );
+  const totalHours = hours * plans.filter((plan) => plan.generate).length;
+  if (showProgress && totalHours > 0) bar.start(totalHours, 0, { organization: '', day: '', events: 0 });
+
+  const results: DemoOrganizationResult[] = [];
+  for (const [position, { row, plan, generate }] of plans.entries()) {
+    let events = 0;
+    let moduleRows = 0;
+    if (generate) {
+      await insertReferenceData(pool, row.id);
+      const random = new Random((options.seed ?? 42) * 1000 + position);
+      let pendingEvents: DemoEvent[] = [];
+      let pendingRows = emptyRows();
+      const flush = async () => {
+        for (let offset = 0; offset < pendingEvents.length; offset += EVENT_BATCH) {
+          const batch = pendingEvents.slice(offset, offset + EVENT_BATCH);
+          const answer = await ingestEvents(pool, row.id, batch, { now: () => now + 60_000, cacheVersions: context.cacheVersions });
+          if (answer.rejected.length > 0) throw new Error(`demo events rejected by ingestion: ${answer.rejected[0]!.error}`);
+          events += answer.accepted;
+        }
+        moduleRows += await insertRows(pool, row.id, pendingRows);
+        pendingEvents = [];
+        pendingRows = emptyRows();
+      };
+      for (let index = 0; index < hours; index += 1) {
+        const hourStart = rangeStart + index * HOUR;
+        generateHour({ plan, random, hourStart, rangeStart, now, index }, pendingEvents, pendingRows);
+        if (pendingEvents.length >= EVENT_BATCH * 2 || index === hours - 1) await flush();
+        if (showProgress) bar.increment({ organization: plan.name, day: new Date(hourStart).toISOString().slice(0, 10), events: events + pendingEvents.length });
+      }
+    }
+    results.push({ name: plan.name, id: row.id, apiKey: (await createApiKey(pool, plan.name, 'demo')).key, generated: generate, events, moduleRows });
+  }
+  if (showProgress && totalHours > 0) bar.stop();
+
+  const incidentsFile = path.resolve(context.config.DATA_DIR, 'demo-incidents.json');
+  // An organization generated by an earlier run keeps the incident times that run recorded.
+  const earlier = await readIncidents(incidentsFile);
+  const incidents = plans.flatMap(({ plan, generate }) => (generate ? plan.incidents : earlier.filter((incident) => incident.organization === plan.name)));
+  const result: DemoResult = {
+    organizations: results,
+    incidents,
+    incidentsFile,
+    from: new Date(rangeStart).toISOString(),
+    to: new Date(now).toISOString(),
+    elapsedMs: Math.round(performance.now() - started),
+  };
+  // Only a run that generated data defines where the incidents are.
+  if (plans.some((plan) => plan.generate)) {
+    await fs.mkdir(path.dirname(incidentsFile), { recursive: true });
+    await fs.writeFile(incidentsFile, `${JSON.stringify({ from: result.from, to: result.to, seed: options.seed ?? 42, incidents }, null, 2)}\n`);
+  }
+  context.logger.info({ organizations: results.map(({ apiKey: _key, ...rest }) => rest), incidentsFile, elapsedMs: result.elapsedMs }, 'demo data ready');
+  return result;
+}

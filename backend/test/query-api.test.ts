@@ -92,6 +92,12 @@ interface WireResult {
   frames: WireFrame[];
 }
 
+/** The shared connection starts without an offline queue: commands before 'ready' would fail. */
+async function redisReady(server: TestServer): Promise<void> {
+  const redis = server.running.context.redis!;
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
+
 let server: TestServer;
 let keyA: string;
 let keyB: string;
@@ -132,7 +138,8 @@ function closeTo(actual: number, expected: number, relative = 0.01) {
 
 before(async () => {
   server = await startTestServer('query_api', { REDIS_URL: redisUrlForTest(11), RAW_RETENTION_DAYS: '36500' });
-  await server.running.context.redis!.flushdb();
+  await redisReady(server);
+    await server.running.context.redis!.flushdb();
   keyA = await server.keyFor('org-a');
   keyB = await server.keyFor('org-b');
   for (const [key, events] of [

@@ -59,6 +59,12 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The shared connection starts without an offline queue: commands before 'ready' would fail. */
+async function redisReady(server: TestServer): Promise<void> {
+  const redis = server.running.context.redis!;
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -98,6 +104,7 @@ describe('versioned cache on Redis', () => {
 
   before(async () => {
     server = await startTestServer('query_cache', { REDIS_URL: redisUrlForTest(12), RAW_RETENTION_DAYS: '36500' });
+    await redisReady(server);
     await server.running.context.redis!.flushdb();
     key = await server.keyFor('cache-org');
   });

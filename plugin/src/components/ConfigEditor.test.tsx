@@ -3,34 +3,13 @@ import { DataSourceSettings } from '@grafana/data';
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 
+import { dataSourceSettings } from '../test/fixtures';
 import { MetricsHubOptions, MetricsHubSecureJsonData } from '../types';
 import { ConfigEditor } from './ConfigEditor';
 
 type Settings = DataSourceSettings<MetricsHubOptions, MetricsHubSecureJsonData>;
 
-function settings(changes: Partial<Settings> = {}): Settings {
-  return {
-    id: 1,
-    uid: 'metricshub',
-    orgId: 1,
-    name: 'Metrics Hub',
-    type: 'metricshub-datasource',
-    typeName: 'Metrics Hub',
-    typeLogoUrl: '',
-    access: 'proxy',
-    url: '',
-    user: '',
-    database: '',
-    basicAuth: false,
-    basicAuthUser: '',
-    isDefault: false,
-    readOnly: false,
-    withCredentials: false,
-    jsonData: { url: 'http://metrics-hub:8080' },
-    secureJsonFields: {},
-    ...changes,
-  };
-}
+const settings = (changes: Partial<Settings> = {}) => ({ ...dataSourceSettings(), ...changes });
 
 // Renders the editor the way Grafana does: every change becomes the next props.
 function ControlledEditor({ initial, onSaved }: { initial: Settings; onSaved: (s: Settings) => void }) {

@@ -1,7 +1,7 @@
-import { DataSourceInstanceSettings, PluginType } from '@grafana/data';
+import { DataSourceInstanceSettings, DataSourceSettings, PluginType } from '@grafana/data';
 
 import { DataSource } from '../datasource';
-import { Catalog, MetricsHubOptions } from '../types';
+import { Catalog, MetricsHubOptions, MetricsHubSecureJsonData } from '../types';
 
 export const DATASOURCE_UID = 'metricshub';
 export const RESOURCES = `/api/datasources/uid/${DATASOURCE_UID}/resources`;
@@ -77,4 +77,28 @@ export function instanceSettings(): DataSourceInstanceSettings<MetricsHubOptions
 
 export function createDataSource(): DataSource {
   return new DataSource(instanceSettings());
+}
+
+/** The settings Grafana hands the config editor for a data source saved with a URL. */
+export function dataSourceSettings(): DataSourceSettings<MetricsHubOptions, MetricsHubSecureJsonData> {
+  return {
+    id: 1,
+    uid: DATASOURCE_UID,
+    orgId: 1,
+    name: 'Metrics Hub',
+    type: 'metricshub-datasource',
+    typeName: 'Metrics Hub',
+    typeLogoUrl: '',
+    access: 'proxy',
+    url: '',
+    user: '',
+    database: '',
+    basicAuth: false,
+    basicAuthUser: '',
+    isDefault: false,
+    readOnly: false,
+    withCredentials: false,
+    jsonData: { url: 'http://metrics-hub:8080' },
+    secureJsonFields: {},
+  };
 }

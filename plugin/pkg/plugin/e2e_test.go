@@ -114,6 +114,33 @@ func TestEndToEndAgainstARunningBackend(t *testing.T) {
 		}
 	})
 
+	t.Run("provisioned alert rules", func(t *testing.T) {
+		now := time.Now().UTC()
+		ingest(t, baseURL, apiKey, []map[string]any{{"id": run + "-alert", "type": "order.created",
+			"occurredAt": now.Add(-time.Minute).Format(time.RFC3339), "value": 1000, "attributes": map[string]any{"product": run}}})
+
+		for _, aq := range provisionedAlertQueries(t, now) {
+			dr := queryData(t, ds, aq.query).Responses[aq.query.RefID]
+			if dr.Error != nil {
+				t.Errorf("rule %s query %s: %v", aq.rule, aq.query.RefID, dr.Error)
+				continue
+			}
+			for _, f := range dr.Frames {
+				if len(f.Fields) != 2 || f.Fields[0].Type() != data.FieldTypeTime || !f.Fields[1].Type().Numeric() {
+					t.Errorf("rule %s query %s: frame is not time + one number: %v", aq.rule, aq.query.RefID, f.Fields)
+				}
+			}
+			var model Query
+			_ = json.Unmarshal(aq.query.JSON, &model)
+			if model.Metric == "order_value" && aq.query.TimeRange.To.Equal(now) {
+				// The "last" reducer with dropNN must find this hour's revenue.
+				if last := lastNonNull(dr); !(last >= 1000) {
+					t.Errorf("rule %s query %s: last value %v, want at least the 1000 just ingested", aq.rule, aq.query.RefID, last)
+				}
+			}
+		}
+	})
+
 	t.Run("live", func(t *testing.T) {
 		now := time.Now().UTC()
 		ingest(t, baseURL, apiKey, []map[string]any{
@@ -204,4 +231,18 @@ func assertTotals(t *testing.T, what string, got, want map[string]float64) {
 	if len(got) != len(want) {
 		t.Errorf("%s has series %v, want exactly %v", what, got, want)
 	}
+}
+
+// lastNonNull is what Grafana's "last" reducer in dropNN mode reads from a
+// single-series answer.
+func lastNonNull(dr backend.DataResponse) float64 {
+	last := math.NaN()
+	for _, f := range dr.Frames {
+		for i := 0; i < f.Rows(); i++ {
+			if v, err := f.Fields[1].NullableFloatAt(i); err == nil && v != nil && !math.IsNaN(*v) {
+				last = *v
+			}
+		}
+	}
+	return last
 }

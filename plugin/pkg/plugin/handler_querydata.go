@@ -13,8 +13,9 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/live"
 )
 
-// defaultMaxDataPoints is sent when Grafana gives none, as alert rules do: the
-// backend treats 0 as "no points", which would make an alert see no data.
+// defaultMaxDataPoints is sent when a query comes without one (rules created
+// through the API, server-side callers): the backend rejects 0, and an alert
+// rule would then go to its error state instead of evaluating.
 const defaultMaxDataPoints = 1000
 
 // minIntervalMs is the finest bucket asked for when Grafana gives no interval.

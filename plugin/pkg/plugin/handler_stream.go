@@ -164,4 +164,3 @@ type backoff struct {
 func (b backoff) next(d time.Duration) time.Duration {
 	return min(2*d, b.max)
 }
-

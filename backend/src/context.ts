@@ -5,6 +5,7 @@ import type { CacheVersions } from './cache/versions.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ReadinessCheck } from './health/routes.js';
+import type { JobRunner } from './jobs/queue.js';
 
 /**
  * What every module receives: configuration and the shared connections.
@@ -21,6 +22,8 @@ export interface AppContext {
   cacheVersions: CacheVersions;
   /** Modules push their dependencies here; `/health/ready` runs them all. */
   readinessChecks: ReadinessCheck[];
+  /** The recurring jobs (alert evaluation, maintenance), once started; `runNow` runs one on demand. */
+  jobs?: JobRunner;
   /** Aborted when shutdown begins: long-lived responses (live streams) end on it. */
   shutdown: AbortController;
   /** Run in reverse order on shutdown, after the HTTP server stopped. */

@@ -1,6 +1,8 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
 import { ingestRouter } from './ingest/routes.js';
+import { createAnomalyModule, firingAlerts } from './anomalies/module.js';
+import { liveRouter } from './live/routes.js';
 import { createQueryModule } from './query/module.js';
 
 /**
@@ -12,6 +14,9 @@ import { createQueryModule } from './query/module.js';
 export async function buildApiRouters(context: AppContext): Promise<Router[]> {
   const routers: Router[] = [];
   routers.push(ingestRouter(context));
-  routers.push((await createQueryModule(context)).router);
+  const query = await createQueryModule(context, { alertsFor: firingAlerts(context) });
+  routers.push(query.router);
+  routers.push(liveRouter(context, query.service.catalog));
+  routers.push((await createAnomalyModule(context, query.service)).router);
   return routers;
 }

@@ -44,6 +44,7 @@ export const envSchema = z.object({
   INGEST_MAX_EVENTS: positiveInt('INGEST_MAX_EVENTS').default(5_000),
   INGEST_MAX_FUTURE_SKEW_SECONDS: positiveInt('INGEST_MAX_FUTURE_SKEW_SECONDS').default(300),
   RAW_RETENTION_DAYS: positiveInt('RAW_RETENTION_DAYS').default(400),
+  ALERT_EVALUATION_INTERVAL_SECONDS: positiveInt('ALERT_EVALUATION_INTERVAL_SECONDS').default(60),
   /** Longest time range one query may ask for; longer ones get a per-query error naming this cap. */
   QUERY_MAX_RANGE_DAYS: positiveInt('QUERY_MAX_RANGE_DAYS').default(400),
 });

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { EVALUATE_JOB } from '../src/anomalies/module.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+interface Annotation {
+  time: number;
+  timeEnd: number;
+  title: string;
+  text: string;
+  tags: string[];
+  state: string;
+  severity: string;
+  rule: string;
+}
+
+/** A tick well inside the current hour, so the 1 h window holds the events. */
+function tickNow(): number {
+  const now = Date.now();
+  return Math.floor(now / MINUTE) * MINUTE;
+}
+
+function workflows(prefix: string, total: number, failed: number, at: number) {
+  return Array.from({ length: total }, (_, index) => ({
+    id: `${prefix}-${index}`,
+    type: 'workflow.finished',
+    occurredAt: new Date(at - (index + 1) * 1000).toISOString(),
+    value: 1200,
+    attributes: { status: index < failed ? 'FAILED' : 'SUCCESS' },
+  }));
+}
+
+describe('anomaly rules, alert state and annotations', () => {
+  let server: TestServer;
+  let key: string;
+  let otherKey: string;
+  before(async () => {
+    server = await startTestServer('alerts', { REDIS_URL: undefined });
+    key = await server.keyFor('acme');
+    otherKey = await server.keyFor('globex');
+  });
+  after(() => server.stop());
+
+  const evaluate = (at: number) => server.running.context.jobs!.runNow(EVALUATE_JOB, new Date(at));
+  const get = async <T>(path: string, apiKey = key): Promise<T> => {
+    const res = await server.request(path, { key: apiKey });
+    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+    return (await res.json()) as T;
+  };
+
+  test('10 runs with 2 failures is a 20% failure rate: pending, then firing after `for`, with a message and a recommendation', async () => {
+    const at = tickNow();
+    const events = workflows('wf', 10, 2, at - 2 * MINUTE);
+    const ingest = await server.request('/api/v1/events', { key, method: 'POST', json: { events } });
+    assert.equal(((await ingest.json()) as { accepted: number }).accepted, 10);
+
+    await evaluate(at);
+    let alerts = (await get<{ alerts: Array<{ rule: string; state: string }> }>('/api/v1/alerts?state=active')).alerts;
+    const pending = alerts.find((alert) => alert.rule === 'workflow_failure_rate_high');
+    assert.equal(pending?.state, 'pending', 'for: 10m holds it pending first');
+
+    await evaluate(at + 10 * MINUTE);
+    alerts = (await get<{ alerts: Array<{ rule: string; state: string; severity: string; message: string; recommendation: string }> }>('/api/v1/alerts')).alerts;
+    const firing = alerts.find((alert) => alert.rule === 'workflow_failure_rate_high');
+    assert.equal(firing?.state, 'firing');
+    assert.equal(firing.severity, 'critical');
+    assert.match(firing.message, /^Workflow failure rate 20% \(expected < 5%\)\.$/);
+    assert.match(firing.recommendation, /Check the workflows with the most failures since \d\d:\d\d/);
+
+    const summary = await get<{ alerts: Array<{ rule: string }> }>(`/api/v1/summary?from=${new Date(at - HOUR).toISOString()}&to=${new Date(at).toISOString()}&metrics=workflow_failure_rate`);
+    assert.ok(summary.alerts.some((alert) => alert.rule === 'workflow_failure_rate_high'));
+
+    // Another organization sees none of it.
+    const theirs = await get<{ alerts: unknown[] }>('/api/v1/alerts?state=all', otherKey);
+    assert.deepEqual(theirs.alerts, []);
+  });
+
+  test('a retried evaluation of the same tick, or two evaluators at once, record a transition once', async () => {
+    const at = tickNow() + 20 * MINUTE;
+    const before = await server.running.context.pool.query('SELECT count(*)::int AS n FROM alert_transitions');
+    await Promise.all([evaluate(at), evaluate(at), evaluate(at)]);
+    await evaluate(at);
+    const afterwards = await server.running.context.pool.query('SELECT count(*)::int AS n FROM alert_transitions');
+    // Still firing at the same severity: no new transition at all, whatever the retries.
+    assert.equal(afterwards.rows[0].n, before.rows[0].n);
+    const duplicates = await server.running.context.pool.query(
+      'SELECT count(*)::int AS n FROM (SELECT 1 FROM alert_transitions GROUP BY organization_id, rule_id, series_key, evaluated_at, to_state HAVING count(*) > 1) d',
+    );
+    assert.equal(duplicates.rows[0].n, 0);
+  });
+
+  test('annotations for a range return exactly the transitions in it, firing ones spanning until resolved', async () => {
+    const at = tickNow();
+    const all = await get<Annotation[]>(`/api/v1/annotations?from=${at - HOUR}&to=${at + 2 * HOUR}`);
+    const mine = all.filter((annotation) => annotation.rule === 'workflow_failure_rate_high');
+    assert.deepEqual(mine.map((annotation) => annotation.state), ['pending', 'firing']);
+    assert.equal(mine[1]!.time, at + 10 * MINUTE);
+    assert.ok(mine[1]!.tags.includes('critical') && mine[1]!.tags.includes('rule:workflow_failure_rate_high'));
+    assert.match(mine[1]!.text, /20%/);
+
+    const onlyPending = await get<Annotation[]>(`/api/v1/annotations?from=${at}&to=${at + 10 * MINUTE}&metric=workflow_failure_rate`);
+    assert.deepEqual(onlyPending.map((annotation) => annotation.state), ['pending'], 'the firing transition at +10m is outside [from, to)');
+
+    const bad = await server.request('/api/v1/annotations?from=yesterday&to=now', { key });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /^from: /);
+  });
+
+  test('the alert resolves after keepFiringFor once the rate is back to normal', async () => {
+    const at = tickNow();
+    // Two hours later the 1 h window holds only healthy runs.
+    const later = at + 2 * HOUR;
+    await evaluate(later);
+    await evaluate(later + 10 * MINUTE);
+    const alerts = await get<{ alerts: Array<{ rule: string; state: string }> }>('/api/v1/alerts?state=all');
+    assert.equal(alerts.alerts.find((alert) => alert.rule === 'workflow_failure_rate_high')?.state, 'normal');
+    const annotations = await get<Annotation[]>(`/api/v1/annotations?from=${at}&to=${later + HOUR}&metric=workflow_failure_rate`);
+    const firing = annotations.find((annotation) => annotation.state === 'firing')!;
+    const resolved = annotations.find((annotation) => annotation.state === 'resolved')!;
+    assert.equal(resolved.time, later + 10 * MINUTE);
+    assert.equal(firing.timeEnd, resolved.time, 'the firing annotation spans until the resolve');
+  });
+
+  test('an empty denominator never alerts and never yields NaN', async () => {
+    const key2 = await server.keyFor('quiet-co');
+    const at = tickNow();
+    await evaluate(at);
+    const alerts = await get<{ alerts: unknown[] }>('/api/v1/alerts?state=all', key2);
+    assert.deepEqual(alerts.alerts, []);
+    const nan = await server.running.context.pool.query("SELECT count(*)::int AS n FROM alert_states WHERE last_value = 'NaN'::float8 OR expected = 'NaN'::float8");
+    assert.equal(nan.rows[0].n, 0);
+  });
+});

@@ -7,13 +7,17 @@ const AGENT = 'agentId';
 /** A multi-value $agent becomes an `in` filter; "All" removes it (the plugin's interpolation). */
 const byAgent: QueryFilter[] = [{ dimension: AGENT, op: 'in', value: ['$agent'] }];
 const perAgent = { groupBy: [AGENT], filters: byAgent };
+const TIMINGS = [
+  { key: 'first_response_time_s', title: 'First response time' },
+  { key: 'resolution_time_h', title: 'Resolution time' },
+];
 
 /** Messages, calls and conversations handled per agent. */
 export function agents(catalog: CatalogQueries): Dashboard {
-  return dashboard(
+  const board = dashboard(
     'metricshub-agents',
     'Agent performance',
-    'Messages, calls and conversations handled by each agent, and call handling time. Pick agents with $agent (values of the agentId dimension). ' +
+    'Messages, calls and conversations handled by each agent; call handling, first response and resolution times. Pick agents with $agent (values of the agentId dimension). ' +
       'The organization is the one the data source\'s API key belongs to.',
     ['agents'],
   )
@@ -33,6 +37,20 @@ export function agents(catalog: CatalogQueries): Dashboard {
     )
     .withRow(new RowBuilder('Conversations'))
     .withPanel(trend(catalog, 'Conversations opened by agent', [catalog.query('conversations_opened', perAgent)], { width: 12 }))
-    .withPanel(trend(catalog, 'Conversations resolved by agent', [catalog.query('conversations_resolved', perAgent)], { width: 12 }))
-    .build();
+    .withPanel(trend(catalog, 'Conversations resolved by agent', [catalog.query('conversations_resolved', perAgent)], { width: 12 }));
+
+  // Response and resolution times come from the Communications module source, when the catalog has it.
+  const timings = TIMINGS.filter(({ key }) => catalog.has(key) && catalog.dimension(key, AGENT));
+  if (timings.length > 0) {
+    board.withRow(new RowBuilder('Response and resolution'));
+    for (const { key, title } of timings) {
+      board.withPanel(
+        trend(catalog, `${title} (p50 / p95)`, [catalog.query(key, { aggregation: 'p50', filters: byAgent }), catalog.query(key, { aggregation: 'p95', filters: byAgent })], {
+          width: 24 / timings.length,
+          description: `${catalog.metric(key).description} Median and 95th percentile for the selected agents.`,
+        }),
+      );
+    }
+  }
+  return board.build();
 }

@@ -1,5 +1,9 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
+import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
+import { TableSortByFieldStateBuilder } from '@grafana/grafana-foundation-sdk/common';
+import type { CatalogMetric } from '../../../backend/src/catalog/schema.js';
+import { DATASOURCE } from '../query.js';
 import { dashboard, dimensionVariable, trend } from '../panels.js';
 
 /** Names the catalog may give the dimension that says where a lead came from. */
@@ -23,6 +27,8 @@ export function leadSources(catalog: CatalogQueries): Dashboard | undefined {
     ['leads'],
   )
     .withVariable(dimensionVariable('lead_source', 'Lead source', first.metric.key, first.dimension))
+    .withRow(new RowBuilder('Ranking'))
+    .withPanel(ranking(catalog, metrics))
     .withRow(new RowBuilder('By lead source'));
   for (const { metric, dimension } of metrics) {
     board.withPanel(
@@ -34,4 +40,27 @@ export function leadSources(catalog: CatalogQueries): Dashboard | undefined {
     );
   }
   return board.build();
+}
+
+/**
+ * One row per lead source, one column per metric over the whole range: each
+ * query answers a table (lead source, value), joined on the lead source.
+ */
+function ranking(catalog: CatalogQueries, metrics: Array<{ metric: CatalogMetric; dimension: string }>): TableBuilder {
+  const refIds = 'ABCDEFGHIJ';
+  const dimension = metrics[0]!.dimension;
+  const columns = metrics.filter((entry) => entry.dimension === dimension).slice(0, refIds.length);
+  return new TableBuilder()
+    .title('Lead sources over the selected range')
+    .description('Every lead-source metric summed over the whole range, one row per lead source; sort by any column.')
+    .datasource(DATASOURCE)
+    .targets(
+      columns.map(({ metric }, index) =>
+        catalog.query(metric.key, { format: 'table', groupBy: [dimension], filters: [{ dimension, op: 'in', value: ['$lead_source'] }] }).refId(refIds[index]!),
+      ),
+    )
+    .withTransformation({ id: 'joinByField', options: { byField: dimension, mode: 'outer' } })
+    .sortBy([new TableSortByFieldStateBuilder().displayName(columns[0]!.metric.label).desc(true)])
+    .height(9)
+    .span(24);
 }

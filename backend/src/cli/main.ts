@@ -122,6 +122,14 @@ keys
     });
   });
 
+program
+  .command('detect <file>')
+  .description('score a timestamp,value CSV with the baseline anomaly detector: one score in [0, 1] per row, each from earlier rows only')
+  .action(async (file: string) => {
+    const { runDetectCli } = await import('../anomalies/detect-cli.js');
+    await runDetectCli(file);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

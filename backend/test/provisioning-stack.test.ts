@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { ROOT, readText, readYaml } from '../../dashboards/test/support.js';
+import { ROOT, dashboardFiles, readText, readYaml } from '../../dashboards/test/support.js';
 
 const plugin = JSON.parse(readText('plugin/src/plugin.json'));
 const KEY_PATTERN = /^mh_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/;
@@ -120,5 +120,18 @@ describe('docker-compose.yml', () => {
     assert.equal(backend.depends_on.redis.condition, 'service_healthy');
     assert.ok(postgres.volumes.some((volume: string) => volume.endsWith(':/var/lib/postgresql/data:rw')), 'PostgreSQL data volume');
     assert.ok(redis.volumes.some((volume: string) => volume.includes(':/data')), 'Redis data volume');
+  });
+});
+
+describe('docs/grafana.md', () => {
+  const docs = readText('docs/grafana.md');
+
+  test('names every generated dashboard and alert rule, and the pinned Grafana version', () => {
+    for (const { json } of dashboardFiles()) assert.ok(docs.includes(`**${json.title}**`), `dashboard '${json.title}' is not listed`);
+    for (const group of readYaml('provisioning/alerting/rules.yaml').groups) {
+      for (const rule of group.rules) assert.ok(docs.includes(`| ${rule.title} |`), `alert rule '${rule.title}' is not listed`);
+    }
+    const image = /image: (grafana\/grafana:\S+)/.exec(readText('docker-compose.yml'))?.[1];
+    assert.ok(image && docs.includes(image), `the docs do not name ${image}`);
   });
 });

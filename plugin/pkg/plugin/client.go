@@ -158,7 +158,11 @@ func (c *Client) doJSON(ctx context.Context, r request, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Reading to the end lets the transport reuse the connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return statusError(resp)
 	}

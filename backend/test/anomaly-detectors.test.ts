@@ -6,6 +6,7 @@ import {
   describeFinding,
   evaluateBaseline,
   evaluateChange,
+  evaluateRatio,
   evaluateThreshold,
   formatValue,
   mad,
@@ -17,6 +18,7 @@ import {
   thresholdSeverity,
   validateChangeRule,
   validateThresholdRule,
+  wilsonInterval,
   zToScore,
   type Point,
   type Severity,
@@ -126,6 +128,41 @@ describe('ratio metrics', () => {
     assert.equal(ratio(3, 0).value, 0);
     assert.equal(ratio(Number.NaN, Number.NaN).value, 0);
     assert.equal(ratio(5, Number.NaN).hasVolume, false);
+  });
+
+  test('Wilson interval: 2 failures in 10 runs is at least 5.7% at 95% confidence', () => {
+    const { lower, upper } = wilsonInterval(2, 10);
+    assert.ok(Math.abs(lower - 0.0567) < 1e-4, `lower ${lower}`);
+    assert.ok(Math.abs(upper - 0.5098) < 1e-4, `upper ${upper}`);
+    assert.deepEqual(wilsonInterval(0, 0), { lower: 0, upper: 1 });
+  });
+
+  test('a ratio rule alerts on evidence: 2 of 10 fires at a 5% bound, 1 of 10 does not', () => {
+    const rule = { direction: 'above' as const, warning: 0.05, critical: 0.3 };
+    const two = evaluateRatio(rule, 0, 2, 10);
+    assert.equal(two.severity, 'warning');
+    assert.equal(two.observed, 0.2);
+    assert.equal(evaluateRatio(rule, 0, 1, 10).severity, 'healthy');
+    assert.equal(evaluateRatio({ ...rule, confidenceZ: 0 }, 0, 1, 10).severity, 'warning');
+    assert.equal(evaluateRatio(rule, 0, 200, 1000).severity, 'warning', '20% of 1,000 is surely above 5%, not surely above 30%');
+    assert.equal(evaluateRatio(rule, 0, 400, 1000).severity, 'critical');
+  });
+
+  test('an empty or too small denominator keeps the previous state and never yields NaN', () => {
+    const rule = { direction: 'above' as const, warning: 0.05, minDenominator: 5 };
+    for (const previous of ['healthy', 'warning'] as const) {
+      const empty = evaluateRatio(rule, 0, 0, 0, previous);
+      assert.equal(empty.severity, previous);
+      assert.equal(empty.observed, 0);
+      assert.equal(empty.score, 0);
+      assert.equal(evaluateRatio(rule, 0, 3, 4, previous).severity, previous);
+    }
+  });
+
+  test('averages (numerator above denominator) are judged on the raw value', () => {
+    const rating = { direction: 'below' as const, warning: 3.5, minDenominator: 3 };
+    assert.equal(evaluateRatio(rating, 0, 9, 4).severity, 'warning');
+    assert.equal(evaluateRatio(rating, 0, 18, 4).severity, 'healthy');
   });
 
   test('ratio of sums weighs buckets by their volume', () => {

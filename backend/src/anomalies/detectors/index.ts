@@ -16,6 +16,6 @@ export {
   type BaselineModel,
   type BaselineOptions,
 } from './baseline.js';
-export { ratio, ratioOfSums, type RatioValue } from './ratio.js';
+export { evaluateRatio, ratio, ratioOfSums, wilsonInterval, type RatioRule, type RatioValue } from './ratio.js';
 export { MAD_TO_SIGMA, mad, median, robustStats, type RobustStats } from './robust.js';
 export { describeFinding, formatValue, type FindingText, type MessageContext, type MetricDisplay } from './messages.js';

@@ -46,7 +46,10 @@ export function planIncidents(organization: string, from: number, to: number, sh
     const raw = from + (to - from) * template.at - shiftDays * DAY;
     const start = Math.floor(raw / HOUR) * HOUR;
     // Business-hours incidents start at 09:00 UTC so they are visible against daytime traffic.
-    const aligned = template.hours < 24 ? Math.floor(start / DAY) * DAY + 9 * HOUR : Math.floor(start / DAY) * DAY;
+    let aligned = template.hours < 24 ? Math.floor(start / DAY) * DAY + 9 * HOUR : Math.floor(start / DAY) * DAY;
+    // Whole days earlier if the window would run past the end of the data.
+    const overflow = aligned + template.hours * HOUR - to;
+    if (overflow > 0) aligned -= Math.ceil(overflow / DAY) * DAY;
     return {
       organization,
       kind: template.kind,

@@ -238,6 +238,10 @@ describe('ingestion into raw events and rollups', () => {
         { id: 'bad-7', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: { channel: { nested: true } } },
         'not an event',
         { type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' },
+        { id: 'bad-8', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: { note: 'a\u0000b' } },
+        { id: 'bad-9', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: { lines: [{ sku: '\ud800' }] } },
+        { id: 'bad\u0000', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' },
+        { id: 'bad-10', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) },
       ],
       options,
     );
@@ -252,6 +256,10 @@ describe('ingestion into raw events and rollups', () => {
       { index: 8, error: 'attributes.channel: must be a string, number or boolean (it is a rollup dimension)' },
       { index: 9, error: 'must be an object with id, type and occurredAt' },
       { index: 10, error: 'id: required: a non-empty string' },
+      { index: 11, error: 'attributes.note: contains a NUL character or an unpaired surrogate, which cannot be stored' },
+      { index: 12, error: 'attributes.lines.0.sku: contains a NUL character or an unpaired surrogate, which cannot be stored' },
+      { index: 13, error: 'id: contains a NUL character or an unpaired surrogate, which cannot be stored' },
+      { index: 14, error: 'attributes: nested deeper than 16 levels' },
     ]);
     const { rows } = await pool.query('SELECT event_id FROM events WHERE organization_id = $1 ORDER BY event_id', [organization]);
     assert.deepEqual(rows, [{ event_id: 'ok-1' }, { event_id: 'ok-2' }]);

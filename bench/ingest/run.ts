@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createOrganization } from '../../backend/src/auth/keys.js';
@@ -38,9 +39,35 @@ interface Run {
   name: string;
   events: number;
   seconds: number;
+  /** CPU time of this process plus its PostgreSQL backends: the cost of the work, whatever else runs on the machine. */
+  cpuSeconds: number;
+  /** The PostgreSQL backends' share of cpuSeconds. */
+  databaseCpuSeconds: number;
   latenciesMs: number[];
   accepted: number;
   duplicates: number;
+}
+
+/** PostgreSQL backends serving the pool (the server is local, so /proc shows their CPU time). */
+const backendPids = new Set<number>();
+
+function backendCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of backendPids) {
+    try {
+      // Fields after the command name: state is field 3, utime 14, stime 15.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Not visible (remote server or the backend exited): counted as 0.
+    }
+  }
+  return ticks / 100;
+}
+
+function cpuNow(): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6 + backendCpuSeconds();
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -55,6 +82,8 @@ async function drive(name: string, pool: Pool, organizationId: string, total: nu
   let accepted = 0;
   let duplicates = 0;
   const began = performance.now();
+  const cpuBefore = cpuNow();
+  const databaseBefore = backendCpuSeconds();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < total) {
@@ -73,8 +102,9 @@ async function drive(name: string, pool: Pool, organizationId: string, total: nu
       }
     }),
   );
+  const seconds = (performance.now() - began) / 1000;
   latenciesMs.sort((a, b) => a - b);
-  return { name, events: total, seconds: (performance.now() - began) / 1000, latenciesMs, accepted, duplicates };
+  return { name, events: total, seconds, cpuSeconds: cpuNow() - cpuBefore, databaseCpuSeconds: backendCpuSeconds() - databaseBefore, latenciesMs, accepted, duplicates };
 }
 
 /** Rollup counts must equal what was accepted, except the repeated delivery callbacks that count once. */
@@ -99,6 +129,10 @@ const database = await createTestDatabase('bench_ingest');
 try {
   await migrateUp(database.url, silent);
   const pool = createPool(database.url, CLIENTS, silent);
+  // Open all connections up front so their backends' CPU time can be followed.
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => pool.connect()));
+  for (const client of clients) backendPids.add((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+  for (const client of clients) client.release();
   const end = Date.now();
   const loadBefore = os.loadavg();
   try {
@@ -116,13 +150,16 @@ try {
     console.log(`ingest benchmark: ${CLIENTS} concurrent clients, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), PostgreSQL on the same machine`);
     console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
     console.log('');
-    console.log(`| mode | events | seconds | events/s | p50 batch ms | p99 batch ms | speed-up |`);
-    console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+    console.log(`| mode | events | seconds | events/s | p50 batch ms | p99 batch ms | speed-up | CPU s | events per CPU s |`);
+    console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
     for (const run of [baseline, batched]) {
       console.log(
-        `| ${run.name} |${cell(run.events, 8)} |${cell(run.seconds.toFixed(1), 7)} |${cell(Math.round(rate(run)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.5)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.99)), 8)} |${cell(`${(rate(run) / rate(baseline)).toFixed(1)}x`, 7)} |`,
+        `| ${run.name} |${cell(run.events, 8)} |${cell(run.seconds.toFixed(1), 7)} |${cell(Math.round(rate(run)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.5)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.99)), 8)} |${cell(`${(rate(run) / rate(baseline)).toFixed(1)}x`, 7)} |${cell(run.cpuSeconds.toFixed(1), 6)} |${cell(Math.round(run.events / run.cpuSeconds), 8)} |`,
       );
     }
+    console.log('');
+    console.log('CPU s: this process (validation, aggregation, event generation) plus its PostgreSQL backends; WAL writer and checkpointer not included.');
+    for (const run of [baseline, batched]) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);
     console.log(`target: >= 20000 events/s and >= 10x baseline -> ${rate(batched) >= 20_000 && rate(batched) >= 10 * rate(baseline) ? 'met' : 'NOT met'}`);

@@ -120,10 +120,40 @@ export function dimensionsOf(type: string, attributes: Record<string, unknown>):
   return { dims };
 }
 
+/**
+ * PostgreSQL cannot store the NUL character in text or jsonb, nor a lone UTF-16
+ * surrogate in jsonb; one such string would fail the whole batch's insert, so
+ * the event carrying it is rejected alone. Returns the path of the first one.
+ */
+// In a /u pattern a surrogate range matches only surrogates that are not part of a pair.
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
+
+function unstorableString(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = unstorableString(key, `${path}.${key}`) ?? unstorableString(item, `${path}.${key}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Deeper attribute trees are refused: they are not business data, and very deep ones exhaust parsers' stacks. */
+const MAX_ATTRIBUTE_DEPTH = 16;
+
+function tooDeep(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth >= MAX_ATTRIBUTE_DEPTH) return true;
+  return Object.values(value).some((item) => tooDeep(item, depth + 1));
+}
+
 export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
   const parsed = eventSchema.safeParse(input);
   if (!parsed.success) return { ok: false, error: describe(parsed.error) };
   const { id, type, occurredAt, value, attributes } = parsed.data;
+  if (tooDeep(attributes)) return { ok: false, error: `attributes: nested deeper than ${MAX_ATTRIBUTE_DEPTH} levels` };
+  const unstorable = unstorableString(id, 'id') ?? unstorableString(attributes, 'attributes');
+  if (unstorable) return { ok: false, error: `${unstorable}: contains a NUL character or an unpaired surrogate, which cannot be stored` };
 
   const rule = isBuiltInType(type) ? attributeRules[type] : undefined;
   if (rule) {

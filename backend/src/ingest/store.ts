@@ -18,22 +18,24 @@ RETURNING scope, key`;
 
 /**
  * Claims the event ids and writes the raw rows of the new ones in one
- * statement: the raw insert reads the ids the key insert returned. The ids
- * arrive sorted, so concurrent batches take key locks in the same order.
+ * statement: the raw insert reads the ids the key insert returned. The events
+ * arrive as one JSON array (one native stringify instead of escaping every
+ * attribute map into an array literal), sorted by id so concurrent batches
+ * take key locks in the same order.
  */
 const INSERT_EVENTS = `
 WITH input AS (
-  SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::float8[], $6::jsonb[])
-    AS e (event_id, occurred_at, event_type, value, attributes)
+  SELECT * FROM json_to_recordset($2::json)
+    AS e (id text, at timestamptz, type text, value float8, attributes jsonb)
 ), fresh AS (
   INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
-  SELECT $1::uuid, 'event', event_id, occurred_at FROM input
+  SELECT $1::uuid, 'event', id, at FROM input
   ON CONFLICT DO NOTHING
   RETURNING key
 ), raw AS (
   INSERT INTO events (organization_id, occurred_at, event_id, event_type, value, attributes)
-  SELECT $1::uuid, i.occurred_at, i.event_id, i.event_type, i.value, i.attributes
-  FROM input i JOIN fresh f ON f.key = i.event_id
+  SELECT $1::uuid, i.at, i.id, i.type, i.value, i.attributes
+  FROM input i JOIN fresh f ON f.key = i.id
 )
 SELECT key FROM fresh`;
 
@@ -142,14 +144,8 @@ export interface StoreResult {
  */
 export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<StoreResult> {
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const result = await client.query<{ key: string }>(INSERT_EVENTS, [
-    organizationId,
-    sorted.map((e) => e.id),
-    sorted.map((e) => new Date(e.occurredAtMs).toISOString()),
-    sorted.map((e) => e.type),
-    sorted.map((e) => e.value),
-    sorted.map((e) => JSON.stringify(e.attributes)),
-  ]);
+  const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
+  const result = await client.query<{ key: string }>(INSERT_EVENTS, [organizationId, JSON.stringify(rows)]);
   const fresh = new Set(result.rows.map((row) => row.key));
   // Batch order, not id order: the first event of the batch wins a message's claim.
   const stored = events.filter((event) => fresh.has(event.id));

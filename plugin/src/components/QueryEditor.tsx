@@ -5,7 +5,7 @@ import { Alert, Combobox, ComboboxOption, InlineField, InlineFieldRow, InlineSwi
 import { DataSource } from '../datasource';
 import { completeFromCatalog, withMetric, withSource } from '../query/changes';
 import { catalogProblems, queryProblems } from '../query/validate';
-import { hasTemplateVariable } from '../query/variables';
+import { hasTemplateVariable } from '../query/templateSyntax';
 import { AGGREGATIONS, Catalog, DEFAULT_QUERY, MetricsHubOptions, MetricsHubQuery } from '../types';
 import { FiltersEditor } from './FiltersEditor';
 import { FORMAT_OPTIONS, variableOptions, withCurrent } from './options';

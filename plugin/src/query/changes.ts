@@ -1,5 +1,5 @@
 import { Catalog, MetricsHubQuery } from '../types';
-import { hasTemplateVariable } from './variables';
+import { hasTemplateVariable } from './templateSyntax';
 
 /**
  * Picking another source keeps the metric when it belongs to that source, and

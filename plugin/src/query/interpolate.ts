@@ -2,7 +2,7 @@ import { ScopedVars, TypedVariableModel } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
 
 import { MetricsHubQuery, QueryFilter } from '../types';
-import { soleVariableName } from './variables';
+import { soleVariableName } from './templateSyntax';
 
 // Grafana's value for the "All" option of a multi-value variable.
 const ALL_VALUE = '$__all';

@@ -1,5 +1,5 @@
 import { CatalogMetric, Catalog, FILTER_OPS, FORMATS, MetricsHubQuery, QueryFilter } from '../types';
-import { hasTemplateVariable } from './variables';
+import { hasTemplateVariable } from './templateSyntax';
 
 const FORMAT_LABELS = 'time series, table or KPI';
 

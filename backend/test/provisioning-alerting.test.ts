@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { loadRules } from '../src/anomalies/rules.js';
 import { loadCatalog } from '../src/catalog/load.js';
 import { pluginValidation, provisionedDatasources, queryProblems, readYaml } from '../../dashboards/test/support.js';
 
@@ -42,6 +43,23 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
     assert.equal(failure.for, '10m');
     const threshold = failure.data.find((step: any) => step.refId === failure.condition).model;
     assert.deepEqual(threshold.conditions[0].evaluator, { type: 'gt', params: [0.2] });
+  });
+
+  test('rules on a metric with a threshold anomaly rule page at its critical limit, window, pending time and split', () => {
+    const thresholds = loadRules(catalog).filter(({ rule }) => rule.type === 'threshold');
+    let checked = 0;
+    for (const rule of rules) {
+      const source = thresholds.find(({ metric }) => metric.key === rule.labels.metric)?.rule;
+      if (!source || source.type !== 'threshold' || rule.data.length !== 3) continue;
+      const [query, , condition] = rule.data;
+      assert.deepEqual(condition.model.conditions[0].evaluator, { type: source.direction === 'above' ? 'gt' : 'lt', params: [source.critical] }, rule.uid);
+      assert.equal(query.relativeTimeRange.from * 1000, source.window, `${rule.uid}: window`);
+      assert.deepEqual(query.model.groupBy, source.groupBy, `${rule.uid}: split`);
+      const [, amount, unit] = /^(\d+)([smh])$/.exec(rule.for)!;
+      assert.equal(Number(amount) * { s: 1_000, m: 60_000, h: 3_600_000 }[unit as 's'], source.for, `${rule.uid}: for`);
+      checked += 1;
+    }
+    assert.equal(checked, 2, 'workflow failure rate and bot p95 follow their catalog rules');
   });
 
   test('every rule has a unique uid, a title, a duration, valid states, labels and runbook annotations', () => {

@@ -2,7 +2,6 @@ import { ContactPointBuilder, NotificationPolicyBuilder, QueryBuilder, RuleBuild
 import { TypeMathBuilder, TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
 import type { CatalogQueries } from './catalog.js';
 import { DATASOURCE, type MetricsHubQueryBuilder } from './query.js';
-import { SEVERITY } from './thresholds.js';
 
 /**
  * Grafana-managed alert rules on Metrics Hub queries, a contact point and a
@@ -57,28 +56,65 @@ function annotations(summary: string, description: string, runbook: string[]): R
   };
 }
 
-export function alertRules(catalog: CatalogQueries): Rule[] {
-  const failure = SEVERITY.workflow_failure_rate!;
-  const latency = SEVERITY.bot_response_time_ms!;
-  const rules: RuleBuilder[] = [
-    rule('mh-workflow-failure-rate', 'Workflow failure rate above 20%', 'critical', 'workflow_failure_rate')
-      .withQuery(metricsHub('A', catalog.query('workflow_failure_rate'), HOUR))
-      .withQuery(reduce('B', 'A', 'last'))
-      .withQuery(threshold('C', 'B', 'gt', failure.critical))
-      .condition('C')
-      .forDuration('10m')
-      .annotations(
-        annotations(
-          'Workflow failure rate is {{ humanizePercentage $values.B.Value }} (limit 20%)',
-          'More than 20% of finished workflow runs in the current hour ended FAILED or FAILED_SAFETY_LIMIT, for at least 10 minutes.',
-          [
-            'Open the Business overview dashboard, row "Workflow health": which status grows (FAILED or FAILED_SAFETY_LIMIT)?',
-            'FAILED_SAFETY_LIMIT means runs hit their step or loop limit: look for a workflow changed recently and roll it back.',
-            'FAILED: check the workflow engine logs and the external services the failing workflows call.',
-            'The alert resolves by itself once the failure rate stays under 20%.',
-          ],
-        ),
+/** "10m" from 600000 ms: Grafana's duration syntax. */
+function duration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+interface LimitTexts {
+  uid: string;
+  /** Receives the limit as people read it: "20%", "5000 ms". */
+  title: (limit: string) => string;
+  subject: string;
+  description: (limit: string, window: string) => string;
+  runbook: string[];
+}
+
+/**
+ * A Grafana rule on the metric's own threshold anomaly rule from the catalog:
+ * same critical limit, window, pending time and per-dimension split, so Grafana
+ * pages exactly when the backend's anomaly turns critical.
+ */
+function limitRule(catalog: CatalogQueries, key: string, texts: LimitTexts): RuleBuilder {
+  const metric = catalog.metric(key);
+  const severity = catalog.severity(key);
+  if (severity?.critical === undefined) throw new Error(`alerting: metric '${key}' needs a threshold rule with a critical limit in the catalog`);
+  const { critical, rule: source } = severity;
+  const percent = metric.unit === 'percentunit';
+  const limit = percent ? `${Math.round(critical * 1000) / 10}%` : `${critical} ${metric.unit}`;
+  const shown = percent ? 'humanizePercentage' : 'humanize';
+  const per = source.groupBy.map((dimension) => `{{ $labels.${dimension} }}`).join(', ');
+  return rule(texts.uid, texts.title(limit), 'critical', key)
+    .withQuery(metricsHub('A', catalog.query(key, { groupBy: source.groupBy }), source.window / 1000))
+    .withQuery(reduce('B', 'A', 'last'))
+    .withQuery(threshold('C', 'B', severity.bad === 'above' ? 'gt' : 'lt', critical))
+    .condition('C')
+    .forDuration(duration(source.for))
+    .annotations(
+      annotations(
+        `${texts.subject}${per ? ` (${per})` : ''} is {{ ${shown} $values.B.Value }} (limit ${limit})`,
+        texts.description(limit, duration(source.window)),
+        texts.runbook,
       ),
+    );
+}
+
+export function alertRules(catalog: CatalogQueries): Rule[] {
+  const rules: RuleBuilder[] = [
+    limitRule(catalog, 'workflow_failure_rate', {
+      uid: 'mh-workflow-failure-rate',
+      title: (limit) => `Workflow failure rate above ${limit}`,
+      subject: 'Workflow failure rate',
+      description: (limit, window) => `More than ${limit} of the workflow runs finished in the last ${window} ended FAILED or FAILED_SAFETY_LIMIT, for longer than the rule's pending time.`,
+      runbook: [
+        'Open the Business overview dashboard, row "Workflow health": which status grows (FAILED or FAILED_SAFETY_LIMIT)?',
+        'FAILED_SAFETY_LIMIT means runs hit their step or loop limit: look for a workflow changed recently and roll it back.',
+        'FAILED: check the workflow engine logs and the external services the failing workflows call.',
+        'The alert resolves by itself once the failure rate stays under the limit.',
+      ],
+    }),
 
     rule('mh-delivery-rate-drop', 'Message delivery rate dropped', 'warning', 'delivery_rate')
       .withQuery(metricsHub('A', catalog.query('delivery_rate'), HOUR))
@@ -122,23 +158,17 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
         ),
       ),
 
-    rule('mh-bot-p95-response-time', 'Bot p95 response time too slow', 'warning', 'bot_response_time_ms')
-      .withQuery(metricsHub('A', catalog.query('bot_response_time_ms', { aggregation: 'p95', groupBy: ['botId'] }), HOUR))
-      .withQuery(reduce('B', 'A', 'last'))
-      .withQuery(threshold('C', 'B', 'gt', latency.critical))
-      .condition('C')
-      .forDuration('10m')
-      .annotations(
-        annotations(
-          'Bot {{ $labels.botId }} answers in {{ humanize $values.B.Value }} ms at p95 (limit 3000 ms)',
-          'The 95th percentile response time of one bot in the current hour is above 3 seconds; one alert per bot.',
-          [
-            'Open Bot performance with $bot set to this bot: do p50 and p99 rise too (the bot is slow) or only p99 (a few slow calls)?',
-            'Check the bot\'s upstream model or API latency and its error rate on the same dashboard.',
-            'If volume rose at the same time, scale the bot workers.',
-          ],
-        ),
-      ),
+    limitRule(catalog, 'bot_response_time_ms', {
+      uid: 'mh-bot-p95-response-time',
+      title: (limit) => `Bot p95 response time above ${limit}`,
+      subject: 'p95 response time of bot',
+      description: (limit, window) => `The 95th percentile response time of one bot over the last ${window} is above ${limit}; one alert per bot.`,
+      runbook: [
+        'Open Bot performance with $bot set to this bot: do p50 and p99 rise too (the bot is slow) or only p99 (a few slow calls)?',
+        'Check the bot\'s upstream model or API latency and its error rate on the same dashboard.',
+        'If volume rose at the same time, scale the bot workers.',
+      ],
+    }),
   ];
   return rules.map((built) => built.build());
 }

@@ -1,6 +1,8 @@
+import { loadRules } from '../../backend/src/anomalies/rules.js';
 import { loadCatalog, suggestMetric, type Catalog } from '../../backend/src/catalog/load.js';
 import type { CatalogMetric } from '../../backend/src/catalog/schema.js';
 import { MetricsHubQueryBuilder, type Aggregation, type QueryOptions } from './query.js';
+import { severityOf, type Severity } from './thresholds.js';
 
 /**
  * The metric catalog as the generator sees it: every query a dashboard or an
@@ -8,7 +10,18 @@ import { MetricsHubQueryBuilder, type Aggregation, type QueryOptions } from './q
  * metric, an aggregation or a dimension the backend would reject.
  */
 export class CatalogQueries {
-  constructor(readonly catalog: Catalog = loadCatalog()) {}
+  private readonly severities = new Map<string, Severity>();
+
+  constructor(readonly catalog: Catalog = loadCatalog()) {
+    for (const { metric, rule } of loadRules(catalog)) {
+      if (rule.type === 'threshold' && !this.severities.has(metric.key)) this.severities.set(metric.key, severityOf(rule));
+    }
+  }
+
+  /** The limits of the metric's threshold anomaly rule, which judges its default aggregation; none without such a rule. */
+  severity(key: string): Severity | undefined {
+    return this.severities.get(key);
+  }
 
   has(key: string): boolean {
     return this.catalog.metric(key) !== undefined;

@@ -36,7 +36,7 @@ import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/ta
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import type { CatalogQueries } from './catalog.js';
 import { AnomalyQueryBuilder, DATASOURCE, type Aggregation, type MetricsHubQueryBuilder, type VariableQuery } from './query.js';
-import { SEVERITY, thresholdSteps, type Severity } from './thresholds.js';
+import { thresholdSteps, type Severity } from './thresholds.js';
 
 /** Tag every generated dashboard carries; the dashboards link to each other through it. */
 export const TAG = 'metricshub';
@@ -92,7 +92,7 @@ export function dimensionVariable(name: string, label: string, metric: string, d
 export interface KpiOptions {
   title?: string;
   aggregation?: Aggregation;
-  /** Orange/red limits; defaults to the metric's entry in SEVERITY, if any. */
+  /** Orange/red limits; default: the metric's threshold rule, which judges its default aggregation. */
   severity?: Severity;
   width?: number;
 }
@@ -104,13 +104,14 @@ export interface KpiOptions {
  */
 export function kpiStat(catalog: CatalogQueries, key: string, options: KpiOptions = {}): StatBuilder {
   const metric = catalog.metric(key);
-  const severity = options.severity ?? SEVERITY[key];
+  const aggregation = options.aggregation ?? metric.defaultAggregation;
+  const severity = options.severity ?? (aggregation === metric.defaultAggregation ? catalog.severity(key) : undefined);
   const goodWhenUp = severity ? severity.bad === 'below' : metric.higherIsBetter;
   return new StatBuilder()
     .title(options.title ?? metric.label)
     .description(`${metric.description} Change against the previous period of the same length.`)
     .datasource(DATASOURCE)
-    .withTarget(catalog.query(key, { format: 'kpi', aggregation: options.aggregation }))
+    .withTarget(catalog.query(key, { format: 'kpi', aggregation }))
     .unit(metric.unit)
     .decimals(metric.unit === 'percentunit' ? 1 : metric.unit === 'short' ? 0 : 2)
     .height(5)

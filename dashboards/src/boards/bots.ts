@@ -2,14 +2,13 @@ import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dash
 import type { CatalogQueries } from '../catalog.js';
 import type { QueryFilter } from '../query.js';
 import { anomalyTable, dashboard, dimensionVariable, kpiStat, trend } from '../panels.js';
-import { SEVERITY } from '../thresholds.js';
 
 const BOT = 'botId';
 const byBot: QueryFilter[] = [{ dimension: BOT, op: 'in', value: ['$bot'] }];
 
 /** Response times, errors and volume of the bots, overall and per bot. */
 export function bots(catalog: CatalogQueries): Dashboard {
-  const latency = SEVERITY.bot_response_time_ms;
+  const latency = catalog.severity('bot_response_time_ms');
   return dashboard(
     'metricshub-bots',
     'Bot performance',
@@ -36,7 +35,7 @@ export function bots(catalog: CatalogQueries): Dashboard {
       }),
     )
     .withRow(new RowBuilder('Errors and volume'))
-    .withPanel(trend(catalog, 'Error rate by bot', [catalog.query('bot_error_rate', { groupBy: [BOT], filters: byBot })], { width: 8, severity: SEVERITY.bot_error_rate }))
+    .withPanel(trend(catalog, 'Error rate by bot', [catalog.query('bot_error_rate', { groupBy: [BOT], filters: byBot })], { width: 8, severity: catalog.severity('bot_error_rate') }))
     .withPanel(trend(catalog, 'Responses by bot', [catalog.query('bot_responses', { groupBy: [BOT], filters: byBot })], { width: 8, stacked: true, bars: true }))
     .withPanel(trend(catalog, 'Responses by status', [catalog.query('bot_responses', { groupBy: ['status'], filters: byBot })], { width: 8, stacked: true, bars: true }))
     .withRow(new RowBuilder('Anomalies'))

@@ -1,7 +1,6 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
 import { alertList, anomalyTable, dashboard, kpiStat, trend } from '../panels.js';
-import { SEVERITY } from '../thresholds.js';
 
 export const OVERVIEW_UID = 'metricshub-overview';
 
@@ -52,7 +51,7 @@ export function overview(catalog: CatalogQueries): Dashboard {
     )
     .withPanel(
       trend(catalog, 'Workflow failure rate', [catalog.query('workflow_failure_rate')], {
-        severity: SEVERITY.workflow_failure_rate,
+        severity: catalog.severity('workflow_failure_rate'),
         description: 'Failed runs / all runs; dashed lines mark the warning and critical limits the alert rule uses.',
       }),
     )

@@ -1,7 +1,6 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
 import { dashboard, freshnessStat, kpiStat, trend } from '../panels.js';
-import { SEVERITY } from '../thresholds.js';
 
 /** Pushed events arrive all day; module databases and SaaS APIs are synced less often. */
 function freshnessWindow(sourceType: string): string {
@@ -41,7 +40,7 @@ export function sourceDashboards(catalog: CatalogQueries): Array<{ file: string;
       board.withPanel(
         trend(catalog, metric.label, queries.length > 0 ? queries : [catalog.query(metric.key)], {
           width: 8,
-          severity: SEVERITY[metric.key],
+          severity: catalog.severity(metric.key),
           description: `${metric.description} (${metric.key}, ${queries.length > 1 ? 'p50 / p95 / p99' : metric.defaultAggregation})`,
         }),
       );

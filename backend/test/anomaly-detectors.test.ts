@@ -274,6 +274,22 @@ describe('baseline rule', () => {
     assert.ok(first >= 0 && first < 60, `drift found after ${first} hours`);
   });
 
+  test('a NaN value is healthy and leaves the detector as it was', () => {
+    const series = hourly(3 * 168, weeklyShape);
+    const clean = new BaselineDetector();
+    const gappy = new BaselineDetector();
+    const scores = series.map((p) => clean.push(p).score);
+    const gappyScores = series.map((p, i) => {
+      if (i % 50 === 0) {
+        const gap = gappy.push({ time: p.time, value: Number.NaN });
+        assert.equal(gap.severity, 'healthy');
+        assert.equal(gap.score, 0);
+      }
+      return gappy.push(p).score;
+    });
+    assert.deepEqual(gappyScores, scores);
+  });
+
   test('each decision uses earlier points only: a prefix scores the same as the full stream', () => {
     const series = hourly(3 * 168, weeklyShape);
     const full = new BaselineDetector();

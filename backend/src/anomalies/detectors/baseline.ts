@@ -132,6 +132,8 @@ export class BaselineDetector {
   }
 
   push(point: Point): BaselineFinding {
+    // A missing value (NaN from an upstream gap) carries no information and must not poison the medians.
+    if (!Number.isFinite(point.value) || !Number.isFinite(point.time)) return quiet(point);
     if (this.intervalMs === undefined) {
       this.pending.push(point);
       if (this.pending.length < WARMUP_POINTS) return quiet(point);

@@ -1,3 +1,7 @@
+/**
+ * Runs a rule over a series as the scheduler would (point by point, in time order) and counts
+ * alerts against labelled incidents.
+ */
 import { BaselineDetector, evaluateChange, evaluateRatio, thresholdSeverity, type BaselineOptions, type ChangeRule, type RatioRule, type Severity, type ThresholdRule } from '../../../backend/src/anomalies/detectors/index.js';
 
 export const HOUR = 3_600_000;

@@ -1,3 +1,8 @@
+/**
+ * Seeded synthetic business metrics with labelled incidents: hourly series with daily and
+ * weekly seasonality, daily series with weekly seasonality, each with the rules a catalog
+ * would declare for it.
+ */
 import { ratio, type BaselineOptions } from '../../../backend/src/anomalies/detectors/index.js';
 import { DAY, HOUR, type Incident, type Rule, type Scenario, type Shape } from './evaluate.js';
 

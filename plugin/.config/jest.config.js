@@ -9,6 +9,7 @@ module.exports = {
   rootDir: path.resolve(__dirname, '..'),
   moduleNameMapper: {
     '\\.(css|scss|sass)$': 'identity-obj-proxy',
+    '^react-inlinesvg$': '<rootDir>/.config/jest/mocks/react-inlinesvg.js',
   },
   modulePaths: ['<rootDir>/src'],
   setupFilesAfterEnv: ['<rootDir>/.config/jest-setup.js'],

@@ -69,3 +69,32 @@ describe('KPI stat panels, fed the backend\'s own KPI frame through Grafana\'s t
     }
   });
 });
+
+describe('anomaly tables, fed an annotation frame as the plugin builds it (plugin/src/annotations.ts)', () => {
+  const tables = dashboardFiles().flatMap(({ file, json }) =>
+    allPanels(json)
+      .filter((panel) => panel.type === 'table' && panel.targets?.[0]?.queryType === 'annotations')
+      .map((panel) => ({ where: `${file} '${panel.title}'`, panel })),
+  );
+
+  test('sort by a column that exists after their transformations, and hide the colour column', async () => {
+    assert.ok(tables.length >= 2, `${tables.length} anomaly tables`);
+    const frame = grafana.createDataFrame({
+      refId: 'Anomalies',
+      fields: [
+        { name: 'time', type: grafana.FieldType.time, values: [1769904000000] },
+        { name: 'timeEnd', type: grafana.FieldType.time, values: [1769907600000] },
+        { name: 'title', type: grafana.FieldType.string, values: ['Workflow failure rate critical'] },
+        { name: 'text', type: grafana.FieldType.string, values: ['22% of runs failed. Recommendation: check FAILED_SAFETY_LIMIT runs.'] },
+        { name: 'tags', type: grafana.FieldType.other, values: [['critical']] },
+        { name: 'color', type: grafana.FieldType.string, values: ['red'] },
+      ],
+    });
+    for (const { where, panel } of tables) {
+      const frames = await transform(panel, [frame]);
+      const names = frames[0]!.fields.map((field) => grafana.getFieldDisplayName(field, frames[0], frames));
+      assert.ok(!names.includes('color'), `${where}: colour column hidden`);
+      for (const sort of panel.options.sortBy ?? []) assert.ok(names.includes(sort.displayName), `${where}: sorts by '${sort.displayName}', columns are ${names.join(', ')}`);
+    }
+  });
+});

@@ -183,9 +183,9 @@ export function anomalyTable(title: string, options: { metric?: string; width?: 
     .height(8)
     .span(options.width ?? 12)
     .noValue('no anomalies in range')
-    .sortBy([new TableSortByFieldStateBuilder().displayName('time').desc(true)])
+    // Sorting and overrides see the names after the organize step.
     .withTransformation({ id: 'organize', options: { excludeByName: { color: true }, indexByName: {}, renameByName: { time: 'Started', timeEnd: 'Ended', title: 'Alert', text: 'Message', tags: 'Tags' } } })
-    .overrideByName('time', [{ id: 'unit', value: 'dateTimeAsLocal' }]);
+    .sortBy([new TableSortByFieldStateBuilder().displayName('Started').desc(true)]);
 }
 
 /** Grafana-managed alert rules provisioned by Metrics Hub, by state. */

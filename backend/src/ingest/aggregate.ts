@@ -1,5 +1,5 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
-import { addToBins, type SketchBins } from '../rollups/sketch.js';
+import { binKey, type SketchBins } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
 export interface Contribution {
@@ -22,32 +22,39 @@ export interface RollupDelta {
   sketch: SketchBins | null;
 }
 
-/**
- * Folds the batch's counted events into one increment per rollup row, so the
- * database applies one upsert per row instead of one per event. Rows come out
- * sorted by key: concurrent batches then lock shared rows in the same order
- * and cannot deadlock.
- */
-export function aggregate(contributions: Contribution[], granularity: Granularity): RollupDelta[] {
-  const rows = new Map<string, RollupDelta>();
-  for (const { type, occurredAtMs, value, dims } of contributions) {
-    const bucketMs = bucketStart(occurredAtMs, granularity);
-    const dimsJson = JSON.stringify(dims);
-    const key = `${type}\u0000${bucketMs}\u0000${dimsJson}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = { type, bucketMs, dims: dimsJson, count: 0, sum: 0, min: null, max: null, sketch: null };
-      rows.set(key, row);
-    }
-    row.count += 1;
-    if (value !== null) {
-      row.sum += value;
-      row.min = row.min === null ? value : Math.min(row.min, value);
-      row.max = row.max === null ? value : Math.max(row.max, value);
-      row.sketch = addToBins(row.sketch ?? {}, value);
-    }
+const GRANULARITIES: Granularity[] = ['hour', 'day'];
+
+function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): void {
+  const key = `${type}\u0000${bucketMs}\u0000${dims}`;
+  let row = rows.get(key);
+  if (!row) {
+    row = { type, bucketMs, dims, count: 0, sum: 0, min: null, max: null, sketch: null };
+    rows.set(key, row);
   }
-  return [...rows.values()].sort(compareRows);
+  row.count += 1;
+  if (value !== null && bin !== undefined) {
+    row.sum += value;
+    row.min = row.min === null ? value : Math.min(row.min, value);
+    row.max = row.max === null ? value : Math.max(row.max, value);
+    row.sketch ??= {};
+    row.sketch[bin] = (row.sketch[bin] ?? 0) + 1;
+  }
+}
+
+/**
+ * Folds the batch's counted events into one increment per rollup row, hourly
+ * and daily in one pass, so the database applies one upsert per row instead
+ * of one per event. Rows come out sorted by key: concurrent batches then lock
+ * shared rows in the same order and cannot deadlock.
+ */
+export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDelta[]> {
+  const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
+  for (const { type, occurredAtMs, value, dims } of contributions) {
+    const dimsJson = JSON.stringify(dims);
+    const bin = value === null ? undefined : binKey(value);
+    for (const granularity of GRANULARITIES) add(rows[granularity], type, bucketStart(occurredAtMs, granularity), dimsJson, value, bin);
+  }
+  return { hour: [...rows.hour.values()].sort(compareRows), day: [...rows.day.values()].sort(compareRows) };
 }
 
 function compareRows(a: RollupDelta, b: RollupDelta): number {

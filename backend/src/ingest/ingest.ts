@@ -1,6 +1,6 @@
 import type { CacheVersions } from '../cache/versions.js';
 import { withTransaction, type Pool } from '../db/pool.js';
-import type { IngestMetrics } from './metrics.js';
+import { OutcomeTally, type IngestMetrics } from './metrics.js';
 import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
 import { parseEvent, type ValidEvent } from './schema.js';
 import { storeBatch, type StoreResult } from './store.js';
@@ -63,6 +63,7 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
   const now = options.now?.() ?? Date.now();
   const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400 };
 
+  const tally = new OutcomeTally();
   const rejected: IngestResult['rejected'] = [];
   const valid: ValidEvent[] = [];
   const ids = new Set<string>();
@@ -71,10 +72,10 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
     const parsed = parseEvent(input, limits);
     if (!parsed.ok) {
       rejected.push({ index, error: parsed.error });
-      metrics?.count((input as { type?: unknown } | null)?.type, 'rejected');
+      tally.add((input as { type?: unknown } | null)?.type, 'rejected');
     } else if (ids.has(parsed.event.id)) {
       duplicatesInBatch += 1;
-      metrics?.count(parsed.event.type, 'duplicate');
+      tally.add(parsed.event.type, 'duplicate');
     } else {
       ids.add(parsed.event.id);
       valid.push(parsed.event);
@@ -93,7 +94,8 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
 
   if (metrics) {
     const storedIds = new Set(result.stored.map((event) => event.id));
-    for (const event of valid) metrics.count(event.type, storedIds.has(event.id) ? 'accepted' : 'duplicate');
+    for (const event of valid) tally.add(event.type, storedIds.has(event.id) ? 'accepted' : 'duplicate');
+    metrics.count(tally);
   }
   return { accepted: result.stored.length, duplicates: result.duplicates + duplicatesInBatch, rejected };
 }

@@ -27,14 +27,28 @@ export class IngestMetrics {
     });
   }
 
-  count(type: unknown, outcome: Outcome, n = 1): void {
-    const label = typeof type === 'string' && isBuiltInType(type) ? type : 'custom';
-    this.events.inc({ type: label, outcome }, n);
+  /** Adds a batch's outcomes, one increment per label set rather than per event. */
+  count(tally: OutcomeTally): void {
+    for (const [key, n] of tally.counts) {
+      const [type, outcome] = key.split(' ') as [string, Outcome];
+      this.events.inc({ type, outcome }, n);
+    }
   }
 
   /** Starts timing a batch; call the result with "ok" or "error". */
   timeBatch(): (result: 'ok' | 'error') => void {
     const stop = this.batchDuration.startTimer();
     return (result) => stop({ result });
+  }
+}
+
+/** Outcomes of one batch by (type label, outcome); bounded like the labels. */
+export class OutcomeTally {
+  readonly counts = new Map<string, number>();
+
+  add(type: unknown, outcome: Outcome): void {
+    const label = typeof type === 'string' && isBuiltInType(type) ? type : 'custom';
+    const key = `${label} ${outcome}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 }

@@ -151,8 +151,9 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   const stored = events.filter((event) => fresh.has(event.id));
   if (stored.length > 0) {
     const contributions = await countedContributions(client, organizationId, stored);
-    await upsert(client, UPSERT_HOURLY, organizationId, aggregate(contributions, 'hour'));
-    await upsert(client, UPSERT_DAILY, organizationId, aggregate(contributions, 'day'));
+    const deltas = aggregate(contributions);
+    await upsert(client, UPSERT_HOURLY, organizationId, deltas.hour);
+    await upsert(client, UPSERT_DAILY, organizationId, deltas.day);
   }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { JSDOM } from 'jsdom';
 import { firstValueFrom, of } from 'rxjs';
 import { loadCatalog } from '../src/catalog/load.js';
-import { kpiFrame } from '../src/query/frames.js';
+import { kpiFrame, tableFrame } from '../src/query/frames.js';
 import { CHANGE, THIS_PERIOD } from '../../dashboards/src/panels.js';
 import { allPanels, dashboardFiles } from '../../dashboards/test/support.js';
 
@@ -94,6 +94,32 @@ describe('anomaly tables, fed an annotation frame as the plugin builds it (plugi
       const frames = await transform(panel, [frame]);
       const names = frames[0]!.fields.map((field) => grafana.getFieldDisplayName(field, frames[0], frames));
       assert.ok(!names.includes('color'), `${where}: colour column hidden`);
+      for (const sort of panel.options.sortBy ?? []) assert.ok(names.includes(sort.displayName), `${where}: sorts by '${sort.displayName}', columns are ${names.join(', ')}`);
+    }
+  });
+});
+
+describe('table-format panels, fed the backend\'s own table frames through Grafana\'s transformers', () => {
+  const tables = dashboardFiles().flatMap(({ file, json }) =>
+    allPanels(json)
+      .filter((panel) => panel.type === 'table' && panel.targets?.some((target: any) => target.format === 'table'))
+      .map((panel) => ({ where: `${file} '${panel.title}'`, panel })),
+  );
+
+  test('join into one row per group and sort by a column that exists', async () => {
+    assert.ok(tables.length >= 1, 'the lead-source ranking');
+    for (const { where, panel } of tables) {
+      const frames = panel.targets.map((target: any, index: number) => {
+        const metric = catalog.metric(target.metric)!;
+        const series = ['web', 'referral'].map((group, row) => ({ labels: Object.fromEntries(target.groupBy.map((d: string) => [d, group])), times: [0], values: [index * 10 + row] }));
+        const wire = tableFrame({ refId: target.refId, metric, source: metric.source, cached: false }, target.groupBy, series);
+        return grafana.dataFrameFromJSON(wire as unknown as import('@grafana/data').DataFrameJSON);
+      });
+      const joined = await transform(panel, frames);
+      assert.equal(joined.length, 1, `${where}: one joined frame`);
+      assert.equal(joined[0]!.length, 2, `${where}: one row per group`);
+      const names = joined[0]!.fields.map((field) => grafana.getFieldDisplayName(field, joined[0], joined));
+      assert.equal(names.length, panel.targets.length + 1, `${where}: the group column and one column per query: ${names.join(', ')}`);
       for (const sort of panel.options.sortBy ?? []) assert.ok(names.includes(sort.displayName), `${where}: sorts by '${sort.displayName}', columns are ${names.join(', ')}`);
     }
   });

@@ -10,7 +10,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { emptyRows, generateHour, type DemoEvent } from '../src/demo/generate.js';
 import { planIncidents, type Incident } from '../src/demo/incidents.js';
 import { Random } from '../src/demo/random.js';
-import { runDemo, type DemoResult } from '../src/demo/run.js';
+import { describeDemo, runDemo, type DemoResult } from '../src/demo/run.js';
 import { createLogger } from '../src/logger.js';
 import { buildContext } from '../src/server.js';
 import { ADAPTER_TYPES } from '../src/sources/adapters/index.js';
@@ -86,6 +86,9 @@ describe('metrics-hub demo', () => {
     }
     const [acmeResult, globex] = demo.organizations;
     assert.ok(globex!.events < acmeResult!.events, 'the second organization is the smaller business');
+    const printed = describeDemo(demo);
+    for (const organization of demo.organizations) assert.ok(printed.includes(`API key: ${organization.apiKey}`));
+    assert.ok(printed.includes(demo.incidentsFile));
   });
 
   test('records the incidents, inside the generated range, in DATA_DIR/demo-incidents.json', async () => {

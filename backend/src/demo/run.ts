@@ -189,3 +189,14 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
   context.logger.info({ organizations: results.map(({ apiKey: _key, ...rest }) => rest), incidentsFile, elapsedMs: result.elapsedMs }, 'demo data ready');
   return result;
 }
+
+/** What `metrics-hub demo` prints: one line per organization with its key, then where the incidents are. */
+export function describeDemo(result: DemoResult): string {
+  const lines = [`Demo data from ${result.from} to ${result.to} (${(result.elapsedMs / 1000).toFixed(1)} s):`];
+  for (const organization of result.organizations) {
+    const data = organization.generated ? `${organization.events} events, ${organization.moduleRows} module rows` : 'data already present, nothing generated';
+    lines.push(`  ${organization.name.padEnd(12)} ${data}`, `    API key: ${organization.apiKey}`);
+  }
+  lines.push(`Injected incidents (${result.incidents.length}) are listed in ${result.incidentsFile}`);
+  return lines.join('\n');
+}

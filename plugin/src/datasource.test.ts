@@ -124,6 +124,7 @@ describe('DataSource.query', () => {
     expect(subscriptions[0].addr).toMatchObject({
       scope: LiveChannelScope.DataSource,
       stream: 'metricshub',
+      namespace: 'metricshub',
       path: 'live/orders_created',
     });
     expect(subscriptions[0].buffer).toMatchObject({ maxLength: 100, maxDelta: TO - FROM });

@@ -18,6 +18,9 @@ export function liveStream(datasourceUid: string, query: MetricsHubQuery, reques
     addr: {
       scope: LiveChannelScope.DataSource,
       stream: datasourceUid,
+      // Grafana 12.0 to 12.3 read the data source uid from `namespace`; later versions from `stream`.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      namespace: datasourceUid,
       path: `${LIVE_PATH_PREFIX}${query.metric}`,
       data: { ...query },
     },

@@ -314,5 +314,7 @@ describe('hubspot source (@hubspot/api-client against a local HubSpot CRM v3 fak
     assert.equal(status.hub_wrong_token!.status, 'down');
     assert.equal(status.hub_wrong_token!.lastError, 'HubSpot 401 Authentication credentials not found.');
     assert.equal(status.hub!.status, 'up');
+    assert.equal(status.ga4!.status, 'up', 'BigQuery health lists datasets');
+    assert.ok(bigquery.requests.some((request) => request.method === 'GET' && request.path === '/bigquery/v2/projects/acme-analytics/datasets'));
   });
 });

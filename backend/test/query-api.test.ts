@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { JSDOM } from 'jsdom';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { DEFAULT_CATALOG_FILE } from '../src/catalog/load.js';
 import { redisUrlForTest } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -136,8 +139,24 @@ function closeTo(actual: number, expected: number, relative = 0.01) {
   assert.ok(Math.abs(actual - expected) <= Math.abs(expected) * relative, `${actual} is not within ${relative * 100}% of ${expected}`);
 }
 
+/**
+ * The built-in catalog's events source and metrics only, without its rules: the
+ * expected numbers here depend on the events metrics, not on which other sources
+ * or alert thresholds the default catalog ships with.
+ */
+async function eventsCatalogFile(): Promise<string> {
+  const catalog = parseYaml(await fs.readFile(DEFAULT_CATALOG_FILE, 'utf8')) as { sources: Array<{ id: string }>; metrics: Array<{ source: string; rules?: unknown }> };
+  const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'mh-query-')), 'catalog.yaml');
+  const metrics = catalog.metrics.filter((metric) => metric.source === 'events').map(({ rules: _rules, ...metric }) => metric);
+  await fs.writeFile(file, stringifyYaml({ version: 1, sources: catalog.sources.filter((source) => source.id === 'events'), metrics }));
+  return file;
+}
+
+let catalogFile: string;
+
 before(async () => {
-  server = await startTestServer('query_api', { REDIS_URL: redisUrlForTest(11), RAW_RETENTION_DAYS: '36500' });
+  catalogFile = await eventsCatalogFile();
+  server = await startTestServer('query_api', { REDIS_URL: redisUrlForTest(11), RAW_RETENTION_DAYS: '36500', CATALOG_FILE: catalogFile });
   await redisReady(server);
     await server.running.context.redis!.flushdb();
   keyA = await server.keyFor('org-a');
@@ -156,6 +175,7 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
+  await fs.rm(path.dirname(catalogFile), { recursive: true, force: true });
 });
 
 describe('time series from rollups', () => {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
@@ -12,7 +14,7 @@ import (
 // the backend who the key belongs to and reports what the user should do next.
 func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
 	if d.settingsErr != nil {
-		return healthError(d.settingsErr.Error()), nil
+		return healthError(sentence(d.settingsErr.Error()) + "."), nil
 	}
 	w, err := d.client.WhoAmI(ctx)
 	if err != nil {
@@ -31,22 +33,25 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: msg}, nil
 }
 
-// healthMessage words each failure class as an instruction.
+// healthMessage words each failure class as an instruction. The errors already
+// say what failed and, for a bad key or a wrong URL, what to do.
 func healthMessage(baseURL string, err error) string {
 	switch {
 	case errors.Is(err, errUnreachable):
-		return fmt.Sprintf("Cannot reach Metrics Hub at %s: %v. Check the URL and that the backend is running and reachable from the Grafana server.", baseURL, errors.Unwrap(err))
+		return sentence(err.Error()) + ". Check the URL and that the backend is running and reachable from the Grafana server."
 	case errors.Is(err, errTimeout):
 		return fmt.Sprintf("Metrics Hub at %s did not answer in time. Check the backend's health, or raise the timeout in the data source settings.", baseURL)
-	case errors.Is(err, errUnauthorized):
-		return "Metrics Hub rejected the API key (" + err.Error() + ")."
-	case errors.Is(err, errBadResponse):
-		return fmt.Sprintf("The server at %s answered, but not as a Metrics Hub backend: %v", baseURL, err)
 	default:
-		return fmt.Sprintf("Metrics Hub at %s: %v", baseURL, err)
+		return sentence(err.Error()) + "."
 	}
 }
 
 func healthError(msg string) *backend.CheckHealthResult {
 	return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}
+}
+
+// sentence starts an error text with a capital letter for a message box.
+func sentence(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }

@@ -46,7 +46,7 @@ func TestCheckHealthFailures(t *testing.T) {
 		wantText []string
 	}{
 		{"unreachable URL", func(t *testing.T) *Datasource { return datasourceFor(t, closedURL) },
-			[]string{"Cannot reach Metrics Hub at " + closedURL, "Check the URL"}},
+			[]string{"Cannot reach the Metrics Hub backend at " + closedURL, "connection refused", "Check the URL"}},
 		{"bad key", func(t *testing.T) *Datasource {
 			fb := newFakeBackend(t, serveBody(http.StatusUnauthorized, "application/json", `{"error":"API key is revoked"}`))
 			return datasourceFor(t, fb.URL)
@@ -54,7 +54,7 @@ func TestCheckHealthFailures(t *testing.T) {
 		{"not a Metrics Hub backend", func(t *testing.T) *Datasource {
 			fb := newFakeBackend(t, serveBody(http.StatusOK, "text/html", `<!doctype html><title>Grafana</title>`))
 			return datasourceFor(t, fb.URL)
-		}, []string{"not as a Metrics Hub backend"}},
+		}, []string{"invalid JSON", "check that the URL points to the Metrics Hub backend"}},
 		{"backend error", func(t *testing.T) *Datasource {
 			fb := newFakeBackend(t, serveBody(http.StatusServiceUnavailable, "application/json", `{"error":"database unavailable"}`))
 			return datasourceFor(t, fb.URL)

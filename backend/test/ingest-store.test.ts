@@ -242,6 +242,8 @@ describe('ingestion into raw events and rollups', () => {
         { id: 'bad-9', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: { lines: [{ sku: '\ud800' }] } },
         { id: 'bad\u0000', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' },
         { id: 'bad-10', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z', attributes: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) },
+        { id: 'bad-11', type: 'invoice.paid', occurredAt: '2026-03-10T10:00:00Z', value: 1e300 },
+        { id: 'bad-12', type: 'workflow.finished', occurredAt: '2026-03-10T10:00:00Z', value: -5, attributes: { status: 'SUCCESS' } },
       ],
       options,
     );
@@ -260,6 +262,8 @@ describe('ingestion into raw events and rollups', () => {
       { index: 12, error: 'attributes.lines.0.sku: contains a NUL character or an unpaired surrogate, which cannot be stored' },
       { index: 13, error: 'id: contains a NUL character or an unpaired surrogate, which cannot be stored' },
       { index: 14, error: 'attributes: nested deeper than 16 levels' },
+      { index: 15, error: 'value: must be between -1000000000000 and 1000000000000' },
+      { index: 16, error: 'value: must be >= 0 for workflow.finished (a duration)' },
     ]);
     const { rows } = await pool.query('SELECT event_id FROM events WHERE organization_id = $1 ORDER BY event_id', [organization]);
     assert.deepEqual(rows, [{ event_id: 'ok-1' }, { event_id: 'ok-2' }]);

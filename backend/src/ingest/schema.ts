@@ -29,6 +29,7 @@ export function isBuiltInType(type: string): type is BuiltInType {
 
 const CONVERSATION_STATES = ['open', 'pending', 'done', 'spam', 'unsubscribe'] as const;
 const MAX_DIMENSION_LENGTH = 200;
+const MAX_VALUE = 1e12;
 
 const oneOf = (values: readonly [string, ...string[]]) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
 const requiredString = z.string({ error: 'required: a non-empty string' }).trim().min(1, 'required: a non-empty string');
@@ -60,7 +61,8 @@ const eventSchema = z.object(
       .max(100, 'must be at most 100 characters')
       .regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/i, 'must be dot-separated words of letters, digits and _ (e.g. "order.created")'),
     occurredAt: z.iso.datetime({ offset: true, error: 'not an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' }),
-    value: z.number({ error: 'must be a finite number' }).nullish(),
+    // Bounded so that sums over years of rollups stay finite and precise.
+    value: z.number({ error: 'must be a finite number' }).min(-MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`).max(MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`).nullish(),
     attributes: z.record(z.string(), z.unknown(), { error: 'must be an object' }).default({}),
   },
   { error: 'must be an object with id, type and occurredAt' },

@@ -62,7 +62,11 @@ const eventSchema = z.object(
       .regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/i, 'must be dot-separated words of letters, digits and _ (e.g. "order.created")'),
     occurredAt: z.iso.datetime({ offset: true, error: 'not an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' }),
     // Bounded so that sums over years of rollups stay finite and precise.
-    value: z.number({ error: 'must be a finite number' }).min(-MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`).max(MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`).nullish(),
+    value: z
+      .number({ error: 'must be a finite number' })
+      .min(-MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`)
+      .max(MAX_VALUE, `must be between -${MAX_VALUE} and ${MAX_VALUE}`)
+      .nullish(),
     attributes: z.record(z.string(), z.unknown(), { error: 'must be an object' }).default({}),
   },
   { error: 'must be an object with id, type and occurredAt' },

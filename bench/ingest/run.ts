@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { createOrganization } from '../../backend/src/auth/keys.js';
+import { createApiKey, createOrganization } from '../../backend/src/auth/keys.js';
+import { loadConfig } from '../../backend/src/config/env.js';
 import { migrateUp } from '../../backend/src/db/migrate.js';
 import { createPool, type Pool } from '../../backend/src/db/pool.js';
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
 import { createLogger } from '../../backend/src/logger.js';
+import { startServer } from '../../backend/src/server.js';
 import { createTestDatabase } from '../../backend/test/support/databases.js';
 import { eventAt, mulberry32 } from './events.js';
 
@@ -14,7 +16,10 @@ import { eventAt, mulberry32 } from './events.js';
  * baseline of one transaction per event, same code path and tables, measured
  * in the same run on a fresh database that is dropped afterwards.
  *
- *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000]
+ *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000] [--http]
+ *
+ * --http adds a third run through `POST /api/v1/events` of a real server in
+ * this process (JSON encoding, HTTP, API key check, body parsing on top).
  */
 const { values: flags } = parseArgs({
   options: {
@@ -23,6 +28,7 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '4' },
     'baseline-events': { type: 'string', default: '20000' },
     'span-days': { type: 'string', default: '30' },
+    http: { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(flags.events);
@@ -51,39 +57,67 @@ interface Run {
 /** PostgreSQL backends serving the pool (the server is local, so /proc shows their CPU time). */
 const backendPids = new Set<number>();
 
-function backendCpuSeconds(): number {
-  let ticks = 0;
+/** CPU seconds per backend; a backend that is gone (an idle connection closed) is absent. */
+function backendCpu(): Map<number, number> {
+  const seconds = new Map<number, number>();
   for (const pid of backendPids) {
     try {
-      // Fields after the command name: state is field 3, utime 14, stime 15.
+      // Fields after the command name: state is field 3, utime 14, stime 15 (clock ticks of 1/100 s).
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      seconds.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
     } catch {
-      // Not visible (remote server or the backend exited): counted as 0.
+      // Not visible (remote server) or exited.
     }
   }
-  return ticks / 100;
+  return seconds;
 }
 
-function cpuNow(): number {
+/** Backend CPU spent since `before`, counting backends that appeared since then in full. */
+function backendCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of backendCpu()) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
+function ownCpuSeconds(): number {
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1e6 + backendCpuSeconds();
+  return (own.user + own.system) / 1e6;
 }
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
+type Send = (batch: unknown[], now: number) => Promise<{ accepted: number; duplicates: number; rejected: unknown[] }>;
+
+const direct =
+  (pool: Pool, organizationId: string): Send =>
+  (batch, now) =>
+    ingestEvents(pool, organizationId, batch, { now: () => now });
+
+/** The server checks times against its own clock: the stream must end before it. */
+const overHttp =
+  (baseUrl: string, key: string): Send =>
+  async (batch) => {
+    const response = await fetch(`${baseUrl}/api/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: batch }),
+    });
+    if (response.status !== 200) throw new Error(`POST /api/v1/events answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Awaited<ReturnType<Send>>;
+  };
+
 /** `clients` workers take batches from one shared cursor until the stream is used up. */
-async function drive(name: string, pool: Pool, organizationId: string, total: number, batchSize: number, seed: number, end: number): Promise<Run> {
+async function drive(name: string, send: Send, total: number, batchSize: number, seed: number, end: number): Promise<Run> {
   const start = end - SPAN_MS;
   const latenciesMs: number[] = [];
   let next = 0;
   let accepted = 0;
   let duplicates = 0;
   const began = performance.now();
-  const cpuBefore = cpuNow();
-  const databaseBefore = backendCpuSeconds();
+  const ownBefore = ownCpuSeconds();
+  const databaseBefore = backendCpu();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < total) {
@@ -94,7 +128,7 @@ async function drive(name: string, pool: Pool, organizationId: string, total: nu
         const batch = [];
         for (let i = from; i < next; i++) batch.push(eventAt(i, total, start, SPAN_MS, random));
         const t = performance.now();
-        const result = await ingestEvents(pool, organizationId, batch, { now: () => end });
+        const result = await send(batch, end);
         latenciesMs.push(performance.now() - t);
         if (result.rejected.length > 0) throw new Error(`bench events rejected: ${JSON.stringify(result.rejected.slice(0, 3))}`);
         accepted += result.accepted;
@@ -103,8 +137,9 @@ async function drive(name: string, pool: Pool, organizationId: string, total: nu
     }),
   );
   const seconds = (performance.now() - began) / 1000;
+  const databaseCpu = backendCpuSince(databaseBefore);
   latenciesMs.sort((a, b) => a - b);
-  return { name, events: total, seconds, cpuSeconds: cpuNow() - cpuBefore, databaseCpuSeconds: backendCpuSeconds() - databaseBefore, latenciesMs, accepted, duplicates };
+  return { name, events: total, seconds, cpuSeconds: ownCpuSeconds() - ownBefore + databaseCpu, databaseCpuSeconds: databaseCpu, latenciesMs, accepted, duplicates };
 }
 
 /** Rollup counts must equal what was accepted, except the repeated delivery callbacks that count once. */
@@ -139,10 +174,31 @@ try {
     const baselineOrg = (await createOrganization(pool, 'bench-baseline')).id;
     const batchedOrg = (await createOrganization(pool, 'bench-batched')).id;
     // Baseline first, on the smaller tables: any bias favours the baseline.
-    const baseline = await drive('one transaction per event', pool, baselineOrg, BASELINE_EVENTS, 1, 1, end);
-    const batched = await drive(`batches of ${BATCH}`, pool, batchedOrg, EVENTS, BATCH, 2, end);
-    const loadAfter = os.loadavg();
+    const baseline = await drive('one transaction per event', direct(pool, baselineOrg), BASELINE_EVENTS, 1, 1, end);
+    const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg), EVENTS, BATCH, 2, end);
+    const runs = [baseline, batched];
     const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
+    if (flags.http) {
+      const server = await startServer(
+        loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_MAX: String(CLIENTS), DATABASE_URL: database.url }),
+        silent,
+      );
+      try {
+        const httpOrg = await createOrganization(pool, 'bench-http');
+        const { key } = await createApiKey(pool, httpOrg.name);
+        const baseUrl = `http://127.0.0.1:${server.port}`;
+        // Concurrent authenticated requests open the server's connections; follow their backends' CPU too.
+        await Promise.all(Array.from({ length: CLIENTS }, () => fetch(`${baseUrl}/api/v1/whoami`, { headers: { authorization: `Bearer ${key}` } })));
+        const { rows } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`);
+        for (const { pid } of rows) backendPids.add(pid);
+        const http = await drive(`HTTP, batches of ${BATCH}`, overHttp(baseUrl, key), EVENTS, BATCH, 3, Date.now() - 60_000);
+        runs.push(http);
+        checks.push(await checkTotals(pool, httpOrg.id, http));
+      } finally {
+        await server.close();
+      }
+    }
+    const loadAfter = os.loadavg();
 
     const rate = (run: Run) => run.events / run.seconds;
     const cell = (text: string | number, width: number) => String(text).padStart(width);
@@ -152,14 +208,14 @@ try {
     console.log('');
     console.log(`| mode | events | seconds | events/s | p50 batch ms | p99 batch ms | speed-up | CPU s | events per CPU s |`);
     console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
-    for (const run of [baseline, batched]) {
+    for (const run of runs) {
       console.log(
         `| ${run.name} |${cell(run.events, 8)} |${cell(run.seconds.toFixed(1), 7)} |${cell(Math.round(rate(run)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.5)), 8)} |${cell(fmt(percentile(run.latenciesMs, 0.99)), 8)} |${cell(`${(rate(run) / rate(baseline)).toFixed(1)}x`, 7)} |${cell(run.cpuSeconds.toFixed(1), 6)} |${cell(Math.round(run.events / run.cpuSeconds), 8)} |`,
       );
     }
     console.log('');
-    console.log('CPU s: this process (validation, aggregation, event generation) plus its PostgreSQL backends; WAL writer and checkpointer not included.');
-    for (const run of [baseline, batched]) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
+    console.log('CPU s: this process (event generation, validation, aggregation; with --http also the server, which runs in it) plus its PostgreSQL backends; WAL writer and checkpointer not included.');
+    for (const run of runs) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);
     console.log(`target: >= 20000 events/s and >= 10x baseline -> ${rate(batched) >= 20_000 && rate(batched) >= 10 * rate(baseline) ? 'met' : 'NOT met'}`);

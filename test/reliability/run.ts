@@ -24,7 +24,7 @@ import { Backend, freePort, Postgres, RedisServer, sleep } from './services.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '../../backend/bin/metrics-hub.js');
-const CATALOG = path.join(HERE, 'catalog.yaml');
+const CATALOG_TEMPLATE = path.join(HERE, 'catalog.yaml');
 
 const { values: args } = parseArgs({ options: { mode: { type: 'string', default: 'short' }, seed: { type: 'string' } } });
 if (args.mode !== 'short' && args.mode !== 'long') {
@@ -49,6 +49,8 @@ const hanging = http.createServer(() => undefined);
 hanging.on('connection', (socket) => hangingSockets.add(socket));
 await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
 const hangUrl = `http://127.0.0.1:${(hanging.address() as import('node:net').AddressInfo).port}`;
+const CATALOG = path.join(work, 'catalog.yaml');
+fs.writeFileSync(CATALOG, fs.readFileSync(CATALOG_TEMPLATE, 'utf8').replace('baseUrl: HANG_URL', `baseUrl: ${hangUrl}`));
 
 const postgres = new Postgres(path.join(work, 'pg'));
 const redis = new RedisServer(await freePort());
@@ -58,7 +60,6 @@ const backendEnv = (extra: Record<string, string> = {}) => ({
   DATABASE_URL: postgres.url,
   REDIS_URL: redis.url,
   CATALOG_FILE: CATALOG,
-  RELIABILITY_HANG_URL: hangUrl,
   DEMO_DATA: 'off',
   LOG_LEVEL: 'warn',
   // High enough for the load, but on: the limiter is in every request's path during the faults.

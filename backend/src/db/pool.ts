@@ -19,6 +19,10 @@ export function createPool(connectionString: string, max: number, logger: Logger
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  // A checked-out client whose connection drops between two queries (database
+  // restart mid-transaction) emits 'error' with no listener, which would crash
+  // the process; with one, its next query fails and the pool discards it.
+  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL connection lost while in use')));
   return pool;
 }
 

@@ -87,113 +87,121 @@ const recorder = new Recorder();
 const client = new Client(() => backends.map((b) => b.url), recorder);
 const failures: string[] = [];
 const faults: Fault[] = [];
-
-// Sustained load with faults.
-let loadOver = false;
-const rand = seeded(SEED);
-const loadStart = Date.now();
-log(`load: ${PLAN.ingestClients} ingest clients, ${PLAN.queryClients} query clients, ${PLAN.orgs} organizations, ${PLAN.loadS} s`);
-const guard = <T>(what: string, work: Promise<T>) => work.catch((error: unknown) => void failures.push(`${what}: ${String(error)}`));
-const workers = [
-  ...Array.from({ length: PLAN.ingestClients }, (_, i) => guard('ingest client', ingestWorker(client, orgs[i % orgs.length]!, i, () => loadOver, seeded(SEED + i)))),
-  ...Array.from({ length: PLAN.queryClients }, (_, i) => guard('query client', queryWorker(client, orgs, () => loadOver, seeded(SEED + 100 + i)))),
-  guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures)),
-];
-
-async function fault(name: string, inject: () => Promise<void>, downMs: number, recover: () => Promise<void>): Promise<void> {
-  log(`fault: ${name}`);
-  const start = Date.now();
-  await inject();
-  await sleep(downMs);
-  await recover();
-  faults.push({ name, start, recovered: Date.now() });
-  log(`recovered: ${name} after ${((Date.now() - start) / 1000).toFixed(1)} s`);
-}
-
-const slot = (PLAN.loadS * 1000) / (PLAN.cycles * 3 + 1);
-for (let cycle = 0; cycle < PLAN.cycles; cycle += 1) {
-  const victim = backends[(cycle + 1) % 2]!;
-  await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 1) - Date.now()));
-  await fault(`kill -9 backend ${victim.name}`, () => victim.kill9(), 3_000, () => victim.start());
-  await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 2) - Date.now()));
-  await fault('Redis stopped', () => redis.stop(), 4_000, () => redis.start());
-  await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 3) - Date.now()));
-  await fault('PostgreSQL restarted', () => postgres.stop(), 2_000, () => postgres.start());
-}
-await sleep(Math.max(0, loadStart + PLAN.loadS * 1000 - Date.now()));
-loadOver = true;
-await Promise.all(workers);
-const loadEnd = Date.now();
-log('load over; checking totals');
-
-// Exact totals: the database and the API against the generator's truth.
+const scenarioFindings: Array<[string, Findings]> = [];
 let lost = 0;
 let doubled = 0;
-async function checkTotals(stage: string): Promise<void> {
-  for (const org of orgs) {
-    const wantCount = org.truth.size;
-    const wantSum = [...org.truth.values()].reduce((a, b) => a + b, 0);
-    const { rows } = await admin.query<{ raw: number; count: number; sum: number }>(
-      `SELECT (SELECT count(*)::int FROM events WHERE organization_id = $1) AS raw,
-              (SELECT coalesce(sum(count), 0)::int FROM rollups_daily WHERE organization_id = $1 AND event_type = 'order.created') AS count,
-              (SELECT coalesce(sum(sum), 0)::float8 FROM rollups_daily WHERE organization_id = $1 AND event_type = 'order.created') AS sum`,
-      [org.id],
-    );
-    const db = rows[0]!;
-    const api = await queryTotals(client, org);
-    for (const [what, got, want] of [
-      ['raw events', db.raw, wantCount],
-      ['rollup count', db.count, wantCount],
-      ['rollup sum', db.sum, wantSum],
-      ['API count', api.count, wantCount],
-      ['API sum', api.sum, wantSum],
-    ] as const) {
-      if (got !== want) failures.push(`${stage} ${org.name}: ${what} ${got}, expected ${want}`);
-    }
-    lost += Math.max(0, wantCount - db.raw);
-    doubled += Math.max(0, db.raw - wantCount) + Math.max(0, db.count - wantCount);
-    if (org.maxSeen.count > wantCount || org.maxSeen.sum > wantSum) failures.push(`${org.name}: a query during the run saw ${JSON.stringify(org.maxSeen)}, above the final ${wantCount} / ${wantSum}`);
+let loadStart = Date.now();
+let loadEnd = Date.now();
+let limited: Backend | undefined;
+try {
+
+  // Sustained load with faults.
+  let loadOver = false;
+  const rand = seeded(SEED);
+  loadStart = Date.now();
+  log(`load: ${PLAN.ingestClients} ingest clients, ${PLAN.queryClients} query clients, ${PLAN.orgs} organizations, ${PLAN.loadS} s`);
+  const guard = <T>(what: string, work: Promise<T>) => work.catch((error: unknown) => void failures.push(`${what}: ${String(error)}`));
+  const workers = [
+    ...Array.from({ length: PLAN.ingestClients }, (_, i) => guard('ingest client', ingestWorker(client, orgs[i % orgs.length]!, i, () => loadOver, seeded(SEED + i)))),
+    ...Array.from({ length: PLAN.queryClients }, (_, i) => guard('query client', queryWorker(client, orgs, () => loadOver, seeded(SEED + 100 + i)))),
+    guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures)),
+  ];
+
+  async function fault(name: string, inject: () => Promise<void>, downMs: number, recover: () => Promise<void>): Promise<void> {
+    log(`fault: ${name}`);
+    const start = Date.now();
+    await inject();
+    await sleep(downMs);
+    await recover();
+    faults.push({ name, start, recovered: Date.now() });
+    log(`recovered: ${name} after ${((Date.now() - start) / 1000).toFixed(1)} s`);
   }
+
+  const slot = (PLAN.loadS * 1000) / (PLAN.cycles * 3 + 1);
+  for (let cycle = 0; cycle < PLAN.cycles; cycle += 1) {
+    const victim = backends[(cycle + 1) % 2]!;
+    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 1) - Date.now()));
+    await fault(`kill -9 backend ${victim.name}`, () => victim.kill9(), 3_000, () => victim.start());
+    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 2) - Date.now()));
+    await fault('Redis stopped', () => redis.stop(), 4_000, () => redis.start());
+    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 3) - Date.now()));
+    await fault('PostgreSQL restarted', () => postgres.stop(), 2_000, () => postgres.start());
+  }
+  await sleep(Math.max(0, loadStart + PLAN.loadS * 1000 - Date.now()));
+  loadOver = true;
+  await Promise.all(workers);
+  loadEnd = Date.now();
+  log('load over; checking totals');
+
+  // Exact totals: the database and the API against the generator's truth.
+  async function checkTotals(stage: string): Promise<void> {
+    for (const org of orgs) {
+      const wantCount = org.truth.size;
+      const wantSum = [...org.truth.values()].reduce((a, b) => a + b, 0);
+      const { rows } = await admin.query<{ raw: number; count: number; sum: number }>(
+        `SELECT (SELECT count(*)::int FROM events WHERE organization_id = $1) AS raw,
+                (SELECT coalesce(sum(count), 0)::int FROM rollups_daily WHERE organization_id = $1 AND event_type = 'order.created') AS count,
+                (SELECT coalesce(sum(sum), 0)::float8 FROM rollups_daily WHERE organization_id = $1 AND event_type = 'order.created') AS sum`,
+        [org.id],
+      );
+      const db = rows[0]!;
+      const api = await queryTotals(client, org);
+      for (const [what, got, want] of [
+        ['raw events', db.raw, wantCount],
+        ['rollup count', db.count, wantCount],
+        ['rollup sum', db.sum, wantSum],
+        ['API count', api.count, wantCount],
+        ['API sum', api.sum, wantSum],
+      ] as const) {
+        if (got !== want) failures.push(`${stage} ${org.name}: ${what} ${got}, expected ${want}`);
+      }
+      lost += Math.max(0, wantCount - db.raw);
+      doubled += Math.max(0, db.raw - wantCount) + Math.max(0, db.count - wantCount);
+      if (org.maxSeen.count > wantCount || org.maxSeen.sum > wantSum) failures.push(`${org.name}: a query during the run saw ${JSON.stringify(org.maxSeen)}, above the final ${wantCount} / ${wantSum}`);
+    }
+  }
+  await checkTotals('after load');
+
+  log('bad input: fuzzing /events, /query and catalog files');
+  const fuzzOrg = await newOrg(`rel-${runTag}-fuzz`);
+  scenarioFindings.push(['fuzz /events and /query', await fuzzApi(client, fuzzOrg, PLAN.fuzzRuns, SEED)]);
+  scenarioFindings.push(['fuzz catalog files', fuzzCatalog(CATALOG, PLAN.fuzzRuns, SEED)]);
+
+  log('isolation and revocation');
+  scenarioFindings.push(['isolation', await isolation(client, orgs, PLAN.isolationQueries, SEED)]);
+  const cliEnv = { ...process.env, DATABASE_URL: postgres.url, LOG_LEVEL: 'warn' };
+  scenarioFindings.push([
+    'revocation',
+    await revocation(client, backends.map((b) => b.url), CLI, cliEnv, orgs[0]!, () => createApiKey(admin, orgs[0]!.name)),
+  ]);
+  await checkTotals('after isolation');
+
+  log('limits on a third backend with small limits');
+  const limitConfig = { maxBodyBytes: 20_000, maxEvents: 50, maxRangeDays: 7, perMinute: 30 };
+  limited = new Backend(
+    'limits',
+    await freePort(),
+    backendEnv({
+      MAX_BODY_BYTES: String(limitConfig.maxBodyBytes),
+      INGEST_MAX_EVENTS: String(limitConfig.maxEvents),
+      QUERY_MAX_RANGE_DAYS: String(limitConfig.maxRangeDays),
+      RATE_LIMIT_PER_MINUTE: String(limitConfig.perMinute),
+    }),
+    path.join(work, 'backend-limits.log'),
+  );
+  await limited.start();
+  scenarioFindings.push(['limits', await limits(client, limited.url, await newOrg(`rel-${runTag}-limits`), limitConfig)]);
+} catch (error) {
+  // A scenario that throws is a failure of the run; the services below are still stopped.
+  failures.push(`run aborted: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+} finally {
+  await Promise.all([...backends, ...(limited ? [limited] : [])].map((b) => b.stop()));
+  await admin.end();
+  await redis.stop();
+  await postgres.stop();
+  for (const socket of hangingSockets) socket.destroy();
+  hanging.close();
 }
-await checkTotals('after load');
-
-log('bad input: fuzzing /events, /query and catalog files');
-const fuzzOrg = await newOrg(`rel-${runTag}-fuzz`);
-const scenarioFindings: Array<[string, Findings]> = [];
-scenarioFindings.push(['fuzz /events and /query', await fuzzApi(client, fuzzOrg, PLAN.fuzzRuns, SEED)]);
-scenarioFindings.push(['fuzz catalog files', fuzzCatalog(CATALOG, PLAN.fuzzRuns, SEED)]);
-
-log('isolation and revocation');
-scenarioFindings.push(['isolation', await isolation(client, orgs, PLAN.isolationQueries, SEED)]);
-const cliEnv = { ...process.env, DATABASE_URL: postgres.url, LOG_LEVEL: 'warn' };
-scenarioFindings.push([
-  'revocation',
-  await revocation(client, backends.map((b) => b.url), CLI, cliEnv, orgs[0]!, () => createApiKey(admin, orgs[0]!.name)),
-]);
-await checkTotals('after isolation');
-
-log('limits on a third backend with small limits');
-const limitConfig = { maxBodyBytes: 20_000, maxEvents: 50, maxRangeDays: 7, perMinute: 30 };
-const limited = new Backend(
-  'limits',
-  await freePort(),
-  backendEnv({
-    MAX_BODY_BYTES: String(limitConfig.maxBodyBytes),
-    INGEST_MAX_EVENTS: String(limitConfig.maxEvents),
-    QUERY_MAX_RANGE_DAYS: String(limitConfig.maxRangeDays),
-    RATE_LIMIT_PER_MINUTE: String(limitConfig.perMinute),
-  }),
-  path.join(work, 'backend-limits.log'),
-);
-await limited.start();
-scenarioFindings.push(['limits', await limits(client, limited.url, await newOrg(`rel-${runTag}-limits`), limitConfig)]);
-
-await Promise.all([...backends, limited].map((b) => b.stop()));
-await admin.end();
-await redis.stop();
-await postgres.stop();
-for (const socket of hangingSockets) socket.destroy();
-hanging.close();
 
 // Report.
 const pgFault = faults.filter((f) => f.name.startsWith('PostgreSQL'));
@@ -216,7 +224,7 @@ const rows: Array<[string, string]> = [
   ['events handled', `${events} distinct events accepted in ${recorder.samples.filter((s) => s.kind === 'ingest' && s.status === 200).length} batches (duplicates and retried batches included)`],
   ['faults injected', faults.map((f) => f.name).join(', ') + ', hanging http-json source throughout'],
   ['bad inputs sent', `${scenarioFindings.filter(([n]) => n.startsWith('fuzz')).reduce((n, [, f]) => n + f.checks, 0)} (fast-check)`],
-  ['isolation queries', String(scenarioFindings.find(([n]) => n === 'isolation')![1].checks)],
+  ['isolation queries', String(scenarioFindings.find(([n]) => n === 'isolation')?.[1].checks ?? 0)],
   ['events lost', String(lost)],
   ['events doubled', String(doubled)],
   ['cross-tenant leaks', String(leaks)],
@@ -226,7 +234,9 @@ const rows: Array<[string, string]> = [
 console.log(`\n| measure | value |\n|---|---|\n${table(rows).split('\n').map((line) => line).join('\n')}\n`);
 if (slowRecovery.length > 0) console.log(`WARNING: p99 not back to pre-fault within 10 s after: ${slowRecovery.map((l) => l.fault.name).join(', ')} (latency targets warn only)`);
 if (failures.length > 0) {
-  console.log(`FAILED (${failures.length}):\n${failures.slice(0, 40).map((f) => `  - ${f}`).join('\n')}`);
+  const counted = new Map<string, number>();
+  for (const failure of failures) counted.set(failure, (counted.get(failure) ?? 0) + 1);
+  console.log(`FAILED (${failures.length}):\n${[...counted].slice(0, 40).map(([f, n]) => `  - ${n > 1 ? `${n}x ` : ''}${f}`).join('\n')}`);
   console.log(`logs: ${work}`);
   process.exit(1);
 }

@@ -120,7 +120,7 @@ export function fuzzCatalog(catalogFile: string, runs: number, seed: number): Fi
     });
   const params = { numRuns: runs * 4, seed, endOnFailure: true };
   fc.assert(fc.property(fc.string(), (text) => check(text)), params);
-  fc.assert(fc.property(fc.anything(), (value) => check(stringify(value))), params);
+  fc.assert(fc.property(fc.anything(), (value) => check(stringify(value) ?? '')), params);
   fc.assert(fc.property(mutatedLines, (text) => check(text)), params);
   return { failures, leaks: 0, checks };
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import express from 'express';
+import { errorHandler } from '../src/http/errors.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -25,8 +28,25 @@ test('a connection terminated while checked out between queries does not crash t
   await pool.query('SELECT pg_terminate_backend($1, 5000)', [rows[0]!.pid]);
   const socket = (client as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
   if (!socket.closed) await once(socket, 'close');
-  await assert.rejects(client.query('SELECT 1'));
+  const failure = await client.query('SELECT 1').then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert.ok(failure instanceof Error);
   client.release(true);
+
+  // Such a failure is the database being unavailable: 503 with a retry hint, not a 500.
+  const app = express();
+  app.get('/', () => {
+    throw failure;
+  });
+  app.use(errorHandler(createLogger('silent')));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  server.close();
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get('retry-after'), '2');
   const again = await pool.query<{ one: number }>('SELECT 1 AS one');
   assert.equal(again.rows[0]!.one, 1);
 });

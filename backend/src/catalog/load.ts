@@ -119,7 +119,14 @@ export function parseCatalog(text: string, file: string): Catalog {
       document.errors.map((error) => ({ path: '', line: error.linePos?.[0]?.line, message: `YAML syntax: ${error.message.split('\n')[0]}` })),
     );
   }
-  const parsed = catalogFileSchema.safeParse(document.toJS());
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // Well-formed YAML can still fail to resolve (an alias to an anchor never set).
+    throw new CatalogError(file, [{ path: '', message: `YAML: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
+  const parsed = catalogFileSchema.safeParse(value);
   if (!parsed.success) {
     throw new CatalogError(
       file,

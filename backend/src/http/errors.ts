@@ -21,10 +21,11 @@ function isBodyParserError(error: unknown): error is { type: string; status: num
 function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = error instanceof Error ? error.message : '';
-  // Connection refused/reset, admin shutdown, cannot connect now, too many connections.
+  // Connection refused/reset, admin shutdown, cannot connect now, too many connections,
+  // a checked-out client whose connection dropped (pg: "... is not queryable").
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test(message)
+    /Connection terminated|timeout exceeded when trying to connect|not queryable/i.test(message)
   );
 }
 

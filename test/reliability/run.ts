@@ -75,6 +75,8 @@ await backends[1]!.start();
 log(`backends on ${backends.map((b) => b.url).join(', ')}; postgres ${postgres.url}; redis ${redis.url}`);
 
 const admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
+// The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected.
+admin.on('error', () => undefined);
 async function newOrg(name: string): Promise<Org> {
   const { id } = await createOrganization(admin, name);
   const { key } = await createApiKey(admin, name);

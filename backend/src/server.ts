@@ -65,6 +65,21 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
   return context;
 }
 
+/**
+ * DEMO_DATA=auto loads demo data the first time an embedded database starts
+ * (no organization yet), so `npm start` shows something true at once; `on`
+ * does it for any empty database, `off` never.
+ */
+async function loadDemoOnFirstRun(config: AppConfig, context: AppContext, embedded: boolean): Promise<void> {
+  if (config.DEMO_DATA === 'off' || (config.DEMO_DATA === 'auto' && !embedded)) return;
+  const existing = await context.pool.query('SELECT 1 FROM organizations LIMIT 1');
+  if ((existing.rowCount ?? 0) > 0) return;
+  const { runDemo, describeDemo } = await import('./demo/run.js');
+  context.logger.info('empty database: loading demo data (DEMO_DATA=%s)', config.DEMO_DATA);
+  const result = await runDemo(context, {});
+  console.log(describeDemo(result));
+}
+
 /** Starts the whole service: database (embedded if needed), migrations, modules, HTTP. */
 export async function startServer(config: AppConfig, logger = createLogger(config.LOG_LEVEL)): Promise<RunningServer> {
   const database = await resolveDatabase(config, logger);
@@ -75,6 +90,7 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
     throw error;
   }
   const context = await buildContext(config, logger, database.url);
+  await loadDemoOnFirstRun(config, context, database.embedded);
   if (database.stop) context.onClose.unshift(database.stop);
   const app = createApp(context, await buildApiRouters(context));
 

@@ -63,8 +63,8 @@ describe('anomaly rules, alert state and annotations', () => {
     assert.equal(pending?.state, 'pending', 'for: 10m holds it pending first');
 
     await evaluate(at + 10 * MINUTE);
-    alerts = (await get<{ alerts: Array<{ rule: string; state: string; severity: string; message: string; recommendation: string }> }>('/api/v1/alerts')).alerts;
-    const firing = alerts.find((alert) => alert.rule === 'workflow_failure_rate_high');
+    const current = (await get<{ alerts: Array<{ rule: string; state: string; severity: string; message: string; recommendation: string }> }>('/api/v1/alerts')).alerts;
+    const firing = current.find((alert) => alert.rule === 'workflow_failure_rate_high');
     assert.equal(firing?.state, 'firing');
     assert.equal(firing.severity, 'critical');
     assert.match(firing.message, /^Workflow failure rate 20% \(expected < 5%\)\.$/);

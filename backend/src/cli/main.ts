@@ -123,6 +123,30 @@ keys
   });
 
 program
+  .command('demo')
+  .description('create two demo organizations (keys printed), the demo module tables and 90 days of events with recorded incidents')
+  .option('--days <n>', 'days of history', '90')
+  .action(async (options: { days: string }) => {
+    const cfg = config();
+    const logger = createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL);
+    const database = await resolveDatabase(cfg, logger);
+    try {
+      await migrateUp(database.url, logger);
+      const pool = createPool(database.url, 4, logger);
+      try {
+        const { runDemo, describeDemo } = await import('../demo/run.js');
+        const { CacheVersions } = await import('../cache/versions.js');
+        const result = await runDemo({ pool, config: cfg, cacheVersions: new CacheVersions(undefined), logger }, { days: Number(options.days) });
+        console.log(describeDemo(result));
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      await database.stop?.();
+    }
+  });
+
+program
   .command('detect <file>')
   .description('score a timestamp,value CSV with the baseline anomaly detector: one score in [0, 1] per row, each from earlier rows only')
   .action(async (file: string) => {

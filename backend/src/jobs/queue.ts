@@ -114,9 +114,12 @@ export async function startJobs(context: AppContext, jobs: RecurringJob[]): Prom
   return {
     mode: 'bullmq',
     runNow,
+    // BullMQ's close waits on Redis; while Redis is down that would block shutdown forever.
     close: async () => {
-      await worker.close();
-      await queue.close();
+      const closing = Promise.allSettled([worker.close(true), queue.close()]);
+      const timeout = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+      await Promise.race([closing, timeout]);
+      await Promise.allSettled([worker.disconnect(), queue.disconnect()]);
     },
   };
 }

@@ -17,4 +17,7 @@ if [ -n "${METRICSHUB_BOOTSTRAP_KEY:-}" ]; then
   metrics_hub keys import --org "$org" --key "$METRICSHUB_BOOTSTRAP_KEY"
 fi
 
+# Demo data once (the demo is idempotent: a second run adds no data).
+if [ "${DEMO_DATA:-off}" = on ]; then metrics_hub demo; fi
+
 exec node /app/backend/bin/metrics-hub.js serve

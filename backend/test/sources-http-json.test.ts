@@ -13,6 +13,7 @@ import { SourceError } from '../src/sources/errors.js';
 import { SourceRegistry } from '../src/sources/registry.js';
 import type { SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { sourceQuery } from './support/source-query.js';
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 2, 1);
@@ -84,17 +85,7 @@ let catalog: Catalog;
 let registry: SourceRegistry;
 
 function queryOf(metric: string, overrides: Partial<SourceQuery> = {}): SourceQuery {
-  return {
-    organizationId: ORG,
-    metric: catalog.metric(metric)!,
-    aggregation: 'sum',
-    groupBy: [],
-    filters: [],
-    from: new Date(START),
-    to: new Date(START + 3 * HOUR),
-    bucketMs: HOUR,
-    ...overrides,
-  };
+  return sourceQuery(catalog, metric, { organizationId: ORG, start: START, bucketMs: HOUR }, overrides);
 }
 
 before(async () => {

@@ -12,6 +12,7 @@ import { translateNamedParameters } from '../src/sources/named-params.js';
 import { SourceRegistry } from '../src/sources/registry.js';
 import type { SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { sourceQuery } from './support/source-query.js';
 
 const ORG_A = randomUUID();
 const ORG_B = randomUUID();
@@ -79,17 +80,7 @@ let catalog: Catalog;
 let registry: SourceRegistry;
 
 function queryOf(metric: string, overrides: Partial<SourceQuery> = {}): SourceQuery {
-  return {
-    organizationId: ORG_A,
-    metric: catalog.metric(metric)!,
-    aggregation: 'sum',
-    groupBy: [],
-    filters: [],
-    from: new Date(START),
-    to: new Date(START + 3 * DAY),
-    bucketMs: DAY,
-    ...overrides,
-  };
+  return sourceQuery(catalog, metric, { organizationId: ORG_A, start: START, bucketMs: DAY }, overrides);
 }
 
 before(async () => {

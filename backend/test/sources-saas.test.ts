@@ -15,6 +15,7 @@ import type { FakeServer } from './fakes/http.js';
 import { startHubspotFake } from './fakes/hubspot.js';
 import { SalesforceQueryError, startSalesforceFake } from './fakes/salesforce.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { sourceQuery } from './support/source-query.js';
 
 /**
  * The SaaS adapters run their official clients (@google-cloud/bigquery,
@@ -36,17 +37,7 @@ const bigqueryQueries: Array<{ sql: string; parameters: Record<string, string> }
 const soqlQueries: string[] = [];
 
 function queryOf(metric: string, overrides: Partial<SourceQuery> = {}): SourceQuery {
-  return {
-    organizationId: ORG,
-    metric: catalog.metric(metric)!,
-    aggregation: 'sum',
-    groupBy: [],
-    filters: [],
-    from: new Date(START),
-    to: new Date(START + 3 * DAY),
-    bucketMs: DAY,
-    ...overrides,
-  };
+  return sourceQuery(catalog, metric, { organizationId: ORG, start: START, bucketMs: DAY }, overrides);
 }
 
 before(async () => {

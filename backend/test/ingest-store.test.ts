@@ -5,6 +5,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents, BatchTooLargeError } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
+import { binsFromValues, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const silent = createLogger('silent');
@@ -24,15 +25,21 @@ interface Row {
   bucket: string;
   dims: Record<string, string>;
   count: number;
+  value_count: number;
   sum: number;
   min: number | null;
   max: number | null;
+  sketch: SketchBins | null;
 }
 
-/** Rollup rows of one organization, keyed "type|bucket ISO|dims JSON with sorted keys". */
-async function rollups(pool: Pool, organizationId: string, table: 'rollups_hourly' | 'rollups_daily'): Promise<Map<string, Row>> {
+type RollupTable = 'rollups_hourly' | 'rollups_daily' | 'rollup_totals_hourly' | 'rollup_totals_daily';
+
+/** Rollup rows of one organization, keyed "type|bucket ISO|dims JSON with sorted keys" ({} in totals tables). */
+async function rollups(pool: Pool, organizationId: string, table: RollupTable): Promise<Map<string, Row>> {
+  const dims = table.startsWith('rollup_totals') ? `'{}'::jsonb AS dims` : 'dims';
   const { rows } = await pool.query<Row>(
-    `SELECT event_type, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, dims, count, sum, min, max
+    `SELECT event_type, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, ${dims},
+            count::int, value_count::int, sum, min, max, sketch
      FROM ${table} WHERE organization_id = $1`,
     [organizationId],
   );
@@ -43,21 +50,35 @@ function sortedJson(dims: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(dims).sort(([a], [b]) => a.localeCompare(b))));
 }
 
-/** Expected rollups computed the slow, obvious way from the events that should count. */
-function expectedRollups(events: Event[], granularity: 'hour' | 'day'): Map<string, { count: number; sum: number; min: number | null; max: number | null }> {
-  const expected = new Map<string, { count: number; sum: number; min: number | null; max: number | null }>();
+interface ExpectedRow {
+  count: number;
+  valueCount: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  values: number[];
+}
+
+/**
+ * Expected rollups computed the slow, obvious way from the events that should
+ * count; with `totals`, one row per type and bucket whatever the dimensions.
+ */
+function expectedRollups(events: Event[], granularity: 'hour' | 'day', totals = false): Map<string, ExpectedRow> {
+  const expected = new Map<string, ExpectedRow>();
   const declared = ['channel', 'status', 'direction', 'botId', 'agentId', 'source', 'market', 'product', 'from', 'to'];
   for (const event of events) {
     const bucket = granularity === 'hour' ? `${event.occurredAt.slice(0, 13)}:00:00Z` : `${event.occurredAt.slice(0, 10)}T00:00:00Z`;
     const dims = Object.fromEntries(
       Object.entries(event.attributes ?? {})
-        .filter(([name]) => declared.includes(name))
+        .filter(([name]) => !totals && declared.includes(name))
         .map(([name, value]) => [name, String(value)]),
     );
     const key = `${event.type}|${bucket}|${sortedJson(dims)}`;
-    const row = expected.get(key) ?? { count: 0, sum: 0, min: null, max: null };
+    const row = expected.get(key) ?? { count: 0, valueCount: 0, sum: 0, min: null, max: null, values: [] };
     row.count += 1;
     if (event.value !== undefined) {
+      row.valueCount += 1;
+      row.values.push(event.value);
       row.sum += event.value;
       row.min = row.min === null ? event.value : Math.min(row.min, event.value);
       row.max = row.max === null ? event.value : Math.max(row.max, event.value);
@@ -67,11 +88,13 @@ function expectedRollups(events: Event[], granularity: 'hour' | 'day'): Map<stri
   return expected;
 }
 
-function assertRollupsEqual(actual: Map<string, Row>, expected: ReturnType<typeof expectedRollups>): void {
+function assertRollupsEqual(actual: Map<string, Row>, expected: Map<string, ExpectedRow>): void {
   assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
   for (const [key, want] of expected) {
     const row = actual.get(key)!;
     assert.equal(row.count, want.count, `count of ${key}`);
+    assert.equal(row.value_count, want.valueCount, `value_count of ${key}`);
+    assert.deepEqual(row.sketch, want.values.length === 0 ? null : binsFromValues(want.values), `sketch of ${key}`);
     assert.ok(Math.abs(row.sum - want.sum) < 1e-6, `sum of ${key}: ${row.sum} vs ${want.sum}`);
     assert.equal(row.min, want.min, `min of ${key}`);
     assert.equal(row.max, want.max, `max of ${key}`);
@@ -134,14 +157,18 @@ describe('ingestion into raw events and rollups', () => {
     }
     assertRollupsEqual(await rollups(pool, org, 'rollups_hourly'), expectedRollups(events, 'hour'));
     assertRollupsEqual(await rollups(pool, org, 'rollups_daily'), expectedRollups(events, 'day'));
+    assertRollupsEqual(await rollups(pool, org, 'rollup_totals_hourly'), expectedRollups(events, 'hour', true));
+    assertRollupsEqual(await rollups(pool, org, 'rollup_totals_daily'), expectedRollups(events, 'day', true));
     assert.equal(await countRows(pool, 'events', org), 600);
   });
 
   test('an event without value counts with sum 0 and no min, max or sketch', async () => {
     const organization = await newOrg();
     await ingestEvents(pool, organization, [{ id: 'a', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' }], options);
-    const { rows } = await pool.query('SELECT count, sum, min, max, sketch FROM rollups_hourly WHERE organization_id = $1', [organization]);
-    assert.deepEqual(rows, [{ count: 1, sum: 0, min: null, max: null, sketch: null }]);
+    for (const table of ['rollups_hourly', 'rollup_totals_hourly']) {
+      const { rows } = await pool.query(`SELECT count::int, value_count::int, sum, min, max, sketch FROM ${table} WHERE organization_id = $1`, [organization]);
+      assert.deepEqual(rows, [{ count: 1, value_count: 0, sum: 0, min: null, max: null, sketch: null }], table);
+    }
   });
 
   test('the same batch sent twice changes nothing the second time', async () => {
@@ -195,6 +222,8 @@ describe('ingestion into raw events and rollups', () => {
     }
     assertRollupsEqual(await rollups(pool, organization, 'rollups_hourly'), expectedRollups(events, 'hour'));
     assertRollupsEqual(await rollups(pool, organization, 'rollups_daily'), expectedRollups(events, 'day'));
+    assertRollupsEqual(await rollups(pool, organization, 'rollup_totals_hourly'), expectedRollups(events, 'hour', true));
+    assertRollupsEqual(await rollups(pool, organization, 'rollup_totals_daily'), expectedRollups(events, 'day', true));
     assert.equal(await countRows(pool, 'events', organization), 1200);
   });
 
@@ -273,18 +302,18 @@ describe('ingestion into raw events and rollups', () => {
 
   test('a batch that fails mid-transaction leaves nothing behind, and can be sent again', async () => {
     const organization = await newOrg();
-    // The daily upsert is the last statement of a batch: fail it after keys, raw rows and hourly rows were written.
+    // The daily totals upsert is the last statement of a batch: fail it after keys, raw rows and every other rollup row were written.
     await pool.query(`CREATE FUNCTION test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.event_type = 'test.explode' THEN RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$`);
-    await pool.query('CREATE TRIGGER test_explode BEFORE INSERT ON rollups_daily FOR EACH ROW EXECUTE FUNCTION test_explode()');
+    await pool.query('CREATE TRIGGER test_explode BEFORE INSERT ON rollup_totals_daily FOR EACH ROW EXECUTE FUNCTION test_explode()');
     const events = [...mixedEvents('abort', 50), { id: 'boom', type: 'test.explode', occurredAt: '2026-03-10T10:00:00Z', value: 1 }];
     try {
       await assert.rejects(ingestEvents(pool, organization, events, options), /forced failure/);
-      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily']) {
+      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily', 'rollup_totals_hourly', 'rollup_totals_daily']) {
         assert.equal(await countRows(pool, table, organization), 0, `${table} after the failed batch`);
       }
     } finally {
-      await pool.query('DROP TRIGGER test_explode ON rollups_daily');
+      await pool.query('DROP TRIGGER test_explode ON rollup_totals_daily');
       await pool.query('DROP FUNCTION test_explode()');
     }
     const retried = await ingestEvents(pool, organization, events, options);

@@ -74,6 +74,10 @@ function dataset(): Event[] {
     payment('p4', T0 + 240_000, true, 'mobile'),
     payment('p5', T0 + HOUR + 60_000, false, 'web'),
     payment('p6', T0 + HOUR + 120_000, false, 'web'),
+    // Calls in hour 00: two answered (60 s, 120 s) and a missed one, which has no duration.
+    { id: 'c1', type: 'call.finished', occurredAt: at(T0 + 5 * 60_000), value: 60, attributes: { direction: 'inbound', status: 'answered' } },
+    { id: 'c2', type: 'call.finished', occurredAt: at(T0 + 6 * 60_000), value: 120, attributes: { direction: 'inbound', status: 'answered' } },
+    { id: 'c3', type: 'call.finished', occurredAt: at(T0 + 7 * 60_000), attributes: { direction: 'inbound', status: 'missed' } },
     ...bots,
   ];
 }
@@ -234,6 +238,20 @@ describe('time series from rollups', () => {
     assert.deepEqual(await value('min'), [10, 50, 60]);
     assert.deepEqual(await value('max'), [40, 50, 60]);
     assert.deepEqual(await value('count'), [4, 1, 1]);
+  });
+
+  test('an average divides by the events that carry a value, not by all events', async () => {
+    const [series] = readSeries(await one({ metric: 'call_duration_s', aggregation: 'avg' }));
+    assert.deepEqual(series!.value, [90, null, null]);
+    const byStatus = readSeries(await one({ metric: 'call_duration_s', aggregation: 'avg', groupBy: ['status'] }));
+    assert.deepEqual(
+      byStatus.map((one) => [one.labels.status, one.value[0]]),
+      [
+        ['answered', 90],
+        ['missed', null],
+      ],
+    );
+    assert.deepEqual(readSeries(await one({ metric: 'call_duration_s', aggregation: 'count' }))[0]!.value, [3, 0, 0]);
   });
 
   test('an empty bucket has no average: null, not 0', async () => {

@@ -44,7 +44,7 @@ function countRollupReads(): { count: () => number; restore: () => void } {
   let count = 0;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-    if (text && /FROM rollups_(hourly|daily)/.test(text)) count += 1;
+    if (text && /FROM (rollups|rollup_totals)_(hourly|daily)/.test(text)) count += 1;
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
   return { count: () => count, restore: () => void (pg.Client.prototype.query = original) };

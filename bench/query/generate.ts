@@ -14,7 +14,8 @@ import { SKETCH_RELATIVE_ACCURACY } from '../../backend/src/rollups/sketch.js';
  *   the dimensions the catalog declares;
  * - `rollups_hourly` and `rollups_daily` aggregated from those raw rows with
  *   the same dims, count/sum/min/max and DDSketch bins ingestion writes, so
- *   rollup answers can be checked against raw-table answers exactly.
+ *   rollup answers can be checked against raw-table answers exactly;
+ * - the totals tables rebuilt from those rollups (`rebuild_rollup_totals()`).
  */
 export interface Generated {
   organizations: Array<{ id: string; name: string; events: number }>;
@@ -95,13 +96,13 @@ const DIMS_SQL = `jsonb_strip_nulls(jsonb_build_object(
 
 function rollupSql(table: string, unit: 'hour' | 'day'): string {
   return `
-    INSERT INTO ${table} (organization_id, event_type, bucket, dims, count, sum, min, max, sketch)
-    SELECT organization_id, event_type, bucket, dims, sum(n), sum(s), min(mn), max(mx),
+    INSERT INTO ${table} (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+    SELECT organization_id, event_type, bucket, dims, sum(n), sum(vn), sum(s), min(mn), max(mx),
            jsonb_object_agg(bin, n) FILTER (WHERE bin IS NOT NULL)
     FROM (
       SELECT organization_id, event_type, date_trunc('${unit}', occurred_at) AS bucket, ${DIMS_SQL} AS dims,
              CASE WHEN value IS NULL THEN NULL WHEN value <= 0 THEN 'z' ELSE ceil(ln(value) / ${LN_GAMMA})::bigint::text END AS bin,
-             count(*) AS n, coalesce(sum(value), 0) AS s, min(value) AS mn, max(value) AS mx
+             count(*) AS n, count(value) AS vn, coalesce(sum(value), 0) AS s, min(value) AS mn, max(value) AS mx
       FROM events
       GROUP BY 1, 2, 3, 4, 5
     ) per_bin
@@ -157,9 +158,14 @@ export async function generate(pool: Pool, options: GenerateOptions): Promise<Ge
       await client.query(rollupSql(table, unit));
       log(`  ${table} from raw events (${Math.round(performance.now() - started)} ms)`);
     }
+    const started = performance.now();
+    await client.query('SELECT rebuild_rollup_totals()');
+    log(`  rollup totals from the rollups (${Math.round(performance.now() - started)} ms)`);
     await client.query('ANALYZE events');
     await client.query('ANALYZE rollups_hourly');
     await client.query('ANALYZE rollups_daily');
+    await client.query('ANALYZE rollup_totals_hourly');
+    await client.query('ANALYZE rollup_totals_daily');
     const counts = await client.query<{ id: string; events: number }>('SELECT organization_id AS id, count(*)::int AS events FROM events GROUP BY 1');
     const byId = new Map(counts.rows.map((row) => [row.id, row.events]));
     return {

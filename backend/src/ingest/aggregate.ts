@@ -16,6 +16,8 @@ export interface RollupDelta {
   /** JSON of the dims, keys in a fixed order so equal sets give equal strings. */
   dims: string;
   count: number;
+  /** Events of the row that carried a value: the divisor of an average. */
+  valueCount: number;
   sum: number;
   min: number | null;
   max: number | null;
@@ -28,11 +30,12 @@ function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dim
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
   let row = rows.get(key);
   if (!row) {
-    row = { type, bucketMs, dims, count: 0, sum: 0, min: null, max: null, sketch: null };
+    row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
     rows.set(key, row);
   }
   row.count += 1;
   if (value !== null && bin !== undefined) {
+    row.valueCount += 1;
     row.sum += value;
     row.min = row.min === null ? value : Math.min(row.min, value);
     row.max = row.max === null ? value : Math.max(row.max, value);
@@ -41,20 +44,36 @@ function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dim
   }
 }
 
+/** The increments of one granularity: per dimension set, and per (type, bucket) over all of them. */
+export interface RollupDeltas {
+  byDims: RollupDelta[];
+  totals: RollupDelta[];
+}
+
 /**
  * Folds the batch's counted events into one increment per rollup row, hourly
  * and daily in one pass, so the database applies one upsert per row instead
  * of one per event. Rows come out sorted by key: concurrent batches then lock
- * shared rows in the same order and cannot deadlock.
+ * shared rows in the same order and cannot deadlock. Totals rows (dims
+ * '{}' here, no dims column in their table) sum every dimension set.
  */
-export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDelta[]> {
+export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
+  const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
   for (const { type, occurredAtMs, value, dims } of contributions) {
     const dimsJson = JSON.stringify(dims);
     const bin = value === null ? undefined : binKey(value);
-    for (const granularity of GRANULARITIES) add(rows[granularity], type, bucketStart(occurredAtMs, granularity), dimsJson, value, bin);
+    for (const granularity of GRANULARITIES) {
+      const bucketMs = bucketStart(occurredAtMs, granularity);
+      add(rows[granularity], type, bucketMs, dimsJson, value, bin);
+      add(totals[granularity], type, bucketMs, '{}', value, bin);
+    }
   }
-  return { hour: [...rows.hour.values()].sort(compareRows), day: [...rows.day.values()].sort(compareRows) };
+  const sorted = (map: Map<string, RollupDelta>) => [...map.values()].sort(compareRows);
+  return {
+    hour: { byDims: sorted(rows.hour), totals: sorted(totals.hour) },
+    day: { byDims: sorted(rows.day), totals: sorted(totals.day) },
+  };
 }
 
 function compareRows(a: RollupDelta, b: RollupDelta): number {

@@ -5,7 +5,7 @@ import type { ValidEvent } from './schema.js';
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
  * takes whole columns as array parameters (unnest), so a batch costs at most
- * four statements whatever its size.
+ * six statements whatever its size.
  */
 
 /** Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
@@ -39,21 +39,34 @@ WITH input AS (
 )
 SELECT key FROM fresh`;
 
-/** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
-const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
-INSERT INTO ${table} AS r (organization_id, event_type, bucket, dims, count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.sum, d.min, d.max, d.sketch
-FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[], $9::jsonb[])
-  AS d (event_type, bucket, dims, count, sum, min, max, sketch)
-ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
+/**
+ * Increment upsert: the row lock serialises concurrent increments; nothing is
+ * read back. Totals tables have no dims column: their key is (org, type, bucket).
+ */
+const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily' | 'rollup_totals_hourly' | 'rollup_totals_daily') => {
+  const byDims = table.startsWith('rollups_');
+  const dims = byDims ? ' dims,' : '';
+  return `
+INSERT INTO ${table} AS r (organization_id, event_type, bucket,${dims} count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, d.event_type, d.bucket,${byDims ? ' d.dims,' : ''} d.count, d.value_count, d.sum, d.min, d.max, d.sketch
+FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
+  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+ON CONFLICT (organization_id, event_type, bucket${byDims ? ', dims' : ''}) DO UPDATE SET
   count = r.count + EXCLUDED.count,
+  value_count = r.value_count + EXCLUDED.value_count,
   sum = r.sum + EXCLUDED.sum,
   min = LEAST(r.min, EXCLUDED.min),
   max = GREATEST(r.max, EXCLUDED.max),
   sketch = sketch_merge(r.sketch, EXCLUDED.sketch)`;
+};
 
-const UPSERT_HOURLY = upsertRollups('rollups_hourly');
-const UPSERT_DAILY = upsertRollups('rollups_daily');
+// Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
+const UPSERTS = [
+  ['hour', 'byDims', upsertRollups('rollups_hourly')],
+  ['day', 'byDims', upsertRollups('rollups_daily')],
+  ['hour', 'totals', upsertRollups('rollup_totals_hourly')],
+  ['day', 'totals', upsertRollups('rollup_totals_daily')],
+] as const;
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
 const DELIVERED = 'message.delivered';
@@ -88,6 +101,7 @@ async function upsert(client: PoolClient, sql: string, organizationId: string, r
     rows.map((r) => new Date(r.bucketMs).toISOString()),
     rows.map((r) => r.dims),
     rows.map((r) => r.count),
+    rows.map((r) => r.valueCount),
     rows.map((r) => r.sum),
     rows.map((r) => r.min),
     rows.map((r) => r.max),
@@ -152,8 +166,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   if (stored.length > 0) {
     const contributions = await countedContributions(client, organizationId, stored);
     const deltas = aggregate(contributions);
-    await upsert(client, UPSERT_HOURLY, organizationId, deltas.hour);
-    await upsert(client, UPSERT_DAILY, organizationId, deltas.day);
+    for (const [granularity, kind, sql] of UPSERTS) await upsert(client, sql, organizationId, deltas[granularity][kind]);
   }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -26,12 +26,18 @@ const eventsSourceSchema = z.object({ id: z.string(), type: z.literal('events') 
 
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
-/** Which rollup table covers which part of the range: [from, to) in epoch ms. */
+/** Which rollup granularity covers which part of the range: [from, to) in epoch ms. */
 interface Slice {
   table: 'rollups_hourly' | 'rollups_daily';
   from: number;
   to: number;
 }
+
+/**
+ * A question that neither groups nor filters by a dimension reads the totals
+ * tables (one row per type and bucket) instead of the dimensioned ones.
+ */
+const TOTALS_TABLE: Record<Slice['table'], string> = { rollups_hourly: 'rollup_totals_hourly', rollups_daily: 'rollup_totals_daily' };
 
 const alignDown = (ms: number, size: number) => Math.floor(ms / size) * size;
 const alignUp = (ms: number, size: number) => Math.ceil(ms / size) * size;
@@ -112,6 +118,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     conditions.push(filterCondition({ dimension: name, op: 'in', value: values as string[] }, params));
   }
   for (const filter of query.filters) conditions.push(filterCondition(filter, params));
+  const totals = groups.length === 0 && conditions.length === 0;
 
   const selectRows = (slice: Slice) => {
     const where = [
@@ -122,7 +129,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
       ...conditions,
       ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
-    return `SELECT bucket, ${[...groups, measure === 'sketch' ? 'sketch' : 'count, sum, min, max'].join(', ')} FROM ${slice.table} WHERE ${where.join(' AND ')}`;
+    return `SELECT bucket, ${[...groups, measure === 'sketch' ? 'sketch' : 'count, value_count, sum, min, max'].join(', ')} FROM ${totals ? TOTALS_TABLE[slice.table] : slice.table} WHERE ${where.join(' AND ')}`;
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
@@ -131,7 +138,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const partials = {
     count: ['sum(count)::float8 AS c'],
     sum: ['sum(sum) AS s'],
-    avg: ['sum(count)::float8 AS c', 'sum(sum) AS s'],
+    avg: ['sum(value_count)::float8 AS v', 'sum(sum) AS s'],
     min: ['min(min) AS mn'],
     max: ['max(max) AS mx'],
   }[measure];
@@ -141,6 +148,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
 interface Row {
   b: number;
   c?: number;
+  v?: number;
   s?: number;
   mn?: number | null;
   mx?: number | null;
@@ -151,6 +159,8 @@ interface Row {
 /** What one query bucket accumulates from its rollup rows. */
 interface Partial {
   c: number;
+  /** Events that carried a value. */
+  v: number;
   s: number;
   mn: number | null;
   mx: number | null;
@@ -164,7 +174,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
     case 'sum':
       return partial.s;
     case 'avg':
-      return partial.c === 0 ? null : partial.s / partial.c;
+      return partial.v === 0 ? null : partial.s / partial.v;
     case 'min':
       return partial.mn;
     case 'max':
@@ -188,8 +198,9 @@ function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
     }
     const t = Math.floor(Number(row.b) / query.bucketMs) * query.bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, s: 0, mn: null, mx: null, bins: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined }));
     point.c += Number(row.c ?? 0);
+    point.v += Number(row.v ?? 0);
     point.s += Number(row.s ?? 0);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));

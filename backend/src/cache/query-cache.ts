@@ -88,7 +88,9 @@ export class QueryCache {
     this.lookups.inc({ store, result: hit === undefined ? 'miss' : 'hit' });
     if (hit !== undefined) return { value: JSON.parse(hit) as T, cached: true };
     const value = await compute();
-    await this.write(store, key, JSON.stringify(value), ttlSeconds);
+    // Not awaited: the answer need not wait for Redis to store it. Commands on
+    // the connection stay in order, so a later read of this key sees the write.
+    void this.write(store, key, JSON.stringify(value), ttlSeconds);
     return { value, cached: false };
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { Pool } from '../../db/pool.js';
@@ -102,13 +103,17 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
 
 /**
  * Builds the SQL for one query: partial aggregates per rollup bucket and
- * group-by values (b = bucket start in epoch ms). Grouping by the stored
- * bucket is cheap for PostgreSQL; merging rollup buckets into query buckets
- * happens in `toSeries` over these few rows. Sketches travel as stored and
- * are merged bin by bin in Node, which measured several times faster than
- * expanding every bin with jsonb_each in SQL.
+ * group-by values (b = bucket start in epoch ms). Merging rollup buckets into
+ * query buckets happens in `toSeries`. Dimensioned rows are first summed per
+ * stored bucket and group-by values in PostgreSQL (many rows per bucket);
+ * totals rows are already one per type and bucket and travel as they are.
+ * Sketches travel as stored and are merged bin by bin in Node, which measured
+ * several times faster than expanding every bin with jsonb_each in SQL.
+ *
+ * Totals questions get a statement name: their shapes are few (measure x
+ * slices), so each pooled connection plans each shape once and reuses it.
  */
-export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[] } {
+export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[]; name?: string } {
   const params = new Params();
   const org = params.add(query.organizationId);
   const types = params.add(metricQuery.eventTypes);
@@ -134,6 +139,11 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
   const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
+  if (totals) {
+    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch' }[measure];
+    const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
+    return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+  }
   if (measure === 'sketch') return { text: `SELECT ${[time, ...keys, 'sketch'].join(', ')} FROM (${rows}) r`, values: params.values };
   const partials = {
     count: ['sum(count)::float8 AS c'],
@@ -184,27 +194,33 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
   }
 }
 
-/** Merges rollup rows into query buckets per group-by values; series keyed by labels, times ascending. */
-function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
+/**
+ * Merges rollup rows into query buckets per group-by values; series keyed by
+ * labels, times ascending. This runs for every row of every cold answer, so it
+ * avoids per-row allocations beyond one accumulator per query bucket.
+ */
+export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
+  const { groupBy, bucketMs } = query;
   const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
   for (const row of rows) {
-    const values = query.groupBy.map((_, index) => row[`g${index}`] ?? '');
-    const key = JSON.stringify(values);
+    let key = '';
+    for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
     let entry = series.get(key);
     if (!entry) {
       // A row without the dimension gets an empty label, as Grafana shows missing labels.
-      const labels = Object.fromEntries(query.groupBy.map((name, index) => [name, values[index]!]));
+      const labels = Object.fromEntries(groupBy.map((name, index) => [name, row[`g${index}`] ?? '']));
       series.set(key, (entry = { labels, points: new Map() }));
     }
-    const t = Math.floor(Number(row.b) / query.bucketMs) * query.bucketMs;
+    const t = Math.floor(Number(row.b) / bucketMs) * bucketMs;
     let point = entry.points.get(t);
     if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined }));
-    point.c += Number(row.c ?? 0);
-    point.v += Number(row.v ?? 0);
-    point.s += Number(row.s ?? 0);
+    if (row.c !== undefined) point.c += Number(row.c);
+    if (row.v !== undefined) point.v += Number(row.v);
+    if (row.s !== undefined) point.s += Number(row.s);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
-    if (row.sketch) point.bins = mergeBins(point.bins ?? {}, row.sketch);
+    // The row's sketch is a fresh object from the driver: the first one is adopted, later ones added into it.
+    if (row.sketch) point.bins = point.bins ? mergeBins(point.bins, row.sketch) : row.sketch;
   }
   const q = QUANTILES[query.aggregation];
   return [...series.values()].map(({ labels, points }) => {

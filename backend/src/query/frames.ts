@@ -7,11 +7,26 @@ import type { Severity, Trend } from './severity.js';
  * `dataFrameFromJSON` (@grafana/data) and `data.Frame` (grafana-plugin-sdk-go)
  * read it: a schema of typed fields and the values column by column.
  */
+type FieldType = 'time' | 'number' | 'string';
+
 export interface FieldSchema {
   name: string;
-  type: 'time' | 'number' | 'string';
+  type: FieldType;
+  /** The Go type of the column, as Grafana writes it; grafana-plugin-sdk-go refuses a field without it. */
+  typeInfo: { frame: string; nullable?: boolean };
   labels?: Record<string, string>;
   config?: { unit?: string; displayName?: string };
+}
+
+// Times are never null; empty buckets make numbers null; a row may lack a dimension.
+const TYPE_INFO: Record<FieldType, FieldSchema['typeInfo']> = {
+  time: { frame: 'time.Time' },
+  number: { frame: 'float64', nullable: true },
+  string: { frame: 'string', nullable: true },
+};
+
+function field(name: string, type: FieldType, rest: Pick<FieldSchema, 'labels' | 'config'> = {}): FieldSchema {
+  return { name, type, typeInfo: TYPE_INFO[type], ...rest };
 }
 
 export interface Frame {
@@ -53,13 +68,11 @@ export function timeSeriesFrames(context: FrameContext, series: Series[], option
         name: `${context.metric.key}${previous ? PREVIOUS_SUFFIX : ''}`,
         refId: context.refId,
         fields: [
-          { name: 'time', type: 'time' },
-          {
-            name: 'value',
-            type: 'number',
+          field('time', 'time'),
+          field('value', 'number', {
             ...(Object.keys(labels).length > 0 && { labels }),
             config: { unit: context.metric.unit, displayName: displayName(context.metric.label, one.labels, previous) },
-          },
+          }),
         ],
         meta: meta(context),
       },
@@ -75,8 +88,8 @@ export function tableFrame(context: FrameContext, groupBy: string[], series: Ser
       name: context.metric.key,
       refId: context.refId,
       fields: [
-        ...groupBy.map((dimension): FieldSchema => ({ name: dimension, type: 'string' })),
-        { name: 'value', type: 'number', config: { unit: context.metric.unit, displayName: context.metric.label } },
+        ...groupBy.map((dimension) => field(dimension, 'string')),
+        field('value', 'number', { config: { unit: context.metric.unit, displayName: context.metric.label } }),
       ],
       meta: meta(context),
     },
@@ -100,11 +113,11 @@ export function kpiFrame(context: FrameContext, kpi: Kpi): Frame {
       name: context.metric.key,
       refId: context.refId,
       fields: [
-        { name: 'value', type: 'number', config: { unit, displayName: context.metric.label } },
-        { name: 'previous', type: 'number', config: { unit } },
-        { name: 'deltaPercent', type: 'number', config: { unit: 'percent' } },
-        { name: 'trend', type: 'string' },
-        { name: 'severity', type: 'string' },
+        field('value', 'number', { config: { unit, displayName: context.metric.label } }),
+        field('previous', 'number', { config: { unit } }),
+        field('deltaPercent', 'number', { config: { unit: 'percent' } }),
+        field('trend', 'string'),
+        field('severity', 'string'),
       ],
       meta: meta(context),
     },

@@ -7,11 +7,12 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
-// The backend writes Grafana's data-frame JSON. Grafana itself always writes
-// schema.fields[].typeInfo (the Go type of the column), but the SDK refuses a
-// field without it, and a TypeScript writer may emit only the portable "type".
-// typeInfoFor fills typeInfo from "type" in that case. Numbers are nullable
-// float64 because empty buckets arrive as null and alert expressions need floats.
+// The backend writes Grafana's data-frame JSON with schema.fields[].typeInfo
+// (the Go type of the column), as Grafana does. The SDK refuses a field without
+// it, and earlier backend builds or other TypeScript writers emit only the
+// portable "type" (the recorded fixtures are such answers); typeInfoFor fills
+// typeInfo from "type" in that case. Numbers are nullable float64 because
+// empty buckets arrive as null and alert expressions need floats.
 var typeInfoFor = map[string]map[string]any{
 	"time":    {"frame": "time.Time"},
 	"number":  {"frame": "float64", "nullable": true},

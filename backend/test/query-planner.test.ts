@@ -106,6 +106,13 @@ describe('KPI semantics', () => {
     assert.equal(severityFor(metric, 0.3), 'critical');
     assert.equal(severityFor(catalog.metric('orders_created')!, 1e9), 'healthy');
   });
+
+  test("a ratio KPI under a rule's minVolume gets no verdict from that rule", () => {
+    const metric = { ...catalog.metric('workflow_failure_rate')!, rules: [{ type: 'threshold', direction: 'above', warning: 0.05, critical: 0.2, minVolume: 10 }] };
+    assert.equal(severityFor(metric, 0.5, 2), 'healthy');
+    assert.equal(severityFor(metric, 0.5, 10), 'critical');
+    assert.equal(severityFor(metric, 0.5), 'critical');
+  });
 });
 
 describe('cache keys', () => {

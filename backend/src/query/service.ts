@@ -34,7 +34,7 @@ const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.st
  * empty buckets filled), sorted by labels, so answers are stable and series
  * line up. Without group-by there is always exactly one series.
  */
-function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Series[] {
+export function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Series[] {
   const dense = series.map((one) => {
     const byTime = new Map<number, number | null>();
     one.times.forEach((time, index) => byTime.set(alignDown(time, bucketMs), one.values[index] ?? null));
@@ -143,10 +143,28 @@ export class QueryService {
     ]);
     const value = current.series[0]?.values[0] ?? null;
     const before = previous.series[0]?.values[0] ?? null;
+    const volume = plan.metric.kind === 'ratio' ? await this.denominatorTotal(organizationId, whole) : undefined;
     return {
-      kpi: { value, previous: before, deltaPercent: deltaPercent(value, before), trend: trendOf(value, before), severity: this.options.severityFor(plan.metric, value) },
+      kpi: {
+        value,
+        previous: before,
+        deltaPercent: deltaPercent(value, before),
+        trend: trendOf(value, before),
+        severity: this.options.severityFor(plan.metric, value, volume),
+      },
       cached: current.cached && previous.cached,
     };
+  }
+
+  /** A ratio's denominator summed over the plan's range (the same cached question its value was computed from). */
+  private async denominatorTotal(organizationId: string, plan: Plan): Promise<number> {
+    const { series } = await this.ratioPart(organizationId, plan, plan.metric.denominator!, plan.from, plan.to);
+    return series.reduce((total, one) => total + one.values.reduce<number>((sum, value) => sum + (value ?? 0), 0), 0);
+  }
+
+  private ratioPart(organizationId: string, plan: Plan, key: string, from: Date, to: Date): Promise<Fetched> {
+    const partMetric = this.catalog.metric(key)!;
+    return this.fetch(organizationId, plan, partMetric, partMetric.aggregations.includes('sum') ? 'sum' : 'count', from, to);
   }
 
   /** Dense, sorted series of the plan's metric over [from, to) in the plan's buckets. */
@@ -157,11 +175,10 @@ export class QueryService {
       const fetched = await this.fetch(organizationId, plan, metric, plan.aggregation as SourceQuery['aggregation'], from, to);
       return { series: densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };
     }
-    const part = (key: string) => {
-      const partMetric = this.catalog.metric(key)!;
-      return this.fetch(organizationId, plan, partMetric, partMetric.aggregations.includes('sum') ? 'sum' : 'count', from, to);
-    };
-    const [numerator, denominator] = await Promise.all([part(metric.numerator!), part(metric.denominator!)]);
+    const [numerator, denominator] = await Promise.all([
+      this.ratioPart(organizationId, plan, metric.numerator!, from, to),
+      this.ratioPart(organizationId, plan, metric.denominator!, from, to),
+    ]);
     const dense = (series: Series[]) => densify(series, plan.groupBy, times, plan.bucketMs, 0);
     return {
       series: densify(ratio(dense(numerator.series), dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, 0),

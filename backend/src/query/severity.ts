@@ -6,8 +6,11 @@ import type { CatalogMetric } from '../catalog/schema.js';
 export type { Severity };
 export type Trend = 'up' | 'down' | 'flat';
 
-/** Severity of a KPI value. The anomaly engine may supply a richer one (see QueryHooks). */
-export type SeverityFor = (metric: CatalogMetric, value: number | null) => Severity;
+/**
+ * Severity of a KPI value; `volume` is a ratio's denominator over the same
+ * range. The anomaly engine may supply a richer one (see QueryHooks).
+ */
+export type SeverityFor = (metric: CatalogMetric, value: number | null, volume?: number) => Severity;
 
 const thresholdRuleSchema = z.object({
   type: z.literal('threshold'),
@@ -15,15 +18,21 @@ const thresholdRuleSchema = z.object({
   warning: z.number().optional(),
   critical: z.number().optional(),
   hysteresis: z.number().optional(),
+  minVolume: z.number().optional(),
 });
 
-/** The worst severity any static threshold rule of the metric gives the value; healthy without rules or value. */
-export const severityFor: SeverityFor = (metric, value) => {
+/**
+ * The worst severity any static threshold rule of the metric gives the value;
+ * healthy without rules or value. A rule whose minVolume the denominator does
+ * not reach says nothing, as it does for alerts (1 failure in 2 runs is no trend).
+ */
+export const severityFor: SeverityFor = (metric, value, volume) => {
   if (value === null) return 'healthy';
   let worst: Severity = 'healthy';
   for (const rule of metric.rules) {
     const threshold = thresholdRuleSchema.safeParse(rule);
     if (!threshold.success) continue;
+    if (volume !== undefined && volume < (threshold.data.minVolume ?? 0)) continue;
     const severity = thresholdSeverity(threshold.data, value);
     if (severity === 'critical') return severity;
     if (severity === 'warning') worst = severity;

@@ -6,7 +6,7 @@ import { alignDown, HOUR_MS, WHOLE_RANGE_MS } from '../query/buckets.js';
 import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
 import type { Series } from '../sources/types.js';
-import { describeFinding, evaluateBaseline, evaluateChange, evaluateThreshold, type Finding, type Severity } from './detectors/index.js';
+import { describeFinding, evaluateBaseline, evaluateChange, evaluateRatio, evaluateThreshold, type Finding, type Severity } from './detectors/index.js';
 import type { MetricRule, Rule } from './rules.js';
 import { nextState } from './state-machine.js';
 import { loadStates, recordTransition, saveState, seriesKeyOf, tryLockRule, type EvaluatedSeries } from './store.js';
@@ -60,14 +60,23 @@ export class RuleEvaluator {
     const out = new Map<string, { labels: Record<string, string>; finding: Finding }>();
     if (rule.type === 'threshold') {
       const from = alignDown(at - rule.window, HOUR_MS);
-      const values = await this.totals(organizationId, metric, rule, from, at);
-      const volumes = metric.kind === 'ratio' && rule.minVolume > 0 ? await this.denominatorTotals(organizationId, metric, rule, from, at) : undefined;
+      const ratio = metric.kind === 'ratio';
+      const [values, volumes, numerators] = await Promise.all([
+        this.totals(organizationId, metric, rule, from, at),
+        ratio && (rule.minVolume > 0 || rule.confidence > 0) ? this.partTotals(organizationId, metric.denominator!, rule, from, at) : undefined,
+        ratio && rule.confidence > 0 ? this.partTotals(organizationId, metric.numerator!, rule, from, at) : undefined,
+      ]);
       for (const series of values) {
         const key = seriesKeyOf(series.labels);
         const value = series.values[0] ?? null;
         if (value === null) continue;
         if (volumes && (volumes.get(key) ?? 0) < rule.minVolume) continue;
-        out.set(key, { labels: series.labels, finding: evaluateThreshold(rule, { time: at, value }, previous.get(key) ?? 'healthy') });
+        const before = previous.get(key) ?? 'healthy';
+        const finding =
+          numerators && volumes
+            ? evaluateRatio({ ...rule, confidenceZ: rule.confidence, minDenominator: Math.max(1, rule.minVolume) }, at, numerators.get(key) ?? 0, volumes.get(key) ?? 0, before)
+            : evaluateThreshold(rule, { time: at, value }, before);
+        out.set(key, { labels: series.labels, finding });
       }
     } else if (rule.type === 'change') {
       const currentFrom = alignDown(at - rule.window, HOUR_MS);
@@ -104,10 +113,11 @@ export class RuleEvaluator {
     return out;
   }
 
-  private async denominatorTotals(organizationId: string, metric: CatalogMetric, rule: Rule, from: number, to: number): Promise<Map<string, number>> {
-    const denominator = this.service.catalog.metric(metric.denominator!)!;
-    const plan = this.plan(denominator, rule, from, to, WHOLE_RANGE_MS);
-    const { series } = await this.service.series(organizationId, { ...plan, metric: denominator, aggregation: denominator.aggregations.includes('sum') ? 'sum' : 'count' }, plan.from, plan.to);
+  /** A ratio's numerator or denominator metric summed over [from, to), per series. */
+  private async partTotals(organizationId: string, partKey: string, rule: Rule, from: number, to: number): Promise<Map<string, number>> {
+    const part = this.service.catalog.metric(partKey)!;
+    const plan = this.plan(part, rule, from, to, WHOLE_RANGE_MS);
+    const { series } = await this.service.series(organizationId, { ...plan, metric: part, aggregation: part.aggregations.includes('sum') ? 'sum' : 'count' }, plan.from, plan.to);
     return new Map(series.map((one) => [seriesKeyOf(one.labels), one.values[0] ?? 0]));
   }
 

@@ -38,6 +38,12 @@ export const thresholdRuleSchema = z
     window: duration.default(3_600_000),
     /** Ratio metrics: below this many in the denominator the rule stays healthy (2 of 3 failing is no trend). */
     minVolume: z.number().min(0).default(0),
+    /**
+     * Ratio metrics: judge the edge of the rate's Wilson interval at this z
+     * (1.96 = 95 %) nearest to normal instead of the raw rate, so a few
+     * unlucky runs need more evidence than many. 0 (default) judges the raw rate.
+     */
+    confidence: z.number().min(0).max(5).default(0),
   })
   .strict();
 
@@ -104,6 +110,9 @@ export function loadRules(catalog: Catalog): MetricRule[] {
       ids.add(rule.id);
       const undeclared = rule.groupBy.filter((dimension) => !metric.dimensions.includes(dimension));
       if (undeclared.length) problems.push({ path: at('groupBy'), message: `dimension(s) ${undeclared.join(', ')} not declared on metric '${metric.key}'` });
+      if (rule.type === 'threshold' && rule.confidence > 0 && metric.kind !== 'ratio') {
+        problems.push({ path: at('confidence'), message: `confidence needs a ratio metric; '${metric.key}' is a ${metric.kind}` });
+      }
       try {
         if (rule.type === 'threshold') validateThresholdRule(rule);
         if (rule.type === 'change') validateChangeRule(rule);

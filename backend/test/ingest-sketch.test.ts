@@ -5,7 +5,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -92,4 +92,15 @@ test('count, sum, min and max over the rollups equal the exact values', async ()
   assert.ok(Math.abs(rows[0]!.sum - exactSum) / exactSum < 1e-9);
   assert.equal(rows[0]!.min, values[0]);
   assert.equal(rows[0]!.max, values[N - 1]);
+});
+
+test('values below 1 and negative values keep their sign and size in the sketch', () => {
+  const near = (actual: number | undefined, expected: number) => assert.ok(actual !== undefined && Math.abs(actual - expected) <= Math.abs(expected) * 0.005, `${actual} vs ${expected}`);
+  // 0.5 sits in bin -69 and -2 in bin 70 of |value|: the keys must not collide.
+  near(quantile(binsFromValues([0.5, 0.5, 0.5]), 0.5), 0.5);
+  const mixed = binsFromValues([-2, -2, 0.5, 0.5, 0.5, 0.001, 3]);
+  near(quantile(mixed, 0), -2);
+  near(quantile(mixed, 0.5), 0.5);
+  near(quantile(mixed, 1), 3);
+  assert.equal(Object.keys(mixed).length, 4);
 });

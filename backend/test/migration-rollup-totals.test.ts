@@ -4,13 +4,19 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { migrateUp, MIGRATIONS_DIR } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins } from '../src/rollups/sketch.js';
+import { binKey, binsFromValues, mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 /**
- * Migration 0011 on a database that already holds rollups written by the
- * previous schema: value_count comes from the sketches, totals from the
- * dimensioned rows, and nothing already stored changes.
+ * Migrations that rewrite stored rollups, each run on a database that already
+ * holds rows written by the schema before it.
+ */
+const runUpTo = (url: string, count: number) =>
+  runner({ databaseUrl: url, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: 'pgmigrations', count, log: () => undefined });
+
+/**
+ * 0011: value_count comes from the sketches, totals from the dimensioned rows,
+ * and nothing already stored changes.
  */
 describe('migration 0011: rollup totals on existing data', () => {
   let database: TestDatabase;
@@ -20,7 +26,7 @@ describe('migration 0011: rollup totals on existing data', () => {
   before(async () => {
     database = await createTestDatabase('migration_totals');
     // Every migration before 0011.
-    await runner({ databaseUrl: database.url, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: 'pgmigrations', count: 4, log: () => undefined });
+    await runUpTo(database.url, 4);
     client = new pg.Client({ connectionString: database.url });
     await client.connect();
   });
@@ -40,7 +46,7 @@ describe('migration 0011: rollup totals on existing data', () => {
     await client.query(insert, [org, 'message.sent', hour, { channel: 'sms' }, 2, 0, null, null, null]);
     await client.query(`INSERT INTO rollups_daily SELECT organization_id, event_type, date_trunc('day', bucket), dims, count, sum, min, max, sketch FROM rollups_hourly`);
 
-    assert.deepEqual(await migrateUp(database.url, createLogger('silent')), ['0011_rollup_totals']);
+    await runUpTo(database.url, 1);
 
     const valueCounts = await client.query(`SELECT event_type, dims->>'channel' AS channel, value_count::int FROM rollups_hourly ORDER BY 1, 2`);
     assert.deepEqual(valueCounts.rows, [
@@ -59,5 +65,73 @@ describe('migration 0011: rollup totals on existing data', () => {
         table,
       );
     }
+  });
+});
+
+/**
+ * 0012: old "-<n>" sketch keys meant a negative value, but also held positive
+ * values below 1. They become "n<n>" where the raw events show negative values
+ * only, and stay (now meaning values below 1) where they show none.
+ */
+describe('migration 0012: negative sketch keys', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+  const org = '00000000-0000-4000-8000-000000000002';
+  const negativeHour = '2026-03-10T10:00:00Z';
+  const belowOneHour = '2026-03-10T11:00:00Z';
+
+  before(async () => {
+    database = await createTestDatabase('migration_sketch_keys');
+    await runUpTo(database.url, 5);
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await database?.drop();
+  });
+
+  test('rewrites the keys of negative values from the raw events, keeps those of values below 1, and rebuilds totals', async () => {
+    await client.query(`CREATE TABLE events_y2026m03 PARTITION OF events FOR VALUES FROM ('2026-03-01') TO ('2026-04-01')`);
+    const raw = `INSERT INTO events (organization_id, occurred_at, event_id, event_type, value) VALUES ($1, $2, $3, 'refund.issued', $4)`;
+    await client.query(raw, [org, '2026-03-10T10:05:00Z', 'r1', -2]);
+    await client.query(raw, [org, '2026-03-10T10:06:00Z', 'r2', -2]);
+    await client.query(raw, [org, '2026-03-10T11:05:00Z', 'r3', 0.5]);
+    // As the old ingestion stored them: -2 and 0.5 both under "-<n>" keys (-2 is "-70", 0.5 is "-69").
+    const rollup = `INSERT INTO rollups_hourly (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+                    VALUES ($1, 'refund.issued', $2, '{}', $3, $3, $4, $5, $5, $6)`;
+    await client.query(rollup, [org, negativeHour, 2, -4, -2, { '-70': 2 }]);
+    await client.query(rollup, [org, belowOneHour, 1, 0.5, 0.5, { '-69': 1 }]);
+    await client.query(
+      `INSERT INTO rollups_daily (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+       VALUES ($1, 'refund.issued', '2026-03-10T00:00:00Z', '{}', 3, 3, -3.5, -2, 0.5, $2)`,
+      [org, { '-70': 2, '-69': 1 }],
+    );
+    // The old keys, decoded now, would read the negative values as values below 1.
+    assert.notEqual(Math.round(quantile({ '-70': 2 }, 0.5)!), -2);
+
+    assert.deepEqual(await migrateUp(database.url, createLogger('silent')), ['0012_sketch_negative_keys']);
+
+    const hourly = await client.query<{ hour: string; sketch: SketchBins }>(`SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24') AS hour, sketch FROM rollups_hourly ORDER BY bucket`);
+    assert.deepEqual(hourly.rows, [
+      { hour: '10', sketch: { n70: 2 } },
+      { hour: '11', sketch: { '-69': 1 } },
+    ]);
+    assert.ok(Math.abs(quantile(hourly.rows[0]!.sketch, 0.5)! + 2) <= 0.005 * 2, 'within 0.5 % of -2');
+    assert.ok(Math.abs(quantile(hourly.rows[1]!.sketch, 0.5)! - 0.5) <= 0.005 * 0.5, 'within 0.5 % of 0.5');
+    // The day held both kinds: its keys stay as they were (the migration cannot tell them apart).
+    const daily = await client.query(`SELECT sketch FROM rollups_daily`);
+    assert.deepEqual(daily.rows[0].sketch, { '-70': 2, '-69': 1 });
+    const totals = await client.query(`SELECT sketch FROM rollup_totals_hourly ORDER BY bucket`);
+    assert.deepEqual(totals.rows.map((row) => row.sketch), [{ n70: 2 }, { '-69': 1 }]);
+  });
+
+  test('sketch_bin() in SQL gives the keys ingestion computes', async () => {
+    const values = [0, 1, -1, 0.5, -0.5, 1e-6, -1e6, 123.456, 0.999, 1.001, ...Array.from({ length: 500 }, (_, index) => (index % 2 ? -1 : 1) * Math.exp((index - 250) / 20) * 1.2345)];
+    const { rows } = await client.query<{ bin: string }>('SELECT sketch_bin(v) AS bin FROM unnest($1::float8[]) WITH ORDINALITY AS t(v, i) ORDER BY i', [values]);
+    assert.deepEqual(
+      rows.map((row) => row.bin),
+      values.map((value) => binKey(value)),
+    );
   });
 });

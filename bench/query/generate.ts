@@ -1,6 +1,5 @@
 import { ensurePartitions } from '../../backend/src/ingest/partitions.js';
 import type { Pool } from '../../backend/src/db/pool.js';
-import { SKETCH_RELATIVE_ACCURACY } from '../../backend/src/rollups/sketch.js';
 
 /**
  * Synthetic history for the query benchmark, written set-based in SQL
@@ -34,9 +33,6 @@ export interface GenerateOptions {
 }
 
 const CHUNK = 1_000_000;
-
-// DDSketch key of a positive value: ceil(log_gamma(v)) with gamma = (1 + a) / (1 - a), as LogarithmicMapping computes it.
-const LN_GAMMA = Math.log1p((2 * SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY));
 
 /** Log-normal sample around `median`, from two uniforms (Box-Muller). */
 const lognormal = (median: number, sigma: number) => `round((${median} * exp(${sigma} * sqrt(-2 * ln(1 - r1)) * cos(2 * pi() * r2)))::numeric, 2)::float8`;
@@ -101,7 +97,7 @@ function rollupSql(table: string, unit: 'hour' | 'day'): string {
            jsonb_object_agg(bin, n) FILTER (WHERE bin IS NOT NULL)
     FROM (
       SELECT organization_id, event_type, date_trunc('${unit}', occurred_at) AS bucket, ${DIMS_SQL} AS dims,
-             CASE WHEN value IS NULL THEN NULL WHEN value <= 0 THEN 'z' ELSE ceil(ln(value) / ${LN_GAMMA})::bigint::text END AS bin,
+             sketch_bin(value) AS bin,
              count(*) AS n, count(value) AS vn, coalesce(sum(value), 0) AS s, min(value) AS mn, max(value) AS mx
       FROM events
       GROUP BY 1, 2, 3, 4, 5

@@ -7,7 +7,9 @@ import { LogarithmicMapping } from '@datadog/sketches-js/dist/ddsketch/mapping/i
  * mergeable) stored as a flat JSON map of bin key -> count, so PostgreSQL can
  * merge two sketches with `sketch_merge()` inside an increment upsert.
  *
- * Keys: "<n>" positive bin n, "-<n>" negative bin n (of |value|), "z" zero.
+ * Keys: "<n>" a positive value's bin n (n < 0 for values below 1), "n<n>" a
+ * negative value's bin n (of |value|), "z" zero. SQL's `sketch_bin()` (migration
+ * 0012) computes the same keys.
  * Relative accuracy 0.5%: a quantile read from merged bins is within 0.5% of
  * a value at that rank, comfortably inside the 1% the API promises.
  */
@@ -19,7 +21,7 @@ export type SketchBins = Record<string, number>;
 export function binKey(value: number): string {
   if (!Number.isFinite(value)) throw new RangeError(`sketch value must be finite, got ${value}`);
   if (Math.abs(value) < mapping.minPossible) return 'z';
-  return value > 0 ? String(mapping.key(value)) : `-${mapping.key(-value)}`;
+  return value > 0 ? String(mapping.key(value)) : `n${mapping.key(-value)}`;
 }
 
 /** Adds one value to a bin map in place. */
@@ -56,7 +58,7 @@ function toSketch(bins: SketchBins): DDSketch {
     const weight = Number(count);
     if (weight <= 0) continue;
     if (key === 'z') sketch.accept(0, weight);
-    else if (key.startsWith('-')) sketch.accept(-mapping.value(Number(key.slice(1))), weight);
+    else if (key.startsWith('n')) sketch.accept(-mapping.value(Number(key.slice(1))), weight);
     else sketch.accept(mapping.value(Number(key)), weight);
   }
   return sketch;

@@ -5,7 +5,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, quantile, SketchAccumulator, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -103,4 +103,35 @@ test('values below 1 and negative values keep their sign and size in the sketch'
   near(quantile(mixed, 0.5), 0.5);
   near(quantile(mixed, 1), 3);
   assert.equal(Object.keys(mixed).length, 4);
+});
+
+test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging would, and falls back on any other form', async () => {
+  const fc = (await import('fast-check')).default;
+  const key = fc.oneof(fc.constant('z'), fc.integer({ min: -3000, max: 3000 }).map(String), fc.integer({ min: -3000, max: 3000 }).map((n) => `n${n}`));
+  const bins = fc.dictionary(key, fc.integer({ min: 1, max: 1_000_000 }), { maxKeys: 60 });
+  // jsonb_out's form: keys ordered by length then bytes, ": " and ", " separators.
+  const jsonbText = (map: SketchBins) =>
+    `{${Object.keys(map)
+      .sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => `"${name}": ${map[name]}`)
+      .join(', ')}}`;
+  fc.assert(
+    fc.property(fc.array(bins, { maxLength: 8 }), (sketches) => {
+      const accumulator = new SketchAccumulator();
+      const expected: SketchBins = {};
+      for (const one of sketches) {
+        accumulator.addJson(jsonbText(one));
+        mergeBins(expected, one);
+      }
+      assert.deepEqual(accumulator.toBins(), expected);
+      for (const q of [0, 0.5, 0.95, 1]) assert.equal(accumulator.quantile(q), quantile(expected, q));
+    }),
+    { numRuns: 300 },
+  );
+  // Compact JSON, fractional counts: not jsonb's form, read by JSON.parse instead.
+  const fallback = new SketchAccumulator();
+  fallback.addJson('{"5":1.5,"n7":2}');
+  fallback.addJson('{}');
+  assert.deepEqual(fallback.toBins(), { n7: 2, '5': 1.5 });
+  assert.throws(() => new SketchAccumulator().addJson('{"x": 1}'), /not a sketch bin/);
 });

@@ -110,7 +110,7 @@ describe('migration 0012: negative sketch keys', () => {
     // The old keys, decoded now, would read the negative values as values below 1.
     assert.notEqual(Math.round(quantile({ '-70': 2 }, 0.5)!), -2);
 
-    assert.deepEqual(await migrateUp(database.url, createLogger('silent')), ['0012_sketch_negative_keys']);
+    assert.deepEqual((await migrateUp(database.url, createLogger('silent')))[0], '0012_sketch_negative_keys');
 
     const hourly = await client.query<{ hour: string; sketch: SketchBins }>(`SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24') AS hour, sketch FROM rollups_hourly ORDER BY bucket`);
     assert.deepEqual(hourly.rows, [

@@ -51,22 +51,154 @@ export function binCount(bins: SketchBins): number {
   return total;
 }
 
-/** Rebuilds a DDSketch from bins so quantiles use the library's rank logic. */
-function toSketch(bins: SketchBins): DDSketch {
-  const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
-  for (const [key, count] of Object.entries(bins)) {
-    const weight = Number(count);
-    if (weight <= 0) continue;
-    if (key === 'z') sketch.accept(0, weight);
-    else if (key.startsWith('n')) sketch.accept(-mapping.value(Number(key.slice(1))), weight);
-    else sketch.accept(mapping.value(Number(key)), weight);
-  }
-  return sketch;
-}
-
 /** Value at quantile q in [0, 1]; undefined for an empty sketch. */
 export function quantile(bins: SketchBins, q: number): number | undefined {
-  if (q < 0 || q > 1) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
-  if (binCount(bins) === 0) return undefined;
-  return toSketch(bins).getValueAtQuantile(q);
+  const accumulator = new SketchAccumulator();
+  accumulator.addBins(bins);
+  return accumulator.quantile(q);
+}
+
+/** Counts per integer bin key in one growable array: no object or string per bin. */
+class DenseBins {
+  private counts = new Float64Array(0);
+  private offset = 0;
+
+  add(key: number, count: number): void {
+    let index = key - this.offset;
+    if (index < 0 || index >= this.counts.length) {
+      this.grow(key);
+      index = key - this.offset;
+    }
+    this.counts[index]! += count;
+  }
+
+  private grow(key: number): void {
+    const empty = this.counts.length === 0;
+    const low = Math.min(empty ? key : this.offset, key) - 64;
+    const high = Math.max(empty ? key + 1 : this.offset + this.counts.length, key + 1) + 64;
+    const next = new Float64Array(high - low);
+    if (!empty) next.set(this.counts, this.offset - low);
+    this.counts = next;
+    this.offset = low;
+  }
+
+  forEach(visit: (key: number, count: number) => void): void {
+    for (let index = 0; index < this.counts.length; index += 1) if (this.counts[index]! > 0) visit(index + this.offset, this.counts[index]!);
+  }
+}
+
+// Scratch space of one scan; scans are synchronous, so one set serves every call.
+const scanned = { kinds: [] as number[], keys: [] as number[], counts: [] as number[] };
+const POSITIVE = 0;
+const NEGATIVE = 1;
+const ZERO = 2;
+
+/**
+ * Reads a bin map in PostgreSQL's jsonb text form (`{"z": 1, "-69": 3, "n70": 2}`)
+ * into `scanned`, or returns false at the first character that is not that
+ * exact form (the caller then uses JSON.parse). Many sketches merge on every
+ * cold percentile answer; this measured 2.4x faster than JSON.parse plus
+ * merging objects (bench/README.md, Query).
+ */
+function scanJsonbBins(text: string): boolean {
+  const { kinds, keys, counts } = scanned;
+  kinds.length = keys.length = counts.length = 0;
+  const n = text.length;
+  if (text.charCodeAt(0) !== 123 /* { */) return false;
+  let p = 1;
+  if (text.charCodeAt(p) === 125 /* } */) return p === n - 1;
+  for (;;) {
+    if (text.charCodeAt(p++) !== 34 /* " */) return false;
+    let kind = POSITIVE;
+    let ch = text.charCodeAt(p);
+    if (ch === 122 /* z */) {
+      kind = ZERO;
+      p += 1;
+    } else {
+      if (ch === 110 /* n */) {
+        kind = NEGATIVE;
+        p += 1;
+      }
+      const negativeKey = text.charCodeAt(p) === 45; /* - */
+      if (negativeKey) p += 1;
+      const start = p;
+      let key = 0;
+      while ((ch = text.charCodeAt(p)) >= 48 && ch <= 57) {
+        key = key * 10 + ch - 48;
+        p += 1;
+      }
+      if (p === start) return false;
+      keys.push(negativeKey ? -key : key);
+    }
+    if (kind === ZERO) keys.push(0);
+    if (text.charCodeAt(p) !== 34 || text.charCodeAt(p + 1) !== 58 /* : */ || text.charCodeAt(p + 2) !== 32) return false;
+    p += 3;
+    const start = p;
+    let count = 0;
+    while ((ch = text.charCodeAt(p)) >= 48 && ch <= 57) {
+      count = count * 10 + ch - 48;
+      p += 1;
+    }
+    if (p === start || count > Number.MAX_SAFE_INTEGER) return false;
+    kinds.push(kind);
+    counts.push(count);
+    ch = text.charCodeAt(p);
+    if (ch === 125) return p === n - 1;
+    if (ch !== 44 /* , */ || text.charCodeAt(p + 1) !== 32) return false;
+    p += 2;
+  }
+}
+
+/**
+ * Merges many sketches and answers quantiles: the bins of every rollup row a
+ * percentile question reads, summed in dense arrays by bin key.
+ */
+export class SketchAccumulator {
+  private readonly positive = new DenseBins();
+  private readonly negative = new DenseBins();
+  private zero = 0;
+
+  /** Adds one bin map given as jsonb text, as PostgreSQL sends it. */
+  addJson(text: string): void {
+    if (!scanJsonbBins(text)) {
+      this.addBins(JSON.parse(text) as SketchBins);
+      return;
+    }
+    const { kinds, keys, counts } = scanned;
+    for (let index = 0; index < kinds.length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
+  }
+
+  addBins(bins: SketchBins): void {
+    for (const key in bins) {
+      const count = Number(bins[key]);
+      if (key === 'z') this.add(ZERO, 0, count);
+      else if (key.startsWith('n')) this.add(NEGATIVE, Number(key.slice(1)), count);
+      else this.add(POSITIVE, Number(key), count);
+    }
+  }
+
+  private add(kind: number, key: number, count: number): void {
+    if (!Number.isInteger(key) || !Number.isFinite(count)) throw new RangeError(`not a sketch bin: ${kind === NEGATIVE ? 'n' : ''}${key} = ${count}`);
+    if (kind === ZERO) this.zero += count;
+    else (kind === NEGATIVE ? this.negative : this.positive).add(key, count);
+  }
+
+  /** The merged bins as a bin map (the storage form). */
+  toBins(): SketchBins {
+    const bins: SketchBins = {};
+    if (this.zero > 0) bins.z = this.zero;
+    this.negative.forEach((key, count) => (bins[`n${key}`] = count));
+    this.positive.forEach((key, count) => (bins[String(key)] = count));
+    return bins;
+  }
+
+  /** Value at quantile q in [0, 1], by DDSketch's own rank rule; undefined when empty. */
+  quantile(q: number): number | undefined {
+    if (q < 0 || q > 1) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
+    const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    if (this.zero > 0) sketch.accept(0, this.zero);
+    this.negative.forEach((key, count) => sketch.accept(-mapping.value(key), count));
+    this.positive.forEach((key, count) => sketch.accept(mapping.value(key), count));
+    return sketch.count === 0 ? undefined : sketch.getValueAtQuantile(q);
+  }
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { Pool } from '../../db/pool.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
-import { mergeBins, quantile, type SketchBins } from '../../rollups/sketch.js';
+import { SketchAccumulator } from '../../rollups/sketch.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, Series, SourceAdapter, SourceQuery } from '../types.js';
 
@@ -134,7 +135,9 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
       ...conditions,
       ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
-    return `SELECT bucket, ${[...groups, measure === 'sketch' ? 'sketch' : 'count, value_count, sum, min, max'].join(', ')} FROM ${totals ? TOTALS_TABLE[slice.table] : slice.table} WHERE ${where.join(' AND ')}`;
+    // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
+    const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
+    return `SELECT bucket, ${[...groups, measure === 'sketch' ? sketch : 'count, value_count, sum, min, max'].join(', ')} FROM ${totals ? TOTALS_TABLE[slice.table] : slice.table} WHERE ${where.join(' AND ')}`;
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
@@ -162,7 +165,8 @@ interface Row {
   s?: number;
   mn?: number | null;
   mx?: number | null;
-  sketch?: SketchBins;
+  /** jsonb text: read by SketchAccumulator without building an object per sketch. */
+  sketch?: string;
   [group: `g${number}`]: string | null;
 }
 
@@ -174,7 +178,7 @@ interface Partial {
   s: number;
   mn: number | null;
   mx: number | null;
-  bins: SketchBins | undefined;
+  bins: SketchAccumulator | undefined;
 }
 
 function valueOf(partial: Partial, measure: Measure, q: number | undefined): number | null {
@@ -190,7 +194,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
     case 'max':
       return partial.mx;
     case 'sketch':
-      return partial.bins ? (quantile(partial.bins, q!) ?? null) : null;
+      return partial.bins?.quantile(q!) ?? null;
   }
 }
 
@@ -219,8 +223,7 @@ export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Ser
     if (row.s !== undefined) point.s += Number(row.s);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
-    // The row's sketch is a fresh object from the driver: the first one is adopted, later ones added into it.
-    if (row.sketch) point.bins = point.bins ? mergeBins(point.bins, row.sketch) : row.sketch;
+    if (row.sketch) (point.bins ??= new SketchAccumulator()).addJson(row.sketch);
   }
   const q = QUANTILES[query.aggregation];
   return [...series.values()].map(({ labels, points }) => {
@@ -228,6 +231,12 @@ export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Ser
     return { labels, times, values: times.map((t) => valueOf(points.get(t)!, measure, q)) };
   });
 }
+
+// Sketches stay jsonb text: SketchAccumulator reads them faster than JSON.parse builds objects.
+const JSONB_OID = 3802;
+const JSONB_AS_TEXT = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === JSONB_OID ? (text: string) => text : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
+};
 
 /** The built-in source: metrics computed from the hourly and daily rollups of ingested events. */
 export class EventsAdapter implements SourceAdapter {
@@ -252,7 +261,7 @@ export class EventsAdapter implements SourceAdapter {
     const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
     signal.addEventListener('abort', cancel, { once: true });
     try {
-      const result = await client.query<Row>(sql);
+      const result = await client.query<Row>({ ...sql, types: JSONB_AS_TEXT });
       return toSeries(result.rows, query, measure);
     } finally {
       signal.removeEventListener('abort', cancel);

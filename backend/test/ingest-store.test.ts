@@ -4,9 +4,13 @@ import { createOrganization } from '../src/auth/keys.js';
 import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents, BatchTooLargeError } from '../src/ingest/ingest.js';
+import { DEFAULT_CATALOG_FILE, loadCatalog } from '../src/catalog/load.js';
+import { foldPendingTotals } from '../src/jobs/fold-totals.js';
+import { EventsAdapter } from '../src/sources/adapters/events.js';
 import { createLogger } from '../src/logger.js';
 import { binsFromValues, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { sourceQuery } from './support/source-query.js';
 
 const silent = createLogger('silent');
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -157,15 +161,43 @@ describe('ingestion into raw events and rollups', () => {
     }
     assertRollupsEqual(await rollups(pool, org, 'rollups_hourly'), expectedRollups(events, 'hour'));
     assertRollupsEqual(await rollups(pool, org, 'rollups_daily'), expectedRollups(events, 'day'));
+    // Totals arrive pending, one row per batch, and are exact once folded.
+    const pending = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_totals_daily_pending WHERE organization_id = $1', [org]);
+    assert.ok(pending.rows[0]!.n >= 4, `${pending.rows[0]!.n} pending daily totals rows`);
+    assert.equal(await countRows(pool, 'rollup_totals_daily', org), 0);
+    assert.ok((await foldPendingTotals(pool)) > 0);
+    assert.equal(await countRows(pool, 'rollup_totals_daily_pending', org), 0);
     assertRollupsEqual(await rollups(pool, org, 'rollup_totals_hourly'), expectedRollups(events, 'hour', true));
     assertRollupsEqual(await rollups(pool, org, 'rollup_totals_daily'), expectedRollups(events, 'day', true));
     assert.equal(await countRows(pool, 'events', org), 600);
   });
 
+  test('answers read pending totals: the same numbers before and after the fold', async () => {
+    const organization = await newOrg();
+    const events = mixedEvents('pending', 300);
+    for (let start = 0; start < events.length; start += 100) await ingestEvents(pool, organization, events.slice(start, start + 100), options);
+    const adapter = new EventsAdapter('events', pool);
+    const catalog = loadCatalog(DEFAULT_CATALOG_FILE);
+    const base = { organizationId: organization, start: Date.parse('2026-03-08T00:00:00Z'), bucketMs: 86_400_000 };
+    const questions = [
+      sourceQuery(catalog, 'orders_created', base, { aggregation: 'count' }),
+      sourceQuery(catalog, 'order_value', base, { aggregation: 'avg' }),
+      sourceQuery(catalog, 'workflow_duration_ms', base, { aggregation: 'p95', bucketMs: 3 * 86_400_000 }),
+    ];
+    const answers = () => Promise.all(questions.map((question) => adapter.query(question, new AbortController().signal)));
+    assert.ok((await countRows(pool, 'rollup_totals_hourly_pending', organization)) > 0);
+    const before = await answers();
+    assert.ok((await foldPendingTotals(pool)) > 0);
+    assert.equal(await countRows(pool, 'rollup_totals_hourly_pending', organization), 0);
+    assert.deepEqual(await answers(), before);
+    // And they are the rollups' numbers: 60 orders over the two days.
+    assert.equal(before[0]![0]!.values.reduce<number>((sum, value) => sum + (value ?? 0), 0), 60);
+  });
+
   test('an event without value counts with sum 0 and no min, max or sketch', async () => {
     const organization = await newOrg();
     await ingestEvents(pool, organization, [{ id: 'a', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' }], options);
-    for (const table of ['rollups_hourly', 'rollup_totals_hourly']) {
+    for (const table of ['rollups_hourly', 'rollup_totals_hourly_pending']) {
       const { rows } = await pool.query(`SELECT count::int, value_count::int, sum, min, max, sketch FROM ${table} WHERE organization_id = $1`, [organization]);
       assert.deepEqual(rows, [{ count: 1, value_count: 0, sum: 0, min: null, max: null, sketch: null }], table);
     }
@@ -208,10 +240,17 @@ describe('ingestion into raw events and rollups', () => {
       // Each writer sends every event, in overlapping windows and a different order.
       const batchesA = [0, 300, 600, 900].map((start) => events.slice(start, start + 400));
       const batchesB = [800, 500, 200, 0].map((start) => events.slice(start, start + 400).reverse());
+      // Folds run alongside the writers, as the job does.
+      let writing = true;
+      const folding = (async () => {
+        while (writing) await foldPendingTotals(second);
+      })();
       const results = await Promise.all([
         ...batchesA.map((batch) => ingestEvents(pool, organization, batch, options)),
         ...batchesB.map((batch) => ingestEvents(second, organization, batch, options)),
-      ]);
+      ]).finally(() => (writing = false));
+      await folding;
+      await foldPendingTotals(pool);
       assert.equal(results.reduce((sum, r) => sum + r.accepted, 0), 1200);
       assert.equal(
         results.reduce((sum, r) => sum + r.accepted + r.duplicates, 0),
@@ -302,18 +341,18 @@ describe('ingestion into raw events and rollups', () => {
 
   test('a batch that fails mid-transaction leaves nothing behind, and can be sent again', async () => {
     const organization = await newOrg();
-    // The daily totals upsert is the last statement of a batch: fail it after keys, raw rows and every other rollup row were written.
+    // The daily totals append is the last statement of a batch: fail it after keys, raw rows and every other rollup row were written.
     await pool.query(`CREATE FUNCTION test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.event_type = 'test.explode' THEN RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$`);
-    await pool.query('CREATE TRIGGER test_explode BEFORE INSERT ON rollup_totals_daily FOR EACH ROW EXECUTE FUNCTION test_explode()');
+    await pool.query('CREATE TRIGGER test_explode BEFORE INSERT ON rollup_totals_daily_pending FOR EACH ROW EXECUTE FUNCTION test_explode()');
     const events = [...mixedEvents('abort', 50), { id: 'boom', type: 'test.explode', occurredAt: '2026-03-10T10:00:00Z', value: 1 }];
     try {
       await assert.rejects(ingestEvents(pool, organization, events, options), /forced failure/);
-      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily', 'rollup_totals_hourly', 'rollup_totals_daily']) {
+      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily', 'rollup_totals_hourly_pending', 'rollup_totals_daily_pending']) {
         assert.equal(await countRows(pool, table, organization), 0, `${table} after the failed batch`);
       }
     } finally {
-      await pool.query('DROP TRIGGER test_explode ON rollup_totals_daily');
+      await pool.query('DROP TRIGGER test_explode ON rollup_totals_daily_pending');
       await pool.query('DROP FUNCTION test_explode()');
     }
     const retried = await ingestEvents(pool, organization, events, options);

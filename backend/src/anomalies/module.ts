@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context.js';
 import { startJobs, type JobRunner } from '../jobs/queue.js';
+import { FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
 import type { QueryService } from '../query/service.js';
 import { RuleEvaluator } from './evaluator.js';
@@ -17,11 +18,12 @@ export interface AnomalyModule {
 
 export const EVALUATE_JOB = 'evaluate-alerts';
 export const MAINTENANCE_JOB = 'rollup-maintenance';
+export const FOLD_TOTALS_JOB = 'fold-rollup-totals';
 
 /**
  * Anomaly rules from the catalog, evaluated every ALERT_EVALUATION_INTERVAL_SECONDS
  * on the job queue (BullMQ with Redis, in-process without), with rollup
- * maintenance on the same queue. Serves /alerts and /annotations.
+ * maintenance and the folding of pending totals on the same queue. Serves /alerts and /annotations.
  */
 export async function createAnomalyModule(context: AppContext, service: QueryService): Promise<AnomalyModule> {
   const rules = loadRules(service.catalog);
@@ -32,6 +34,13 @@ export async function createAnomalyModule(context: AppContext, service: QuerySer
       everyMs: context.config.ALERT_EVALUATION_INTERVAL_SECONDS * 1000,
       run: async (scheduledAt) => {
         await evaluator.evaluateAll(rules, scheduledAt.getTime());
+      },
+    },
+    {
+      name: FOLD_TOTALS_JOB,
+      everyMs: FOLD_TOTALS_EVERY_MS,
+      run: async () => {
+        await foldPendingTotals(context.pool);
       },
     },
     {

@@ -39,33 +39,37 @@ WITH input AS (
 )
 SELECT key FROM fresh`;
 
-/**
- * Increment upsert: the row lock serialises concurrent increments; nothing is
- * read back. Totals tables have no dims column: their key is (org, type, bucket).
- */
-const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily' | 'rollup_totals_hourly' | 'rollup_totals_daily') => {
-  const byDims = table.startsWith('rollups_');
-  const dims = byDims ? ' dims,' : '';
-  return `
-INSERT INTO ${table} AS r (organization_id, event_type, bucket,${dims} count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket,${byDims ? ' d.dims,' : ''} d.count, d.value_count, d.sum, d.min, d.max, d.sketch
+/** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
+const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
+INSERT INTO ${table} AS r (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch
 FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
   AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)
-ON CONFLICT (organization_id, event_type, bucket${byDims ? ', dims' : ''}) DO UPDATE SET
+ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
   count = r.count + EXCLUDED.count,
   value_count = r.value_count + EXCLUDED.value_count,
   sum = r.sum + EXCLUDED.sum,
   min = LEAST(r.min, EXCLUDED.min),
   max = GREATEST(r.max, EXCLUDED.max),
   sketch = sketch_merge(r.sketch, EXCLUDED.sketch)`;
-};
+
+/**
+ * Totals are appended, not upserted: every batch would otherwise wait for and
+ * rewrite the same few hot rows. `fold_rollup_totals()` (jobs/fold-totals.ts)
+ * merges them into the totals tables; readers read both (migration 0014).
+ */
+const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_daily_pending') => `
+INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch
+FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
+  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)`;
 
 // Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
-const UPSERTS = [
+const WRITES = [
   ['hour', 'byDims', upsertRollups('rollups_hourly')],
   ['day', 'byDims', upsertRollups('rollups_daily')],
-  ['hour', 'totals', upsertRollups('rollup_totals_hourly')],
-  ['day', 'totals', upsertRollups('rollup_totals_daily')],
+  ['hour', 'totals', appendTotals('rollup_totals_hourly_pending')],
+  ['day', 'totals', appendTotals('rollup_totals_daily_pending')],
 ] as const;
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
@@ -166,7 +170,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   if (stored.length > 0) {
     const contributions = await countedContributions(client, organizationId, stored);
     const deltas = aggregate(contributions);
-    for (const [granularity, kind, sql] of UPSERTS) await upsert(client, sql, organizationId, deltas[granularity][kind]);
+    for (const [granularity, kind, sql] of WRITES) await upsert(client, sql, organizationId, deltas[granularity][kind]);
   }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -37,9 +37,13 @@ interface Slice {
 
 /**
  * A question that neither groups nor filters by a dimension reads the totals
- * tables (one row per type and bucket) instead of the dimensioned ones.
+ * tables (one row per type and bucket) instead of the dimensioned ones, with
+ * the rows ingestion appended since the last fold (migration 0014).
  */
-const TOTALS_TABLE: Record<Slice['table'], string> = { rollups_hourly: 'rollup_totals_hourly', rollups_daily: 'rollup_totals_daily' };
+const TOTALS_TABLES: Record<Slice['table'], [string, string]> = {
+  rollups_hourly: ['rollup_totals_hourly', 'rollup_totals_hourly_pending'],
+  rollups_daily: ['rollup_totals_daily', 'rollup_totals_daily_pending'],
+};
 
 const alignDown = (ms: number, size: number) => Math.floor(ms / size) * size;
 const alignUp = (ms: number, size: number) => Math.ceil(ms / size) * size;
@@ -107,8 +111,8 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
  * group-by values (b = bucket start in epoch ms). Merging rollup buckets into
  * query buckets happens in `toSeries`. Dimensioned rows are first summed per
  * stored bucket and group-by values in PostgreSQL (many rows per bucket);
- * totals rows are already one per type and bucket and travel as they are.
- * Sketches travel as stored and are merged bin by bin in Node, which measured
+ * totals rows (one per type and bucket, and the few pending ones) travel as
+ * they are. Sketches travel as stored and are merged bin by bin in Node, which measured
  * several times faster than expanding every bin with jsonb_each in SQL.
  *
  * Totals questions get a statement name: their shapes are few (measure x
@@ -137,7 +141,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     ];
     // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
     const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    return `SELECT bucket, ${[...groups, measure === 'sketch' ? sketch : 'count, value_count, sum, min, max'].join(', ')} FROM ${totals ? TOTALS_TABLE[slice.table] : slice.table} WHERE ${where.join(' AND ')}`;
+    const select = (table: string) => `SELECT bucket, ${[...groups, measure === 'sketch' ? sketch : 'count, value_count, sum, min, max'].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+    return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { EVALUATE_JOB } from '../src/anomalies/module.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { workflowRuns } from './support/workflows.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -21,16 +22,6 @@ interface Annotation {
 function tickNow(): number {
   const now = Date.now();
   return Math.floor(now / MINUTE) * MINUTE;
-}
-
-function workflows(prefix: string, total: number, failed: number, at: number) {
-  return Array.from({ length: total }, (_, index) => ({
-    id: `${prefix}-${index}`,
-    type: 'workflow.finished',
-    occurredAt: new Date(at - (index + 1) * 1000).toISOString(),
-    value: 1200,
-    attributes: { status: index < failed ? 'FAILED' : 'SUCCESS' },
-  }));
 }
 
 describe('anomaly rules, alert state and annotations', () => {
@@ -53,7 +44,7 @@ describe('anomaly rules, alert state and annotations', () => {
 
   test('10 runs with 2 failures is a 20% failure rate: pending, then firing after `for`, with a message and a recommendation', async () => {
     const at = tickNow();
-    const events = workflows('wf', 10, 2, at - 2 * MINUTE);
+    const events = workflowRuns('wf', 10, 2, at - 2 * MINUTE);
     const ingest = await server.request('/api/v1/events', { key, method: 'POST', json: { events } });
     assert.equal(((await ingest.json()) as { accepted: number }).accepted, 10);
 

@@ -8,6 +8,7 @@ import { EVALUATE_JOB } from '../src/anomalies/module.js';
 import { loadRules } from '../src/anomalies/rules.js';
 import { CatalogError, DEFAULT_CATALOG_FILE, parseCatalog } from '../src/catalog/load.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { workflowRuns } from './support/workflows.js';
 
 const MINUTE = 60_000;
 
@@ -21,16 +22,6 @@ async function catalogWithRule(metricKey: string, change: (rule: Record<string, 
   const metric = catalog.metrics.find((one) => one.key === metricKey)!;
   metric.rules = [change(metric.rules![0]!)];
   return stringifyYaml(catalog);
-}
-
-function workflows(prefix: string, total: number, failed: number, at: number) {
-  return Array.from({ length: total }, (_, index) => ({
-    id: `${prefix}-${index}`,
-    type: 'workflow.finished',
-    occurredAt: new Date(at - (index + 1) * 1000).toISOString(),
-    value: 1200,
-    attributes: { status: index < failed ? 'FAILED' : 'SUCCESS' },
-  }));
 }
 
 describe('threshold rules with confidence on a ratio', () => {
@@ -63,7 +54,7 @@ describe('threshold rules with confidence on a ratio', () => {
       [oneOfTen, 1],
       [twoOfTen, 2],
     ] as const) {
-      const res = await server.request('/api/v1/events', { key, method: 'POST', json: { events: workflows(`wf${failed}`, 10, failed, at - 2 * MINUTE) } });
+      const res = await server.request('/api/v1/events', { key, method: 'POST', json: { events: workflowRuns(`wf${failed}`, 10, failed, at - 2 * MINUTE) } });
       assert.equal(res.status, 200);
     }
     await server.running.context.jobs!.runNow(EVALUATE_JOB, new Date(at));

@@ -194,6 +194,21 @@ describe('ingestion into raw events and rollups', () => {
     assert.equal(before[0]![0]!.values.reduce<number>((sum, value) => sum + (value ?? 0), 0), 60);
   });
 
+  test('rebuild_rollup_totals() from the dimensioned rows gives what ingestion and the fold gave', async () => {
+    const organization = await newOrg();
+    await ingestEvents(pool, organization, mixedEvents('rebuild', 400), options);
+    await foldPendingTotals(pool);
+    await ingestEvents(pool, organization, mixedEvents('rebuild-pending', 100), options);
+    const folded = async () => {
+      await foldPendingTotals(pool);
+      return [await rollups(pool, organization, 'rollup_totals_hourly'), await rollups(pool, organization, 'rollup_totals_daily')];
+    };
+    const before = await folded();
+    await pool.query('SELECT rebuild_rollup_totals()');
+    assert.equal(await countRows(pool, 'rollup_totals_hourly_pending', organization), 0);
+    assert.deepEqual(await folded(), before);
+  });
+
   test('an event without value counts with sum 0 and no min, max or sketch', async () => {
     const organization = await newOrg();
     await ingestEvents(pool, organization, [{ id: 'a', type: 'order.created', occurredAt: '2026-03-10T10:00:00Z' }], options);

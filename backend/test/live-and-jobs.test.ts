@@ -90,6 +90,18 @@ describe('scheduled jobs on BullMQ', () => {
         return body.alerts.find((one) => one.rule === 'workflow_failure_rate_high');
       }, 30_000, 'the scheduled evaluation');
       assert.equal(alert.state, 'pending');
+      // The fold job, on the same scheduler, moves the batch's pending totals into the totals.
+      const pool = server.running.context.pool;
+      await waitFor(async () => {
+        const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_totals_hourly_pending');
+        return rows[0]!.n === 0 ? true : undefined;
+      }, 30_000, 'the scheduled fold of pending totals');
+      const folded = await pool.query<{ count: number }>(`SELECT count::int FROM rollup_totals_hourly WHERE event_type = 'workflow.finished'`);
+      assert.equal(folded.rows.reduce((sum, row) => sum + row.count, 0), 10);
+      const metrics = await (await server.request('/metrics')).text();
+      assert.match(metrics, /^metricshub_rollup_totals_folded_rows_total [1-9]/m);
+      const lastFold = Number(/^metricshub_rollup_totals_last_fold_seconds (\S+)/m.exec(metrics)?.[1]);
+      assert.ok(Math.abs(lastFold - Date.now() / 1000) < 60, `last fold at ${lastFold}`);
       const schedulers = await redis.keys('bull:metricshub-jobs:repeat:*');
       assert.ok(schedulers.length > 0, 'job schedulers are stored in Redis');
     } finally {

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context.js';
 import { startJobs, type JobRunner } from '../jobs/queue.js';
-import { FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../jobs/fold-totals.js';
+import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
 import type { QueryService } from '../query/service.js';
 import { RuleEvaluator } from './evaluator.js';
@@ -18,7 +18,6 @@ export interface AnomalyModule {
 
 export const EVALUATE_JOB = 'evaluate-alerts';
 export const MAINTENANCE_JOB = 'rollup-maintenance';
-export const FOLD_TOTALS_JOB = 'fold-rollup-totals';
 
 /**
  * Anomaly rules from the catalog, evaluated every ALERT_EVALUATION_INTERVAL_SECONDS
@@ -36,13 +35,7 @@ export async function createAnomalyModule(context: AppContext, service: QuerySer
         await evaluator.evaluateAll(rules, scheduledAt.getTime());
       },
     },
-    {
-      name: FOLD_TOTALS_JOB,
-      everyMs: FOLD_TOTALS_EVERY_MS,
-      run: async () => {
-        await foldPendingTotals(context.pool);
-      },
-    },
+    foldTotalsJob(context),
     {
       name: MAINTENANCE_JOB,
       everyMs: 3_600_000,

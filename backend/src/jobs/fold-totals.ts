@@ -18,27 +18,37 @@ export async function foldPendingTotals(pool: Pool): Promise<number> {
 }
 
 /**
- * The recurring fold, with what an SRE needs to see it keeping up: rows
- * folded, and the time of the last completed fold (alert when it lags:
- * answers stay exact, but read more pending rows the longer it lags).
+ * The recurring fold, with what an SRE needs to see it keep up: rows folded
+ * by this process, and the rows waiting in PostgreSQL (the same from every
+ * instance, whichever one ran the last fold). Answers stay exact while the
+ * fold lags, but read more pending rows the longer it lags.
  */
 export function foldTotalsJob(context: AppContext): RecurringJob {
   const registry = context.metrics.registry;
   const folded =
     (registry.getSingleMetric('metricshub_rollup_totals_folded_rows_total') as Counter | undefined) ??
-    new Counter({ name: 'metricshub_rollup_totals_folded_rows_total', help: 'Totals rows changed by folding pending ingestion into them', registers: [registry] });
-  const lastFold =
-    (registry.getSingleMetric('metricshub_rollup_totals_last_fold_seconds') as Gauge | undefined) ??
-    new Gauge({ name: 'metricshub_rollup_totals_last_fold_seconds', help: 'Unix time of the last completed fold of pending totals (by any process)', registers: [registry] });
+    new Counter({ name: 'metricshub_rollup_totals_folded_rows_total', help: 'Totals rows changed by this process folding pending ingestion into them', registers: [registry] });
+  if (!registry.getSingleMetric('metricshub_rollup_totals_pending_rows')) {
+    new Gauge({
+      name: 'metricshub_rollup_totals_pending_rows',
+      help: 'Totals rows appended by ingestion and not folded yet (a few batches worth when the fold keeps up)',
+      registers: [registry],
+      async collect() {
+        // A scrape while PostgreSQL is down keeps the last value; /health/ready reports the outage.
+        const result = await context.pool
+          .query<{ n: string }>('SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending) AS n')
+          .catch(() => undefined);
+        if (result) this.set(Number(result.rows[0]!.n));
+      },
+    });
+  }
   return {
     name: FOLD_TOTALS_JOB,
     everyMs: FOLD_TOTALS_EVERY_MS,
     run: async () => {
       const changed = await foldPendingTotals(context.pool);
-      // -1: another process holds the fold; its metrics tell its story.
-      if (changed < 0) return;
-      folded.inc(changed);
-      lastFold.set(Date.now() / 1000);
+      // -1: another process is folding right now.
+      if (changed > 0) folded.inc(changed);
     },
   };
 }

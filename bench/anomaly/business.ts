@@ -4,8 +4,11 @@
  * series with labelled spikes, drops, level shifts and slow drifts on daily and weekly seasonality.
  *
  *   node --import tsx bench/anomaly/business.ts          (from the repository root)
+ *   ... --ratio-confidence 0   judges ratio rules on the raw rate (a threshold rule's default)
+ *                              instead of the Wilson interval at z = 1.96 (its `confidence: 1.96`)
  *   BENCH_VERBOSE=1 ... prints one line per series and rule
  */
+import { parseArgs } from 'node:util';
 import { demoScenarios } from './business/demo.js';
 import { emptyTally, evaluate, HOUR, persistencePoints, row, score, type Scenario, type Shape, type Tally } from './business/evaluate.js';
 import { syntheticScenarios } from './business/synthetic.js';
@@ -56,6 +59,19 @@ function report(title: string, scenarios: Scenario[], groupOf: (scenario: Scenar
   return grand;
 }
 
-const demo = demoScenarios();
+const { values: flags } = parseArgs({ options: { 'ratio-confidence': { type: 'string' } } });
+const ratioConfidence = flags['ratio-confidence'] === undefined ? undefined : Number(flags['ratio-confidence']);
+if (ratioConfidence !== undefined && !(ratioConfidence >= 0)) throw new Error('--ratio-confidence must be a number >= 0 (0: raw rate)');
+/** Ratio rules with the z of the command line, when one was given. */
+const withConfidence = (scenarios: Scenario[]): Scenario[] =>
+  ratioConfidence === undefined
+    ? scenarios
+    : scenarios.map((scenario) => ({
+        ...scenario,
+        rules: scenario.rules.map((rule) => (rule.type === 'ratio' ? { ...rule, rule: { ...rule.rule, confidenceZ: ratioConfidence } } : rule)),
+      }));
+if (ratioConfidence !== undefined) console.log(`ratio rules judged at confidence z = ${ratioConfidence}${ratioConfidence === 0 ? ' (raw rate)' : ''}`);
+
+const demo = withConfidence(demoScenarios());
 report('Demo generator, 90 days, 2 organizations', demo, (s, type) => `${(s as Scenario & { metric: string }).metric} · ${type}`, false);
-report('Synthetic business series', syntheticScenarios(), (_s, type, hourly) => `${type} (${hourly ? 'hourly' : 'daily'})`, true);
+report('Synthetic business series', withConfidence(syntheticScenarios()), (_s, type, hourly) => `${type} (${hourly ? 'hourly' : 'daily'})`, true);

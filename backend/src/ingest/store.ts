@@ -39,12 +39,15 @@ WITH input AS (
 )
 SELECT key FROM fresh`;
 
+/** The batch's rollup deltas as rows `d`, from the column arrays `writeDeltas` passes. */
+const DELTAS = `
+FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
+  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)`;
+
 /** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
 const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
 INSERT INTO ${table} AS r (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch
-FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
-  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}
 ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
   count = r.count + EXCLUDED.count,
   value_count = r.value_count + EXCLUDED.value_count,
@@ -60,9 +63,7 @@ ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
  */
 const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_daily_pending') => `
 INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch
-FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
-  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)`;
+SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
 
 // Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
 const WRITES = [
@@ -97,7 +98,7 @@ async function claimKeys(client: PoolClient, organizationId: string, keys: Key[]
   return new Set(result.rows.map((row) => keyId(row.scope, row.key)));
 }
 
-async function upsert(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
+async function writeDeltas(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(sql, [
     organizationId,
@@ -170,7 +171,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   if (stored.length > 0) {
     const contributions = await countedContributions(client, organizationId, stored);
     const deltas = aggregate(contributions);
-    for (const [granularity, kind, sql] of WRITES) await upsert(client, sql, organizationId, deltas[granularity][kind]);
+    for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
   }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -2,13 +2,13 @@ import type { CatalogMetric } from '../catalog/schema.js';
 import type { Series } from '../sources/types.js';
 import type { Severity, Trend } from './severity.js';
 
+type FieldType = 'time' | 'number' | 'string';
+
 /**
  * Grafana's JSON data-frame wire format, as `/api/ds/query` writes it and
  * `dataFrameFromJSON` (@grafana/data) and `data.Frame` (grafana-plugin-sdk-go)
  * read it: a schema of typed fields and the values column by column.
  */
-type FieldType = 'time' | 'number' | 'string';
-
 export interface FieldSchema {
   name: string;
   type: FieldType;

@@ -34,7 +34,7 @@ const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.st
  * empty buckets filled), sorted by labels, so answers are stable and series
  * line up. Without group-by there is always exactly one series.
  */
-export function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Series[] {
+function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Series[] {
   const dense = series.map((one) => {
     const byTime = new Map<number, number | null>();
     one.times.forEach((time, index) => byTime.set(alignDown(time, bucketMs), one.values[index] ?? null));

@@ -45,12 +45,6 @@ export function mergeBins(target: SketchBins, source: SketchBins | null | undefi
   return target;
 }
 
-export function binCount(bins: SketchBins): number {
-  let total = 0;
-  for (const key in bins) total += Number(bins[key]);
-  return total;
-}
-
 /** Value at quantile q in [0, 1]; undefined for an empty sketch. */
 export function quantile(bins: SketchBins, q: number): number | undefined {
   const accumulator = new SketchAccumulator();

@@ -112,8 +112,9 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
  * query buckets happens in `toSeries`. Dimensioned rows are first summed per
  * stored bucket and group-by values in PostgreSQL (many rows per bucket);
  * totals rows (one per type and bucket, and the few pending ones) travel as
- * they are. Sketches travel as stored and are merged bin by bin in Node, which measured
- * several times faster than expanding every bin with jsonb_each in SQL.
+ * they are. Sketches travel as jsonb text and are merged bin by bin in Node,
+ * which measured several times faster than expanding every bin with
+ * jsonb_each in SQL.
  *
  * Totals questions get a statement name: their shapes are few (measure x
  * slices), so each pooled connection plans each shape once and reuses it.
@@ -208,7 +209,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  * labels, times ascending. This runs for every row of every cold answer, so it
  * avoids per-row allocations beyond one accumulator per query bucket.
  */
-export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
+function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
   const { groupBy, bucketMs } = query;
   const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
   for (const row of rows) {

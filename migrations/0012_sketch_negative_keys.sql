@@ -22,7 +22,8 @@ $$;
 -- values and become "n<n>". Where they had no negative value (by far the usual
 -- case: durations, amounts) the keys already mean what they now mean. Where
 -- both occur, or raw events are past retention, the keys are kept as positive
--- values below 1 and the migration says how many rows that is.
+-- values below 1; a NOTICE counts the hours where both occurred (rows past
+-- retention cannot be told apart and are not counted).
 CREATE FUNCTION sketch_keys_to_negative(sketch jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT jsonb_object_agg(CASE WHEN key LIKE '-%' THEN 'n' || substr(key, 2) ELSE key END, value) FROM jsonb_each(sketch)

@@ -22,8 +22,9 @@ export class ReloadBus {
   static async start(redis: Redis | undefined, logger: Logger, onReload: (version: string) => Promise<void>): Promise<ReloadBus> {
     const bus = new ReloadBus(redis, logger);
     if (!redis) return bus;
-    // A subscribed connection can do nothing else, so it gets its own.
-    const subscriber = redis.duplicate();
+    // A subscribed connection can do nothing else, so it gets its own; it may
+    // queue its SUBSCRIBE until connected, unlike the shared fail-fast connection.
+    const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
     bus.subscriber = subscriber;
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== RELOAD_CHANNEL) return;
@@ -37,8 +38,8 @@ export class ReloadBus {
       onReload(parsed.version).catch((error: unknown) => logger.error({ err: error }, 'catalog reload announced by another process failed here; this process keeps its catalog'));
     });
     subscriber.on('error', (error: Error) => logger.debug({ err: error }, 'catalog reload subscriber'));
-    // ioredis re-subscribes by itself after a reconnect.
-    await subscriber.subscribe(RELOAD_CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'cannot subscribe to catalog reloads yet; ioredis retries on reconnect'));
+    // ioredis re-subscribes by itself after a reconnect. Not awaited: Redis may be down at start.
+    subscriber.subscribe(RELOAD_CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'cannot subscribe to catalog reloads; other processes will not follow reloads until Redis is back'));
     return bus;
   }
 

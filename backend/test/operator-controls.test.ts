@@ -7,12 +7,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { hashKey } from '../src/auth/keys.js';
+import { migrateUp, MIGRATIONS_DIR } from '../src/db/migrate.js';
 import { DEFAULT_CATALOG_FILE } from '../src/catalog/load.js';
 import { loadConfig } from '../src/config/env.js';
 import { createLogger } from '../src/logger.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { redisUrlForTest } from './support/databases.js';
+import { createTestDatabase, redisUrlForTest } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const BACKEND_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -411,5 +414,28 @@ describe('key scopes on the command line', () => {
     const [, , scope, , , lastUsed] = row.split('\t');
     assert.equal(scope, 'read');
     assert.ok(lastUsed && lastUsed !== 'never' && Date.parse(lastUsed) > Date.now() - 120_000, row);
+  });
+});
+
+describe('key scopes migration', () => {
+  test('keys made before scopes existed keep working, as admin', async () => {
+    const database = await createTestDatabase('scope_migration');
+    const client = new pg.Client({ connectionString: database.url });
+    try {
+      const files = (await fs.readdir(MIGRATIONS_DIR)).filter((file) => file.endsWith('.sql')).sort();
+      const before = files.indexOf('0070_api_key_scopes.sql');
+      assert.ok(before > 0);
+      await runner({ databaseUrl: database.url, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: 'pgmigrations', count: before, log: () => undefined });
+      await client.connect();
+      const org = await client.query<{ id: string }>("INSERT INTO organizations (name) VALUES ('old') RETURNING id");
+      await client.query("INSERT INTO api_keys (organization_id, prefix, key_hash) VALUES ($1, 'oldkey00', $2)", [org.rows[0]!.id, hashKey('mh_oldkey00_x')]);
+      await migrateUp(database.url, createLogger('silent'));
+      const keys = await client.query<{ scope: string; last_used_at: Date | null }>('SELECT scope, last_used_at FROM api_keys');
+      assert.deepEqual(keys.rows, [{ scope: 'admin', last_used_at: null }]);
+      await assert.rejects(client.query("INSERT INTO api_keys (organization_id, prefix, key_hash) VALUES ($1, 'newkey00', 'h')", [org.rows[0]!.id]), /null value in column "scope"/, 'new keys must name a scope');
+    } finally {
+      await client.end();
+      await database.drop();
+    }
   });
 });

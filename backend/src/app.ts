@@ -1,6 +1,7 @@
 import express, { type Express, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
-import { requireApiKey } from './auth/middleware.js';
+import { KeyUsage } from './auth/key-usage.js';
+import { requireApiKey, requireRouteScope } from './auth/middleware.js';
 import { rateLimitPerKey } from './auth/rate-limit.js';
 import type { AppContext } from './context.js';
 import { healthRouter } from './health/routes.js';
@@ -25,8 +26,12 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
     res.set('Content-Type', context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });
 
+  const usage = new KeyUsage(context.pool, context.logger).start();
+  // Before the pool closes, so the last uses are recorded.
+  context.onClose.push(() => usage.close());
   const api = express.Router();
-  api.use(requireApiKey(context.pool));
+  api.use(requireApiKey(context.pool, usage));
+  api.use(requireRouteScope());
   api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
   api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
   for (const router of apiRouters) api.use(router);

@@ -26,6 +26,8 @@ export interface AppContext {
   jobs?: JobRunner;
   /** Aborted when shutdown begins: long-lived responses (live streams) end on it. */
   shutdown: AbortController;
+  /** Reads the catalog file again and swaps it in (SIGHUP); set by the admin module. */
+  reloadCatalog?: (actor: { signal: string }) => Promise<unknown>;
   /** Run in reverse order on shutdown, after the HTTP server stopped. */
   onClose: Array<() => Promise<void>>;
 }

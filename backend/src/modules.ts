@@ -4,6 +4,7 @@ import { ingestRouter } from './ingest/routes.js';
 import { createAnomalyModule, firingAlerts } from './anomalies/module.js';
 import { liveRouter } from './live/routes.js';
 import { createQueryModule } from './query/module.js';
+import { createAdminModule } from './admin/module.js';
 
 /**
  * The capabilities mounted under /api/v1, in data-flow order
@@ -16,7 +17,8 @@ export async function buildApiRouters(context: AppContext): Promise<Router[]> {
   routers.push(ingestRouter(context));
   const query = await createQueryModule(context, { alertsFor: firingAlerts(context) });
   routers.push(query.router);
-  routers.push(liveRouter(context, query.service.catalog));
-  routers.push((await createAnomalyModule(context, query.service)).router);
+  routers.push(liveRouter(context, () => query.active.current.catalog));
+  routers.push((await createAnomalyModule(context, query.active)).router);
+  routers.push((await createAdminModule(context, query)).router);
   return routers;
 }

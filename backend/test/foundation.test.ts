@@ -128,23 +128,26 @@ describe('API keys', () => {
   test('keys create prints the key as the last line and the key works', async () => {
     const env = { DATABASE_URL: server.database.url, LOG_LEVEL: 'warn' };
     assert.equal((await runCli(['orgs', 'create', 'cli-org'], env)).code, 0);
-    const created = await runCli(['keys', 'create', '--org', 'cli-org'], env);
+    const created = await runCli(['keys', 'create', '--org', 'cli-org', '--scope', 'read'], env);
     assert.equal(created.code, 0, created.stderr);
     const key = created.stdout.trim().split('\n').at(-1)!;
     assert.match(key, /^mh_[a-z0-9]{8}_/);
     const res = await server.request('/api/v1/whoami', { key });
-    assert.equal(((await res.json()) as { organization: { name: string } }).organization.name, 'cli-org');
+    const who = (await res.json()) as { organization: { name: string }; key: { scope: string } };
+    assert.equal(who.organization.name, 'cli-org');
+    assert.equal(who.key.scope, 'read');
 
     const generated = (await runCli(['keys', 'generate'], env)).stdout.trim();
-    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated], env)).code, 0);
-    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated], env)).code, 0, 'import is idempotent');
-    const imported = await server.request('/api/v1/whoami', { key: generated });
-    assert.equal(imported.status, 200);
-    const malformed = await runCli(['keys', 'import', '--org', 'cli-org', '--key', 'not-a-key'], env);
+    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated, '--scope', 'ingest'], env)).code, 0);
+    assert.equal((await runCli(['keys', 'import', '--org', 'cli-org', '--key', generated, '--scope', 'ingest'], env)).code, 0, 'import is idempotent');
+    const imported = await server.request('/api/v1/events', { key: generated, method: 'POST', json: { events: [] } });
+    assert.notEqual(imported.status, 401);
+    assert.notEqual(imported.status, 403);
+    const malformed = await runCli(['keys', 'import', '--org', 'cli-org', '--key', 'not-a-key', '--scope', 'read'], env);
     assert.equal(malformed.code, 2);
     assert.match(malformed.stderr, /the key must look like/);
 
-    const missing = await runCli(['keys', 'create', '--org', 'nope'], env);
+    const missing = await runCli(['keys', 'create', '--org', 'nope', '--scope', 'admin'], env);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /organization 'nope' does not exist/);
   });

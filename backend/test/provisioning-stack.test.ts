@@ -108,6 +108,11 @@ describe('docker-compose.yml', () => {
 
     assert.equal(grafana.environment.METRICSHUB_API_KEY, backend.environment.METRICSHUB_BOOTSTRAP_KEY, 'Grafana uses the key the backend registers');
     assert.match(grafana.environment.METRICSHUB_API_KEY, KEY_PATTERN);
+    assert.match(backend.environment.METRICSHUB_BOOTSTRAP_INGEST_KEY, KEY_PATTERN);
+    assert.notEqual(backend.environment.METRICSHUB_BOOTSTRAP_INGEST_KEY, grafana.environment.METRICSHUB_API_KEY, 'producers and Grafana get separate keys');
+    const entrypoint = readText('backend/docker-entrypoint.sh');
+    assert.match(entrypoint, /--key "\$METRICSHUB_BOOTSTRAP_KEY" --scope read/, "Grafana's key is registered read-only");
+    assert.match(entrypoint, /--key "\$METRICSHUB_BOOTSTRAP_INGEST_KEY" --scope ingest/);
     assert.equal(grafana.environment.METRICSHUB_URL, 'http://backend:4100');
     assert.ok(grafana.environment.METRICSHUB_ALERT_EMAILS, 'the contact point needs addresses');
 

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { startJobs, type JobRunner } from '../jobs/queue.js';
 import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
-import type { QueryService } from '../query/service.js';
+import type { ActiveCatalog } from '../query/active-catalog.js';
 import { RuleEvaluator } from './evaluator.js';
 import { anomaliesRouter } from './routes.js';
 import { loadRules, type MetricRule } from './rules.js';
@@ -11,8 +11,9 @@ import { listAlerts } from './store.js';
 
 export interface AnomalyModule {
   router: Router;
-  rules: MetricRule[];
-  evaluator: RuleEvaluator;
+  /** The rules and evaluator of the catalog in force (replaced on reload). */
+  readonly rules: MetricRule[];
+  readonly evaluator: RuleEvaluator;
   jobs: JobRunner;
 }
 
@@ -24,15 +25,27 @@ export const MAINTENANCE_JOB = 'rollup-maintenance';
  * on the job queue (BullMQ with Redis, in-process without), with rollup
  * maintenance and the folding of pending totals on the same queue. Serves /alerts and /annotations.
  */
-export async function createAnomalyModule(context: AppContext, service: QueryService): Promise<AnomalyModule> {
-  const rules = loadRules(service.catalog);
-  const evaluator = new RuleEvaluator(context.pool, service, context.logger);
+export async function createAnomalyModule(context: AppContext, active: ActiveCatalog): Promise<AnomalyModule> {
+  // A reloaded catalog is refused before the swap if its rules do not validate.
+  active.addValidator((catalog) => loadRules(catalog));
+  let rules = loadRules(active.current.catalog);
+  let evaluator = new RuleEvaluator(context.pool, active.current.service, context.logger);
+  active.onSwap((generation) => {
+    rules = loadRules(generation.catalog);
+    evaluator = new RuleEvaluator(context.pool, generation.service, context.logger);
+  });
   const jobs = await startJobs(context, [
     {
       name: EVALUATE_JOB,
       everyMs: context.config.ALERT_EVALUATION_INTERVAL_SECONDS * 1000,
       run: async (scheduledAt) => {
-        await evaluator.evaluateAll(rules, scheduledAt.getTime());
+        // The evaluation keeps the sources of its catalog open until it ends, even across a reload.
+        const lease = active.acquire();
+        try {
+          await evaluator.evaluateAll(rules, scheduledAt.getTime());
+        } finally {
+          lease.release();
+        }
       },
     },
     foldTotalsJob(context),
@@ -47,7 +60,16 @@ export async function createAnomalyModule(context: AppContext, service: QuerySer
   ]);
   context.jobs = jobs;
   context.onClose.push(() => jobs.close());
-  return { router: anomaliesRouter(context.pool), rules, evaluator, jobs };
+  return {
+    router: anomaliesRouter(context.pool),
+    get rules() {
+      return rules;
+    },
+    get evaluator() {
+      return evaluator;
+    },
+    jobs,
+  };
 }
 
 /** The summary's `alerts`: what is firing now for the organization. */

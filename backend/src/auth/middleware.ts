@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from '../db/pool.js';
+import type { KeyUsage } from './key-usage.js';
 import { authenticate, type Principal } from './keys.js';
+import { scopeAllows, scopeForRoute } from './scopes.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -18,7 +20,7 @@ export function principalOf(req: Request): Principal {
  * `Authorization: Bearer <key>` on every /api/v1 route. Keys are checked on
  * every request (no cache) so a revoked key stops working at once.
  */
-export function requireApiKey(pool: Pool) {
+export function requireApiKey(pool: Pool, usage?: KeyUsage) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -36,9 +38,31 @@ export function requireApiKey(pool: Pool) {
         return;
       }
       req.principal = principal;
+      usage?.touch(principal.keyId);
       next();
     } catch (error) {
       next(error);
     }
+  };
+}
+
+/**
+ * Refuses a request whose key's scope does not cover the route, before its
+ * body is read or anything is written: 403 with the scope the key has and the
+ * one the route needs.
+ */
+export function requireRouteScope() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const { scope } = principalOf(req);
+    const needs = scopeForRoute(req.method, req.path);
+    if (scopeAllows(scope, needs)) {
+      next();
+      return;
+    }
+    res.status(403).json({
+      error: `this API key has scope '${scope}', and ${req.method} /api/v1${req.path} needs scope '${needs}'${needs === 'admin' ? '' : " (or 'admin')"}; use a key with that scope (create one with: npx metrics-hub keys create --org <name> --scope ${needs})`,
+      scope,
+      requiredScope: needs,
+    });
   };
 }

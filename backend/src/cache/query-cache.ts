@@ -26,6 +26,10 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+function newestKey(organizationId: string, scope: string): string {
+  return `metrics:${organizationId}:${scope}:newest`;
+}
+
 export function questionHash(question: unknown): string {
   return createHash('sha256').update(canonicalJson(question)).digest('hex').slice(0, 32);
 }
@@ -44,6 +48,8 @@ export class QueryCache {
   private readonly memory: LRUCache<string, string>;
   private readonly flights = new Map<string, Promise<Cached<unknown>>>();
   private readonly lookups: Counter<'store' | 'result'>;
+  /** When this process last stored an answer per organization and scope (the memory store's view of "newest"). */
+  private readonly newestLocal = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -73,16 +79,33 @@ export class QueryCache {
   }
 
   async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: () => Promise<T>): Promise<Cached<T>> {
-    const version = await this.versions.current(organizationId);
+    const version = await this.versions.currentFor(organizationId, scope);
     const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
     const existing = this.flights.get(key);
     if (existing) return existing as Promise<Cached<T>>;
-    const flight = this.lookupOrCompute(key, ttlSeconds, compute).finally(() => this.flights.delete(key));
+    const flight = this.lookupOrCompute(key, ttlSeconds, compute, newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
     return flight;
   }
 
-  private async lookupOrCompute<T>(key: string, ttlSeconds: number, compute: () => Promise<T>): Promise<Cached<T>> {
+  /** Drops one source's cached answers for one organization (every process, through the versions). */
+  async clear(organizationId: string, scope: string): Promise<void> {
+    await this.versions.bumpScope(organizationId, scope);
+    this.newestLocal.delete(newestKey(organizationId, scope));
+    await this.redis?.del(newestKey(organizationId, scope)).catch(() => undefined);
+  }
+
+  /** Seconds since the newest answer of a source was cached for an organization; null when none is. */
+  async newestAnswerAgeSeconds(organizationId: string, scope: string, now = Date.now()): Promise<number | null> {
+    let at: number | undefined = this.newestLocal.get(newestKey(organizationId, scope));
+    if (this.store() === 'redis') {
+      const stored = await this.redis!.get(newestKey(organizationId, scope)).catch(() => null);
+      if (stored !== null) at = Math.max(at ?? 0, Number(stored));
+    }
+    return at === undefined ? null : Math.max(0, Math.round((now - at) / 1000));
+  }
+
+  private async lookupOrCompute<T>(key: string, ttlSeconds: number, compute: () => Promise<T>, newest: string): Promise<Cached<T>> {
     const store = this.store();
     const hit = await this.read(store, key);
     this.lookups.inc({ store, result: hit === undefined ? 'miss' : 'hit' });
@@ -90,7 +113,7 @@ export class QueryCache {
     const value = await compute();
     // Not awaited: the answer need not wait for Redis to store it. Commands on
     // the connection stay in order, so a later read of this key sees the write.
-    void this.write(store, key, JSON.stringify(value), ttlSeconds);
+    void this.write(store, key, JSON.stringify(value), ttlSeconds, newest);
     return { value, cached: false };
   }
 
@@ -109,13 +132,15 @@ export class QueryCache {
     }
   }
 
-  private async write(store: Store, key: string, value: string, ttlSeconds: number): Promise<void> {
+  private async write(store: Store, key: string, value: string, ttlSeconds: number, newest: string): Promise<void> {
+    const now = Date.now();
     if (store === 'memory') {
       this.memory.set(key, value, { ttl: ttlSeconds * 1000 });
+      this.newestLocal.set(newest, now);
       return;
     }
     try {
-      await this.redis!.set(key, value, 'EX', ttlSeconds);
+      await this.redis!.multi().set(key, value, 'EX', ttlSeconds).set(newest, String(now), 'EX', ttlSeconds).exec();
     } catch (error) {
       this.logger.debug({ err: error }, 'cache write failed');
     }

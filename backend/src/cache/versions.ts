@@ -11,6 +11,7 @@ import type { Redis } from './redis.js';
  */
 export class CacheVersions {
   private readonly local = new Map<string, number>();
+  private readonly localScopes = new Map<string, number>();
   /** Organizations written while Redis was unreachable: their Redis versions must move on when it returns. */
   private readonly missed = new Set<string>();
 
@@ -21,6 +22,45 @@ export class CacheVersions {
 
   static key(organizationId: string): string {
     return `metrics:${organizationId}:version`;
+  }
+
+  /** One source's own version within an organization: bumped by an operator's cache clear. */
+  static scopeKey(organizationId: string, scope: string): string {
+    return `metrics:${organizationId}:${scope}:version`;
+  }
+
+  /**
+   * The version an answer of `scope` is cached under: the organization's
+   * version (moved by every write) and the scope's (moved by a cache clear).
+   */
+  async currentFor(organizationId: string, scope: string): Promise<string> {
+    const [organization, own] = await Promise.all([this.current(organizationId), this.scopeVersion(organizationId, scope)]);
+    return `${organization}.${own}`;
+  }
+
+  /**
+   * Makes every cached answer of one source for one organization unreachable.
+   * With Redis configured the clear must reach Redis (where every process
+   * reads), so it fails while Redis is down rather than clear one process only.
+   */
+  async bumpScope(organizationId: string, scope: string): Promise<void> {
+    const localKey = `${organizationId}:${scope}`;
+    this.localScopes.set(localKey, Math.max(Date.now(), (this.localScopes.get(localKey) ?? 0) + 1));
+    if (!this.redis) return;
+    const key = CacheVersions.scopeKey(organizationId, scope);
+    await this.redis.set(key, String(Date.now()), 'NX');
+    await this.redis.incr(key);
+  }
+
+  private async scopeVersion(organizationId: string, scope: string): Promise<string> {
+    if (this.redis && this.redis.status === 'ready') {
+      try {
+        return (await this.redis.get(CacheVersions.scopeKey(organizationId, scope))) ?? '0';
+      } catch {
+        // Redis unavailable: answers then live in this process's memory, under the local version.
+      }
+    }
+    return `local-${this.localScopes.get(`${organizationId}:${scope}`) ?? 0}`;
   }
 
   async current(organizationId: string): Promise<string> {

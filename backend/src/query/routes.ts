@@ -224,6 +224,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
     const statuses = registry.status();
     res.json({
       organization: { id: principal.organizationId, name: principal.organizationName },
+      key: { id: principal.keyId, scope: principal.scope },
       sources: { total: statuses.length, healthy: statuses.filter((source) => source.status === 'up').length },
     });
   });

@@ -75,7 +75,7 @@ export class QueryService {
     readonly catalog: Catalog,
     readonly registry: SourceRegistry,
     private readonly cache: QueryCache,
-    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger },
+    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; catalogVersion?: string },
   ) {}
 
   plan(query: QueryInput, request: Pick<QueryRequest, 'from' | 'to' | 'intervalMs' | 'maxDataPoints'>): Plan | PlanError {
@@ -189,7 +189,8 @@ export class QueryService {
   /** One source question, through the cache; the organization is part of every key. */
   private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date): Promise<Fetched> {
     const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
-    const question = { metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
+    // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
+    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
     const { value, cached } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), () =>
       this.registry.query(metric.source, query),
     );

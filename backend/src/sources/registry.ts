@@ -9,6 +9,37 @@ import type { AdapterType, HealthStatus, Series, SourceAdapter, SourceQuery } fr
 
 export type SourceState = 'up' | 'down' | 'initializing';
 
+/** What operators see: `degraded` is up but with failed queries in the recent window. */
+export type SourceHealth = 'up' | 'degraded' | 'down';
+
+/** How far back the operators' view of a source looks (latency percentiles, degraded). */
+export const RECENT_WINDOW_MS = 15 * 60_000;
+/** Enough samples for stable percentiles; the oldest go first beyond this. */
+const MAX_RECENT_SAMPLES = 10_000;
+
+export interface SourceActivity {
+  id: string;
+  type: string;
+  label: string;
+  status: SourceHealth;
+  state: SourceState;
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  lastError: string | null;
+  /** Query latency over the last 15 minutes; null without queries. */
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  queries: number;
+  failures: number;
+  cacheTtlSeconds: number;
+}
+
+interface Sample {
+  at: number;
+  ms: number;
+  ok: boolean;
+}
+
 export interface SourceStatus {
   id: string;
   type: string;
@@ -28,6 +59,9 @@ interface Entry {
   checkedAt: Date | null;
   limit: LimitFunction | undefined;
   initializing: Promise<void> | undefined;
+  lastSuccessAt: Date | null;
+  lastErrorAt: Date | null;
+  recent: Sample[];
 }
 
 const EXTERNAL_DEFAULT_TTL_SECONDS = 300;
@@ -101,6 +135,9 @@ export class SourceRegistry {
         checkedAt: null,
         limit: source.maxConcurrency ? pLimit(source.maxConcurrency) : undefined,
         initializing: undefined,
+        lastSuccessAt: null,
+        lastErrorAt: null,
+        recent: [],
       });
     });
     if (problems.length > 0) throw new CatalogError(catalog.file, problems);
@@ -160,20 +197,25 @@ export class SourceRegistry {
       const started = performance.now();
       let outcome = 'ok';
       try {
-        return await withTimeout(
+        const series = await withTimeout(
           entry.adapter.query(query, controller.signal),
           entry.source.timeoutMs,
           `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
           () => controller.abort(),
         );
+        entry.lastSuccessAt = new Date();
+        return series;
       } catch (error) {
         const failure = error instanceof SourceError ? error : error instanceof TimeoutError ? new SourceError(sourceId, 'timeout', error.message) : new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
         outcome = failure.failure;
         this.failures.inc({ source: sourceId, reason: failure.failure });
         entry.lastError = failure.message;
+        entry.lastErrorAt = new Date();
         throw failure;
       } finally {
-        this.latency.observe({ source: sourceId, outcome }, (performance.now() - started) / 1000);
+        const ms = performance.now() - started;
+        this.latency.observe({ source: sourceId, outcome }, ms / 1000);
+        recordSample(entry.recent, { at: Date.now(), ms, ok: outcome === 'ok' });
       }
     };
     return entry.limit ? entry.limit(run) : run();
@@ -192,7 +234,10 @@ export class SourceRegistry {
         entry.checkedAt = new Date();
         entry.lastError = result.ok ? null : result.detail;
         // A failed probe marks the source down; the retry loop re-initializes it.
-        if (!result.ok) entry.state = 'down';
+        if (!result.ok) {
+          entry.state = 'down';
+          entry.lastErrorAt = new Date();
+        }
       }),
     );
     return this.status();
@@ -211,6 +256,30 @@ export class SourceRegistry {
     }));
   }
 
+  /** The operators' view of every source: health, last success and error, recent latency, cache TTL. */
+  activity(now = Date.now()): SourceActivity[] {
+    return [...this.entries.values()].map((entry) => {
+      const recent = entry.recent.filter((sample) => sample.at > now - RECENT_WINDOW_MS);
+      const failures = recent.filter((sample) => !sample.ok).length;
+      const latencies = recent.map((sample) => sample.ms).sort((a, b) => a - b);
+      return {
+        id: entry.source.id,
+        type: entry.source.type,
+        label: entry.source.label ?? entry.source.id,
+        status: entry.state !== 'up' ? 'down' : failures > 0 ? 'degraded' : 'up',
+        state: entry.state,
+        lastSuccessAt: entry.lastSuccessAt?.toISOString() ?? null,
+        lastErrorAt: entry.lastErrorAt?.toISOString() ?? null,
+        lastError: entry.lastError,
+        latencyP50Ms: percentile(latencies, 0.5),
+        latencyP95Ms: percentile(latencies, 0.95),
+        queries: recent.length,
+        failures,
+        cacheTtlSeconds: this.cacheTtlSeconds(entry.source.id),
+      };
+    });
+  }
+
   async close(): Promise<void> {
     clearInterval(this.retryTimer);
     await Promise.allSettled([...this.entries.values()].map((entry) => entry.adapter.close()));
@@ -218,6 +287,22 @@ export class SourceRegistry {
 }
 
 class TimeoutError extends Error {}
+
+/** Appends a sample, dropping those past the window (or the oldest beyond the cap). */
+function recordSample(samples: Sample[], sample: Sample): void {
+  samples.push(sample);
+  const horizon = sample.at - RECENT_WINDOW_MS;
+  let stale = 0;
+  while (stale < samples.length && (samples[stale]!.at <= horizon || samples.length - stale > MAX_RECENT_SAMPLES)) stale += 1;
+  if (stale > 0) samples.splice(0, stale);
+}
+
+/** Nearest-rank percentile of sorted values, rounded to 0.1 ms. */
+function percentile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  const value = sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return Math.round(value * 10) / 10;
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,4 +1,5 @@
 import { createApiKey, createOrganization } from '../../src/auth/keys.js';
+import type { Scope } from '../../src/auth/scopes.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -8,8 +9,8 @@ export interface TestServer {
   running: RunningServer;
   database: TestDatabase;
   baseUrl: string;
-  /** Creates an organization (if new) and returns a fresh API key for it. */
-  keyFor(organization: string): Promise<string>;
+  /** Creates an organization (if new) and returns a fresh API key for it (admin unless a scope is given). */
+  keyFor(organization: string, scope?: Scope): Promise<string>;
   /** fetch against the server with an optional API key. */
   request(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
   stop(): Promise<void>;
@@ -28,9 +29,9 @@ export async function startTestServer(label: string, env: Record<string, string 
     running,
     database,
     baseUrl,
-    keyFor: async (organization) => {
+    keyFor: async (organization, scope = 'admin') => {
       await createOrganization(running.context.pool, organization);
-      return (await createApiKey(running.context.pool, organization)).key;
+      return (await createApiKey(running.context.pool, organization, 'test', scope)).key;
     },
     request: (path, init = {}) => {
       const { key, json, headers, ...rest } = init;

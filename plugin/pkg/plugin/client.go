@@ -267,6 +267,11 @@ type WhoAmI struct {
 		Total   int `json:"total"`
 		Healthy int `json:"healthy"`
 	} `json:"sources"`
+	// Key is absent in answers of backends older than key scopes.
+	Key struct {
+		ID    string `json:"id"`
+		Scope string `json:"scope"`
+	} `json:"key"`
 }
 
 // WhoAmI identifies the organization the API key belongs to.

@@ -24,13 +24,30 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	if name == "" {
 		name = w.Organization.ID
 	}
+	if w.Key.Scope == "ingest" {
+		return healthError(fmt.Sprintf("This API key of organization %q has scope ingest: it can only send events, not read them. Create a read key (npx metrics-hub keys create --org %s --scope read) and paste it in the data source settings.", name, name)), nil
+	}
 	msg := fmt.Sprintf("Connected to Metrics Hub as organization %q: %d of %d sources healthy", name, w.Sources.Healthy, w.Sources.Total)
 	if w.Sources.Total == 0 {
 		msg = fmt.Sprintf("Connected to Metrics Hub as organization %q, but no sources are configured; add sources to the metric catalog", name)
 	} else if w.Sources.Healthy < w.Sources.Total {
 		msg += "; the catalog in the query editor shows which sources are down and why"
 	}
+	msg += scopeNote(w.Key.Scope, name)
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: msg}, nil
+}
+
+// scopeNote says which scope the key has, and warns when it is broader than
+// Grafana needs: every Grafana admin can read the key, so it should only read.
+func scopeNote(scope, org string) string {
+	switch scope {
+	case "":
+		return ""
+	case "read":
+		return ". The key has scope read, all Grafana needs"
+	default:
+		return fmt.Sprintf(". Warning: the key has scope %s, broader than the read scope Grafana needs; every Grafana admin can read it. Replace it with a read key (npx metrics-hub keys create --org %s --scope read)", scope, org)
+	}
 }
 
 // healthMessage words each failure class as an instruction. The errors already

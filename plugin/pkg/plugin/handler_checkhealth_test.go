@@ -35,6 +35,26 @@ func TestCheckHealthReportsOrganizationAndSources(t *testing.T) {
 	}
 }
 
+func TestCheckHealthReportsTheKeyScope(t *testing.T) {
+	answer := func(scope string) *backend.CheckHealthResult {
+		fb := newFakeBackend(t, serveBody(http.StatusOK, "application/json",
+			`{"organization":{"id":"org_1","name":"acme"},"sources":{"total":1,"healthy":1},"key":{"id":"k1","scope":"`+scope+`"}}`))
+		return checkHealth(t, datasourceFor(t, fb.URL))
+	}
+	read := answer("read")
+	if read.Status != backend.HealthStatusOk || !strings.Contains(read.Message, "scope read") || strings.Contains(read.Message, "Warning") {
+		t.Errorf("read key: %v %q", read.Status, read.Message)
+	}
+	admin := answer("admin")
+	if admin.Status != backend.HealthStatusOk || !strings.Contains(admin.Message, "Warning: the key has scope admin") || !strings.Contains(admin.Message, "--scope read") {
+		t.Errorf("admin key: %v %q", admin.Status, admin.Message)
+	}
+	ingest := answer("ingest")
+	if ingest.Status != backend.HealthStatusError || !strings.Contains(ingest.Message, "scope ingest") {
+		t.Errorf("ingest key: %v %q", ingest.Status, ingest.Message)
+	}
+}
+
 func TestCheckHealthFailures(t *testing.T) {
 	closed := newFakeBackend(t, serveBody(http.StatusOK, "application/json", `{}`))
 	closedURL := closed.URL

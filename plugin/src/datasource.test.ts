@@ -86,7 +86,7 @@ describe('DataSource.query', () => {
       refId: 'A',
       metric: 'orders_created',
       filters: [{ dimension: 'botId', op: 'in', value: ['faq', 'sales'] }],
-      datasource: { uid: 'metricshub', type: 'metricshub-datasource' },
+      datasource: { uid: 'metricshub', type: 'metricshub-metrics-datasource' },
     });
     const frame = response.data[0];
     expect(frame.fields.map((f: { name: string }) => f.name)).toEqual(['time', 'value']);

@@ -10,7 +10,7 @@ const packageJson = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.
 describe('plugin.json', () => {
   it('has an id Grafana accepts and the data source type', () => {
     expect(pluginJson.id).toMatch(ID_PATTERN);
-    expect(pluginJson.id).toBe('metricshub-datasource');
+    expect(pluginJson.id).toBe('metricshub-metrics-datasource');
     expect(pluginJson.type).toBe('datasource');
     expect(pluginJson.name).toBe('Metrics Hub');
   });

@@ -13,5 +13,7 @@ module.exports = {
   ...base,
   // The editors render Grafana's real components: the first render on a busy CI machine is slow.
   testTimeout: 30000,
+  // d3-color and friends ship .mjs files, which the scaffold's transform does not match.
+  transform: { ...base.transform, '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'] },
   transformIgnorePatterns: [nodeModulesToTransform([...grafanaESModules, ...moreESModules])],
 };

@@ -53,13 +53,19 @@ export const DEFAULT_QUERY: Partial<MetricsHubQuery> = {
   live: false,
 };
 
-/** Settings stored in plain jsonData; Grafana sends them to the browser. */
+/**
+ * Settings stored in plain jsonData; Grafana sends them to the browser. The URL
+ * lives in the data source's standard `url`, the HTTP settings (timeout, TLS,
+ * headers...) in the standard jsonData fields @grafana/plugin-ui edits.
+ */
 export interface MetricsHubOptions extends DataSourceJsonData {
+  /** Seconds one backend request may take (Grafana's standard HTTP setting). */
+  timeout?: number;
+  /** Before 0.2: the URL. Moved to the standard `url` by migrateSettings. */
   url?: string;
+  /** Before 0.2: the timeout. Moved to `timeout` by migrateSettings. */
   timeoutSeconds?: number;
 }
-
-export const DEFAULT_TIMEOUT_SECONDS = 30;
 
 /** Settings Grafana keeps encrypted and hands only to the Go component. */
 export interface MetricsHubSecureJsonData {

@@ -237,7 +237,7 @@ func liveResponse(pc backend.PluginContext, q Query) backend.DataResponse {
 	if pc.DataSourceInstanceSettings != nil {
 		uid = pc.DataSourceInstanceSettings.UID
 	}
-	channel := live.Channel{Scope: live.ScopeDatasource, Namespace: uid, Path: livePathPrefix + q.Metric}
+	channel := live.Channel{Scope: live.ScopeDatasource, Namespace: uid, Path: livePath([]string{q.Metric})}
 	frame := data.NewFrame(q.Metric)
 	frame.RefID = q.RefID
 	frame.SetMeta(&data.FrameMeta{Channel: channel.String()})

@@ -55,7 +55,8 @@ export function instanceSettings(): DataSourceInstanceSettings<MetricsHubOptions
     name: 'Metrics Hub',
     access: 'proxy',
     readOnly: false,
-    jsonData: { url: 'http://metrics-hub:8080', timeoutSeconds: 30 },
+    url: 'http://metrics-hub:8080',
+    jsonData: { timeout: 30 },
     meta: {
       id: 'metricshub-metrics-datasource',
       name: 'Metrics Hub',
@@ -90,7 +91,7 @@ export function dataSourceSettings(): DataSourceSettings<MetricsHubOptions, Metr
     typeName: 'Metrics Hub',
     typeLogoUrl: '',
     access: 'proxy',
-    url: '',
+    url: 'http://metrics-hub:8080',
     user: '',
     database: '',
     basicAuth: false,
@@ -98,7 +99,7 @@ export function dataSourceSettings(): DataSourceSettings<MetricsHubOptions, Metr
     isDefault: false,
     readOnly: false,
     withCredentials: false,
-    jsonData: { url: 'http://metrics-hub:8080' },
+    jsonData: {},
     secureJsonFields: {},
   };
 }

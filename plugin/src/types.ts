@@ -39,6 +39,8 @@ export interface MetricsHubQuery extends DataQuery {
   live?: boolean;
   /** Annotation queries only: keep alerts of this severity. */
   severity?: string;
+  /** Version of the query model it was saved with (query/migrate.ts); absent before version 2. */
+  version?: number;
 }
 
 /** A new panel shows orders at once: the built-in events source and its busiest metric. */
@@ -51,6 +53,7 @@ export const DEFAULT_QUERY: Partial<MetricsHubQuery> = {
   format: 'timeseries',
   compareToPrevious: false,
   live: false,
+  version: 2,
 };
 
 /**
@@ -114,17 +117,4 @@ export interface MetricsHubVariableQuery extends DataQuery {
 export interface VariableValue {
   text: string;
   value: string;
-}
-
-/** One item of GET /api/v1/annotations: an alert transition. */
-export interface BackendAnnotation {
-  time: number;
-  timeEnd?: number | null;
-  title: string;
-  text: string;
-  tags?: string[];
-  metric?: string;
-  severity?: string;
-  rule?: string;
-  state?: string;
 }

@@ -64,6 +64,6 @@ metrics:
     const query = catalog.query('orders_created', { groupBy: ['channel'] }).build();
     assert.equal(query.source, 'events');
     assert.equal(query.aggregation, 'sum');
-    assert.deepEqual(query.datasource, { type: 'metricshub-datasource', uid: 'metricshub' });
+    assert.deepEqual(query.datasource, { type: 'metricshub-metrics-datasource', uid: 'metricshub' });
   });
 });

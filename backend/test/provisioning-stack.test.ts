@@ -28,8 +28,9 @@ describe('data source provisioning (provisioning/datasources/metricshub.yaml)', 
     assert.equal(datasource.isDefault, true);
   });
 
-  test('takes the URL from the environment into jsonData and the API key into secureJsonData only', () => {
-    assert.equal(datasource.jsonData.url, '${METRICSHUB_URL}');
+  test('takes the URL from the environment into the standard url field and the API key into secureJsonData only', () => {
+    assert.equal(datasource.url, '${METRICSHUB_URL}');
+    assert.ok(!('url' in datasource.jsonData), 'the URL belongs in the standard field the Go component reads first');
     assert.equal(datasource.secureJsonData.apiKey, '${METRICSHUB_API_KEY}');
     assert.ok(!('apiKey' in datasource.jsonData), 'the key must never be in jsonData (sent to browsers)');
   });

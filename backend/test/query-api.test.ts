@@ -192,7 +192,15 @@ describe('time series from rollups', () => {
     assert.deepEqual(series!.value, [2, 1, 1]);
     assert.deepEqual(series!.labels, {});
     assert.equal(series!.config.unit, 'short');
-    assert.equal(series!.config.displayName, 'Orders created');
+    assert.equal(series!.config.displayName, 'Orders created sum');
+  });
+
+  test('display names carry the aggregation, so p50 and p95 of one metric are two legend entries', async () => {
+    const names = await Promise.all(['avg', 'max'].map(async (aggregation) => readSeries(await one({ metric: 'call_duration_s', aggregation, groupBy: ['status'] }))));
+    assert.deepEqual(
+      names.flat().map((series) => series.config.displayName),
+      ['Call duration avg (answered)', 'Call duration avg (missed)', 'Call duration max (answered)', 'Call duration max (missed)'],
+    );
   });
 
   test('group-by gives one frame per value, labelled, on the same buckets', async () => {

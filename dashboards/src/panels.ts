@@ -62,17 +62,24 @@ export function dashboard(uid: string, title: string, description: string, extra
     .timezone('browser')
     .refresh('5m')
     .link(new DashboardLinkBuilder('Metrics Hub').type(DashboardLinkType.Dashboards).tags([TAG]).asDropdown(true).includeVars(true).keepTime(true))
-    .annotation(anomalyAnnotations());
+    .annotation(anomalyAnnotations('critical'))
+    .annotation(anomalyAnnotations('warning'));
 }
 
-/** Anomalies the backend detected, drawn on every time series (coloured by severity by the plugin). */
-export function anomalyAnnotations(metric?: string): AnnotationQueryBuilder {
+const SEVERITY_COLOURS = { critical: 'red', warning: 'orange' } as const;
+
+/**
+ * Anomalies of one severity the backend detected, drawn on every time series.
+ * Grafana paints all events of an annotation query in that query's colour (it
+ * overrides any colour in the data), so colour by severity is one query per severity.
+ */
+export function anomalyAnnotations(severity: 'critical' | 'warning'): AnnotationQueryBuilder {
   return new AnnotationQueryBuilder()
-    .name(metric ? `Anomalies: ${metric}` : 'Anomalies')
+    .name(severity === 'critical' ? 'Critical anomalies' : 'Warnings')
     .datasource(DATASOURCE)
     .enable(true)
-    .iconColor('red')
-    .target(new AnomalyQueryBuilder({ metric }));
+    .iconColor(SEVERITY_COLOURS[severity])
+    .target(new AnomalyQueryBuilder({ severity, refId: severity === 'critical' ? 'Critical' : 'Warnings' }));
 }
 
 /** A template variable listing the values of one dimension of a metric (POST /api/v1/variables). */

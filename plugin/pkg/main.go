@@ -16,7 +16,7 @@ func main() {
 	// per data source configuration through the instance manager, disposing the
 	// old one when its settings change.
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
-		log.DefaultLogger.Error("metricshub-datasource stopped", "error", err.Error())
+		log.DefaultLogger.Error("metricshub-metrics-datasource stopped", "error", err.Error())
 		os.Exit(1)
 	}
 }

@@ -1,4 +1,4 @@
-import { CoreApp, DataQueryRequest, DataQueryResponse, FieldType, LiveChannelScope, dateTime } from '@grafana/data';
+import { CoreApp, DataQueryRequest, DataQueryResponse, LiveChannelScope, dateTime } from '@grafana/data';
 import { GrafanaLiveSrv, LiveDataStreamOptions, setGrafanaLiveSrv } from '@grafana/runtime';
 import { firstValueFrom, of, toArray } from 'rxjs';
 
@@ -6,7 +6,8 @@ import { installBackendSrv } from './test/backendSrv';
 import { CATALOG, RESOURCES, createDataSource } from './test/fixtures';
 import { installTemplateSrv } from './test/templateSrv';
 import { MetricsHubVariableSupport } from './variableSupport';
-import { ANNOTATIONS_QUERY_TYPE, BackendAnnotation, DEFAULT_QUERY, MetricsHubQuery } from './types';
+import { QUERY_MODEL_VERSION } from './query/migrate';
+import { ANNOTATIONS_QUERY_TYPE, DEFAULT_QUERY, MetricsHubQuery } from './types';
 
 const FROM = Date.UTC(2026, 1, 1);
 const TO = Date.UTC(2026, 1, 2);
@@ -86,7 +87,7 @@ describe('DataSource.query', () => {
       refId: 'A',
       metric: 'orders_created',
       filters: [{ dimension: 'botId', op: 'in', value: ['faq', 'sales'] }],
-      datasource: { uid: 'metricshub', type: 'metricshub-datasource' },
+      datasource: { uid: 'metricshub', type: 'metricshub-metrics-datasource' },
     });
     const frame = response.data[0];
     expect(frame.fields.map((f: { name: string }) => f.name)).toEqual(['time', 'value']);
@@ -104,7 +105,7 @@ describe('DataSource.query', () => {
     expect(response.errors?.[0]).toMatchObject({ refId: 'A', message: "metric 'ordrs_created' is not in the catalog" });
   });
 
-  it('subscribes live queries to the Go component stream of their metric through Grafana Live', async () => {
+  it('subscribes all live queries of a panel to one Grafana Live channel of their metrics', async () => {
     const requests = installBackendSrv({});
     const subscriptions: LiveDataStreamOptions[] = [];
     const streamed: DataQueryResponse = { key: 'live', data: [] };
@@ -115,8 +116,11 @@ describe('DataSource.query', () => {
       },
     } as unknown as GrafanaLiveSrv);
 
-    const live: MetricsHubQuery = { refId: 'L', source: 'events', metric: '$metric', format: 'timeseries', live: true };
-    const responses = await firstValueFrom(createDataSource().query(request([live])).pipe(toArray()));
+    const live: MetricsHubQuery[] = [
+      { refId: 'L', source: 'events', metric: '$metric', format: 'timeseries', live: true },
+      { refId: 'M', source: 'events', metric: 'deals_won', format: 'timeseries', live: true },
+    ];
+    const responses = await firstValueFrom(createDataSource().query(request(live)).pipe(toArray()));
 
     expect(responses).toEqual([streamed]);
     expect(requests).toEqual([]);
@@ -125,9 +129,82 @@ describe('DataSource.query', () => {
       scope: LiveChannelScope.DataSource,
       stream: 'metricshub',
       namespace: 'metricshub',
-      path: 'live/orders_created',
+      // Sorted, "/"-separated: Grafana Live rejects commas in channel paths.
+      path: 'live/deals_won/orders_created',
     });
     expect(subscriptions[0].buffer).toMatchObject({ maxLength: 100, maxDelta: TO - FROM });
+  });
+
+  it('migrates saved queries before sending them', async () => {
+    const requests = installBackendSrv({
+      'POST /api/ds/query': () => ({ body: { results: { A: { status: 200, frames: [] } } } }),
+    });
+    const saved = { refId: 'A', metric: 'orders_created', groupBy: 'channel' } as unknown as MetricsHubQuery;
+    await firstValueFrom(createDataSource().query(request([saved])));
+    const body = requests[0].data as { queries: MetricsHubQuery[] };
+    expect(body.queries[0]).toMatchObject({ groupBy: ['channel'], format: 'timeseries', version: QUERY_MODEL_VERSION });
+  });
+
+  it('applies ad hoc filters only to the dimensions each query\'s metric has', async () => {
+    const requests = installBackendSrv({
+      [`GET ${RESOURCES}/catalog`]: () => ({ body: CATALOG }),
+      'POST /api/ds/query': () => ({ body: { results: { A: { status: 200, frames: [] }, B: { status: 200, frames: [] } } } }),
+    });
+    const filters = [
+      { key: 'channel', operator: '=', value: 'web' },
+      { key: 'botId', operator: '=|', value: 'faq', values: ['faq', 'sales'] },
+    ];
+    const targets: MetricsHubQuery[] = [
+      { ...DEFAULT_QUERY, refId: 'A' },
+      { ...DEFAULT_QUERY, refId: 'B', metric: 'bot_response_time', aggregation: 'p95' },
+    ];
+    await firstValueFrom(createDataSource().query({ ...request(targets), filters }));
+
+    const body = requests.find((r) => r.url.startsWith('/api/ds/query'))!.data as { queries: MetricsHubQuery[] };
+    expect(body.queries[0].filters).toEqual([{ dimension: 'channel', op: 'eq', value: 'web' }]);
+    expect(body.queries[1].filters).toEqual([{ dimension: 'botId', op: 'in', value: ['faq', 'sales'] }]);
+  });
+});
+
+describe('analyst helpers', () => {
+  it('interpolates queries for Explore and "copy to another data source", naming this data source', () => {
+    const [query] = createDataSource().interpolateVariablesInQueries(
+      [{ ...DEFAULT_QUERY, refId: 'A', metric: '$metric', filters: [{ dimension: 'botId', op: 'eq', value: '$bot' }] }],
+      {}
+    );
+    expect(query).toMatchObject({
+      metric: 'orders_created',
+      filters: [{ dimension: 'botId', op: 'in', value: ['faq', 'sales'] }],
+      datasource: { uid: 'metricshub', type: 'metricshub-metrics-datasource' },
+    });
+  });
+
+  it('describes a query in one line', () => {
+    expect(createDataSource().getQueryDisplayText({ ...DEFAULT_QUERY, refId: 'A', groupBy: ['channel'] })).toBe('sum of orders_created by channel');
+  });
+
+  it('offers the dimensions of the dashboard\'s metrics as ad hoc filter keys', async () => {
+    installBackendSrv({ [`GET ${RESOURCES}/catalog`]: () => ({ body: CATALOG }) });
+    const ds = createDataSource();
+    expect(await ds.getTagKeys({ filters: [], queries: [{ refId: 'A', metric: 'orders_created' }] })).toEqual([
+      { text: 'channel', value: 'channel' },
+      { text: 'market', value: 'market' },
+    ]);
+    expect((await ds.getTagKeys({ filters: [] })).map((k) => k.value)).toEqual(['botId', 'channel', 'market', 'owner']);
+  });
+
+  it('reads ad hoc filter values from the metrics that have the dimension', async () => {
+    const requests = installBackendSrv({
+      [`GET ${RESOURCES}/catalog`]: () => ({ body: CATALOG }),
+      [`POST ${RESOURCES}/variables`]: () => ({ body: [{ text: 'web', value: 'web' }, { text: 'app', value: 'app' }] }),
+    });
+    const values = await createDataSource().getTagValues({ key: 'channel', filters: [] });
+    expect(values).toEqual([
+      { text: 'app', value: 'app' },
+      { text: 'web', value: 'web' },
+    ]);
+    const call = requests.find((r) => r.url.endsWith('/variables'))!;
+    expect(call.data).toMatchObject({ query: 'dimension_values', metric: 'orders_created', dimension: 'channel' });
   });
 });
 
@@ -190,30 +267,6 @@ describe('resource calls', () => {
 });
 
 describe('annotations', () => {
-  const alerts: BackendAnnotation[] = [
-    {
-      time: FROM,
-      timeEnd: FROM + 3_600_000,
-      title: 'Workflow failure rate critical',
-      text: 'Failure rate 12% over 5%. Recommendation: check the payment provider.',
-      tags: ['critical', 'rule:workflow_failure_rate_high', 'metric:workflow_failure_rate'],
-      metric: 'workflow_failure_rate',
-      severity: 'critical',
-      rule: 'workflow_failure_rate_high',
-      state: 'resolved',
-    },
-    {
-      time: FROM + 7_200_000,
-      timeEnd: null,
-      title: 'Orders below baseline',
-      text: 'Orders 40% under the usual Monday.',
-      metric: 'orders_created',
-      severity: 'warning',
-      rule: 'orders_drop',
-      state: 'firing',
-    },
-  ];
-
   it('prepares an annotation query from the stored annotation', () => {
     const prepared = createDataSource().annotations!.prepareQuery!({
       name: 'Anomalies',
@@ -224,34 +277,15 @@ describe('annotations', () => {
     expect(prepared).toEqual({ refId: 'Anno', metric: 'orders_created', severity: 'critical', queryType: ANNOTATIONS_QUERY_TYPE });
   });
 
-  it('fetches anomalies in the range through the annotations resource and maps them to annotation fields', async () => {
-    const requests = installBackendSrv({ [`GET ${RESOURCES}/annotations`]: () => ({ body: alerts }) });
+  it('sends annotation queries to the Go component like any query, variables resolved', async () => {
+    const requests = installBackendSrv({
+      'POST /api/ds/query': () => ({ body: { results: { Anno: { status: 200, frames: [] } } } }),
+    });
     const query: MetricsHubQuery = { refId: 'Anno', queryType: ANNOTATIONS_QUERY_TYPE, metric: '$metric', severity: 'critical' };
 
-    const response = await firstValueFrom(createDataSource().query(request([query])));
+    await firstValueFrom(createDataSource().query(request([query])));
 
-    expect(requests[0].params).toEqual({ from: String(FROM), to: String(TO), metric: 'orders_created', severity: 'critical' });
-    const frame = response.data[0];
-    const field = (name: string) => frame.fields.find((f: { name: string }) => f.name === name);
-    expect(frame.refId).toBe('Anno');
-    expect(field('time').type).toBe(FieldType.time);
-    expect(field('time').values).toEqual([FROM, FROM + 7_200_000]);
-    expect(field('timeEnd').values).toEqual([FROM + 3_600_000, FROM + 7_200_000]);
-    expect(field('title').values).toEqual(['Workflow failure rate critical', 'Orders below baseline']);
-    expect(field('text').values[0]).toContain('Recommendation: check the payment provider.');
-    expect(field('tags').values).toEqual([
-      ['critical', 'rule:workflow_failure_rate_high', 'metric:workflow_failure_rate'],
-      ['warning', 'rule:orders_drop', 'metric:orders_created'],
-    ]);
-    expect(field('color').values).toEqual(['red', 'orange']);
-  });
-
-  it('asks for every metric and severity when the annotation does not filter', async () => {
-    const requests = installBackendSrv({ [`GET ${RESOURCES}/annotations`]: () => ({ body: [] }) });
-    const response = await firstValueFrom(
-      createDataSource().query(request([{ refId: 'Anno', queryType: ANNOTATIONS_QUERY_TYPE }]))
-    );
-    expect(requests[0].params).toEqual({ from: String(FROM), to: String(TO) });
-    expect(response.data[0].length).toBe(0);
+    const body = requests[0].data as { queries: MetricsHubQuery[] };
+    expect(body.queries[0]).toMatchObject({ refId: 'Anno', queryType: 'annotations', metric: 'orders_created', severity: 'critical' });
   });
 });

@@ -1,21 +1,26 @@
 import {
+  AdHocVariableFilter,
   CoreApp,
   DataQueryRequest,
   DataQueryResponse,
+  DataSourceGetTagKeysOptions,
+  DataSourceGetTagValuesOptions,
   DataSourceInstanceSettings,
   LegacyMetricFindQueryOptions,
   MetricFindValue,
   ScopedVars,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { Observable, from, map, merge } from 'rxjs';
+import { Observable, from, merge, mergeMap } from 'rxjs';
 
-import { annotationSupport, isAnnotationQuery, toAnnotationFrame } from './annotations';
+import { annotationSupport, isAnnotationQuery } from './annotations';
 import { liveStream } from './live';
+import { adHocFilters } from './query/adhoc';
+import { queryDisplayText } from './query/displayText';
 import { interpolateQuery } from './query/interpolate';
+import { migrateQuery } from './query/migrate';
 import { queryProblems } from './query/validate';
 import {
-  BackendAnnotation,
   Catalog,
   DEFAULT_QUERY,
   MetricsHubOptions,
@@ -26,14 +31,21 @@ import {
 import { MetricsHubVariableSupport } from './variableSupport';
 import { parseVariableQuery, toMetricFindValues, variableQueryProblem } from './variables';
 
+/** How many metrics sharing a dimension are asked for its values (ad hoc filters). */
+const TAG_VALUE_METRICS = 5;
+
 /**
- * The Metrics Hub data source in the browser. Range queries go through Grafana's
- * server to the Go component (so alerting sees the same queries and the API key
- * never reaches the browser); the catalog, variables and annotations are resource
- * calls the Go component forwards; live queries subscribe to Grafana Live.
+ * The Metrics Hub data source in the browser. Range and annotation queries go
+ * through Grafana's server to the Go component (so alerting, public dashboards
+ * and reports see the same answers, and the API key never reaches the browser);
+ * the catalog and variables are resource calls the Go component forwards; live
+ * queries subscribe to Grafana Live. Every saved query is migrated to the
+ * current model (query/migrate.ts) before use.
  */
 export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHubOptions> {
   private catalog?: Promise<Catalog>;
+  /** The catalog once loaded: ad hoc filters apply only to the dimensions of each query's metric. */
+  private loadedCatalog?: Catalog;
 
   constructor(instanceSettings: DataSourceInstanceSettings<MetricsHubOptions>) {
     super(instanceSettings);
@@ -50,35 +62,86 @@ export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHu
     if (query.hide) {
       return false;
     }
-    return isAnnotationQuery(query) || queryProblems(query).length === 0;
+    return isAnnotationQuery(query) || queryProblems(migrateQuery(query)).length === 0;
   }
 
-  applyTemplateVariables(query: MetricsHubQuery, scopedVars: ScopedVars): MetricsHubQuery {
-    return interpolateQuery(query, scopedVars, getTemplateSrv());
+  /** Template variables, then the dashboard's ad hoc filters on the dimensions the query's metric has. */
+  applyTemplateVariables(query: MetricsHubQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): MetricsHubQuery {
+    const interpolated = interpolateQuery(migrateQuery(query), scopedVars, getTemplateSrv());
+    if (isAnnotationQuery(interpolated) || !filters?.length) {
+      return interpolated;
+    }
+    const dimensions = this.loadedCatalog?.metrics.find((m) => m.key === interpolated.metric)?.dimensions;
+    return { ...interpolated, filters: [...(interpolated.filters ?? []), ...adHocFilters(filters, dimensions)] };
+  }
+
+  /** Explore's "copy to another data source" and mixed queries: the queries with their variables resolved. */
+  interpolateVariablesInQueries(queries: MetricsHubQuery[], scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): MetricsHubQuery[] {
+    return queries.map((query) => ({ ...this.applyTemplateVariables(query, scopedVars, filters), datasource: this.getRef() }));
+  }
+
+  getQueryDisplayText(query: MetricsHubQuery): string {
+    return queryDisplayText(migrateQuery(query));
   }
 
   query(request: DataQueryRequest<MetricsHubQuery>): Observable<DataQueryResponse> {
-    const annotations = request.targets.filter(isAnnotationQuery);
-    const live = request.targets.filter((q) => q.live && !isAnnotationQuery(q));
-    const ranged = request.targets.filter((q) => !q.live && !isAnnotationQuery(q));
+    const targets = request.targets.map(migrateQuery);
+    const live = targets.filter((q) => q.live && !isAnnotationQuery(q));
+    const ranged = targets.filter((q) => !q.live);
 
-    const streams: Array<Observable<DataQueryResponse>> = [
-      ...annotations.map((q) => this.annotationResponse(this.applyTemplateVariables(q, request.scopedVars), request)),
-      ...live.map((q) => liveStream(this.uid, this.applyTemplateVariables(q, request.scopedVars), request)),
-    ];
+    const streams: Array<Observable<DataQueryResponse>> = [];
+    if (live.length > 0) {
+      // One channel for all live queries of the panel: one backend stream however many metrics.
+      streams.push(liveStream(this.uid, live.map((q) => this.applyTemplateVariables(q, request.scopedVars)), request));
+    }
     if (ranged.length > 0 || streams.length === 0) {
-      streams.push(super.query({ ...request, targets: ranged }));
+      // Ad hoc filters need the metric's dimensions: wait for the catalog (or its failure) first.
+      const run = () => super.query({ ...request, targets: ranged });
+      streams.push(request.filters?.length ? from(this.getCatalog().catch(() => undefined)).pipe(mergeMap(run)) : run());
     }
     return streams.length === 1 ? streams[0] : merge(...streams);
+  }
+
+  /** Ad hoc filter keys: the dimensions of the dashboard's Metrics Hub metrics (all metrics when unknown). */
+  async getTagKeys(options?: DataSourceGetTagKeysOptions<MetricsHubQuery>): Promise<MetricFindValue[]> {
+    const catalog = await this.getCatalog();
+    const used = new Set((options?.queries ?? []).map((q) => getTemplateSrv().replace(q.metric ?? '')).filter(Boolean));
+    const metrics = used.size > 0 ? catalog.metrics.filter((m) => used.has(m.key)) : catalog.metrics;
+    const keys = [...new Set(metrics.flatMap((m) => m.dimensions))].sort();
+    return keys.map((key) => ({ text: key, value: key }));
+  }
+
+  /** Ad hoc filter values: the values of that dimension, from the metrics that have it. */
+  async getTagValues(options: DataSourceGetTagValuesOptions<MetricsHubQuery>): Promise<MetricFindValue[]> {
+    const catalog = await this.getCatalog();
+    const used = (options.queries ?? []).map((q) => getTemplateSrv().replace(q.metric ?? ''));
+    const withKey = catalog.metrics.filter((m) => m.dimensions.includes(options.key));
+    const metrics = [...withKey.filter((m) => used.includes(m.key)), ...withKey.filter((m) => !used.includes(m.key))].slice(0, TAG_VALUE_METRICS);
+    const lists = await Promise.all(
+      metrics.map((m) =>
+        this.postResource<VariableValue[]>('variables', {
+          query: 'dimension_values',
+          metric: m.key,
+          dimension: options.key,
+          from: options.timeRange?.from.toISOString(),
+          to: options.timeRange?.to.toISOString(),
+        })
+      )
+    );
+    const values = [...new Set(lists.flat().map((v) => v.value))].sort();
+    return values.map((value) => ({ text: value, value }));
   }
 
   /** The catalog, fetched once per data source instance; a failed fetch is retried next time. */
   getCatalog(): Promise<Catalog> {
     if (!this.catalog) {
-      this.catalog = this.getResource<Catalog>('catalog').catch((error: unknown) => {
-        this.catalog = undefined;
-        throw error;
-      });
+      this.catalog = this.getResource<Catalog>('catalog').then(
+        (catalog) => (this.loadedCatalog = catalog),
+        (error: unknown) => {
+          this.catalog = undefined;
+          throw error;
+        }
+      );
     }
     return this.catalog;
   }
@@ -101,21 +164,5 @@ export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHu
     };
     const values = await this.postResource<VariableValue[]>('variables', body);
     return toMetricFindValues(values);
-  }
-
-  private annotationResponse(query: MetricsHubQuery, request: DataQueryRequest<MetricsHubQuery>): Observable<DataQueryResponse> {
-    const params: Record<string, string> = {
-      from: String(request.range.from.valueOf()),
-      to: String(request.range.to.valueOf()),
-    };
-    if (query.metric) {
-      params.metric = query.metric;
-    }
-    if (query.severity) {
-      params.severity = query.severity;
-    }
-    return from(this.getResource<BackendAnnotation[]>('annotations', params)).pipe(
-      map((items) => ({ data: [toAnnotationFrame(items, query.refId)] }))
-    );
   }
 }

@@ -10,7 +10,7 @@ const packageJson = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.
 describe('plugin.json', () => {
   it('has an id Grafana accepts and the data source type', () => {
     expect(pluginJson.id).toMatch(ID_PATTERN);
-    expect(pluginJson.id).toBe('metricshub-datasource');
+    expect(pluginJson.id).toBe('metricshub-metrics-datasource');
     expect(pluginJson.type).toBe('datasource');
     expect(pluginJson.name).toBe('Metrics Hub');
   });
@@ -33,9 +33,16 @@ describe('plugin.json', () => {
     expect(pluginJson.dependencies.grafanaDependency).toMatch(/^>=\d+\.\d+\.\d+$/);
   });
 
-  it('points at logos that exist', () => {
-    for (const logo of [pluginJson.info.logos.small, pluginJson.info.logos.large]) {
-      expect(existsSync(path.join(__dirname, '..', logo))).toBe(true);
+  it('points at logos and screenshots that exist (paths are relative to src/, as the build copies them)', () => {
+    const images = [pluginJson.info.logos.small, pluginJson.info.logos.large, ...pluginJson.info.screenshots.map((s) => s.path)];
+    expect(pluginJson.info.screenshots.length).toBeGreaterThan(0);
+    for (const image of images) {
+      expect(existsSync(path.join(__dirname, image))).toBe(true);
     }
+  });
+
+  it('links its documentation and source, with an author url, for the plugin catalog', () => {
+    expect(pluginJson.info.author.url).toMatch(/^https:\/\//);
+    expect(pluginJson.info.links.map((l) => l.name)).toEqual(expect.arrayContaining(['Documentation', 'Source code']));
   });
 });

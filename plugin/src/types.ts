@@ -39,6 +39,8 @@ export interface MetricsHubQuery extends DataQuery {
   live?: boolean;
   /** Annotation queries only: keep alerts of this severity. */
   severity?: string;
+  /** Version of the query model it was saved with (query/migrate.ts); absent before version 2. */
+  version?: number;
 }
 
 /** A new panel shows orders at once: the built-in events source and its busiest metric. */
@@ -51,15 +53,22 @@ export const DEFAULT_QUERY: Partial<MetricsHubQuery> = {
   format: 'timeseries',
   compareToPrevious: false,
   live: false,
+  version: 2,
 };
 
-/** Settings stored in plain jsonData; Grafana sends them to the browser. */
+/**
+ * Settings stored in plain jsonData; Grafana sends them to the browser. The URL
+ * lives in the data source's standard `url`, the HTTP settings (timeout, TLS,
+ * headers...) in the standard jsonData fields @grafana/plugin-ui edits.
+ */
 export interface MetricsHubOptions extends DataSourceJsonData {
+  /** Seconds one backend request may take (Grafana's standard HTTP setting). */
+  timeout?: number;
+  /** Before 0.2: the URL. Moved to the standard `url` by migrateSettings. */
   url?: string;
+  /** Before 0.2: the timeout. Moved to `timeout` by migrateSettings. */
   timeoutSeconds?: number;
 }
-
-export const DEFAULT_TIMEOUT_SECONDS = 30;
 
 /** Settings Grafana keeps encrypted and hands only to the Go component. */
 export interface MetricsHubSecureJsonData {
@@ -108,17 +117,4 @@ export interface MetricsHubVariableQuery extends DataQuery {
 export interface VariableValue {
   text: string;
   value: string;
-}
-
-/** One item of GET /api/v1/annotations: an alert transition. */
-export interface BackendAnnotation {
-  time: number;
-  timeEnd?: number | null;
-  title: string;
-  text: string;
-  tags?: string[];
-  metric?: string;
-  severity?: string;
-  rule?: string;
-  state?: string;
 }

@@ -42,6 +42,8 @@ export interface Frame {
 export interface FrameContext {
   refId: string;
   metric: CatalogMetric;
+  /** Named in time series display names, so p50, p95 and p99 of one metric are three legend entries. */
+  aggregation?: string;
   source: string;
   cached: boolean;
 }
@@ -52,10 +54,10 @@ function meta(context: FrameContext) {
   return { custom: { source: context.source, cached: context.cached } };
 }
 
-/** "Orders created" alone, "Orders created (web, US)" per group-by series, so legends tell series apart. */
-function displayName(label: string, labels: Record<string, string>, previous: boolean): string {
+/** "Orders created sum" alone, "Bot response time p95 (web, US)" per group-by series, so legends tell series apart. */
+function displayName(label: string, aggregation: string | undefined, labels: Record<string, string>, previous: boolean): string {
   const values = Object.values(labels);
-  return `${label}${values.length ? ` (${values.join(', ')})` : ''}${previous ? PREVIOUS_SUFFIX : ''}`;
+  return `${label}${aggregation ? ` ${aggregation}` : ''}${values.length ? ` (${values.join(', ')})` : ''}${previous ? PREVIOUS_SUFFIX : ''}`;
 }
 
 /** One frame per series: a time field and a value field labelled with the group-by values. */
@@ -71,7 +73,7 @@ export function timeSeriesFrames(context: FrameContext, series: Series[], option
           field('time', 'time'),
           field('value', 'number', {
             ...(Object.keys(labels).length > 0 && { labels }),
-            config: { unit: context.metric.unit, displayName: displayName(context.metric.label, one.labels, previous) },
+            config: { unit: context.metric.unit, displayName: displayName(context.metric.label, context.aggregation, one.labels, previous) },
           }),
         ],
         meta: meta(context),

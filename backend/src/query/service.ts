@@ -109,7 +109,7 @@ export class QueryService {
   }
 
   async frames(organizationId: string, plan: Plan): Promise<Frame[]> {
-    const context = (cached: boolean): FrameContext => ({ refId: plan.refId, metric: plan.metric, source: plan.source, cached });
+    const context = (cached: boolean): FrameContext => ({ refId: plan.refId, metric: plan.metric, aggregation: plan.aggregation, source: plan.source, cached });
     if (plan.format === 'kpi') {
       const { kpi, cached } = await this.kpi(organizationId, plan);
       return [kpiFrame(context(cached), kpi)];

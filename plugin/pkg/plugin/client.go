@@ -50,15 +50,21 @@ type Client struct {
 
 // NewClient builds the client for one data source instance.
 func NewClient(s Settings) (*Client, error) {
-	timeouts := httpclient.DefaultTimeoutOptions
-	timeouts.Timeout = s.Timeout
 	var transport *http.Transport
-	hc, err := httpclient.New(httpclient.Options{
-		Timeouts: &timeouts,
-		ConfigureTransport: func(_ httpclient.Options, t *http.Transport) {
-			transport = t
-		},
-	})
+	opts := s.HTTP
+	if opts.Timeouts == nil {
+		t := httpclient.DefaultTimeoutOptions
+		opts.Timeouts = &t
+	}
+	opts.Timeouts.Timeout = s.Timeout
+	configure := opts.ConfigureTransport
+	opts.ConfigureTransport = func(o httpclient.Options, t *http.Transport) {
+		if configure != nil {
+			configure(o, t)
+		}
+		transport = t
+	}
+	hc, err := httpclient.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("create HTTP client: %w", err)
 	}

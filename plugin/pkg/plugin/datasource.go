@@ -12,7 +12,7 @@ import (
 )
 
 // PluginID is the id in plugin.json.
-const PluginID = "metricshub-datasource"
+const PluginID = "metricshub-metrics-datasource"
 
 // The SDK only routes calls to the handlers the instance implements; a missing
 // one would surface at run time as "not implemented", so assert them here.
@@ -37,9 +37,9 @@ type Datasource struct {
 
 // NewDatasource is the instance factory: the SDK calls it once per data source
 // configuration and again (after Dispose) when the configuration changes.
-func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	ds := &Datasource{liveBackoff: backoff{initial: time.Second, max: 30 * time.Second}}
-	settings, err := LoadSettings(s)
+	settings, err := LoadSettings(ctx, s)
 	if err != nil {
 		ds.settingsErr = err
 		return ds, nil

@@ -48,7 +48,12 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	}
 
 	batches := map[batchKey][]Query{}
+	var annotations []backend.DataQuery
 	for _, dq := range req.Queries {
+		if dq.QueryType == queryTypeAnnotations {
+			annotations = append(annotations, dq)
+			continue
+		}
 		q, err := ParseQuery(dq)
 		switch {
 		case err != nil:
@@ -78,6 +83,25 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 				}
 			}()
 		}
+	}
+	for _, dq := range annotations {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				// A panic here would take down the plugin process (see runBatch).
+				if r := recover(); r != nil {
+					log.DefaultLogger.FromContext(ctx).Error("panic while answering an annotation query", "panic", fmt.Sprint(r))
+					mu.Lock()
+					defer mu.Unlock()
+					resp.Responses[dq.RefID] = backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error in the Metrics Hub plugin while reading the anomalies; see the Grafana server log")
+				}
+			}()
+			r := d.annotationResponse(ctx, dq)
+			mu.Lock()
+			defer mu.Unlock()
+			resp.Responses[dq.RefID] = r
+		}()
 	}
 	wg.Wait()
 	return resp, nil
@@ -167,6 +191,9 @@ func convertResult(q Query, r queryResult) backend.DataResponse {
 // errorResponse maps a failed backend call to the one status Grafana shows for
 // its failure class.
 func errorResponse(err error) backend.DataResponse {
+	if errors.Is(err, context.Canceled) {
+		return cancelledResponse(err)
+	}
 	status := backend.StatusInternal
 	source := backend.ErrorSourceDownstream
 	switch {
@@ -177,7 +204,7 @@ func errorResponse(err error) backend.DataResponse {
 		status = backend.StatusBadRequest
 	case errors.Is(err, errRateLimited):
 		status = backend.StatusTooManyRequests
-	case errors.Is(err, errTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case errors.Is(err, errTimeout), errors.Is(err, context.DeadlineExceeded):
 		status = backend.StatusTimeout
 	case errors.Is(err, errUnreachable), errors.Is(err, errUpstream), errors.Is(err, errBadResponse):
 		status = backend.StatusBadGateway
@@ -187,6 +214,22 @@ func errorResponse(err error) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(status, source, err.Error())
 }
 
+// statusClientClosedRequest is the status Grafana's own HTTP API uses for a
+// request its caller gave up on (the nginx convention); the SDK has no name for it.
+const statusClientClosedRequest backend.Status = 499
+
+// cancelledResponse answers a query whose caller went away (panel closed, range
+// changed, alert evaluation stopped). It is neither a timeout nor a failure of
+// the Metrics Hub backend: the error keeps context.Canceled in its chain, so the
+// SDK's logs and metrics count the request as cancelled, not as an error, and
+// the plugin does not mark it as a downstream error.
+func cancelledResponse(err error) backend.DataResponse {
+	return backend.DataResponse{
+		Status: statusClientClosedRequest,
+		Error:  fmt.Errorf("query cancelled before the Metrics Hub backend answered: %w", err),
+	}
+}
+
 // liveResponse answers a live query with an empty frame naming the Grafana Live
 // channel; the frontend subscribes to it and RunStream feeds it.
 func liveResponse(pc backend.PluginContext, q Query) backend.DataResponse {
@@ -194,7 +237,7 @@ func liveResponse(pc backend.PluginContext, q Query) backend.DataResponse {
 	if pc.DataSourceInstanceSettings != nil {
 		uid = pc.DataSourceInstanceSettings.UID
 	}
-	channel := live.Channel{Scope: live.ScopeDatasource, Namespace: uid, Path: livePathPrefix + q.Metric}
+	channel := live.Channel{Scope: live.ScopeDatasource, Namespace: uid, Path: livePath([]string{q.Metric})}
 	frame := data.NewFrame(q.Metric)
 	frame.RefID = q.RefID
 	frame.SetMeta(&data.FrameMeta{Channel: channel.String()})

@@ -54,7 +54,7 @@ func decodeQueryRequest(t *testing.T, body []byte) map[string]any {
 	return m
 }
 
-const ordersByChannel = `{"refId":"A","datasource":{"type":"metricshub-datasource","uid":"metricshub"},
+const ordersByChannel = `{"refId":"A","datasource":{"type":"metricshub-metrics-datasource","uid":"metricshub"},
   "source":"events","metric":"orders_created","aggregation":"sum","groupBy":["channel"],
   "filters":[{"dimension":"channel","op":"in","value":["web","mobile"]}],"format":"timeseries"}`
 

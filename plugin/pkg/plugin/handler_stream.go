@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,7 +13,11 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
-// livePathPrefix starts every stream path: live/<comma separated metric keys>.
+// livePathPrefix starts every stream path. Several metrics share one channel
+// as live/<metric>/<metric>/...: Grafana Live accepts only [A-z0-9_-/=.] in a
+// channel path (no commas), and "/" can never occur in a metric key, so each
+// segment is exactly one key. The frontend sorts the keys, so panels watching
+// the same set share one channel and one stream (plugin/src/live.ts).
 const livePathPrefix = "live/"
 
 // maxLiveMetrics bounds one subscription; the backend counts each metric.
@@ -130,7 +135,7 @@ func liveMetrics(path string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("stream path %q does not start with %q", path, livePathPrefix)
 	}
-	parts := strings.Split(rest, ",")
+	parts := strings.Split(rest, "/")
 	if len(parts) > maxLiveMetrics {
 		return nil, fmt.Errorf("stream path %q names %d metrics; at most %d can stream together", path, len(parts), maxLiveMetrics)
 	}
@@ -139,9 +144,17 @@ func liveMetrics(path string) ([]string, error) {
 		if !isMetricKey(m) {
 			return nil, fmt.Errorf("stream path %q: %q is not a metric key", path, m)
 		}
+		if slices.Contains(metrics, m) {
+			return nil, fmt.Errorf("stream path %q names %q twice", path, m)
+		}
 		metrics = append(metrics, m)
 	}
 	return metrics, nil
+}
+
+// livePath is the stream path of a set of metrics, the inverse of liveMetrics.
+func livePath(metrics []string) string {
+	return livePathPrefix + strings.Join(metrics, "/")
 }
 
 func isMetricKey(s string) bool {

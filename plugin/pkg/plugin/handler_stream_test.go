@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/live"
 )
 
 // failAfter guards waits in these tests against hanging forever; it is not a
@@ -85,7 +87,7 @@ func TestRunStreamSendsCountersFramesAndStopsWhenUnsubscribed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sink := make(packetSink, 10)
-	done := runStream(ds, ctx, "live/orders_created,payments_total", sink)
+	done := runStream(ds, ctx, "live/orders_created/payments_total", sink)
 
 	first := sink.next(t)
 	if len(first.Fields) != 3 || first.Fields[0].Name != "time" || first.Fields[1].Name != "orders_created" || first.Fields[2].Name != "payments_total" {
@@ -184,9 +186,11 @@ func TestSubscribeStreamAcceptsOnlyLiveMetricPaths(t *testing.T) {
 	ds := datasourceFor(t, "http://localhost:1")
 	cases := map[string]backend.SubscribeStreamStatus{
 		"live/orders_created":                backend.SubscribeStreamStatusOK,
-		"live/orders_created,payments_total": backend.SubscribeStreamStatusOK,
+		"live/orders_created/payments_total": backend.SubscribeStreamStatusOK,
 		"live/":                              backend.SubscribeStreamStatusNotFound,
-		"live/orders_created,":               backend.SubscribeStreamStatusNotFound,
+		"live/orders_created/":               backend.SubscribeStreamStatusNotFound,
+		"live/orders_created/orders_created": backend.SubscribeStreamStatusNotFound,
+		"live/orders_created,payments_total": backend.SubscribeStreamStatusNotFound,
 		"live/orders created":                backend.SubscribeStreamStatusNotFound,
 		"other/orders_created":               backend.SubscribeStreamStatusNotFound,
 	}
@@ -199,5 +203,21 @@ func TestSubscribeStreamAcceptsOnlyLiveMetricPaths(t *testing.T) {
 	pub, err := ds.PublishStream(context.Background(), &backend.PublishStreamRequest{Path: "live/orders_created"})
 	if err != nil || pub.Status != backend.PublishStreamStatusPermissionDenied {
 		t.Errorf("publish = %v, %v; want permission denied", pub, err)
+	}
+}
+
+// Every path the plugin builds must pass the SDK's own channel validation,
+// which is what rejected the comma-separated form.
+func TestLivePathsAreValidGrafanaLiveChannels(t *testing.T) {
+	for _, metrics := range [][]string{{"orders_created"}, {"orders_created", "payments_total", "bot.response-time_ms"}} {
+		path := livePath(metrics)
+		ch := live.Channel{Scope: live.ScopeDatasource, Namespace: "metricshub", Path: path}
+		if !ch.IsValid() {
+			t.Errorf("channel %q is not valid for Grafana Live", ch.String())
+		}
+		parsed, err := liveMetrics(path)
+		if err != nil || strings.Join(parsed, " ") != strings.Join(metrics, " ") {
+			t.Errorf("liveMetrics(%q) = %v, %v; want %v", path, parsed, err, metrics)
+		}
 	}
 }

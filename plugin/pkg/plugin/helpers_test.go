@@ -86,7 +86,7 @@ func instanceSettings(jsonData map[string]any, apiKey string) backend.DataSource
 	if apiKey != "" {
 		secure["apiKey"] = apiKey
 	}
-	return backend.DataSourceInstanceSettings{UID: "metricshub", JSONData: raw, DecryptedSecureJSONData: secure}
+	return backend.DataSourceInstanceSettings{UID: "metricshub", Type: PluginID, JSONData: raw, DecryptedSecureJSONData: secure}
 }
 
 // newTestDatasource creates an instance the way the SDK's instance manager does.

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 )
 
 // defaultTimeout bounds every request/response exchange with the Metrics Hub
@@ -25,31 +27,39 @@ type Settings struct {
 	Timeout time.Duration
 	// APIKey is sent as a bearer token; it comes from secureJsonData only.
 	APIKey string
+	// HTTP holds what Grafana's standard HTTP settings configure (TLS and CA,
+	// proxy and private data source connect, custom headers, timeouts), read by
+	// the SDK from the data source exactly as Grafana's own data sources do.
+	HTTP httpclient.Options
 }
 
 // errSettings marks a configuration the user must fix in the data source page.
 var errSettings = errors.New("data source settings are incomplete")
 
-type jsonData struct {
+// legacyJSONData holds the fields of data sources saved before the plugin used
+// Grafana's standard settings: the URL lived in jsonData.url and the timeout in
+// jsonData.timeoutSeconds. They are still read, so nothing breaks before the
+// config editor moves them to `url` and `timeout` on the next save.
+type legacyJSONData struct {
 	URL            string `json:"url"`
 	TimeoutSeconds any    `json:"timeoutSeconds"`
+	Timeout        any    `json:"timeout"`
 }
 
-// LoadSettings reads jsonData.url, jsonData.timeoutSeconds and
-// secureJsonData.apiKey. Its errors are written for the person filling in the
-// data source page.
-func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
-	var jd jsonData
+// LoadSettings reads the standard `url`, the HTTP options Grafana's settings
+// page configures, and secureJsonData.apiKey. Its errors are written for the
+// person filling in the data source page.
+func LoadSettings(ctx context.Context, s backend.DataSourceInstanceSettings) (Settings, error) {
+	var jd legacyJSONData
 	if len(s.JSONData) > 0 {
 		if err := json.Unmarshal(s.JSONData, &jd); err != nil {
 			return Settings{}, fmt.Errorf("%w: jsonData is not valid JSON: %v", errSettings, err)
 		}
 	}
 
-	rawURL := strings.TrimSpace(jd.URL)
+	rawURL := strings.TrimSpace(s.URL)
 	if rawURL == "" {
-		// Provisioning files often set the top-level `url` instead of jsonData.url.
-		rawURL = strings.TrimSpace(s.URL)
+		rawURL = strings.TrimSpace(jd.URL)
 	}
 	if rawURL == "" {
 		return Settings{}, fmt.Errorf("%w: the Metrics Hub URL is not set; enter the backend address (for example http://localhost:8080) in the data source settings", errSettings)
@@ -60,9 +70,21 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 
-	timeout, err := parseTimeout(jd.TimeoutSeconds)
+	opts, err := s.HTTPClientOptions(ctx)
 	if err != nil {
-		return Settings{}, err
+		return Settings{}, fmt.Errorf("%w: %v", errSettings, err)
+	}
+	if opts.Timeouts == nil {
+		t := httpclient.DefaultTimeoutOptions
+		opts.Timeouts = &t
+	}
+	// The standard `timeout` wins; the legacy field counts only when it is absent.
+	if jd.Timeout == nil || jd.Timeout == "" {
+		timeout, err := parseTimeout(jd.TimeoutSeconds)
+		if err != nil {
+			return Settings{}, err
+		}
+		opts.Timeouts.Timeout = timeout
 	}
 
 	apiKey := strings.TrimSpace(s.DecryptedSecureJSONData["apiKey"])
@@ -70,7 +92,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		return Settings{}, fmt.Errorf("%w: the API key is not set; paste a Metrics Hub API key in the data source settings", errSettings)
 	}
 
-	return Settings{URL: u, Timeout: timeout, APIKey: apiKey}, nil
+	return Settings{URL: u, Timeout: opts.Timeouts.Timeout, APIKey: apiKey, HTTP: opts}, nil
 }
 
 // parseTimeout accepts a number or a numeric string, since provisioning YAML and

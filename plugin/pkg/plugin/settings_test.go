@@ -1,7 +1,10 @@
 package plugin
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +27,16 @@ func TestLoadSettings(t *testing.T) {
 			s.URL = "http://provisioned:8080"
 			return s
 		}(), "http://provisioned:8080", defaultTimeout},
+		{"standard url wins over the legacy jsonData.url", func() backend.DataSourceInstanceSettings {
+			s := instanceSettings(map[string]any{"url": "http://old:8080"}, "k")
+			s.URL = "http://new:8080"
+			return s
+		}(), "http://new:8080", defaultTimeout},
+		{"standard timeout wins over the legacy timeoutSeconds", instanceSettings(map[string]any{"url": "http://h:1", "timeout": 7, "timeoutSeconds": 3}, "k"), "http://h:1", 7 * time.Second},
 	}
 	for _, c := range ok {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := LoadSettings(c.settings)
+			s, err := LoadSettings(context.Background(), c.settings)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,10 +60,44 @@ func TestLoadSettings(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := LoadSettings(c.settings)
+			_, err := LoadSettings(context.Background(), c.settings)
 			if !errors.Is(err, errSettings) || !strings.Contains(err.Error(), c.wantText) {
 				t.Errorf("err = %v, want one containing %q", err, c.wantText)
 			}
 		})
+	}
+}
+
+// The HTTP options Grafana's settings page configures (here a custom header and
+// basic auth) reach the Metrics Hub backend, next to the API key.
+func TestStandardHTTPSettingsReachTheBackend(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"organization":{"id":"o1","name":"Acme"},"sources":{"total":1,"healthy":1}}`))
+	}))
+	t.Cleanup(srv.Close)
+
+	s := instanceSettings(map[string]any{"httpHeaderName1": "X-Tenant"}, "k")
+	s.URL = srv.URL
+	s.DecryptedSecureJSONData["httpHeaderValue1"] = "acme"
+	settings, err := LoadSettings(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := NewClient(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	if _, err := client.WhoAmI(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get("X-Tenant") != "acme" {
+		t.Errorf("X-Tenant = %q, want the custom header from the data source settings", got.Get("X-Tenant"))
+	}
+	if got.Get("Authorization") != "Bearer k" {
+		t.Errorf("Authorization = %q, want the API key as bearer token", got.Get("Authorization"))
 	}
 }

@@ -1,6 +1,6 @@
 import React from 'react';
 import { DataSourceSettings } from '@grafana/data';
-import { render, screen } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 
 import { dataSourceSettings } from '../test/fixtures';
@@ -30,7 +30,7 @@ describe('ConfigEditor', () => {
     const onSaved = jest.fn();
     render(<ControlledEditor initial={settings()} onSaved={onSaved} />);
 
-    await userEvent.type(screen.getByLabelText('API key'), 'mh_secret');
+    await userEvent.type(screen.getByLabelText(/^API key/), 'mh_secret');
 
     const last: Settings = onSaved.mock.lastCall[0];
     expect(last.secureJsonData).toEqual({ apiKey: 'mh_secret' });
@@ -41,7 +41,7 @@ describe('ConfigEditor', () => {
     const onSaved = jest.fn();
     render(<ControlledEditor initial={settings({ secureJsonFields: { apiKey: true } })} onSaved={onSaved} />);
 
-    const input = screen.getByLabelText('API key');
+    const input = screen.getByLabelText(/^API key/);
     expect(input).toBeDisabled();
     expect(input).toHaveValue('configured');
 
@@ -49,21 +49,34 @@ describe('ConfigEditor', () => {
     const last: Settings = onSaved.mock.lastCall[0];
     expect(last.secureJsonFields.apiKey).toBe(false);
     expect(last.secureJsonData).toEqual({ apiKey: '' });
-    expect(screen.getByLabelText('API key')).toBeEnabled();
+    expect(screen.getByLabelText(/^API key/)).toBeEnabled();
   });
 
-  it('stores the URL and timeout in jsonData', async () => {
+  it('stores the URL in the standard url field, not in jsonData', async () => {
     const onSaved = jest.fn();
-    render(<ControlledEditor initial={settings({ jsonData: {} })} onSaved={onSaved} />);
+    render(<ControlledEditor initial={settings({ url: '', jsonData: {} })} onSaved={onSaved} />);
 
-    await userEvent.type(screen.getByLabelText('URL'), 'http://mh:8080');
-    await userEvent.type(screen.getByLabelText('Timeout (seconds)'), '15');
+    await userEvent.type(screen.getByRole('textbox', { name: /URL/ }), 'http://mh:8080');
 
-    expect(onSaved.mock.lastCall[0].jsonData).toEqual({ url: 'http://mh:8080', timeoutSeconds: 15 });
+    const last: Settings = onSaved.mock.lastCall[0];
+    expect(last.url).toBe('http://mh:8080');
+    expect(last.jsonData.url).toBeUndefined();
   });
 
-  it('says what is wrong with a URL Grafana could not call', () => {
-    render(<ControlledEditor initial={settings({ jsonData: { url: 'metrics-hub:8080' } })} onSaved={jest.fn()} />);
-    expect(screen.getByText('The URL must start with http:// or https://')).toBeInTheDocument();
+  it('moves the URL and timeout of a data source saved before 0.2 to the standard fields', async () => {
+    const onSaved = jest.fn();
+    render(<ControlledEditor initial={settings({ url: '', jsonData: { url: 'http://old:8080', timeoutSeconds: 15 } })} onSaved={onSaved} />);
+
+    await waitFor(() => expect(onSaved).toHaveBeenCalled());
+    const last: Settings = onSaved.mock.lastCall[0];
+    expect(last.url).toBe('http://old:8080');
+    expect(last.jsonData).toEqual({ timeout: 15 });
+    expect(screen.getByRole('textbox', { name: /URL/ })).toHaveValue('http://old:8080');
+  });
+
+  it('offers Grafana\'s standard authentication and HTTP settings', () => {
+    render(<ControlledEditor initial={settings()} onSaved={jest.fn()} />);
+    expect(screen.getByText('Authentication')).toBeInTheDocument();
+    expect(screen.getByText('Additional settings')).toBeInTheDocument();
   });
 });

@@ -1,40 +1,41 @@
-import React, { ChangeEvent } from 'react';
+import React, { ChangeEvent, useEffect } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { InlineField, Input, SecretInput } from '@grafana/ui';
+import {
+  AdvancedHttpSettings,
+  Auth,
+  ConfigSection,
+  ConnectionSettings,
+  DataSourceDescription,
+  SecureSocksProxyToggle,
+  convertLegacyAuthProps,
+} from '@grafana/plugin-ui';
+import { config } from '@grafana/runtime';
+import { Divider, Field, SecretInput } from '@grafana/ui';
 
-import { DEFAULT_TIMEOUT_SECONDS, MetricsHubOptions, MetricsHubSecureJsonData } from '../types';
+import { migrateSettings } from '../settings';
+import { MetricsHubOptions, MetricsHubSecureJsonData } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<MetricsHubOptions, MetricsHubSecureJsonData>;
 
-const LABEL_WIDTH = 20;
-
-function urlProblem(url?: string): string | undefined {
-  if (!url) {
-    return 'Enter the URL of the Metrics Hub backend, for example http://metrics-hub:8080';
-  }
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'http:' || protocol === 'https:' ? undefined : 'The URL must start with http:// or https://';
-  } catch {
-    return 'This is not a valid URL';
-  }
-}
+const DOCS = 'https://github.com/metricshub/metricshub-datasource/blob/main/plugin/README.md';
 
 /**
- * The API key goes to secureJsonData only: Grafana encrypts it, never sends it
- * back to the browser, and hands it to the Go component alone.
+ * Grafana's standard connection, authentication and HTTP settings (the same
+ * components as Grafana's own HTTP data sources), read by the Go component with
+ * settings.HTTPClientOptions; then the Metrics Hub API key, which goes to
+ * secureJsonData only: Grafana encrypts it, never sends it back to the browser,
+ * and hands it to the Go component alone.
  */
 export function ConfigEditor({ options, onOptionsChange }: Props) {
-  const { jsonData, secureJsonFields, secureJsonData } = options;
-  const urlError = urlProblem(jsonData.url);
+  const { secureJsonFields, secureJsonData } = options;
 
-  const setJsonData = (changes: Partial<MetricsHubOptions>) =>
-    onOptionsChange({ ...options, jsonData: { ...jsonData, ...changes } });
-
-  const onTimeoutChange = (event: ChangeEvent<HTMLInputElement>) => {
-    const seconds = Number.parseInt(event.target.value, 10);
-    setJsonData({ timeoutSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : undefined });
-  };
+  // Data sources saved before 0.2 kept the URL and timeout in jsonData.
+  useEffect(() => {
+    const migrated = migrateSettings(options);
+    if (migrated) {
+      onOptionsChange(migrated);
+    }
+  }, [options, onOptionsChange]);
 
   const onApiKeyChange = (event: ChangeEvent<HTMLInputElement>) =>
     onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, apiKey: event.target.value } });
@@ -48,44 +49,37 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
 
   return (
     <>
-      <InlineField
-        label="URL"
-        labelWidth={LABEL_WIDTH}
-        htmlFor="mh-url"
-        invalid={Boolean(urlError)}
-        error={urlError}
-        tooltip="Where Grafana's server reaches the Metrics Hub backend; the browser never calls it directly"
-      >
-        <Input
-          id="mh-url"
-          width={40}
-          value={jsonData.url ?? ''}
-          placeholder="http://metrics-hub:8080"
-          onChange={(e) => setJsonData({ url: e.currentTarget.value.trim() })}
-        />
-      </InlineField>
-      <InlineField label="API key" labelWidth={LABEL_WIDTH} htmlFor="mh-api-key" tooltip="A key of the organization whose metrics this data source shows">
-        <SecretInput
-          id="mh-api-key"
-          width={40}
-          isConfigured={Boolean(secureJsonFields?.apiKey)}
-          value={secureJsonData?.apiKey ?? ''}
-          placeholder="mh_..."
-          onChange={onApiKeyChange}
-          onReset={onApiKeyReset}
-        />
-      </InlineField>
-      <InlineField label="Timeout (seconds)" labelWidth={LABEL_WIDTH} htmlFor="mh-timeout" tooltip="How long one request to the backend may take before it fails">
-        <Input
-          id="mh-timeout"
-          type="number"
-          min={1}
-          width={12}
-          value={jsonData.timeoutSeconds ?? ''}
-          placeholder={String(DEFAULT_TIMEOUT_SECONDS)}
-          onChange={onTimeoutChange}
-        />
-      </InlineField>
+      <DataSourceDescription dataSourceName="Metrics Hub" docsLink={DOCS} hasRequiredFields />
+      <Divider />
+      <ConnectionSettings
+        config={options}
+        onChange={onOptionsChange}
+        urlPlaceholder="http://metrics-hub:8080"
+        urlTooltip="Where Grafana's server reaches the Metrics Hub backend; the browser never calls it directly"
+      />
+      <Divider />
+      <ConfigSection title="Metrics Hub API key" description="A read key of the organization whose metrics this data source shows.">
+        <Field label="API key" required>
+          <SecretInput
+            id="mh-api-key"
+            width={40}
+            isConfigured={Boolean(secureJsonFields?.apiKey)}
+            value={secureJsonData?.apiKey ?? ''}
+            placeholder="mh_..."
+            onChange={onApiKeyChange}
+            onReset={onApiKeyReset}
+          />
+        </Field>
+      </ConfigSection>
+      <Divider />
+      <Auth {...convertLegacyAuthProps({ config: options, onChange: onOptionsChange })} />
+      <Divider />
+      <ConfigSection title="Additional settings" isCollapsible isInitiallyOpen={false}>
+        <AdvancedHttpSettings config={options} onChange={onOptionsChange} />
+        {config.secureSocksDSProxyEnabled && (
+          <SecureSocksProxyToggle dataSourceConfig={options} onChange={onOptionsChange} labelWidth={26} />
+        )}
+      </ConfigSection>
     </>
   );
 }

@@ -4,13 +4,14 @@
  * taken, a folder the `postgres` OS user cannot enter (as root).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openEmbeddedPostgres, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js';
 import { checkReachableByPostgresUser, EmbeddedStartError, explainStartFailure } from '../src/db/embedded-errors.js';
-import { readRecord, recordPath } from '../src/db/embedded-record.js';
+import { isAlive, readRecord, recordPath, writeRecord } from '../src/db/embedded-record.js';
 import { createLogger } from '../src/logger.js';
 
 const logger = createLogger('silent');
@@ -89,5 +90,18 @@ describe('a real embedded PostgreSQL', () => {
       assert.match(error.message, new RegExp(`locked by PID ${database!.pid}.*kill ${database!.pid}.*DATA_DIR`));
       return true;
     });
+  });
+
+  test('a database whose owner died (a server killed with -9) is adopted, and stopped by its new owner', { timeout: 60_000 }, async () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadOwner = Number(gone.stdout);
+    await writeRecord(dataDir(), { pid: database!.pid, port: database!.port, url: database!.url, owner: { pid: deadOwner, role: 'serve' }, startedAt: new Date().toISOString() });
+    const adopted = await openEmbeddedPostgres(dataDir(), logger, 'serve');
+    assert.equal(adopted.how, 'adopted');
+    assert.equal(adopted.pid, database!.pid);
+    assert.deepEqual((await readRecord(dataDir()))?.owner, { pid: process.pid, role: 'serve' });
+    await adopted.stop!();
+    assert.equal(isAlive(database!.pid), false, 'the postmaster stopped');
+    assert.equal(await readRecord(dataDir()), undefined, 'and its record is gone');
   });
 });

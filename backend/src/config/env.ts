@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fromRepoRoot } from './paths.js';
 
 /**
  * Environment configuration, validated once at start. A bad value stops the
@@ -35,7 +36,8 @@ export const envSchema = z.object({
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CATALOG_FILE: z.string().min(1).optional(),
-  DATA_DIR: z.string().min(1).default('.metrics-hub'),
+  /** Relative to the repository root, so `npm start` (in backend/) and `npx metrics-hub` (anywhere) share one folder. */
+  DATA_DIR: z.string().min(1).default('.metrics-hub').transform(fromRepoRoot),
   CACHE_TTL_SECONDS: positiveInt('CACHE_TTL_SECONDS').default(45),
   DB_POOL_MAX: positiveInt('DB_POOL_MAX').default(10),
   SHUTDOWN_GRACE_MS: positiveInt('SHUTDOWN_GRACE_MS').default(10_000),

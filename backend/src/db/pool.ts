@@ -17,12 +17,16 @@ export function createPool(connectionString: string, max: number, logger: Logger
     idleTimeoutMillis: 30_000,
     application_name: 'metrics-hub',
   });
+  // pool.end() does not wait for its connections to close, so the embedded PostgreSQL stopping
+  // right after may end a few of them: expected during shutdown, not worth a warning.
+  const lost = (what: string) => (error: Error) =>
+    pool.ending ? logger.debug({ err: error }, `${what} during shutdown`) : logger.warn({ err: error }, what);
   // An idle client losing its connection (database restart) must not crash the process.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  pool.on('error', lost('idle PostgreSQL connection lost'));
   // A checked-out client whose connection drops between two queries (database
   // restart mid-transaction) emits 'error' with no listener, which would crash
   // the process; with one, its next query fails and the pool discards it.
-  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL connection lost while in use')));
+  pool.on('connect', (client) => client.on('error', lost('PostgreSQL connection lost while in use')));
   return pool;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../sources/types.js';
+import { parseRelativeTime, RELATIVE_TIME_HINT } from './relative-time.js';
 
 /**
  * The shape of POST /api/v1/query. Only the structure is checked here (a
@@ -11,15 +12,21 @@ import { FILTER_OPS } from '../sources/types.js';
 export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
 export type Format = (typeof FORMATS)[number];
 
-/** ISO-8601, or epoch milliseconds as a number or a string of digits (Grafana sends both). */
-export const instantSchema = z.union([z.number(), z.string().trim().min(1)]).transform((input, ctx) => {
-  const date = typeof input === 'number' || /^\d+$/.test(input) ? new Date(Number(input)) : new Date(input);
-  if (Number.isNaN(date.getTime()) || (typeof input === 'string' && !/^\d+$/.test(input) && !/^\d{4}-\d{2}-\d{2}/.test(input))) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' });
-    return z.NEVER;
-  }
-  return date;
-});
+const INSTANT_HINT = `an ISO-8601 time (2026-02-01T00:00:00Z), epoch milliseconds, or ${RELATIVE_TIME_HINT}`;
+
+/** ISO-8601, epoch milliseconds as a number or a string of digits (Grafana sends both), or a relative time (`now-7d`). */
+export const instantSchema = z
+  .union([z.number(), z.string().trim().min(1)], { error: (issue) => (issue.input === undefined ? `required: ${INSTANT_HINT}` : `must be ${INSTANT_HINT}`) })
+  .transform((input, ctx) => {
+    const relative = typeof input === 'string' ? parseRelativeTime(input) : undefined;
+    if (relative) return relative;
+    const date = typeof input === 'number' || /^\d+$/.test(input) ? new Date(Number(input)) : new Date(input);
+    if (Number.isNaN(date.getTime()) || (typeof input === 'string' && !/^\d+$/.test(input) && !/^\d{4}-\d{2}-\d{2}/.test(input))) {
+      ctx.addIssue({ code: 'custom', message: `must be ${INSTANT_HINT}` });
+      return z.NEVER;
+    }
+    return date;
+  });
 
 const name = z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 
@@ -54,7 +61,9 @@ export const queryRequestSchema = z
     to: instantSchema,
     intervalMs: z.number().positive('must be > 0').optional(),
     maxDataPoints: z.number().int('must be a whole number').positive('must be > 0').max(100_000, 'must be at most 100000').default(1000),
-    queries: z.array(querySchema).min(1, 'needs at least one query').max(50, 'at most 50 queries per request'),
+    queries: z
+      .array(querySchema, { error: (issue) => (issue.input === undefined ? 'required: a list of queries, e.g. [{"refId":"A","metric":"orders_created"}]' : 'must be a list of queries') })
+      .min(1, 'needs at least one query').max(50, 'at most 50 queries per request'),
   })
   .superRefine((request, ctx) => {
     const seen = new Set<string>();

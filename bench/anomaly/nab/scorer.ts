@@ -1,5 +1,6 @@
 /**
- * The Numenta Anomaly Benchmark score as /work/shared/data/nab/SCORING.md defines it
+ * The Numenta Anomaly Benchmark score as NAB's SCORING.md defines it (in the team's copy of the
+ * corpus, ../shared/data/nab, or NAB's own documentation)
  * (standard profile, sigmoid-weighted windows, single optimised threshold, normalised so the
  * null detector scores 0 and the perfect detector 100).
  */

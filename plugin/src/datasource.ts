@@ -13,6 +13,7 @@ import { Observable, from, map, merge } from 'rxjs';
 import { annotationSupport, isAnnotationQuery, toAnnotationFrame } from './annotations';
 import { liveStream } from './live';
 import { interpolateQuery } from './query/interpolate';
+import { withLegends } from './query/legend';
 import { queryProblems } from './query/validate';
 import {
   BackendAnnotation,
@@ -67,7 +68,7 @@ export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHu
       ...live.map((q) => liveStream(this.uid, this.applyTemplateVariables(q, request.scopedVars), request)),
     ];
     if (ranged.length > 0 || streams.length === 0) {
-      streams.push(super.query({ ...request, targets: ranged }));
+      streams.push(super.query({ ...request, targets: ranged }).pipe(map((response) => withLegends(response, ranged))));
     }
     return streams.length === 1 ? streams[0] : merge(...streams);
   }

@@ -1,4 +1,4 @@
-import React, { ChangeEvent } from 'react';
+import React, { ChangeEvent, useState } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { InlineField, Input, SecretInput } from '@grafana/ui';
 
@@ -8,9 +8,12 @@ type Props = DataSourcePluginOptionsEditorProps<MetricsHubOptions, MetricsHubSec
 
 const LABEL_WIDTH = 20;
 
+const EXAMPLE_URL = 'http://metrics-hub:4100';
+
+/** No error before anything is typed: an empty URL of a new data source is not a mistake yet. */
 function urlProblem(url?: string): string | undefined {
   if (!url) {
-    return 'Enter the URL of the Metrics Hub backend, for example http://metrics-hub:8080';
+    return undefined;
   }
   try {
     const { protocol } = new URL(url);
@@ -18,6 +21,14 @@ function urlProblem(url?: string): string | undefined {
   } catch {
     return 'This is not a valid URL';
   }
+}
+
+function timeoutProblem(text: string): string | undefined {
+  if (text.trim() === '') {
+    return undefined;
+  }
+  const seconds = Number(text);
+  return Number.isInteger(seconds) && seconds >= 1 ? undefined : 'The timeout must be a whole number of seconds, at least 1 second';
 }
 
 /**
@@ -31,9 +42,15 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const setJsonData = (changes: Partial<MetricsHubOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...changes } });
 
+  // What is typed stays in the box; only a valid timeout (or none: the default) reaches jsonData.
+  const [timeoutText, setTimeoutText] = useState(jsonData.timeoutSeconds === undefined ? '' : String(jsonData.timeoutSeconds));
+  const timeoutError = timeoutProblem(timeoutText);
   const onTimeoutChange = (event: ChangeEvent<HTMLInputElement>) => {
-    const seconds = Number.parseInt(event.target.value, 10);
-    setJsonData({ timeoutSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : undefined });
+    const text = event.target.value;
+    setTimeoutText(text);
+    if (!timeoutProblem(text)) {
+      setJsonData({ timeoutSeconds: text.trim() === '' ? undefined : Number(text) });
+    }
   };
 
   const onApiKeyChange = (event: ChangeEvent<HTMLInputElement>) =>
@@ -60,7 +77,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           id="mh-url"
           width={40}
           value={jsonData.url ?? ''}
-          placeholder="http://metrics-hub:8080"
+          placeholder={EXAMPLE_URL}
           onChange={(e) => setJsonData({ url: e.currentTarget.value.trim() })}
         />
       </InlineField>
@@ -75,13 +92,20 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           onReset={onApiKeyReset}
         />
       </InlineField>
-      <InlineField label="Timeout (seconds)" labelWidth={LABEL_WIDTH} htmlFor="mh-timeout" tooltip="How long one request to the backend may take before it fails">
+      <InlineField
+        label="Timeout (seconds)"
+        labelWidth={LABEL_WIDTH}
+        htmlFor="mh-timeout"
+        invalid={Boolean(timeoutError)}
+        error={timeoutError}
+        tooltip={`How long one request to the backend may take before it fails; empty means ${DEFAULT_TIMEOUT_SECONDS} seconds`}
+      >
         <Input
           id="mh-timeout"
           type="number"
           min={1}
           width={12}
-          value={jsonData.timeoutSeconds ?? ''}
+          value={timeoutText}
           placeholder={String(DEFAULT_TIMEOUT_SECONDS)}
           onChange={onTimeoutChange}
         />

@@ -19,8 +19,10 @@ export function withSource(query: MetricsHubQuery, source: string, catalog?: Cat
 }
 
 /**
- * Picking another metric keeps the aggregation, group-by and filters the metric
- * allows and replaces the rest with the metric's defaults.
+ * Picking another metric moves to its default aggregation (an aggregation that is
+ * merely allowed, such as a sum of milliseconds, is rarely what the new metric
+ * means) unless the aggregation is a template variable, and keeps the group-by,
+ * filters, columns and ordering the metric's dimensions still allow.
  */
 export function withMetric(query: MetricsHubQuery, key: string, catalog?: Catalog): MetricsHubQuery {
   const metric = catalog?.metrics.find((m) => m.key === key);
@@ -29,14 +31,22 @@ export function withMetric(query: MetricsHubQuery, key: string, catalog?: Catalo
   }
   const fits = (value: string) => hasTemplateVariable(value) || metric.dimensions.includes(value);
   const aggregation = query.aggregation ?? '';
-  return {
+  const groupBy = (query.groupBy ?? []).filter(fits);
+  const next: MetricsHubQuery = {
     ...query,
     source: metric.source,
     metric: metric.key,
-    aggregation: hasTemplateVariable(aggregation) || metric.aggregations.includes(aggregation) ? aggregation : metric.defaultAggregation,
-    groupBy: (query.groupBy ?? []).filter(fits),
+    aggregation: hasTemplateVariable(aggregation) ? aggregation : metric.defaultAggregation,
+    groupBy,
     filters: (query.filters ?? []).filter((f) => !f.dimension || fits(f.dimension)),
   };
+  if (query.columns) {
+    next.columns = query.columns.filter(fits);
+  }
+  if (query.orderBy && query.orderBy.by !== 'value' && !groupBy.includes(query.orderBy.by)) {
+    next.orderBy = { ...query.orderBy, by: 'value' };
+  }
+  return next;
 }
 
 /**

@@ -303,12 +303,25 @@ describe('the query editor in a real browser', { timeout: 240_000 }, () => {
   test('the problems box lists every catalog problem under its own title', async () => {
     const opened = await open('query', { ...ORDERS, aggregation: 'p99', groupBy: ['botId'] });
     await opened.page.getByText('The backend will refuse this query').waitFor();
-    await opened.page.getByText('Orders created allows sum; not p99.').waitFor().catch(async () => {
-      await opened.page.getByText(/Orders created allows .*; not p99\./).waitFor();
-    });
-    await opened.page.getByText(/'botId' is not a dimension of Orders created/).waitFor();
+    await opened.page.getByText(/^Orders created allows .*; not p99\.$/).waitFor();
+    await opened.page.getByText(/^'botId' is not a dimension of Orders created/).waitFor();
     assert.equal(await opened.page.getByText('This query does not run yet').count(), 0);
+    assert.deepEqual((await opened.recorded()).changes, [], 'showing problems changes nothing');
     await screenshot(opened.page, 'screenshot-query-problems');
+    await opened.page.close();
+  });
+
+  test('the aggregation list opens at its first option, each with its help', async () => {
+    const opened = await open('query', { ...ORDERS, metric: 'bot_response_time_ms', aggregation: 'p99' });
+    await catalogLoaded(opened.page);
+    await opened.page.getByRole('combobox', { name: 'Aggregation', exact: true }).click();
+    const listbox = opened.page.getByRole('listbox');
+    const first = opened.page.getByRole('option').first();
+    await first.waitFor();
+    const [list, option] = [await listbox.boundingBox(), await first.boundingBox()];
+    assert.ok(list && option && option.y >= list.y, `the first option is not scrolled away: ${JSON.stringify({ list, option })}`);
+    assert.match((await first.textContent()) ?? '', /^avg/);
+    await opened.page.getByRole('option', { name: /^p95/ }).getByText('Default for Bot response time').waitFor();
     await opened.page.close();
   });
 });
@@ -344,9 +357,16 @@ describe('the other editors in a real browser', { timeout: 120_000 }, () => {
     await opened.page.close();
   });
 
-  test('the annotation editor renders with the catalog metrics', async () => {
+  test('the annotation editor picks a metric of any source and a severity', async () => {
     const opened = await open('annotation', { refId: 'Anno', queryType: 'annotations' });
-    await opened.page.getByText(/Metric|Severity/).first().waitFor();
+    await type(opened.page, 'Metric', 'bot error');
+    await opened.page.getByRole('option', { name: /^Bot error rate/ }).waitFor();
+    await opened.page.keyboard.press('Enter');
+    await opened.page.getByRole('combobox', { name: 'Severity', exact: true }).click();
+    await opened.page.getByRole('option', { name: /^critical/ }).click();
+    await opened.page.waitForFunction(() => window.metricsHub.query?.severity === 'critical');
+    const { query } = await opened.recorded();
+    assert.equal(query.metric, 'bot_error_rate');
     await screenshot(opened.page, 'screenshot-annotation-editor');
     assert.deepEqual(opened.errors, []);
     await opened.page.close();

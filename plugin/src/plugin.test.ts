@@ -38,4 +38,11 @@ describe('plugin.json', () => {
       expect(existsSync(path.join(__dirname, '..', logo))).toBe(true);
     }
   });
+
+  it('lists screenshots that the browser test saved in src/img', () => {
+    expect(pluginJson.info.screenshots.length).toBeGreaterThan(0);
+    for (const { path: file } of pluginJson.info.screenshots) {
+      expect(existsSync(path.join(__dirname, file))).toBe(true);
+    }
+  });
 });

@@ -164,6 +164,25 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ legend: '{{channel}} sum' }));
   });
 
+  it('keeps format and comparison through Live on and off', async () => {
+    const { onChange } = setup({ compareToPrevious: true, format: 'timeseries' });
+    await catalogLoaded();
+    await userEvent.click(screen.getByLabelText(/^Live/));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ live: true, compareToPrevious: true, format: 'timeseries' }));
+    expect(screen.queryByLabelText(/^Compare to previous period/)).not.toBeInTheDocument();
+    await userEvent.click(screen.getByLabelText(/^Live/));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ live: false, compareToPrevious: true, format: 'timeseries' }));
+    expect(screen.getByLabelText(/^Compare to previous period/)).toBeChecked();
+  });
+
+  it('flags a filter value the backend has not seen, since values are case-sensitive', async () => {
+    setup({ filters: [{ dimension: 'channel', op: 'eq', value: 'Webchat' }] });
+    await catalogLoaded();
+    expect(
+      await screen.findByText("'Webchat' not seen for channel in the last 30 days; values are case-sensitive. Known: email, webchat.")
+    ).toBeInTheDocument();
+  });
+
   it('moves a default query to a metric the catalog has', async () => {
     const catalog = { sources: CATALOG.sources, metrics: CATALOG.metrics.slice(1) };
     const { onChange } = setup({}, () => ({ body: catalog }));

@@ -68,7 +68,8 @@ export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHu
       ...live.map((q) => liveStream(this.uid, this.applyTemplateVariables(q, request.scopedVars), request)),
     ];
     if (ranged.length > 0 || streams.length === 0) {
-      streams.push(super.query({ ...request, targets: ranged }).pipe(map((response) => withLegends(response, ranged))));
+      const legends = ranged.map((q) => ({ ...q, legend: q.legend && getTemplateSrv().replace(q.legend, request.scopedVars) }));
+      streams.push(super.query({ ...request, targets: ranged }).pipe(map((response) => withLegends(response, legends))));
     }
     return streams.length === 1 ? streams[0] : merge(...streams);
   }

@@ -4,7 +4,7 @@ import { EditorField, EditorRow, EditorRows, EditorSwitch } from '@grafana/plugi
 import { Alert, Combobox, LinkButton, LoadingPlaceholder, MultiCombobox, RadioButtonGroup } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
-import { completeFromCatalog, withMetric, withSource } from '../query/changes';
+import { completeFromCatalog, withGroupBy, withMetric, withSource } from '../query/changes';
 import { catalogProblems, queryProblems } from '../query/validate';
 import { hasTemplateVariable } from '../query/templateSyntax';
 import { DEFAULT_FORMAT, DEFAULT_QUERY, MetricsHubOptions, MetricsHubQuery } from '../types';
@@ -144,7 +144,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                     width="auto"
                     minWidth={24}
                     maxWidth={60}
-                    onChange={(options) => update({ ...query, groupBy: options.map((o) => o.value) })}
+                    onChange={(options) => update(withGroupBy(query, options.map((o) => o.value)))}
                   />
                 </EditorField>
               )}

@@ -31,22 +31,17 @@ export function withMetric(query: MetricsHubQuery, key: string, catalog?: Catalo
   }
   const fits = (value: string) => hasTemplateVariable(value) || metric.dimensions.includes(value);
   const aggregation = query.aggregation ?? '';
-  const groupBy = (query.groupBy ?? []).filter(fits);
   const next: MetricsHubQuery = {
     ...query,
     source: metric.source,
     metric: metric.key,
     aggregation: hasTemplateVariable(aggregation) ? aggregation : metric.defaultAggregation,
-    groupBy,
     filters: (query.filters ?? []).filter((f) => !f.dimension || fits(f.dimension)),
   };
   if (query.columns) {
     next.columns = query.columns.filter(fits);
   }
-  if (query.orderBy && query.orderBy.by !== 'value' && !groupBy.includes(query.orderBy.by)) {
-    next.orderBy = { ...query.orderBy, by: 'value' };
-  }
-  return next;
+  return withGroupBy(next, (query.groupBy ?? []).filter(fits));
 }
 
 /**
@@ -64,4 +59,13 @@ export function completeFromCatalog(query: MetricsHubQuery, catalog: Catalog, de
     return { ...query, aggregation: metric.defaultAggregation };
   }
   return undefined;
+}
+
+/** A table ordered by a dimension no longer grouped by falls back to ordering by the value. */
+export function withGroupBy(query: MetricsHubQuery, groupBy: string[]): MetricsHubQuery {
+  const next = { ...query, groupBy };
+  if (query.orderBy && query.orderBy.by !== 'value' && !groupBy.includes(query.orderBy.by)) {
+    next.orderBy = { ...query.orderBy, by: 'value' };
+  }
+  return next;
 }

@@ -156,8 +156,8 @@ describe('the query editor in a real browser', { timeout: 240_000 }, () => {
     const known = channels[0]!;
     const typed = known.charAt(0).toUpperCase() + known.slice(1);
     await type(opened.page, 'Filter 1 value', typed);
+    await opened.page.getByRole('option', { name: new RegExp(`^${known}`) }).waitFor();
     const first = opened.page.getByRole('option').first();
-    await first.waitFor();
     assert.match((await first.textContent()) ?? '', new RegExp(`^${known}`));
     await screenshot(opened.page, 'screenshot-filter-values');
     await opened.page.keyboard.press('Enter');

@@ -122,6 +122,9 @@ function startGrafanaStandIn(dir: string, backendUrl: string, apiKey: string, se
 
 /** Builds the harness, serves it next to the backend, and starts headless Chromium with a fresh profile. */
 export async function startEditorHarness(backendUrl: string, apiKey: string): Promise<EditorHarness> {
+  await fs.access(CHROMIUM).catch(() => {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH`);
+  });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mh-editor-harness-'));
   await buildHarness(dir);
   const sent: SentQuery[] = [];

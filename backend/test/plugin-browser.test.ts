@@ -114,6 +114,9 @@ async function type(page: Page, label: string, text: string) {
 }
 
 async function screenshot(page: Page, name: string) {
+  // A hover tooltip (e.g. of the format buttons) would hide the fields behind it.
+  await page.mouse.move(0, 0);
+  await page.getByRole('tooltip').waitFor({ state: 'hidden' });
   await page.locator('#editor').screenshot({ path: path.join(IMG_DIR, `${name}.png`), animations: 'disabled' });
 }
 
@@ -297,6 +300,8 @@ describe('the query editor in a real browser', { timeout: 240_000 }, () => {
     ({ query } = await expectRuns(opened, 5));
     assert.equal(query.format, 'list');
     assert.equal(query.limit, 5, 'an invalid limit is not written');
+    await opened.page.getByLabel('Columns').waitFor();
+    await screenshot(opened.page, 'screenshot-list-format');
     await opened.page.close();
   });
 

@@ -11,7 +11,7 @@ import {
   ScopedVars,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { Observable, from, merge, mergeMap } from 'rxjs';
+import { Observable, from, map, merge, mergeMap } from 'rxjs';
 
 import { annotationSupport, isAnnotationQuery } from './annotations';
 import { liveStream } from './live';
@@ -19,6 +19,7 @@ import { adHocFilters } from './query/adhoc';
 import { queryDisplayText } from './query/displayText';
 import { interpolateQuery } from './query/interpolate';
 import { migrateQuery } from './query/migrate';
+import { withLegends } from './query/legend';
 import { queryProblems } from './query/validate';
 import {
   Catalog,
@@ -97,7 +98,9 @@ export class DataSource extends DataSourceWithBackend<MetricsHubQuery, MetricsHu
     if (ranged.length > 0 || streams.length === 0) {
       // Ad hoc filters need the metric's dimensions: wait for the catalog (or its failure) first.
       const run = () => super.query({ ...request, targets: ranged });
-      streams.push(request.filters?.length ? from(this.getCatalog().catch(() => undefined)).pipe(mergeMap(run)) : run());
+      const legends = ranged.map((q) => ({ ...q, legend: q.legend && getTemplateSrv().replace(q.legend, request.scopedVars) }));
+      const answers = request.filters?.length ? from(this.getCatalog().catch(() => undefined)).pipe(mergeMap(run)) : run();
+      streams.push(answers.pipe(map((response) => withLegends(response, legends))));
     }
     return streams.length === 1 ? streams[0] : merge(...streams);
   }

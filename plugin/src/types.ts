@@ -5,8 +5,26 @@ import { DataQuery } from '@grafana/schema';
 export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
-export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
+export const FORMATS = ['timeseries', 'table', 'kpi', 'list'] as const;
 export type QueryFormat = (typeof FORMATS)[number];
+
+/** A saved query without a format runs as a time series, in the editor as in the Go component. */
+export const DEFAULT_FORMAT: QueryFormat = 'timeseries';
+
+/** Bounds of `limit` (table top-N and list format), as the backend checks them. */
+export const LIMIT_MIN = 1;
+export const LIMIT_MAX = 1000;
+/** Rows the list format returns when the query names no limit. */
+export const DEFAULT_LIST_LIMIT = 50;
+
+export const ORDER_DIRECTIONS = ['asc', 'desc'] as const;
+export type OrderDirection = (typeof ORDER_DIRECTIONS)[number];
+
+/** Table top-N: sort rows by the value or by one of the query's group-by dimensions. */
+export interface QueryOrderBy {
+  by: string;
+  direction: OrderDirection;
+}
 
 export const FILTER_OPS = ['eq', 'neq', 'in', 'not_in'] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
@@ -37,6 +55,14 @@ export interface MetricsHubQuery extends DataQuery {
   format?: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  /** Series names from a label template such as `{{botId}} p95` (time series only). */
+  legend?: string;
+  /** Table only: sort by "value" or a group-by dimension; with limit, the top N rows. */
+  orderBy?: QueryOrderBy;
+  /** Table and list: at most this many rows (LIMIT_MIN..LIMIT_MAX). */
+  limit?: number;
+  /** List only: the event attributes to show beside the time. */
+  columns?: string[];
   /** Annotation queries only: keep alerts of this severity. */
   severity?: string;
   /** Version of the query model it was saved with (query/migrate.ts); absent before version 2. */

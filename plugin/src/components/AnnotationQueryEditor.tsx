@@ -4,7 +4,7 @@ import { Combobox, InlineField, InlineFieldRow } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
 import { MetricsHubOptions, MetricsHubQuery, SEVERITIES } from '../types';
-import { variableOptions, withCurrent } from './options';
+import { metricOptions, variableOptions, withCurrent } from './options';
 import { useCatalog } from './useCatalog';
 
 type Props = QueryEditorProps<DataSource, MetricsHubQuery, MetricsHubOptions> & {
@@ -18,17 +18,15 @@ const SEVERITY_OPTIONS = SEVERITIES.map((s) => ({ label: s, value: s }));
 export function AnnotationQueryEditor({ query, onChange, datasource }: Props) {
   const { catalog } = useCatalog(datasource);
   const variables = variableOptions();
-  const metricOptions = (catalog?.metrics ?? []).map((m) => ({ label: m.label, value: m.key, description: m.description }));
 
   return (
     <InlineFieldRow>
       <InlineField label="Metric" labelWidth={14} htmlFor="mh-anno-metric" tooltip="Leave empty for the anomalies of every metric">
         <Combobox
           id="mh-anno-metric"
-          options={withCurrent([...metricOptions, ...variables], query.metric)}
+          options={withCurrent([...(catalog ? metricOptions(catalog) : []), ...variables], query.metric)}
           value={query.metric ?? null}
           isClearable
-          createCustomValue
           placeholder="all metrics"
           width={32}
           onChange={(option) => onChange({ ...query, metric: option?.value })}

@@ -19,6 +19,14 @@ type Props = DataSourcePluginOptionsEditorProps<MetricsHubOptions, MetricsHubSec
 
 const DOCS = 'https://github.com/metricshub/metricshub-datasource/blob/main/plugin/README.md';
 
+function timeoutProblem(text: string): string | undefined {
+  if (text.trim() === '') {
+    return undefined;
+  }
+  const seconds = Number(text);
+  return Number.isInteger(seconds) && seconds >= 1 ? undefined : 'The timeout must be a whole number of seconds, at least 1 second';
+}
+
 /**
  * Grafana's standard connection, authentication and HTTP settings (the same
  * components as Grafana's own HTTP data sources), read by the Go component with
@@ -54,7 +62,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <ConnectionSettings
         config={options}
         onChange={onOptionsChange}
-        urlPlaceholder="http://metrics-hub:8080"
+        urlPlaceholder="http://metrics-hub:4100"
         urlTooltip="Where Grafana's server reaches the Metrics Hub backend; the browser never calls it directly"
       />
       <Divider />

@@ -1,153 +1,223 @@
-import React, { useEffect } from 'react';
+import React, { useEffect, useRef } from 'react';
 import { QueryEditorProps } from '@grafana/data';
-import { Alert, Combobox, ComboboxOption, InlineField, InlineFieldRow, InlineSwitch, MultiCombobox, RadioButtonGroup } from '@grafana/ui';
+import { EditorField, EditorRow, EditorRows, EditorSwitch } from '@grafana/plugin-ui';
+import { Alert, Combobox, LinkButton, LoadingPlaceholder, MultiCombobox, RadioButtonGroup } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
-import { completeFromCatalog, withMetric, withSource } from '../query/changes';
+import { completeFromCatalog, withGroupBy, withMetric, withSource } from '../query/changes';
 import { catalogProblems, queryProblems } from '../query/validate';
 import { hasTemplateVariable } from '../query/templateSyntax';
-import { AGGREGATIONS, Catalog, DEFAULT_QUERY, MetricsHubOptions, MetricsHubQuery } from '../types';
+import { DEFAULT_FORMAT, DEFAULT_QUERY, MetricsHubOptions, MetricsHubQuery } from '../types';
 import { FiltersEditor } from './FiltersEditor';
-import { FORMAT_OPTIONS, variableOptions, withCurrent } from './options';
+import { FORMAT_OPTIONS, aggregationOptions, dimensionOptions, metricOptions, variableOptions, withCurrent } from './options';
 import { QueryProblems } from './QueryProblems';
+import { NumberField, OrderByField, TextField } from './QueryFields';
 import { useCatalog } from './useCatalog';
+import { useDimensionValues } from './useDimensionValues';
 
 type Props = QueryEditorProps<DataSource, MetricsHubQuery, MetricsHubOptions>;
 
-const LABEL_WIDTH = 14;
+const LEGEND_HELP =
+  'Series names from a template: {{dimension}} is the series\' value of a group-by dimension, {{metric}} and {{aggregation}} come from the query. Example: {{botId}} p95';
 
-function metricOptions(catalog: Catalog | undefined, source?: string): ComboboxOption[] {
-  const bySource = !source || hasTemplateVariable(source);
-  return (catalog?.metrics ?? [])
-    .filter((m) => bySource || m.source === source)
-    .map((m) => ({
-      label: m.label,
-      value: m.key,
-      description: [m.description, m.unit && `unit: ${m.unit}`].filter(Boolean).join(' · '),
-    }));
-}
+/** An API key problem is fixed in the data source settings, so the error links there. */
+const isAuthError = (message: string) => /api key|401|403|unauthori[sz]ed|forbidden/i.test(message);
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const { catalog, error } = useCatalog(datasource);
   const variables = variableOptions();
   const metric = catalog?.metrics.find((m) => m.key === query.metric);
+  const format = query.format ?? DEFAULT_FORMAT;
+  const known = useDimensionValues(datasource, metric?.key, metric?.dimensions ?? []);
 
-  const update = (next: MetricsHubQuery, run = true) => {
-    onChange(next);
-    if (run) {
-      onRunQuery();
+  // Grafana's pickers may report one pick several times before the new query
+  // comes back as a prop; the last query sent stops the repeats.
+  const sent = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    sent.current = undefined;
+  }, [query]);
+
+  /** Every change is one onChange and one run; a pick that changes nothing is neither. */
+  const update = (next: MetricsHubQuery) => {
+    const text = JSON.stringify(next);
+    if (text === JSON.stringify(query) || text === sent.current) {
+      return;
     }
+    sent.current = text;
+    onChange(next);
+    onRunQuery();
   };
 
+  // Once per catalog: a query on a metric this installation lacks, or without an
+  // aggregation, is completed from the catalog's defaults.
+  const completedFor = useRef<unknown>(undefined);
   useEffect(() => {
-    const completed = catalog && completeFromCatalog(query, catalog, DEFAULT_QUERY.metric);
+    if (!catalog || completedFor.current === catalog) {
+      return;
+    }
+    completedFor.current = catalog;
+    const completed = completeFromCatalog(query, catalog, DEFAULT_QUERY.metric);
     if (completed) {
       onChange(completed);
       onRunQuery();
     }
   }, [catalog, query, onChange, onRunQuery]);
 
-  const sourceOptions = (catalog?.sources ?? []).map((s) => ({
-    label: s.label,
-    value: s.id,
-    description: s.status === 'up' ? s.type : `${s.type}, ${s.status}${s.lastError ? `: ${s.lastError}` : ''}`,
-  }));
-  const aggregationOptions = (metric?.aggregations ?? [...AGGREGATIONS]).map((a) => ({ label: a, value: a }));
-  const dimensionOptions = [...(metric?.dimensions ?? []).map((d) => ({ label: d, value: d })), ...variables];
-  const problems = [...queryProblems(query), ...(catalog ? catalogProblems(query, catalog) : [])];
+  if (!catalog && !error) {
+    return <LoadingPlaceholder text="Loading the Metrics Hub catalog…" />;
+  }
+
+  const dimensions = [...dimensionOptions(metric, (d) => known[d]), ...variables];
+  const blocking = queryProblems(query);
+  const warnings = catalog ? catalogProblems(query, catalog) : [];
+  const timeseries = format === 'timeseries';
 
   return (
     <>
       {error && (
         <Alert severity="error" title="Cannot load the Metrics Hub catalog">
           {error}
+          {isAuthError(error) && (
+            <div style={{ marginTop: 8 }}>
+              <LinkButton href={`/connections/datasources/edit/${datasource.uid}`} variant="secondary" size="sm" icon="cog">
+                Open the data source settings to set the API key
+              </LinkButton>
+            </div>
+          )}
         </Alert>
       )}
-      <InlineFieldRow>
-        <InlineField label="Source" labelWidth={LABEL_WIDTH} htmlFor="mh-source">
-          <Combobox
-            id="mh-source"
-            options={withCurrent([...sourceOptions, ...variables], query.source)}
-            value={query.source ?? null}
-            createCustomValue
-            width={24}
-            onChange={(option) => update(withSource(query, option.value, catalog))}
-          />
-        </InlineField>
-        <InlineField label="Metric" labelWidth={LABEL_WIDTH} htmlFor="mh-metric" tooltip={metric?.description}>
-          <Combobox
-            id="mh-metric"
-            options={withCurrent([...metricOptions(catalog, query.source), ...variables], query.metric)}
-            value={query.metric ?? null}
-            createCustomValue
-            width={32}
-            onChange={(option) => update(withMetric(query, option.value, catalog))}
-          />
-        </InlineField>
-        {!query.live && (
-          <InlineField label="Aggregation" labelWidth={LABEL_WIDTH} htmlFor="mh-aggregation">
+      <EditorRows>
+        <EditorRow>
+          <EditorField label="Metric" htmlFor="mh-metric" width={40} tooltip={metric?.description || 'Search the metrics of every source'}>
             <Combobox
-              id="mh-aggregation"
-              options={withCurrent([...aggregationOptions, ...variables], query.aggregation)}
-              value={query.aggregation ?? null}
-              createCustomValue
-              width={16}
-              onChange={(option) => update({ ...query, aggregation: option.value })}
+              id="mh-metric"
+              options={withCurrent([...(catalog ? metricOptions(catalog) : []), ...variables], query.metric)}
+              value={query.metric ?? null}
+              placeholder="Search metrics of every source"
+              width={40}
+              onChange={(option) => update(withMetric(query, option.value, catalog))}
             />
-          </InlineField>
+          </EditorField>
+          {query.source && hasTemplateVariable(query.source) && (
+            <EditorField label="Source" htmlFor="mh-source" tooltip="The source comes from a dashboard variable">
+              <Combobox
+                id="mh-source"
+                options={withCurrent([...(catalog?.sources ?? []).map((s) => ({ label: s.label, value: s.id })), ...variables], query.source)}
+                value={query.source}
+                width={20}
+                onChange={(option) => update(withSource(query, option.value, catalog))}
+              />
+            </EditorField>
+          )}
+          {!query.live && format !== 'list' && metric && (
+            <EditorField
+              label="Aggregation"
+              htmlFor="mh-aggregation"
+              tooltip={`How the events of each time bucket combine into one value; ${metric.label} defaults to ${metric.defaultAggregation}`}
+            >
+              <Combobox
+                id="mh-aggregation"
+                options={withCurrent(aggregationOptions(metric), query.aggregation)}
+                value={query.aggregation ?? metric.defaultAggregation}
+                width={20}
+                onChange={(option) => update({ ...query, aggregation: option.value })}
+              />
+            </EditorField>
+          )}
+          <EditorField label="Live" htmlFor="mh-live" tooltip="Stream the metric's realtime counters (events in the last 60 seconds) instead of querying the time range">
+            <EditorSwitch id="mh-live" value={Boolean(query.live)} onChange={(e) => update({ ...query, live: e.currentTarget.checked })} />
+          </EditorField>
+        </EditorRow>
+        {!query.live && (
+          <>
+            <EditorRow>
+              <EditorField label="Format" tooltip={FORMAT_OPTIONS.map((o) => `${o.label}: ${o.description}`).join('. ')}>
+                <RadioButtonGroup options={FORMAT_OPTIONS} value={format} onChange={(next) => update({ ...query, format: next })} />
+              </EditorField>
+              {(timeseries || format === 'table') && (
+                <EditorField label="Group by" htmlFor="mh-group-by" optional tooltip="One series (or table row) per value of these dimensions">
+                  <MultiCombobox
+                    id="mh-group-by"
+                    options={dimensions}
+                    value={query.groupBy ?? []}
+                    placeholder="dimensions"
+                    width="auto"
+                    minWidth={24}
+                    maxWidth={60}
+                    onChange={(options) => update(withGroupBy(query, options.map((o) => o.value)))}
+                  />
+                </EditorField>
+              )}
+              {timeseries && (
+                <EditorField label="Compare to previous period" htmlFor="mh-compare" tooltip="Adds the same series one period earlier, shifted onto this range">
+                  <EditorSwitch
+                    id="mh-compare"
+                    value={Boolean(query.compareToPrevious)}
+                    onChange={(e) => update({ ...query, compareToPrevious: e.currentTarget.checked })}
+                  />
+                </EditorField>
+              )}
+              {timeseries && (
+                <TextField
+                  id="mh-legend"
+                  label="Legend"
+                  tooltip={LEGEND_HELP}
+                  placeholder={`{{${query.groupBy?.[0] ?? 'metric'}}} ${query.aggregation ?? ''}`.trim()}
+                  value={query.legend}
+                  onCommit={(legend) => update({ ...query, legend: legend || undefined })}
+                />
+              )}
+            </EditorRow>
+            {format === 'table' && (
+              <EditorRow>
+                <OrderByField query={query} onChange={update} />
+                <NumberField
+                  id="mh-limit"
+                  label="Limit"
+                  tooltip="Keep only the first N rows in this order (1 to 1000); empty keeps every row"
+                  value={query.limit}
+                  placeholder="all rows"
+                  onCommit={(limit) => update({ ...query, limit })}
+                />
+              </EditorRow>
+            )}
+            {format === 'list' && (
+              <EditorRow>
+                <EditorField label="Columns" htmlFor="mh-columns" optional tooltip="Event attributes shown beside the time and the value">
+                  <MultiCombobox
+                    id="mh-columns"
+                    options={dimensions}
+                    value={query.columns ?? []}
+                    placeholder="all attributes"
+                    width="auto"
+                    minWidth={24}
+                    maxWidth={60}
+                    onChange={(options) => update({ ...query, columns: options.map((o) => o.value) })}
+                  />
+                </EditorField>
+                <NumberField
+                  id="mh-limit"
+                  label="Limit"
+                  tooltip="How many of the most recent events to list (1 to 1000, default 50)"
+                  value={query.limit}
+                  placeholder="50"
+                  onCommit={(limit) => update({ ...query, limit })}
+                />
+              </EditorRow>
+            )}
+            <EditorRow>
+              <FiltersEditor
+                filters={query.filters ?? []}
+                dimensions={dimensions}
+                knownValues={known}
+                variables={variables}
+                onChange={(filters) => update({ ...query, filters })}
+              />
+            </EditorRow>
+          </>
         )}
-      </InlineFieldRow>
-      {!query.live && (
-        <>
-          <InlineFieldRow>
-            <InlineField label="Group by" labelWidth={LABEL_WIDTH} htmlFor="mh-group-by" grow>
-              <MultiCombobox
-                id="mh-group-by"
-                options={dimensionOptions}
-                value={query.groupBy ?? []}
-                createCustomValue
-                onChange={(options) => update({ ...query, groupBy: options.map((o) => o.value) })}
-              />
-            </InlineField>
-          </InlineFieldRow>
-          <FiltersEditor
-            filters={query.filters ?? []}
-            dimensions={dimensionOptions}
-            onChange={(filters, run) => update({ ...query, filters }, run)}
-          />
-          <InlineFieldRow>
-            <InlineField label="Format" labelWidth={LABEL_WIDTH}>
-              <RadioButtonGroup
-                options={FORMAT_OPTIONS}
-                value={query.format}
-                onChange={(format) => update({ ...query, format })}
-              />
-            </InlineField>
-            <InlineField label="Compare to previous period" htmlFor="mh-compare">
-              <InlineSwitch
-                id="mh-compare"
-                value={Boolean(query.compareToPrevious)}
-                onChange={(e) => update({ ...query, compareToPrevious: e.currentTarget.checked })}
-              />
-            </InlineField>
-          </InlineFieldRow>
-        </>
-      )}
-      <InlineFieldRow>
-        <InlineField
-          label="Live"
-          labelWidth={LABEL_WIDTH}
-          htmlFor="mh-live"
-          tooltip="Stream the metric's realtime counters (events in the last 60 seconds) instead of querying the time range"
-        >
-          <InlineSwitch
-            id="mh-live"
-            value={Boolean(query.live)}
-            onChange={(e) => update({ ...query, live: e.currentTarget.checked, format: 'timeseries', compareToPrevious: false })}
-          />
-        </InlineField>
-      </InlineFieldRow>
-      <QueryProblems problems={problems} />
+      </EditorRows>
+      <QueryProblems blocking={blocking} warnings={warnings} />
     </>
   );
 }

@@ -82,7 +82,6 @@ export function VariableQueryEditor({ query: raw, onChange, datasource }: Props)
             id="mh-var-metric"
             options={withCurrent([...metricOptions, ...variables], query.metric)}
             value={query.metric ?? null}
-            createCustomValue
             width={30}
             onChange={(option) => update({ metric: option.value })}
           />
@@ -100,7 +99,7 @@ export function VariableQueryEditor({ query: raw, onChange, datasource }: Props)
           />
         </InlineField>
       )}
-      <QueryProblems problems={problem ? [problem] : []} />
+      <QueryProblems blocking={problem ? [problem] : []} warnings={[]} />
     </>
   );
 }

@@ -19,8 +19,10 @@ export function withSource(query: MetricsHubQuery, source: string, catalog?: Cat
 }
 
 /**
- * Picking another metric keeps the aggregation, group-by and filters the metric
- * allows and replaces the rest with the metric's defaults.
+ * Picking another metric moves to its default aggregation (an aggregation that is
+ * merely allowed, such as a sum of milliseconds, is rarely what the new metric
+ * means) unless the aggregation is a template variable, and keeps the group-by,
+ * filters, columns and ordering the metric's dimensions still allow.
  */
 export function withMetric(query: MetricsHubQuery, key: string, catalog?: Catalog): MetricsHubQuery {
   const metric = catalog?.metrics.find((m) => m.key === key);
@@ -29,14 +31,17 @@ export function withMetric(query: MetricsHubQuery, key: string, catalog?: Catalo
   }
   const fits = (value: string) => hasTemplateVariable(value) || metric.dimensions.includes(value);
   const aggregation = query.aggregation ?? '';
-  return {
+  const next: MetricsHubQuery = {
     ...query,
     source: metric.source,
     metric: metric.key,
-    aggregation: hasTemplateVariable(aggregation) || metric.aggregations.includes(aggregation) ? aggregation : metric.defaultAggregation,
-    groupBy: (query.groupBy ?? []).filter(fits),
+    aggregation: hasTemplateVariable(aggregation) ? aggregation : metric.defaultAggregation,
     filters: (query.filters ?? []).filter((f) => !f.dimension || fits(f.dimension)),
   };
+  if (query.columns) {
+    next.columns = query.columns.filter(fits);
+  }
+  return withGroupBy(next, (query.groupBy ?? []).filter(fits));
 }
 
 /**
@@ -54,4 +59,13 @@ export function completeFromCatalog(query: MetricsHubQuery, catalog: Catalog, de
     return { ...query, aggregation: metric.defaultAggregation };
   }
   return undefined;
+}
+
+/** A table ordered by a dimension no longer grouped by falls back to ordering by the value. */
+export function withGroupBy(query: MetricsHubQuery, groupBy: string[]): MetricsHubQuery {
+  const next = { ...query, groupBy };
+  if (query.orderBy && query.orderBy.by !== 'value' && !groupBy.includes(query.orderBy.by)) {
+    next.orderBy = { ...query.orderBy, by: 'value' };
+  }
+  return next;
 }

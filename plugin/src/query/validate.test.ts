@@ -9,12 +9,24 @@ describe('queryProblems', () => {
     expect(queryProblems(complete)).toEqual([]);
   });
 
-  it('names each missing field', () => {
-    expect(queryProblems({ refId: 'A' })).toEqual([
-      'Choose a source.',
-      'Choose a metric.',
-      'Choose an aggregation.',
-      'Choose a format: time series, table or KPI.',
+  it('needs only a metric: source, aggregation and format have defaults', () => {
+    expect(queryProblems({ refId: 'A' })).toEqual(['Choose a metric.']);
+    expect(queryProblems({ refId: 'A', metric: 'orders_created' })).toEqual([]);
+  });
+
+  it('refuses an unknown format and a limit outside 1..1000', () => {
+    expect(queryProblems({ ...complete, format: 'graph' as never, limit: 0 })).toEqual([
+      'Choose a format: time series, table, KPI or list.',
+      'Limit must be a whole number from 1 to 1000.',
+    ]);
+    expect(queryProblems({ ...complete, format: 'list', limit: 1000 })).toEqual([]);
+  });
+
+  it('orders a table by the value or a group-by dimension only', () => {
+    const table: MetricsHubQuery = { ...complete, format: 'table', groupBy: ['channel'], limit: 5 };
+    expect(queryProblems({ ...table, orderBy: { by: 'channel', direction: 'desc' } })).toEqual([]);
+    expect(queryProblems({ ...table, orderBy: { by: 'market', direction: 'asc' } })).toEqual([
+      "Order by 'market': choose the value or one of the group-by dimensions (channel).",
     ]);
   });
 
@@ -34,9 +46,9 @@ describe('queryProblems', () => {
     ]);
   });
 
-  it('needs no aggregation in live mode but refuses comparing live counters', () => {
+  it('keeps the comparison setting of a live query, which live mode ignores', () => {
     const live: MetricsHubQuery = { ...complete, aggregation: undefined, live: true, compareToPrevious: true };
-    expect(queryProblems(live)).toEqual(['Live mode streams current counters only; turn off "Compare to previous period".']);
+    expect(queryProblems(live)).toEqual([]);
   });
 });
 
@@ -61,8 +73,12 @@ describe('catalogProblems', () => {
 
   it('rejects unknown metrics and sources but leaves template variables to Grafana', () => {
     expect(catalogProblems({ ...complete, metric: 'ordrs_created' }, CATALOG)).toEqual([
-      "Metric 'ordrs_created' is not in the catalog.",
+      "Metric 'ordrs_created' is not in the catalog; did you mean 'orders_created' (Orders created)?",
     ]);
+    expect(catalogProblems({ ...complete, metric: 'bot response' }, CATALOG)).toEqual([
+      "Metric 'bot response' is not in the catalog; did you mean 'bot_response_time' (Bot response time)?",
+    ]);
+    expect(catalogProblems({ ...complete, metric: 'zzz' }, CATALOG)).toEqual(["Metric 'zzz' is not in the catalog."]);
     expect(catalogProblems({ ...complete, source: 'ga4' }, CATALOG)[0]).toMatch(/^Source 'ga4' is not in the catalog; available: events, crm/);
     expect(catalogProblems({ ...complete, metric: '$metric', aggregation: '$agg', groupBy: ['$dim'] }, CATALOG)).toEqual([]);
   });

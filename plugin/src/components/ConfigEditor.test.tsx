@@ -84,19 +84,8 @@ describe('ConfigEditor', () => {
 describe('ConfigEditor for a new data source', () => {
   it('shows no error before anything is typed and suggests the backend port 4100', () => {
     render(<ControlledEditor initial={settings({ jsonData: {} })} onSaved={jest.fn()} />);
-    expect(screen.getByLabelText('URL')).toHaveAttribute('placeholder', 'http://metrics-hub:4100');
-    expect(screen.queryByText(/URL/, { selector: '[role="alert"] *' })).not.toBeInTheDocument();
-    expect(screen.queryByText(/not a valid URL|must start with/)).not.toBeInTheDocument();
-  });
-
-  it('refuses a timeout of 0 with a reason and keeps what was typed', async () => {
-    const onSaved = jest.fn();
-    render(<ControlledEditor initial={settings({ jsonData: { timeoutSeconds: 10 } })} onSaved={onSaved} />);
-    const timeout = screen.getByLabelText('Timeout (seconds)');
-    await userEvent.clear(timeout);
-    await userEvent.type(timeout, '0');
-    expect(timeout).toHaveValue(0);
-    expect(screen.getByText('The timeout must be a whole number of seconds, at least 1 second')).toBeInTheDocument();
-    expect(onSaved.mock.lastCall[0].jsonData).toEqual({});
+    expect(screen.getByRole('textbox', { name: /URL/ })).toHaveAttribute('placeholder', 'http://metrics-hub:4100');
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(screen.queryByText(/not a valid URL|must start with|is required/i)).not.toBeInTheDocument();
   });
 });

@@ -19,14 +19,6 @@ type Props = DataSourcePluginOptionsEditorProps<MetricsHubOptions, MetricsHubSec
 
 const DOCS = 'https://github.com/metricshub/metricshub-datasource/blob/main/plugin/README.md';
 
-function timeoutProblem(text: string): string | undefined {
-  if (text.trim() === '') {
-    return undefined;
-  }
-  const seconds = Number(text);
-  return Number.isInteger(seconds) && seconds >= 1 ? undefined : 'The timeout must be a whole number of seconds, at least 1 second';
-}
-
 /**
  * Grafana's standard connection, authentication and HTTP settings (the same
  * components as Grafana's own HTTP data sources), read by the Go component with

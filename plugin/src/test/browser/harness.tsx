@@ -127,8 +127,10 @@ function ConfigPage() {
     secureJsonFields: {},
   }));
   const onOptionsChange = (next: DataSourceSettings<MetricsHubOptions, MetricsHubSecureJsonData>) => {
-    window.metricsHub.changes.push(next.jsonData);
-    window.metricsHub.query = next.jsonData;
+    // The URL lives in the standard top-level field; the rest in jsonData.
+    const reported = { ...next.jsonData, url: next.url };
+    window.metricsHub.changes.push(reported);
+    window.metricsHub.query = reported;
     setOptions(next);
   };
   return <ConfigEditor options={options} onOptionsChange={onOptionsChange} />;

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
+import { distinctAttributesOf } from './ingest/distinct-attributes.js';
 import { ingestRouter } from './ingest/routes.js';
 import { createAnomalyModule, firingAlerts } from './anomalies/module.js';
 import { liveRouter } from './live/routes.js';
@@ -13,8 +14,9 @@ import { createQueryModule } from './query/module.js';
  */
 export async function buildApiRouters(context: AppContext): Promise<Router[]> {
   const routers: Router[] = [];
-  routers.push(ingestRouter(context));
   const query = await createQueryModule(context, { alertsFor: firingAlerts(context) });
+  // Ingestion sketches the attributes whose distinct values catalog metrics count.
+  routers.push(ingestRouter(context, distinctAttributesOf(query.service.catalog)));
   routers.push(query.router);
   routers.push(liveRouter(context, query.service.catalog));
   routers.push((await createAnomalyModule(context, query.service)).router);

@@ -166,6 +166,12 @@ describe('distinct counts from sketches', () => {
     const everyChannel = { dimension: 'channel', op: 'in', value: ['sms', 'whatsapp'] };
     assert.deepEqual(columns(await one({ metric: 'unique_contacts', format: 'table', filters: [everyChannel] }, { to: T0 + 2 * HOUR })), { value: [100] });
     assert.deepEqual(series(await one({ metric: 'unique_contacts', filters: [everyChannel] }))[0]!.values, [50, 75, 0]);
+    // The repair step rebuilds the same totals from the dimensioned sketches.
+    const pool = server.running.context.pool;
+    const totals = 'SELECT organization_id, event_type, attribute, bucket, (sketch).sparse, encode((sketch).dense, $$hex$$) AS dense FROM rollup_totals_distinct_daily ORDER BY 1, 2, 3, 4';
+    const folded = (await pool.query(totals)).rows;
+    await pool.query('SELECT rebuild_distinct_totals()');
+    assert.deepEqual((await pool.query(totals)).rows, folded);
   });
 
   test('daily buckets and a range of whole days plus ragged hours merge daily and hourly sketches', async () => {

@@ -130,6 +130,17 @@ describe('distinct sketch in PostgreSQL (migration 0020)', () => {
     });
   }
 
+  test('sparse sketches read in binary array form (array_send) merge as the stored entries do', async () => {
+    const sketches = [range(0, 300), range(200, 700), [], range(650, 7_000)].map((values) => sketchOf(values).toStored());
+    const merged = new DistinctAccumulator();
+    for (const sketch of sketches.filter((one) => one.sparse)) {
+      const { rows } = await client.query<{ sp: Buffer | null }>('SELECT array_send($1::int4[]) AS sp', [`{${sketch.sparse!.join(',')}}`]);
+      merged.addSparseBinary(rows[0]!.sp!);
+    }
+    for (const sketch of sketches.filter((one) => one.dense)) merged.addDense(sketch.dense!);
+    assert.deepEqual(merged.toStored(), sketchOf(range(0, 7_000)).toStored());
+  });
+
   test('hll_union_agg over many small sketches equals the sketch of all their values', async () => {
     const parts = Array.from({ length: 40 }, (_, index) => sketchOf(range(index * 100, index * 100 + 400)).toStored());
     const { rows } = await client.query(

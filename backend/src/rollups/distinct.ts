@@ -64,11 +64,17 @@ export interface StoredSketch {
 
 /**
  * Merges sketches and answers a count: the rollup rows a distinct question
- * reads, or the values of one batch's rollup row.
+ * reads, or the values of one batch's rollup row. Sparse entries are appended
+ * to a typed array and sorted and deduplicated only when it fills or is read:
+ * a cold answer merges tens of thousands of entries, and this measured several
+ * times faster than a Map per entry.
  */
 export class DistinctAccumulator {
-  /** index25 -> rho' while sparse. */
-  private sparse: Map<number, number> | null = new Map();
+  /** Sparse entries, possibly repeated, in entries[0, length). */
+  private entries = new Uint32Array(64);
+  private length = 0;
+  /** Entries in [0, compacted) are sorted and one per sparse index. */
+  private compacted = 0;
   private dense: Uint8Array | null = null;
 
   addValue(value: string | number): void {
@@ -77,52 +83,90 @@ export class DistinctAccumulator {
 
   addEntry(entry: number): void {
     if (this.dense) {
-      this.raise(entry);
+      raise(this.dense, entry);
       return;
     }
-    const index25 = Math.floor(entry / 64);
-    const rho = entry % 64;
-    const sparse = this.sparse!;
-    if ((sparse.get(index25) ?? 0) < rho) sparse.set(index25, rho);
-    if (sparse.size > SPARSE_MAX) this.toDense();
+    if (this.length === this.entries.length) {
+      this.compact();
+      if (this.dense) {
+        raise(this.dense, entry);
+        return;
+      }
+      if (this.length * 2 > this.entries.length) {
+        const grown = new Uint32Array(this.entries.length * 2);
+        grown.set(this.entries.subarray(0, this.length));
+        this.entries = grown;
+      }
+    }
+    this.entries[this.length++] = entry;
   }
 
   addSketch(sketch: StoredSketch): void {
     if (sketch.sparse) for (const entry of sketch.sparse) this.addEntry(entry);
-    if (sketch.dense) {
-      if (sketch.dense.length !== REGISTERS) throw new RangeError(`a dense sketch has ${REGISTERS} registers, got ${sketch.dense.length}`);
-      if (!this.dense) this.toDense();
-      const registers = this.dense!;
-      const other = sketch.dense;
-      for (let index = 0; index < REGISTERS; index += 1) if (other[index]! > registers[index]!) registers[index] = other[index]!;
-    }
+    if (sketch.dense) this.addDense(sketch.dense);
   }
 
-  private raise(entry: number): void {
-    const { index, rho } = registerOf(entry);
-    if (this.dense![index]! < rho) this.dense![index] = rho;
+  /**
+   * Adds a sparse sketch in PostgreSQL's binary array form (`array_send(int4[])`):
+   * a 20-byte header for one dimension, then a 4-byte length and a 4-byte value
+   * per entry. Far cheaper to send and read than the text form of an array.
+   */
+  addSparseBinary(array: Uint8Array): void {
+    const view = new DataView(array.buffer, array.byteOffset, array.byteLength);
+    if (view.getInt32(0) === 0) return;
+    if (view.getInt32(0) !== 1 || view.getInt32(4) !== 0) throw new RangeError('not a one-dimensional int4[] without nulls');
+    const count = view.getInt32(12);
+    for (let index = 0, offset = 24; index < count; index += 1, offset += 8) this.addEntry(view.getUint32(offset));
+  }
+
+  addDense(registers: Uint8Array): void {
+    if (registers.length !== REGISTERS) throw new RangeError(`a dense sketch has ${REGISTERS} registers, got ${registers.length}`);
+    if (!this.dense) this.toDense();
+    const own = this.dense!;
+    for (let index = 0; index < REGISTERS; index += 1) if (registers[index]! > own[index]!) own[index] = registers[index]!;
+  }
+
+  /** Sorts and keeps the highest rho' per sparse index; turns dense past SPARSE_MAX of them. */
+  private compact(): void {
+    if (this.dense || this.compacted === this.length) return;
+    const sorted = this.entries.subarray(0, this.length).sort();
+    let kept = 0;
+    for (let index = 0; index < sorted.length; index += 1) {
+      const entry = sorted[index]!;
+      // Sorted, so the last entry of a sparse index has its highest rho'.
+      if (kept > 0 && sorted[kept - 1]! >>> 6 === entry >>> 6) sorted[kept - 1] = entry;
+      else sorted[kept++] = entry;
+    }
+    this.length = this.compacted = kept;
+    if (kept > SPARSE_MAX) this.toDense();
   }
 
   private toDense(): void {
-    this.dense = new Uint8Array(REGISTERS);
-    for (const [index25, rho] of this.sparse!) this.raise(index25 * 64 + rho);
-    this.sparse = null;
+    const dense = new Uint8Array(REGISTERS);
+    for (let index = 0; index < this.length; index += 1) raise(dense, this.entries[index]!);
+    this.dense = dense;
+    this.entries = new Uint32Array(0);
+    this.length = this.compacted = 0;
   }
 
   /** The storage form: sorted sparse entries, or the dense registers. */
   toStored(): StoredSketch {
+    this.compact();
     if (this.dense) return { sparse: null, dense: this.dense };
-    return { sparse: [...this.sparse!].map(([index25, rho]) => index25 * 64 + rho).sort((a, b) => a - b), dense: null };
+    return { sparse: Array.from(this.entries.subarray(0, this.length)), dense: null };
   }
 
   /** The estimated number of distinct values, rounded. */
   count(): number {
-    if (!this.dense) {
-      const seen = this.sparse!.size;
-      return seen === 0 ? 0 : Math.round(SPARSE_SLOTS * Math.log(SPARSE_SLOTS / (SPARSE_SLOTS - seen)));
-    }
+    this.compact();
+    if (!this.dense) return this.length === 0 ? 0 : Math.round(SPARSE_SLOTS * Math.log(SPARSE_SLOTS / (SPARSE_SLOTS - this.length)));
     return Math.round(ertlEstimate(this.dense));
   }
+}
+
+function raise(registers: Uint8Array, entry: number): void {
+  const { index, rho } = registerOf(entry);
+  if (registers[index]! < rho) registers[index] = rho;
 }
 
 /** Largest register value: the 64 - PRECISION hash bits after the index all zero. */

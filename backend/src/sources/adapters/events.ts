@@ -167,7 +167,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     ];
     // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
     const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    const columns = { sketch, distinct: '(sketch).sparse AS sp, (sketch).dense AS dn' }[measure as 'sketch' | 'distinct'] ?? 'count, value_count, sum, min, max';
+    // Sparse sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer.
+    const columns = { sketch, distinct: 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn' }[measure as 'sketch' | 'distinct'] ?? 'count, value_count, sum, min, max';
     const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
     if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
     return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);
@@ -201,8 +202,8 @@ interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
-  /** A distinct sketch: sparse entries or dense registers. */
-  sp?: number[] | null;
+  /** A distinct sketch: sparse entries (binary int4[]) or dense registers. */
+  sp?: Buffer | null;
   dn?: Buffer | null;
   [group: `g${number}`]: string | null;
 }
@@ -265,7 +266,8 @@ function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
     if (row.sketch) (point.bins ??= new SketchAccumulator()).addJson(row.sketch);
     // The union of the range's sketches, never a sum of per-bucket counts.
-    if (row.sp || row.dn) (point.distinct ??= new DistinctAccumulator()).addSketch({ sparse: row.sp ?? null, dense: row.dn ?? null });
+    if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(row.sp);
+    if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(row.dn);
   }
   const q = QUANTILES[query.aggregation];
   return [...series.values()].map(({ labels, points }) => {

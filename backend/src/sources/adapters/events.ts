@@ -167,8 +167,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     ];
     // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
     const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    // Sparse sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer.
-    const columns = { sketch, distinct: 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn' }[measure as 'sketch' | 'distinct'] ?? 'count, value_count, sum, min, max';
+    // Sparse distinct sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer.
+    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn' : 'count, value_count, sum, min, max';
     const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
     if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
     return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { AppContext } from './context.js';
+import { distinctAttributesOf } from './ingest/distinct-attributes.js';
 import { ingestRouter } from './ingest/routes.js';
 import { createAnomalyModule, firingAlerts, type AnomalyModule } from './anomalies/module.js';
 import { liveRouter } from './live/routes.js';
@@ -14,8 +15,9 @@ import { createAdminModule } from './admin/module.js';
  */
 export async function buildApiModules(context: AppContext): Promise<{ routers: Router[]; anomalies: AnomalyModule }> {
   const routers: Router[] = [];
-  routers.push(ingestRouter(context));
   const query = await createQueryModule(context, { alertsFor: firingAlerts(context) });
+  // Ingestion sketches the attributes whose distinct values catalog metrics count.
+  routers.push(ingestRouter(context, distinctAttributesOf(query.service.catalog)));
   routers.push(query.router);
   routers.push(liveRouter(context, () => query.active.current.catalog));
   const anomalies = await createAnomalyModule(context, query.active);

@@ -29,6 +29,9 @@ const MARKETS = ['de', 'fr', 'uk', 'us', 'es'];
 const BOTS = ['faq', 'booking', 'support', 'sales', 'returns'];
 const AGENTS = Array.from({ length: 20 }, (_, i) => `agent-${i}`);
 const STATES = ['open', 'pending', 'done', 'spam', 'unsubscribe'];
+/** Contacts and users the distinct metrics count: a pool per kind, so values repeat across batches. */
+const CONTACTS = 50_000;
+const USERS = 20_000;
 
 /** Time-ordered stream: event i happens around start + i * span / total, jittered by up to 30 min. */
 export function eventAt(index: number, total: number, start: number, spanMs: number, random: () => number): BenchEvent {
@@ -44,13 +47,17 @@ export function eventAt(index: number, total: number, start: number, spanMs: num
     return { id, type: 'workflow.finished', occurredAt, value: Math.round(lognormal(1200, 1)), attributes: { status, source: pick(random, ['crm', 'billing', 'shop']) } };
   }
   // Messages: delivery callbacks refer to a small pool of ids, so many are repeats that must count once.
-  if (roll < 0.57) return { id, type: 'message.sent', occurredAt, attributes: { messageId: `msg-${index}`, channel: pick(random, CHANNELS) } };
+  if (roll < 0.57) return { id, type: 'message.sent', occurredAt, attributes: { messageId: `msg-${index}`, channel: pick(random, CHANNELS), contactId: `c-${Math.floor(random() * CONTACTS)}` } };
   if (roll < 0.71) return { id, type: 'message.delivered', occurredAt, attributes: { messageId: `msg-${Math.floor(index / 3)}`, channel: pick(random, CHANNELS) } };
-  if (roll < 0.76) return { id, type: 'message.received', occurredAt, attributes: { messageId: `in-${index}`, channel: pick(random, CHANNELS) } };
+  if (roll < 0.76) return { id, type: 'message.received', occurredAt, attributes: { messageId: `in-${index}`, channel: pick(random, CHANNELS), contactId: `c-${Math.floor(random() * CONTACTS)}` } };
   if (roll < 0.81) {
     return { id, type: 'call.finished', occurredAt, value: Math.round(lognormal(180, 0.8)), attributes: { direction: pick(random, ['inbound', 'outbound']), status: random() < 0.85 ? 'answered' : 'missed', agentId: pick(random, AGENTS) } };
   }
-  if (roll < 0.86) return { id, type: 'conversation.status_changed', occurredAt, attributes: { from: pick(random, STATES), to: pick(random, STATES), agentId: pick(random, AGENTS) } };
-  if (roll < 0.96) return { id, type: 'bot.response', occurredAt, value: Math.round(lognormal(350, 0.6)), attributes: { botId: pick(random, BOTS), success: random() < 0.95 } };
+  if (roll < 0.86) {
+    return { id, type: 'conversation.status_changed', occurredAt, attributes: { from: pick(random, STATES), to: pick(random, STATES), agentId: pick(random, AGENTS), userId: `u-${Math.floor(random() * USERS)}` } };
+  }
+  if (roll < 0.96) {
+    return { id, type: 'bot.response', occurredAt, value: Math.round(lognormal(350, 0.6)), attributes: { botId: pick(random, BOTS), success: random() < 0.95, userId: `u-${Math.floor(random() * USERS)}` } };
+  }
   return { id, type: 'invoice.paid', occurredAt, value: Math.round(lognormal(400, 0.9)), attributes: { product: pick(random, ['basic', 'pro', 'enterprise']) } };
 }

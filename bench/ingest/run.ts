@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { createApiKey, createOrganization } from '../../backend/src/auth/keys.js';
 import { loadConfig } from '../../backend/src/config/env.js';
 import { migrateUp } from '../../backend/src/db/migrate.js';
+import { loadCatalog } from '../../backend/src/catalog/load.js';
 import { createPool, type Pool } from '../../backend/src/db/pool.js';
+import { distinctAttributesOf, NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from '../../backend/src/ingest/distinct-attributes.js';
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
 import { createLogger } from '../../backend/src/logger.js';
 import { startServer } from '../../backend/src/server.js';
@@ -16,9 +18,12 @@ import { eventAt, mulberry32 } from './events.js';
  * baseline of one transaction per event, same code path and tables, measured
  * in the same run on a fresh database that is dropped afterwards.
  *
- *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000] [--http]
+ *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000] [--http] [--compare-distinct]
  *
- * --http adds a third run through `POST /api/v1/events` of a real server in
+ * Batches sketch what the default catalog's distinct metrics count (unique
+ * contacts, active users and bots), as the API does. --compare-distinct adds
+ * the same batched run without them (another organization, the same events).
+ * --http adds a run through `POST /api/v1/events` of a real server in
  * this process (JSON encoding, HTTP, API key check, body parsing on top).
  */
 const { values: flags } = parseArgs({
@@ -29,6 +34,7 @@ const { values: flags } = parseArgs({
     'baseline-events': { type: 'string', default: '20000' },
     'span-days': { type: 'string', default: '30' },
     http: { type: 'boolean', default: false },
+    'compare-distinct': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(flags.events);
@@ -91,9 +97,9 @@ function percentile(sorted: number[], q: number): number {
 type Send = (batch: unknown[], now: number) => Promise<{ accepted: number; duplicates: number; rejected: unknown[] }>;
 
 const direct =
-  (pool: Pool, organizationId: string): Send =>
+  (pool: Pool, organizationId: string, distinct: DistinctAttributes): Send =>
   (batch, now) =>
-    ingestEvents(pool, organizationId, batch, { now: () => now });
+    ingestEvents(pool, organizationId, batch, { now: () => now, distinct });
 
 /** The server checks times against its own clock: the stream must end before it. */
 const overHttp =
@@ -171,13 +177,22 @@ try {
   const end = Date.now();
   const loadBefore = os.loadavg();
   try {
+    const distinct = distinctAttributesOf(loadCatalog());
     const baselineOrg = (await createOrganization(pool, 'bench-baseline')).id;
     const batchedOrg = (await createOrganization(pool, 'bench-batched')).id;
     // Baseline first, on the smaller tables: any bias favours the baseline.
-    const baseline = await drive('one transaction per event', direct(pool, baselineOrg), BASELINE_EVENTS, 1, 1, end);
-    const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg), EVENTS, BATCH, 2, end);
-    const runs = [baseline, batched];
+    const baseline = await drive('one transaction per event', direct(pool, baselineOrg, distinct), BASELINE_EVENTS, 1, 1, end);
+    const withoutDistinct = flags['compare-distinct'] ? await drive(`batches of ${BATCH}, no distinct metrics`, direct(pool, (await createOrganization(pool, 'bench-no-distinct')).id, NO_DISTINCT_ATTRIBUTES), EVENTS, BATCH, 2, end) : undefined;
+    // After the run without distinct metrics, on tables it filled: any bias is against the distinct sketches.
+    const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg, distinct), EVENTS, BATCH, 2, end);
+    const runs = [baseline, ...(withoutDistinct ? [withoutDistinct] : []), batched];
     const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
+    const sketchBytes = await pool.query<{ table: string; rows: number; bytes: number }>(
+      `SELECT 'rollups_distinct_hourly' AS table, count(*)::int AS rows, coalesce(avg(pg_column_size(t.*)), 0)::int AS bytes FROM rollups_distinct_hourly t WHERE organization_id = $1
+       UNION ALL SELECT 'rollups_distinct_daily', count(*)::int, coalesce(avg(pg_column_size(t.*)), 0)::int FROM rollups_distinct_daily t WHERE organization_id = $1
+       UNION ALL SELECT 'rollups_hourly', count(*)::int, coalesce(avg(pg_column_size(t.*)), 0)::int FROM rollups_hourly t WHERE organization_id = $1`,
+      [batchedOrg],
+    );
     if (flags.http) {
       const server = await startServer(
         loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_MAX: String(CLIENTS), DATABASE_URL: database.url }),
@@ -218,6 +233,12 @@ try {
     for (const run of runs) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);
+    console.log('');
+    console.log(`rollup rows of '${batched.name}' (pending totals not folded here): ${sketchBytes.rows.map((row) => `${row.table} ${row.rows} rows, ${row.bytes} bytes on average`).join('; ')}`);
+    if (withoutDistinct) {
+      const ratio = batched.events / batched.cpuSeconds / (withoutDistinct.events / withoutDistinct.cpuSeconds);
+      console.log(`distinct metrics: ${Math.round((1 - ratio) * 100)} % fewer events per CPU s than without them (target: at most 15 %) -> ${ratio >= 0.85 ? 'met' : 'NOT met'}`);
+    }
     console.log(`target: >= 20000 events/s and >= 10x baseline -> ${rate(batched) >= 20_000 && rate(batched) >= 10 * rate(baseline) ? 'met' : 'NOT met'}`);
   } finally {
     await pool.end();

@@ -14,7 +14,10 @@ import type { Pool } from '../../backend/src/db/pool.js';
  * - `rollups_hourly` and `rollups_daily` aggregated from those raw rows with
  *   the same dims, count/sum/min/max and DDSketch bins ingestion writes, so
  *   rollup answers can be checked against raw-table answers exactly;
- * - the totals tables rebuilt from those rollups (`rebuild_rollup_totals()`).
+ * - distinct sketches of the message events' contactId, hourly and daily, with
+ *   the entries ingestion computes (`hll_entry()`);
+ * - the totals tables rebuilt from those rollups (`rebuild_rollup_totals()`,
+ *   `rebuild_distinct_totals()`).
  */
 export interface Generated {
   organizations: Array<{ id: string; name: string; events: number }>;
@@ -43,6 +46,8 @@ const MARKETS = ['de', 'fr', 'uk', 'us', 'es'];
 const BOTS = ['faq', 'booking', 'support', 'sales', 'returns'];
 const AGENTS = Array.from({ length: 20 }, (_, index) => `agent-${index}`);
 const STATES = ['open', 'pending', 'done', 'spam', 'unsubscribe'];
+/** Contacts per organization that message events name (unique_contacts counts them). */
+const CONTACTS = 200_000;
 
 /** Event type by a uniform draw, with its value and attributes (mirrors bench/ingest's mix). */
 const EVENT_SQL = `
@@ -74,7 +79,7 @@ const ATTRIBUTES_SQL = `
     WHEN type = 'order.created' THEN jsonb_build_object('channel', ${pick(CHANNELS, 'r3')}, 'market', ${pick(MARKETS, 'r4')})
     WHEN type LIKE 'payment.%' THEN jsonb_build_object('market', ${pick(MARKETS, 'r4')})
     WHEN type = 'workflow.finished' THEN jsonb_build_object('status', CASE WHEN r3 < 0.9 THEN 'SUCCESS' WHEN r3 < 0.98 THEN 'FAILED' ELSE 'FAILED_SAFETY_LIMIT' END)
-    WHEN type LIKE 'message.%' THEN jsonb_build_object('channel', ${pick(CHANNELS, 'r3')}, 'messageId', 'msg-' || g)
+    WHEN type LIKE 'message.%' THEN jsonb_build_object('channel', ${pick(CHANNELS, 'r3')}, 'messageId', 'msg-' || g, 'contactId', 'c-' || floor(r5 * ${CONTACTS}))
     WHEN type = 'call.finished' THEN jsonb_build_object('direction', CASE WHEN r3 < 0.5 THEN 'inbound' ELSE 'outbound' END,
                                                         'status', CASE WHEN r4 < 0.85 THEN 'answered' ELSE 'missed' END, 'agentId', ${pick(AGENTS, 'r5')})
     WHEN type = 'conversation.status_changed' THEN jsonb_build_object('from', ${pick(STATES, 'r3')}, 'to', ${pick(STATES, 'r4')}, 'agentId', ${pick(AGENTS, 'r5')})
@@ -103,6 +108,21 @@ function rollupSql(table: string, unit: 'hour' | 'day'): string {
       GROUP BY 1, 2, 3, 4, 5
     ) per_bin
     GROUP BY 1, 2, 3, 4`;
+}
+
+/**
+ * Distinct sketches of contactId per rollup row, from the raw rows with the
+ * SQL twin of ingestion's hashing (hll_entry, migration 0020), then the
+ * distinct totals from those (rebuild_distinct_totals()).
+ */
+function distinctRollupSql(table: string, unit: 'hour' | 'day'): string {
+  return `
+    INSERT INTO ${table} (organization_id, event_type, attribute, bucket, dims, sketch)
+    SELECT organization_id, event_type, 'contactId', date_trunc('${unit}', occurred_at), ${DIMS_SQL},
+           hll_normalize(ROW(array_agg(hll_entry(attributes->>'contactId')), NULL)::hll)
+    FROM events
+    WHERE event_type IN ('message.sent', 'message.received') AND attributes ? 'contactId'
+    GROUP BY 1, 2, 3, 4, 5`;
 }
 
 export async function generate(pool: Pool, options: GenerateOptions): Promise<Generated> {
@@ -154,14 +174,24 @@ export async function generate(pool: Pool, options: GenerateOptions): Promise<Ge
       await client.query(rollupSql(table, unit));
       log(`  ${table} from raw events (${Math.round(performance.now() - started)} ms)`);
     }
+    for (const [table, unit] of [
+      ['rollups_distinct_hourly', 'hour'],
+      ['rollups_distinct_daily', 'day'],
+    ] as const) {
+      const started = performance.now();
+      await client.query(distinctRollupSql(table, unit));
+      log(`  ${table} from raw events (${Math.round(performance.now() - started)} ms)`);
+    }
     const started = performance.now();
     await client.query('SELECT rebuild_rollup_totals()');
+    await client.query('SELECT rebuild_distinct_totals()');
     log(`  rollup totals from the rollups (${Math.round(performance.now() - started)} ms)`);
     await client.query('ANALYZE events');
     await client.query('ANALYZE rollups_hourly');
     await client.query('ANALYZE rollups_daily');
     await client.query('ANALYZE rollup_totals_hourly');
     await client.query('ANALYZE rollup_totals_daily');
+    for (const table of ['rollups_distinct_hourly', 'rollups_distinct_daily', 'rollup_totals_distinct_hourly', 'rollup_totals_distinct_daily']) await client.query(`ANALYZE ${table}`);
     const counts = await client.query<{ id: string; events: number }>('SELECT organization_id AS id, count(*)::int AS events FROM events GROUP BY 1');
     const byId = new Map(counts.rows.map((row) => [row.id, row.events]));
     return {

@@ -4,7 +4,7 @@ import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
 /** The data source every generated panel, variable and alert rule uses; provisioning declares the same uid. */
 export const DATASOURCE: Required<DataSourceRef> = { type: 'metricshub-metrics-datasource', uid: 'metricshub' };
 
-export type Aggregation = 'sum' | 'count' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate';
+export type Aggregation = 'sum' | 'count' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate' | 'distinct';
 export type QueryFormat = 'timeseries' | 'table' | 'kpi';
 
 export interface QueryFilter {

@@ -2,7 +2,7 @@ import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
 /** Aggregations the backend knows; each metric allows a subset (see the catalog). */
-export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate'] as const;
+export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate', 'distinct'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 export const FORMATS = ['timeseries', 'table', 'kpi', 'list'] as const;

@@ -91,6 +91,13 @@ function crossCheck(file: z.infer<typeof catalogFileSchema>): Array<{ path: Prop
     if (metric.defaultAggregation && !(metric.aggregations ?? allowed).includes(metric.defaultAggregation)) {
       problems.push({ path: at('defaultAggregation'), message: `'${metric.defaultAggregation}' is not among the metric's aggregations` });
     }
+    const sourceType = file.sources.find((source) => source.id === metric.source)?.type;
+    if (metric.kind === 'distinct' && sourceType !== undefined && sourceType !== 'events') {
+      problems.push({ path: at('kind'), message: `distinct metrics are counted from event sketches: the source must be of type events, not ${sourceType}` });
+    }
+    if (sourceType === 'events' && (metric.kind === 'distinct') !== (metric.query?.measure === 'distinct')) {
+      problems.push({ path: at('kind'), message: 'an events metric has kind distinct exactly when its query has measure: distinct' });
+    }
     if (metric.kind === 'ratio') {
       for (const part of ['numerator', 'denominator'] as const) {
         const ref = metric[part];
@@ -98,6 +105,7 @@ function crossCheck(file: z.infer<typeof catalogFileSchema>): Array<{ path: Prop
         if (!ref) problems.push({ path: at(part), message: `a ratio metric needs a ${part} metric` });
         else if (!target) problems.push({ path: at(part), message: `metric '${ref}' is not in the catalog${didYouMean(ref, metricKeys)}` });
         else if (target.kind === 'ratio') problems.push({ path: at(part), message: `'${ref}' is itself a ratio; use its numerator and denominator` });
+        else if (target.kind === 'distinct') problems.push({ path: at(part), message: `'${ref}' counts distinct values, which do not add up into a rate` });
         else {
           const missing = metric.dimensions.filter((dimension) => !target.dimensions.includes(dimension));
           if (missing.length) problems.push({ path: at('dimensions'), message: `dimension(s) ${missing.join(', ')} not declared on ${part} '${ref}'` });

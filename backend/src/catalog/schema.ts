@@ -6,11 +6,11 @@ import { z } from 'zod';
  * Source- and adapter-specific settings (a source's connection, a metric's
  * `query`) are validated by the adapter type that owns them.
  */
-export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate'] as const;
+export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate', 'distinct'] as const;
 export const aggregationSchema = z.enum(AGGREGATIONS);
 export type Aggregation = z.infer<typeof aggregationSchema>;
 
-export const METRIC_KINDS = ['counter', 'gauge', 'distribution', 'ratio'] as const;
+export const METRIC_KINDS = ['counter', 'gauge', 'distribution', 'ratio', 'distinct'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
 
 /** What each kind can be asked for, and what a panel gets when it asks for nothing. */
@@ -19,6 +19,8 @@ export const KIND_AGGREGATIONS: Record<MetricKind, { allowed: Aggregation[]; def
   gauge: { allowed: ['sum', 'avg', 'min', 'max', 'count'], default: 'sum' },
   distribution: { allowed: ['avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'count', 'sum'], default: 'p95' },
   ratio: { allowed: ['rate'], default: 'rate' },
+  /** How many different values of an event attribute (contacts, users): merged from sketches, never summed. */
+  distinct: { allowed: ['distinct'], default: 'distinct' },
 };
 
 const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower_snake_case: a letter, then letters, digits or _ (max 63)');

@@ -98,6 +98,13 @@ function rating(random: Random, bad: boolean): number {
   return bad ? random.weighted([[1, 4], [2, 4], [3, 2], [4, 1], [5, 0.5]]) : random.weighted([[5, 6], [4, 3], [3, 0.7], [2, 0.2], [1, 0.2]]);
 }
 
+/** FNV-1a: a stable small number from a string. */
+function stringHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193) >>> 0;
+  return hash;
+}
+
 export function generateHour(context: HourContext, events: DemoEvent[], rows: ModuleRows): void {
   const { random, plan, hourStart } = context;
   if (hourStart >= context.now) return;
@@ -137,17 +144,25 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const channel = random.pick(CHANNELS);
     const agentId = agent();
     const messageId = id('msg', n);
-    events.push({ id: `${messageId}-sent`, type: 'message.sent', occurredAt: iso(at), attributes: { messageId, channel, agentId } });
+    const sent: DemoEvent = { id: `${messageId}-sent`, type: 'message.sent', occurredAt: iso(at), attributes: { messageId, channel, agentId } };
+    events.push(sent);
     const delivered = random.chance(deliveryRate);
     if (delivered) events.push({ id: `${messageId}-delivered`, type: 'message.delivered', occurredAt: iso(Math.min(at + 4_000, context.now - 1)), attributes: { messageId, channel, agentId } });
-    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+    // The contact is drawn where it always was, so the rest of the demo stream stays the same.
+    const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+    sent.attributes.contactId = contactId;
+    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, contactId]);
   }
   for (let n = count(5); n > 0; n -= 1) {
     const at = timeIn(context);
     const channel = random.pick(CHANNELS);
     const messageId = id('inbound', n);
-    events.push({ id: messageId, type: 'message.received', occurredAt: iso(at), attributes: { messageId, channel } });
-    rows.message_events.push([messageId, new Date(at), 'inbound', channel, 'received', random.chance(0.8) ? agent() : null, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+    const received: DemoEvent = { id: messageId, type: 'message.received', occurredAt: iso(at), attributes: { messageId, channel } };
+    events.push(received);
+    const agentId = random.chance(0.8) ? agent() : null;
+    const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+    received.attributes.contactId = contactId;
+    rows.message_events.push([messageId, new Date(at), 'inbound', channel, 'received', agentId, contactId]);
   }
 
   // Calls (events and the module's call log)
@@ -168,8 +183,12 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const agentId = agent();
     const firstResponse = opened + Math.round(random.lognormal(240, 0.9) * 1000);
     const resolved = firstResponse + Math.round(random.lognormal(5, 0.8) * HOUR);
-    events.push({ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } });
-    if (resolved < context.now) events.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
+    const changes: DemoEvent[] = [{ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } }];
+    if (resolved < context.now) changes.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
+    events.push(...changes);
+    const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+    // The conversation's contact is the user whose conversation changed state.
+    for (const change of changes) change.attributes.userId = contactId;
     rows.conversations.push([
       id('conv', n),
       new Date(opened),
@@ -177,13 +196,15 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
       resolved < context.now ? new Date(resolved) : null,
       channel,
       agentId,
-      `${plan.slug}-contact-${Math.floor(random.next() * 500)}`,
+      contactId,
     ]);
   }
 
   // Bots
   for (let n = count(6); n > 0; n -= 1) {
-    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96) } });
+    // The user is derived from the event id rather than drawn, so the rest of the demo stream stays the same.
+    const userId = `${plan.slug}-contact-${stringHash(id('bot', n)) % 500}`;
+    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96), userId } });
   }
 
   // Bookkeeping

@@ -2,8 +2,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { createApiKey, createOrganization } from '../auth/keys.js';
+import { DEFAULT_CATALOG_FILE, loadCatalog } from '../catalog/load.js';
 import type { AppContext } from '../context.js';
 import type { Pool } from '../db/pool.js';
+import { distinctAttributesOf } from '../ingest/distinct-attributes.js';
 import { ingestEvents } from '../ingest/ingest.js';
 import { AGENTS, emptyRows, generateHour, LEAD_SOURCES, type DemoEvent, type ModuleRows, type OrganizationPlan } from './generate.js';
 import { planIncidents, type Incident } from './incidents.js';
@@ -121,6 +123,8 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
   const hours = Math.ceil((now - rangeStart) / HOUR);
   const { pool } = context;
   await createDemoTables(pool);
+  // Sketch what the catalog's distinct metrics count, as the API does.
+  const distinct = distinctAttributesOf(loadCatalog(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE));
 
   const plans = await Promise.all(
     ORGANIZATIONS.map(async (organization) => {
@@ -150,7 +154,7 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
       const flush = async () => {
         for (let offset = 0; offset < pendingEvents.length; offset += EVENT_BATCH) {
           const batch = pendingEvents.slice(offset, offset + EVENT_BATCH);
-          const answer = await ingestEvents(pool, row.id, batch, { now: () => now + 60_000, cacheVersions: context.cacheVersions });
+          const answer = await ingestEvents(pool, row.id, batch, { now: () => now + 60_000, cacheVersions: context.cacheVersions, distinct });
           if (answer.rejected.length > 0) throw new Error(`demo events rejected by ingestion: ${answer.rejected[0]!.error}`);
           events += answer.accepted;
         }

@@ -1,4 +1,5 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
+import { DistinctAccumulator, entryOf } from '../rollups/distinct.js';
 import { binKey, type SketchBins } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
@@ -7,6 +8,8 @@ export interface Contribution {
   occurredAtMs: number;
   value: number | null;
   dims: Record<string, string>;
+  /** Values of the attributes sketched for `type`: attribute -> value. */
+  distinct: Record<string, string>;
 }
 
 /** The increment for one rollup row: (type, bucket, dims). */
@@ -44,10 +47,28 @@ function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dim
   }
 }
 
+/** The distinct values one batch adds to one sketch row: (type, attribute, bucket, dims). */
+export interface DistinctDelta {
+  type: string;
+  attribute: string;
+  bucketMs: number;
+  dims: string;
+  sketch: DistinctAccumulator;
+}
+
 /** The increments of one granularity: per dimension set, and per (type, bucket) over all of them. */
 export interface RollupDeltas {
   byDims: RollupDelta[];
   totals: RollupDelta[];
+  distinctByDims: DistinctDelta[];
+  distinctTotals: DistinctDelta[];
+}
+
+function addDistinct(rows: Map<string, DistinctDelta>, type: string, attribute: string, bucketMs: number, dims: string, entry: number): void {
+  const key = `${type}\u0000${attribute}\u0000${bucketMs}\u0000${dims}`;
+  let row = rows.get(key);
+  if (!row) rows.set(key, (row = { type, attribute, bucketMs, dims, sketch: new DistinctAccumulator() }));
+  row.sketch.addEntry(entry);
 }
 
 /**
@@ -60,23 +81,42 @@ export interface RollupDeltas {
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
   const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
-  for (const { type, occurredAtMs, value, dims } of contributions) {
+  const distinctRows: Record<Granularity, Map<string, DistinctDelta>> = { hour: new Map(), day: new Map() };
+  const distinctTotals: Record<Granularity, Map<string, DistinctDelta>> = { hour: new Map(), day: new Map() };
+  for (const { type, occurredAtMs, value, dims, distinct } of contributions) {
     const dimsJson = JSON.stringify(dims);
     const bin = value === null ? undefined : binKey(value);
+    // Hashed once per value, added to all four sketches it belongs to.
+    const entries: Array<[string, number]> = [];
+    for (const attribute in distinct) entries.push([attribute, entryOf(distinct[attribute]!)]);
     for (const granularity of GRANULARITIES) {
       const bucketMs = bucketStart(occurredAtMs, granularity);
       add(rows[granularity], type, bucketMs, dimsJson, value, bin);
       add(totals[granularity], type, bucketMs, '{}', value, bin);
+      for (const [attribute, entry] of entries) {
+        addDistinct(distinctRows[granularity], type, attribute, bucketMs, dimsJson, entry);
+        addDistinct(distinctTotals[granularity], type, attribute, bucketMs, '{}', entry);
+      }
     }
   }
   const sorted = (map: Map<string, RollupDelta>) => [...map.values()].sort(compareRows);
-  return {
-    hour: { byDims: sorted(rows.hour), totals: sorted(totals.hour) },
-    day: { byDims: sorted(rows.day), totals: sorted(totals.day) },
-  };
+  const sortedDistinct = (map: Map<string, DistinctDelta>) => [...map.values()].sort(compareDistinct);
+  const of = (granularity: Granularity): RollupDeltas => ({
+    byDims: sorted(rows[granularity]),
+    totals: sorted(totals[granularity]),
+    distinctByDims: sortedDistinct(distinctRows[granularity]),
+    distinctTotals: sortedDistinct(distinctTotals[granularity]),
+  });
+  return { hour: of('hour'), day: of('day') };
 }
 
-function compareRows(a: RollupDelta, b: RollupDelta): number {
+function compareDistinct(a: DistinctDelta, b: DistinctDelta): number {
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  if (a.attribute !== b.attribute) return a.attribute < b.attribute ? -1 : 1;
+  return compareRows(a, b);
+}
+
+function compareRows(a: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>, b: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>): number {
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   if (a.bucketMs !== b.bucketMs) return a.bucketMs - b.bucketMs;
   return a.dims < b.dims ? -1 : a.dims > b.dims ? 1 : 0;

@@ -1,5 +1,6 @@
 import type { CacheVersions } from '../cache/versions.js';
 import { withTransaction, type Pool } from '../db/pool.js';
+import { NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from './distinct-attributes.js';
 import { OutcomeTally, type IngestMetrics } from './metrics.js';
 import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
 import { parseEvent, type ValidEvent } from './schema.js';
@@ -17,6 +18,8 @@ export interface IngestOptions {
   /** Bumped once after a batch stored something, so cached answers are recomputed. */
   cacheVersions?: CacheVersions;
   metrics?: IngestMetrics;
+  /** Attributes whose distinct values catalog metrics count (distinctAttributesOf(catalog)); none by default. */
+  distinct?: DistinctAttributes;
 }
 
 export interface IngestResult {
@@ -35,17 +38,17 @@ export class BatchTooLargeError extends Error {
   }
 }
 
-async function storeWithPartitions(pool: Pool, organizationId: string, events: ValidEvent[], now: number): Promise<StoreResult> {
+async function storeWithPartitions(pool: Pool, organizationId: string, events: ValidEvent[], now: number, distinct: DistinctAttributes): Promise<StoreResult> {
   const times = events.map((event) => event.occurredAtMs);
   await ensurePartitions(pool, times, now);
   try {
-    return await withTransaction(pool, (client) => storeBatch(client, organizationId, events));
+    return await withTransaction(pool, (client) => storeBatch(client, organizationId, events, distinct));
   } catch (error) {
     // Retention may have dropped a partition this process still believed in; recreate and retry once.
     if (!isMissingPartition(error)) throw error;
     forgetPartitions(pool);
     await ensurePartitions(pool, times, now);
-    return withTransaction(pool, (client) => storeBatch(client, organizationId, events));
+    return withTransaction(pool, (client) => storeBatch(client, organizationId, events, distinct));
   }
 }
 
@@ -61,7 +64,8 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
   const { metrics } = options;
   const stopTimer = metrics?.timeBatch();
   const now = options.now?.() ?? Date.now();
-  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400 };
+  const distinct = options.distinct ?? NO_DISTINCT_ATTRIBUTES;
+  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400, distinct };
 
   const tally = new OutcomeTally();
   const rejected: IngestResult['rejected'] = [];
@@ -84,7 +88,7 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
 
   let result: StoreResult = { stored: [], duplicates: 0 };
   try {
-    if (valid.length > 0) result = await storeWithPartitions(pool, organizationId, valid, now);
+    if (valid.length > 0) result = await storeWithPartitions(pool, organizationId, valid, now, distinct);
   } catch (error) {
     stopTimer?.('error');
     throw error;

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { principalOf } from '../auth/middleware.js';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
+import { NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from './distinct-attributes.js';
 import { BatchTooLargeError, ingestEvents } from './ingest.js';
 import { IngestMetrics } from './metrics.js';
 
@@ -16,7 +17,7 @@ function eventsOf(req: Request): unknown[] {
 }
 
 /** `POST /api/v1/events`: batches of events for the key's organization. */
-export function ingestRouter(context: AppContext): Router {
+export function ingestRouter(context: AppContext, distinct: DistinctAttributes = NO_DISTINCT_ATTRIBUTES): Router {
   const { config } = context;
   const metrics = new IngestMetrics(context.metrics.registry);
   const router = Router();
@@ -30,6 +31,7 @@ export function ingestRouter(context: AppContext): Router {
         retentionDays: config.RAW_RETENTION_DAYS,
         cacheVersions: context.cacheVersions,
         metrics,
+        distinct,
       });
       res.json(result);
     } catch (error) {

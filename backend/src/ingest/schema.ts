@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLLUP_DIMENSIONS } from '../rollups/dimensions.js';
+import { distinctValuesOf, type DistinctAttributes } from './distinct-attributes.js';
 
 /**
  * The event contract of `POST /api/v1/events`, one schema per event so a bad
@@ -82,6 +83,8 @@ export interface ValidEvent {
   dims: Record<string, string>;
   /** Only for message.delivered / message.read: the id a message counts once by. */
   messageId?: string;
+  /** Values of the attributes catalog metrics count distinct values of (DistinctAttributes). */
+  distinct: Record<string, string>;
 }
 
 export interface EventLimits {
@@ -89,6 +92,8 @@ export interface EventLimits {
   now: number;
   maxFutureSkewSeconds: number;
   retentionDays: number;
+  /** Attributes sketched per event type; none when absent. */
+  distinct?: DistinctAttributes;
 }
 
 export type ParsedEvent = { ok: true; event: ValidEvent } | { ok: false; error: string };
@@ -178,7 +183,9 @@ export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
 
   const dimensions = dimensionsOf(type, attributes);
   if ('error' in dimensions) return { ok: false, error: dimensions.error };
-  const event: ValidEvent = { id, type, occurredAtMs, value: value ?? null, attributes, dims: dimensions.dims };
+  const distinct = distinctValuesOf(attributes, limits.distinct?.get(type) ?? []);
+  if ('error' in distinct) return { ok: false, error: distinct.error };
+  const event: ValidEvent = { id, type, occurredAtMs, value: value ?? null, attributes, dims: dimensions.dims, distinct: distinct.values };
   if (type === 'message.delivered' || type === 'message.read') event.messageId = String(attributes.messageId).trim();
   return { ok: true, event };
 }

@@ -1,11 +1,14 @@
 import type { PoolClient } from '../db/pool.js';
-import { aggregate, type Contribution, type RollupDelta } from './aggregate.js';
+import { sparseLiteral } from '../rollups/distinct.js';
+import { aggregate, type Contribution, type DistinctDelta, type RollupDelta } from './aggregate.js';
+import type { DistinctAttributes } from './distinct-attributes.js';
 import type { ValidEvent } from './schema.js';
 
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
  * takes whole columns as array parameters (unnest), so a batch costs at most
- * six statements whatever its size.
+ * ten statements whatever its size (four of them only when it has values to
+ * count distinct).
  */
 
 /** Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
@@ -65,12 +68,35 @@ const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_dai
 INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
 SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
 
+/** A batch's distinct sketches as rows `d`: sparse entries as int4[] literals, or dense registers. */
+const DISTINCT_DELTAS = `
+FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::bytea[])
+  AS d (event_type, attribute, bucket, dims, sparse, dense)`;
+
+/** Increment upsert of distinct sketches: hll_union (migration 0020) merges under the row lock. */
+const upsertDistinct = (table: 'rollups_distinct_hourly' | 'rollups_distinct_daily') => `
+INSERT INTO ${table} AS r (organization_id, event_type, attribute, bucket, dims, sketch)
+SELECT $1::uuid, d.event_type, d.attribute, d.bucket, d.dims, ROW(d.sparse::int4[], d.dense)::hll${DISTINCT_DELTAS}
+ON CONFLICT (organization_id, event_type, attribute, bucket, dims) DO UPDATE SET sketch = hll_union(r.sketch, EXCLUDED.sketch)`;
+
+/** Distinct totals are appended and folded like the other totals (fold_distinct_totals()). */
+const appendDistinctTotals = (table: 'rollup_totals_distinct_hourly_pending' | 'rollup_totals_distinct_daily_pending') => `
+INSERT INTO ${table} (organization_id, event_type, attribute, bucket, sketch)
+SELECT $1::uuid, d.event_type, d.attribute, d.bucket, ROW(d.sparse::int4[], d.dense)::hll${DISTINCT_DELTAS}`;
+
 // Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
 const WRITES = [
   ['hour', 'byDims', upsertRollups('rollups_hourly')],
   ['day', 'byDims', upsertRollups('rollups_daily')],
   ['hour', 'totals', appendTotals('rollup_totals_hourly_pending')],
   ['day', 'totals', appendTotals('rollup_totals_daily_pending')],
+] as const;
+
+const DISTINCT_WRITES = [
+  ['hour', 'distinctByDims', upsertDistinct('rollups_distinct_hourly')],
+  ['day', 'distinctByDims', upsertDistinct('rollups_distinct_daily')],
+  ['hour', 'distinctTotals', appendDistinctTotals('rollup_totals_distinct_hourly_pending')],
+  ['day', 'distinctTotals', appendDistinctTotals('rollup_totals_distinct_daily_pending')],
 ] as const;
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
@@ -114,13 +140,36 @@ async function writeDeltas(client: PoolClient, sql: string, organizationId: stri
   ]);
 }
 
+async function writeDistinct(client: PoolClient, sql: string, organizationId: string, rows: DistinctDelta[]): Promise<void> {
+  if (rows.length === 0) return;
+  const sketches = rows.map((r) => r.sketch.toStored());
+  await client.query(sql, [
+    organizationId,
+    rows.map((r) => r.type),
+    rows.map((r) => r.attribute),
+    rows.map((r) => new Date(r.bucketMs).toISOString()),
+    rows.map((r) => r.dims),
+    sketches.map((sketch) => (sketch.sparse ? sparseLiteral(sketch.sparse) : null)),
+    sketches.map((sketch) => (sketch.dense ? Buffer.from(sketch.dense.buffer, sketch.dense.byteOffset, sketch.dense.byteLength) : null)),
+  ]);
+}
+
+/** Only the attributes sketched for the type an event counts as. */
+function distinctFor(type: string, event: ValidEvent, attributes: DistinctAttributes): Record<string, string> {
+  const names = attributes.get(type);
+  if (!names) return {};
+  const values: Record<string, string> = {};
+  for (const name of names) if (event.distinct[name] !== undefined) values[name] = event.distinct[name];
+  return values;
+}
+
 /**
  * Message callbacks count once per messageId: the first delivery or read
  * callback for a message counts as its delivery (a read message was
  * delivered, even if its delivery callback got lost), the first read callback
  * as its read. The first claim wins; its time and dims are the ones counted.
  */
-async function countedContributions(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<Contribution[]> {
+async function countedContributions(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<Contribution[]> {
   const messageKeys: Key[] = [];
   const seen = new Set<string>();
   const want = (scope: string, event: ValidEvent) => {
@@ -138,13 +187,14 @@ async function countedContributions(client: PoolClient, organizationId: string, 
   const contributions: Contribution[] = [];
   for (const event of events) {
     const { occurredAtMs, value, dims } = event;
+    const counted = (type: string): Contribution => ({ type, occurredAtMs, value, dims, distinct: distinctFor(type, event, attributes) });
     if (event.type !== DELIVERED && event.type !== READ) {
-      contributions.push({ type: event.type, occurredAtMs, value, dims });
+      contributions.push(counted(event.type));
       continue;
     }
     // `delete` makes the first event of the batch holding a claim the one that counts.
-    if (claimed.delete(keyId(DELIVERED, event.messageId!))) contributions.push({ type: DELIVERED, occurredAtMs, value, dims });
-    if (event.type === READ && claimed.delete(keyId(READ, event.messageId!))) contributions.push({ type: READ, occurredAtMs, value, dims });
+    if (claimed.delete(keyId(DELIVERED, event.messageId!))) contributions.push(counted(DELIVERED));
+    if (event.type === READ && claimed.delete(keyId(READ, event.messageId!))) contributions.push(counted(READ));
   }
   return contributions;
 }
@@ -161,7 +211,7 @@ export interface StoreResult {
  * the new ones raw, then adds what they count to the hourly and daily rollups.
  * Must run in one transaction so a failure at any step leaves nothing behind.
  */
-export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[]): Promise<StoreResult> {
+export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<StoreResult> {
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
   const result = await client.query<{ key: string }>(INSERT_EVENTS, [organizationId, JSON.stringify(rows)]);
@@ -169,9 +219,10 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   // Batch order, not id order: the first event of the batch wins a message's claim.
   const stored = events.filter((event) => fresh.has(event.id));
   if (stored.length > 0) {
-    const contributions = await countedContributions(client, organizationId, stored);
+    const contributions = await countedContributions(client, organizationId, stored, attributes);
     const deltas = aggregate(contributions);
     for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
+    for (const [granularity, kind, sql] of DISTINCT_WRITES) await writeDistinct(client, sql, organizationId, deltas[granularity][kind]);
   }
   return { stored, duplicates: events.length - stored.length };
 }

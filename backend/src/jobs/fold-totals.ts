@@ -9,12 +9,16 @@ export const FOLD_TOTALS_JOB = 'fold-rollup-totals';
 
 /**
  * Folds the totals rows ingestion appended into the totals tables
- * (`fold_rollup_totals()`, migration 0014). Returns how many totals rows
+ * (`fold_rollup_totals()`, migration 0014, and `fold_distinct_totals()`, 0020). Returns how many totals rows
  * changed, or -1 when another process was folding at the time.
  */
 export async function foldPendingTotals(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ folded: string }>('SELECT fold_rollup_totals() AS folded');
-  return Number(rows[0]!.folded);
+  // The distinct sketches' totals (migration 0020) fold under their own lock, in the same transaction.
+  const { rows } = await pool.query<{ folded: string; distinct: string }>('SELECT fold_rollup_totals() AS folded, fold_distinct_totals() AS distinct');
+  const folded = Number(rows[0]!.folded);
+  const distinct = Number(rows[0]!.distinct);
+  if (folded < 0 && distinct < 0) return -1;
+  return Math.max(folded, 0) + Math.max(distinct, 0);
 }
 
 /**
@@ -36,7 +40,10 @@ export function foldTotalsJob(context: AppContext): RecurringJob {
       async collect() {
         // A scrape while PostgreSQL is down keeps the last value; /health/ready reports the outage.
         const result = await context.pool
-          .query<{ n: string }>('SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending) AS n')
+          .query<{ n: string }>(
+            `SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending)
+                  + (SELECT count(*) FROM rollup_totals_distinct_hourly_pending) + (SELECT count(*) FROM rollup_totals_distinct_daily_pending) AS n`,
+          )
           .catch(() => undefined);
         if (result) this.set(Number(result.rows[0]!.n));
       },

@@ -14,12 +14,12 @@ interface EventsMetricQuery {
 
 export class LiveMetricError extends Error {}
 
-/** Live counters exist for event metrics that are counts or sums (not ratios or percentiles). */
+/** Live counters exist for event metrics that are counts or sums (not ratios, percentiles or distinct counts). */
 export function liveMetrics(catalog: Catalog, keys: string[]): CatalogMetric[] {
   return keys.map((key) => {
     const metric = catalog.metric(key);
     if (!metric) throw new LiveMetricError(`metric '${key}' is not in the catalog`);
-    if (catalog.source(metric.source)?.type !== 'events' || metric.kind === 'ratio' || metric.kind === 'distribution') {
+    if (catalog.source(metric.source)?.type !== 'events' || metric.kind === 'ratio' || metric.kind === 'distribution' || metric.kind === 'distinct') {
       throw new LiveMetricError(`metric '${key}' has no live counter: only counters and gauges of the events source stream`);
     }
     return metric;

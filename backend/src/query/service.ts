@@ -24,7 +24,7 @@ interface Fetched {
 
 /** Counts and ratios of empty buckets are 0; an empty bucket has no average, extreme or percentile. */
 function fillFor(aggregation: Aggregation): number | null {
-  return aggregation === 'sum' || aggregation === 'count' || aggregation === 'rate' ? 0 : null;
+  return aggregation === 'sum' || aggregation === 'count' || aggregation === 'rate' || aggregation === 'distinct' ? 0 : null;
 }
 
 const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.stringify(groupBy.map((dimension) => labels[dimension] ?? ''));

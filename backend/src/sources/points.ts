@@ -27,6 +27,7 @@ export function matchesFilters(labels: Record<string, string>, filters: Filter[]
 
 export function aggregate(values: number[], aggregation: SourceQuery['aggregation']): number | null {
   if (aggregation === 'count') return values.length;
+  if (aggregation === 'distinct') return new Set(values).size;
   if (values.length === 0) return null;
   switch (aggregation) {
     case 'sum':

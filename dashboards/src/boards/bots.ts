@@ -38,6 +38,16 @@ export function bots(catalog: CatalogQueries): Dashboard {
     .withPanel(trend(catalog, 'Error rate by bot', [catalog.query('bot_error_rate', { groupBy: [BOT], filters: byBot })], { width: 8, severity: catalog.severity('bot_error_rate') }))
     .withPanel(trend(catalog, 'Responses by bot', [catalog.query('bot_responses', { groupBy: [BOT], filters: byBot })], { width: 8, stacked: true, bars: true }))
     .withPanel(trend(catalog, 'Responses by status', [catalog.query('bot_responses', { groupBy: ['status'], filters: byBot })], { width: 8, stacked: true, bars: true }))
+    .withRow(new RowBuilder('Activity'))
+    .withPanel(kpiStat(catalog, 'active_bots', { width: 4 }))
+    .withPanel(kpiStat(catalog, 'active_users', { width: 4 }))
+    .withPanel(
+      trend(catalog, 'Active users and bots', [catalog.query('active_users'), catalog.query('active_bots')], {
+        width: 16,
+        description: 'Distinct users who talked to a bot or had a conversation change state, and distinct bots that responded, per interval. ' +
+          'Merged from sketches: a user active in two intervals counts once in the KPI of the range.',
+      }),
+    )
     .withRow(new RowBuilder('Anomalies'))
     .withPanel(anomalyTable('Bot response time anomalies', { metric: 'bot_response_time_ms', width: 24 }))
     .build();

@@ -17,6 +17,7 @@ export function overview(catalog: CatalogQueries): Dashboard {
     kpiStat(catalog, 'workflow_failure_rate'),
     kpiStat(catalog, 'delivery_rate'),
     ...(prospects ? [kpiStat(catalog, prospects, { title: 'Active prospects' })] : []),
+    ...['unique_contacts', 'active_users'].filter((key) => catalog.has(key)).map((key) => kpiStat(catalog, key)),
   ];
   const width = Math.floor(24 / kpis.length);
   const board = dashboard(

@@ -7,6 +7,9 @@ function freshnessWindow(sourceType: string): string {
   return sourceType === 'events' ? '1h' : '24h';
 }
 
+/** Events metrics shown on a module source's dashboard too, when the catalog has them. */
+const RELATED_EVENT_METRICS: Record<string, string[]> = { communications: ['unique_contacts'] };
+
 /**
  * One dashboard per catalog source, generated from the catalog itself: a
  * source or metric added to the catalog gets its panels on the next
@@ -42,6 +45,19 @@ export function sourceDashboards(catalog: CatalogQueries): Array<{ file: string;
           width: 8,
           severity: catalog.severity(metric.key),
           description: `${metric.description} (${metric.key}, ${queries.length > 1 ? 'p50 / p95 / p99' : metric.defaultAggregation})`,
+        }),
+      );
+    }
+    const related = (RELATED_EVENT_METRICS[source.id] ?? []).filter((key) => catalog.has(key));
+    if (related.length > 0) board.withRow(new RowBuilder('From events'));
+    for (const key of related) {
+      const metric = catalog.metric(key);
+      board.withPanel(kpiStat(catalog, key, { width: 6 }));
+      const byDimension = metric.dimensions[0];
+      board.withPanel(
+        trend(catalog, byDimension ? `${metric.label} by ${byDimension}` : metric.label, [catalog.query(key, byDimension ? { groupBy: [byDimension] } : {})], {
+          width: 18,
+          description: `${metric.description} (${key}, from the events source; distinct per interval and per ${byDimension ?? 'range'}, merged from sketches, so the series do not add up to the KPI)`,
         }),
       );
     }

@@ -19,7 +19,7 @@ const (
 
 var (
 	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI}
-	validAggregations = []string{"sum", "count", "avg", "min", "max", "p50", "p90", "p95", "p99", "rate"}
+	validAggregations = []string{"sum", "count", "avg", "min", "max", "p50", "p90", "p95", "p99", "rate", "distinct"}
 	validOps          = []string{"eq", "neq", "in", "not_in"}
 )
 

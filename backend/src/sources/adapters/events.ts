@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.js';
 import type { Pool } from '../../db/pool.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
+import { DistinctAccumulator } from '../../rollups/distinct.js';
 import { SketchAccumulator } from '../../rollups/sketch.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, Series, SourceAdapter, SourceQuery } from '../types.js';
@@ -18,10 +19,19 @@ const dimension = z.enum(ROLLUP_DIMENSIONS, { message: `must be a rollup dimensi
 export const eventsMetricQuerySchema = z
   .object({
     eventTypes: z.array(z.string().min(1)).min(1, 'needs at least one event type'),
-    measure: z.enum(['count', 'value']),
+    measure: z.enum(['count', 'value', 'distinct']),
+    /** measure distinct: the event attribute whose different values are counted. */
+    attribute: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must start with a letter and contain only letters, digits or _')
+      .optional(),
     where: z.partialRecord(dimension, z.array(z.string()).min(1)).optional(),
   })
-  .strict();
+  .strict()
+  .refine((query) => (query.measure === 'distinct') === (query.attribute !== undefined), {
+    message: 'measure distinct needs an attribute (e.g. attribute: contactId), and only measure distinct takes one',
+    path: ['attribute'],
+  });
 export type EventsMetricQuery = z.infer<typeof eventsMetricQuerySchema>;
 
 const eventsSourceSchema = z.object({ id: z.string(), type: z.literal('events') }).passthrough();
@@ -43,6 +53,12 @@ interface Slice {
 const TOTALS_TABLES: Record<Slice['table'], [string, string]> = {
   rollups_hourly: ['rollup_totals_hourly', 'rollup_totals_hourly_pending'],
   rollups_daily: ['rollup_totals_daily', 'rollup_totals_daily_pending'],
+};
+
+/** Distinct counts read the sketch tables of the same granularity (migration 0020). */
+const DISTINCT_TABLES: Record<Slice['table'], { byDims: string; totals: [string, string] }> = {
+  rollups_hourly: { byDims: 'rollups_distinct_hourly', totals: ['rollup_totals_distinct_hourly', 'rollup_totals_distinct_hourly_pending'] },
+  rollups_daily: { byDims: 'rollups_distinct_daily', totals: ['rollup_totals_distinct_daily', 'rollup_totals_distinct_daily_pending'] },
 };
 
 const alignDown = (ms: number, size: number) => Math.floor(ms / size) * size;
@@ -92,10 +108,16 @@ function filterCondition(filter: Filter, params: Params): string {
   }
 }
 
-type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch';
+type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch' | 'distinct';
 
 function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
   const { aggregation } = query;
+  if (metricQuery.measure === 'distinct' || aggregation === 'distinct') {
+    if (metricQuery.measure !== 'distinct' || aggregation !== 'distinct') {
+      throw new SourceError('events', 'bad_query', `metric '${query.metric.key}': only a metric with measure distinct answers the aggregation distinct`);
+    }
+    return 'distinct';
+  }
   if (metricQuery.measure === 'count' || aggregation === 'count') {
     if (aggregation !== 'count' && aggregation !== 'sum') {
       throw new SourceError('events', 'bad_query', `metric '${query.metric.key}' counts events; '${aggregation}' needs a metric that measures event values`);
@@ -131,10 +153,13 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   for (const filter of query.filters) conditions.push(filterCondition(filter, params));
   const totals = groups.length === 0 && conditions.length === 0;
 
+  const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
+
   const selectRows = (slice: Slice) => {
     const where = [
       `organization_id = ${org}::uuid`,
       `event_type = ANY(${types}::text[])`,
+      ...(attribute ? [`attribute = ${attribute}::text`] : []),
       `bucket >= ${params.add(new Date(slice.from))}::timestamptz`,
       `bucket < ${params.add(new Date(slice.to))}::timestamptz`,
       ...conditions,
@@ -142,18 +167,22 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     ];
     // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
     const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    const select = (table: string) => `SELECT bucket, ${[...groups, measure === 'sketch' ? sketch : 'count, value_count, sum, min, max'].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+    // Sparse distinct sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer.
+    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn' : 'count, value_count, sum, min, max';
+    const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+    if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
     return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
   const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
   if (totals) {
-    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch' }[measure];
+    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
     return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
   }
   if (measure === 'sketch') return { text: `SELECT ${[time, ...keys, 'sketch'].join(', ')} FROM (${rows}) r`, values: params.values };
+  if (measure === 'distinct') return { text: `SELECT ${[time, ...keys, 'sp', 'dn'].join(', ')} FROM (${rows}) r`, values: params.values };
   const partials = {
     count: ['sum(count)::float8 AS c'],
     sum: ['sum(sum) AS s'],
@@ -173,6 +202,9 @@ interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
+  /** A distinct sketch: sparse entries (binary int4[]) or dense registers. */
+  sp?: Buffer | null;
+  dn?: Buffer | null;
   [group: `g${number}`]: string | null;
 }
 
@@ -185,6 +217,7 @@ interface Partial {
   mn: number | null;
   mx: number | null;
   bins: SketchAccumulator | undefined;
+  distinct: DistinctAccumulator | undefined;
 }
 
 function valueOf(partial: Partial, measure: Measure, q: number | undefined): number | null {
@@ -201,6 +234,8 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
       return partial.mx;
     case 'sketch':
       return partial.bins?.quantile(q!) ?? null;
+    case 'distinct':
+      return partial.distinct?.count() ?? 0;
   }
 }
 
@@ -223,13 +258,16 @@ function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
     }
     const t = Math.floor(Number(row.b) / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined, distinct: undefined }));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);
     if (row.s !== undefined) point.s += Number(row.s);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
     if (row.sketch) (point.bins ??= new SketchAccumulator()).addJson(row.sketch);
+    // The union of the range's sketches, never a sum of per-bucket counts.
+    if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(row.sp);
+    if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(row.dn);
   }
   const q = QUANTILES[query.aggregation];
   return [...series.values()].map(({ labels, points }) => {

@@ -77,6 +77,9 @@ function aggregateExpression(aggregation: SourceQuery['aggregation']): string {
     case 'min':
     case 'max':
       return `${aggregation}(metric.value::double precision)`;
+    case 'distinct':
+      // Exact over the SQL's rows: no rollups to merge here.
+      return 'count(DISTINCT metric.value)';
     default:
       return `percentile_cont(${PERCENTILES[aggregation]}) WITHIN GROUP (ORDER BY metric.value::double precision)`;
   }

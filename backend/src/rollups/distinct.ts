@@ -1,0 +1,215 @@
+import { hash } from 'node:crypto';
+
+/**
+ * Distinct counts for rollups: HyperLogLog++ sketches (Heule, Nunkesser and
+ * Hall 2013) in a form PostgreSQL merges with plain SQL (`hll_union()`,
+ * migration 0020), so ingestion merges them inside an increment upsert.
+ *
+ * Every value is hashed to 64 bits (the first 8 bytes of its MD5, which SQL's
+ * md5() computes too). A sketch is either
+ *  - sparse: the sorted entries `index25 << 6 | rho'` of the values seen,
+ *    index25 the hash's top 25 bits, rho' the position of the first 1-bit in
+ *    the 39 bits after them (1-40). Counted by linear counting over 2^25
+ *    slots: exact in practice for the small sets most rollup rows hold (an
+ *    expected 0.02 collisions at 1,000 values, and the estimator corrects for
+ *    them on average);
+ *  - dense: 2^15 one-byte registers, the maximum rho (1-50) per index15 =
+ *    index25 >> 10. Counted with Ertl's improved estimator ("New cardinality
+ *    estimation algorithms for HyperLogLog sketches", 2017), which needs no
+ *    empirical bias tables: relative standard error 1.04 / sqrt(2^15) = 0.57 %,
+ *    so the 2 % the API promises is 3.5 standard errors.
+ * A sparse sketch becomes dense past SPARSE_MAX entries (then the dense form,
+ * 32 KiB, is about as small). Merging is exact: the merge of the sketches of
+ * two sets is the sketch of their union, whatever the order.
+ *
+ * No npm package fitted: the HyperLogLog implementations there (bloom-filters,
+ * hyperloglog-lite) have no sparse mode and serialise registers in their own
+ * formats that PostgreSQL could not merge without an extension.
+ */
+export const PRECISION = 15;
+export const REGISTERS = 1 << PRECISION;
+const SPARSE_PRECISION = 25;
+const SPARSE_SLOTS = 2 ** SPARSE_PRECISION;
+/** The bits between the dense and the sparse index. */
+const EXTRA_BITS = SPARSE_PRECISION - PRECISION;
+/** Past this many entries a sketch is stored dense (SQL's hll_normalize uses the same number). */
+export const SPARSE_MAX = 6_000;
+
+/** The sparse entry of one value. Numbers and their decimal strings are the same value. */
+export function entryOf(value: string | number): number {
+  const digest = hash('md5', typeof value === 'number' ? String(value) : value, 'buffer') as unknown as Buffer;
+  const high = digest.readUInt32BE(0);
+  const low = digest.readUInt32BE(4);
+  const index25 = high >>> (32 - SPARSE_PRECISION);
+  // The 39 bits after the index: 7 of `high`, then all of `low`.
+  const rest = high & 0x7f;
+  const rho = rest !== 0 ? Math.clz32(rest) - 25 + 1 : low !== 0 ? 7 + Math.clz32(low) + 1 : 40;
+  return index25 * 64 + rho;
+}
+
+/** The dense register index and value of a sparse entry. */
+function registerOf(entry: number): { index: number; rho: number } {
+  const index25 = Math.floor(entry / 64);
+  const extra = index25 & ((1 << EXTRA_BITS) - 1);
+  // Leading zeros of the EXTRA_BITS-bit number, plus one; when they are all zero, count on into rho'.
+  const rho = extra !== 0 ? Math.clz32(extra) - (32 - EXTRA_BITS) + 1 : EXTRA_BITS + (entry % 64);
+  return { index: index25 >>> EXTRA_BITS, rho };
+}
+
+/** A sketch as stored: one of the two forms, or null for no values. */
+export interface StoredSketch {
+  sparse: number[] | null;
+  dense: Uint8Array | null;
+}
+
+/**
+ * Merges sketches and answers a count: the rollup rows a distinct question
+ * reads, or the values of one batch's rollup row. Sparse entries are appended
+ * to a typed array and sorted and deduplicated only when it fills or is read:
+ * a cold answer merges tens of thousands of entries, and this measured several
+ * times faster than a Map per entry.
+ */
+export class DistinctAccumulator {
+  /** Sparse entries, possibly repeated, in entries[0, length). */
+  private entries = new Uint32Array(64);
+  private length = 0;
+  /** Entries in [0, compacted) are sorted and one per sparse index. */
+  private compacted = 0;
+  private dense: Uint8Array | null = null;
+
+  addValue(value: string | number): void {
+    this.addEntry(entryOf(value));
+  }
+
+  addEntry(entry: number): void {
+    if (this.dense) {
+      raise(this.dense, entry);
+      return;
+    }
+    if (this.length === this.entries.length) {
+      this.compact();
+      if (this.dense) {
+        raise(this.dense, entry);
+        return;
+      }
+      if (this.length * 2 > this.entries.length) {
+        const grown = new Uint32Array(this.entries.length * 2);
+        grown.set(this.entries.subarray(0, this.length));
+        this.entries = grown;
+      }
+    }
+    this.entries[this.length++] = entry;
+  }
+
+  addSketch(sketch: StoredSketch): void {
+    if (sketch.sparse) for (const entry of sketch.sparse) this.addEntry(entry);
+    if (sketch.dense) this.addDense(sketch.dense);
+  }
+
+  /**
+   * Adds a sparse sketch in PostgreSQL's binary array form (`array_send(int4[])`):
+   * a 20-byte header for one dimension, then a 4-byte length and a 4-byte value
+   * per entry. Far cheaper to send and read than the text form of an array.
+   */
+  addSparseBinary(array: Uint8Array): void {
+    const view = new DataView(array.buffer, array.byteOffset, array.byteLength);
+    if (view.getInt32(0) === 0) return;
+    if (view.getInt32(0) !== 1 || view.getInt32(4) !== 0) throw new RangeError('not a one-dimensional int4[] without nulls');
+    const count = view.getInt32(12);
+    for (let index = 0, offset = 24; index < count; index += 1, offset += 8) this.addEntry(view.getUint32(offset));
+  }
+
+  addDense(registers: Uint8Array): void {
+    if (registers.length !== REGISTERS) throw new RangeError(`a dense sketch has ${REGISTERS} registers, got ${registers.length}`);
+    if (!this.dense) this.toDense();
+    const own = this.dense!;
+    for (let index = 0; index < REGISTERS; index += 1) if (registers[index]! > own[index]!) own[index] = registers[index]!;
+  }
+
+  /** Sorts and keeps the highest rho' per sparse index; turns dense past SPARSE_MAX of them. */
+  private compact(): void {
+    if (this.dense || this.compacted === this.length) return;
+    const sorted = this.entries.subarray(0, this.length).sort();
+    let kept = 0;
+    for (let index = 0; index < sorted.length; index += 1) {
+      const entry = sorted[index]!;
+      // Sorted, so the last entry of a sparse index has its highest rho'.
+      if (kept > 0 && sorted[kept - 1]! >>> 6 === entry >>> 6) sorted[kept - 1] = entry;
+      else sorted[kept++] = entry;
+    }
+    this.length = this.compacted = kept;
+    if (kept > SPARSE_MAX) this.toDense();
+  }
+
+  private toDense(): void {
+    const dense = new Uint8Array(REGISTERS);
+    for (let index = 0; index < this.length; index += 1) raise(dense, this.entries[index]!);
+    this.dense = dense;
+    this.entries = new Uint32Array(0);
+    this.length = this.compacted = 0;
+  }
+
+  /** The storage form: sorted sparse entries, or the dense registers. */
+  toStored(): StoredSketch {
+    this.compact();
+    if (this.dense) return { sparse: null, dense: this.dense };
+    return { sparse: Array.from(this.entries.subarray(0, this.length)), dense: null };
+  }
+
+  /** The estimated number of distinct values, rounded. */
+  count(): number {
+    this.compact();
+    if (!this.dense) return this.length === 0 ? 0 : Math.round(SPARSE_SLOTS * Math.log(SPARSE_SLOTS / (SPARSE_SLOTS - this.length)));
+    return Math.round(ertlEstimate(this.dense));
+  }
+}
+
+function raise(registers: Uint8Array, entry: number): void {
+  const { index, rho } = registerOf(entry);
+  if (registers[index]! < rho) registers[index] = rho;
+}
+
+/** Largest register value: the 64 - PRECISION hash bits after the index all zero. */
+const MAX_RHO = 64 - PRECISION + 1;
+
+function sigma(x: number): number {
+  if (x === 1) return Infinity;
+  let y = 1;
+  let z = x;
+  for (;;) {
+    x *= x;
+    const previous = z;
+    z += x * y;
+    y += y;
+    if (z === previous) return z;
+  }
+}
+
+function tau(x: number): number {
+  if (x === 0 || x === 1) return 0;
+  let y = 1;
+  let z = 1 - x;
+  for (;;) {
+    x = Math.sqrt(x);
+    const previous = z;
+    y *= 0.5;
+    z -= (1 - x) ** 2 * y;
+    if (z === previous) return z / 3;
+  }
+}
+
+/** Ertl's improved raw estimator (his algorithm 6) over a register histogram. */
+function ertlEstimate(registers: Uint8Array): number {
+  const histogram = new Array<number>(MAX_RHO + 1).fill(0);
+  for (let index = 0; index < REGISTERS; index += 1) histogram[registers[index]!]! += 1;
+  const m = REGISTERS;
+  let z = m * tau(1 - histogram[MAX_RHO]! / m);
+  for (let k = MAX_RHO - 1; k >= 1; k -= 1) z = 0.5 * (z + histogram[k]!);
+  z += m * sigma(histogram[0]! / m);
+  return (m * m) / (2 * Math.LN2 * z);
+}
+
+/** A sparse sketch as a PostgreSQL int4[] literal, the way ingestion sends it. */
+export function sparseLiteral(entries: Iterable<number>): string {
+  return `{${[...entries].join(',')}}`;
+}

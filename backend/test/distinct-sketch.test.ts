@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { migrateUp } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { DistinctAccumulator, entryOf, SPARSE_MAX, type StoredSketch } from '../src/rollups/distinct.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+
+/** A small seeded generator (mulberry32), so a failing run can be replayed from its seed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEED = Number(process.env.DISTINCT_SEED ?? randomInt(2 ** 31));
+console.log(`distinct sketch property tests: seed ${SEED} (replay with DISTINCT_SEED=${SEED})`);
+
+function sketchOf(values: Iterable<string>): DistinctAccumulator {
+  const sketch = new DistinctAccumulator();
+  for (const value of values) sketch.addValue(value);
+  return sketch;
+}
+
+const range = (from: number, to: number, prefix = 'contact-') => Array.from({ length: to - from }, (_, index) => `${prefix}${from + index}`);
+
+describe('distinct sketch (HyperLogLog++)', () => {
+  test('counts small sets exactly, repeated values once', () => {
+    assert.equal(sketchOf([]).count(), 0);
+    assert.equal(sketchOf(['a', 'a', 'a']).count(), 1);
+    assert.equal(sketchOf(range(0, 50)).count(), 50);
+    for (const n of [1, 7, 100, 999, 2_500]) assert.ok(Math.abs(sketchOf(range(0, n)).count() - n) <= 1, `${n} values`);
+  });
+
+  test('a number and its decimal string are the same value', () => {
+    assert.equal(entryOf(42), entryOf('42'));
+    assert.equal(sketchOf(['42']).count(), 1);
+  });
+
+  test('the merge of two sketches is the sketch of the union: 50 and 75 with 25 in common are 100', () => {
+    const first = sketchOf(range(0, 50));
+    const second = sketchOf(range(25, 100));
+    const merged = new DistinctAccumulator();
+    merged.addSketch(first.toStored());
+    merged.addSketch(second.toStored());
+    assert.equal(first.count(), 50);
+    assert.equal(second.count(), 75);
+    assert.equal(merged.count(), 100);
+    assert.deepEqual(merged.toStored(), sketchOf(range(0, 100)).toStored());
+  });
+
+  test(`property: within 2 % of the exact count from 10^3 to 10^6 values, merged in any split (seed ${SEED})`, () => {
+    const random = seeded(SEED);
+    for (const magnitude of [3, 4, 5, 6]) {
+      const n = Math.floor(10 ** magnitude * (1 + random() * 9)) / (magnitude === 6 ? 10 : 1);
+      const exact = Math.floor(n);
+      // Values drawn with repeats: ids from a random offset, each sent 1-3 times, split over random buckets.
+      const offset = Math.floor(random() * 1e9);
+      const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => new DistinctAccumulator());
+      for (let index = 0; index < exact; index += 1) {
+        const repeats = 1 + Math.floor(random() * 3);
+        for (let r = 0; r < repeats; r += 1) parts[Math.floor(random() * parts.length)]!.addValue(`user-${offset + index}`);
+      }
+      const merged = new DistinctAccumulator();
+      for (const part of parts) merged.addSketch(part.toStored());
+      const error = Math.abs(merged.count() - exact) / exact;
+      assert.ok(error <= 0.02, `${exact} distinct values estimated as ${merged.count()} (${(error * 100).toFixed(2)} % off, seed ${SEED})`);
+    }
+  });
+
+  test('turns dense past the sparse limit and keeps counting', () => {
+    const n = SPARSE_MAX + 100;
+    const sketch = sketchOf(range(0, n));
+    assert.ok(sketch.toStored().dense, 'dense past the limit');
+    assert.ok(Math.abs(sketch.count() - n) / n < 0.02);
+  });
+});
+
+describe('distinct sketch in PostgreSQL (migration 0020)', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+
+  before(async () => {
+    database = await createTestDatabase('distinct_sketch');
+    await migrateUp(database.url, createLogger('silent'));
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await database?.drop();
+  });
+
+  const toSql = (sketch: StoredSketch) => [sketch.sparse ? `{${sketch.sparse.join(',')}}` : null, sketch.dense ? Buffer.from(sketch.dense) : null];
+  const fromSql = (row: { sparse: number[] | null; dense: Buffer | null }): StoredSketch => ({ sparse: row.sparse, dense: row.dense ? new Uint8Array(row.dense) : null });
+
+  test('hll_entry computes the entries entryOf computes', async () => {
+    const values = ['a', 'contact-1', '42', 'ünïcode', ...range(0, 200, 'x')];
+    const { rows } = await client.query<{ entry: number }>('SELECT hll_entry(v) AS entry FROM unnest($1::text[]) WITH ORDINALITY AS u (v, n) ORDER BY n', [values]);
+    assert.deepEqual(
+      rows.map((row) => row.entry),
+      values.map((value) => entryOf(value)),
+    );
+  });
+
+  for (const [label, left, right] of [
+    ['sparse with sparse', range(0, 3_000), range(2_000, 4_000)],
+    ['sparse with sparse, dense once merged', range(0, 4_000), range(3_000, 7_000)],
+    ['dense with sparse', range(0, 9_000), range(8_500, 9_500)],
+    ['sparse with dense', range(0, 100), range(50, 20_000)],
+    ['dense with dense', range(0, 20_000), range(10_000, 40_000)],
+  ] as const) {
+    test(`hll_union merges ${label} exactly as the accumulator does`, async () => {
+      const a = sketchOf(left).toStored();
+      const b = sketchOf(right).toStored();
+      const { rows } = await client.query(
+        'SELECT (s).sparse AS sparse, (s).dense AS dense FROM (SELECT hll_union(ROW($1::int4[], $2::bytea)::hll, ROW($3::int4[], $4::bytea)::hll) AS s) merged',
+        [...toSql(a), ...toSql(b)],
+      );
+      const expected = new DistinctAccumulator();
+      expected.addSketch(a);
+      expected.addSketch(b);
+      assert.deepEqual(fromSql(rows[0]), expected.toStored());
+    });
+  }
+
+  test('sparse sketches read in binary array form (array_send) merge as the stored entries do', async () => {
+    const sketches = [range(0, 300), range(200, 700), [], range(650, 7_000)].map((values) => sketchOf(values).toStored());
+    const merged = new DistinctAccumulator();
+    for (const sketch of sketches.filter((one) => one.sparse)) {
+      const { rows } = await client.query<{ sp: Buffer | null }>('SELECT array_send($1::int4[]) AS sp', [`{${sketch.sparse!.join(',')}}`]);
+      merged.addSparseBinary(rows[0]!.sp!);
+    }
+    for (const sketch of sketches.filter((one) => one.dense)) merged.addDense(sketch.dense!);
+    assert.deepEqual(merged.toStored(), sketchOf(range(0, 7_000)).toStored());
+  });
+
+  test('hll_union_agg over many small sketches equals the sketch of all their values', async () => {
+    const parts = Array.from({ length: 40 }, (_, index) => sketchOf(range(index * 100, index * 100 + 400)).toStored());
+    const { rows } = await client.query(
+      'SELECT (s).sparse AS sparse, (s).dense AS dense FROM (SELECT hll_union_agg(ROW(p::int4[], NULL)::hll) AS s FROM unnest($1::text[]) AS p) merged',
+      [parts.map((part) => `{${part.sparse!.join(',')}}`)],
+    );
+    assert.deepEqual(fromSql(rows[0]), sketchOf(range(0, 4_300)).toStored());
+  });
+});

@@ -59,6 +59,12 @@ export const metricSchema = z
     /** Ratio metrics: rate = sum(numerator) / sum(denominator) over the same buckets. */
     numerator: identifier.optional(),
     denominator: identifier.optional(),
+    /**
+     * A level (open prospects, a balance), not a flow: the SQL returns the
+     * state now, and its history, previous period and trend come from the
+     * level snapshots Metrics Hub takes daily (levels/).
+     */
+    level: z.boolean().default(false),
     /** For KPI trend colours: is a rising value good news? */
     higherIsBetter: z.boolean().default(true),
     /** Anomaly rules, validated by the anomalies module. */
@@ -69,6 +75,8 @@ export const metricSchema = z
 export const catalogFileSchema = z
   .object({
     version: z.literal(1).default(1),
+    /** Another catalog file (relative path) whose sources and metrics this one starts from. */
+    extends: z.string().min(1).optional(),
     sources: z.array(sourceSchema).min(1),
     metrics: z.array(metricSchema).default([]),
   })

@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Counter, Histogram } from 'prom-client';
 import type { Catalog } from '../catalog/load.js';
-import { CatalogError, formatPath } from '../catalog/load.js';
+import { CatalogError, problemAt, type CatalogProblem } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
 import { SourceError } from './errors.js';
@@ -72,23 +72,27 @@ export class SourceRegistry {
   static async create(catalog: Catalog, context: AppContext, types: ReadonlyArray<AdapterType>): Promise<SourceRegistry> {
     const registry = new SourceRegistry(context, context.config.CACHE_TTL_SECONDS);
     const byType = new Map(types.map((type) => [type.type, type]));
-    const problems: Array<{ path: string; message: string }> = [];
+    const problems: CatalogProblem[] = [];
     catalog.sources.forEach((source, index) => {
       const type = byType.get(source.type);
       if (!type) {
-        problems.push({ path: formatPath(['sources', index, 'type']), message: `no adapter is registered for type '${source.type}'` });
+        problems.push(problemAt(catalog, ['sources', index, 'type'], `no adapter is registered for type '${source.type}'`));
         return;
       }
       const settings = type.sourceSchema.safeParse(source);
       if (!settings.success) {
-        for (const issue of settings.error.issues) problems.push({ path: formatPath(['sources', index, ...issue.path]), message: issue.message });
+        for (const issue of settings.error.issues) problems.push(problemAt(catalog, ['sources', index, ...issue.path], issue.message));
         return;
       }
       catalog.metrics.forEach((metric, metricIndex) => {
         if (metric.source !== source.id || metric.kind === 'ratio') return;
         const query = type.metricQuerySchema.safeParse(metric.query ?? {});
         if (!query.success) {
-          for (const issue of query.error.issues) problems.push({ path: formatPath(['metrics', metricIndex, 'query', ...issue.path]), message: issue.message });
+          for (const issue of query.error.issues) problems.push(problemAt(catalog, ['metrics', metricIndex, 'query', ...issue.path], issue.message));
+          return;
+        }
+        for (const problem of type.checkMetric?.(settings.data, metric) ?? []) {
+          problems.push(problemAt(catalog, ['metrics', metricIndex, 'query', ...problem.path], problem.message));
         }
       });
       if (problems.length > 0) return;

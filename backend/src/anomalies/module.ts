@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { startJobs, type JobRunner } from '../jobs/queue.js';
 import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
+import { LEVEL_SNAPSHOT_JOB, levelSnapshotJob, snapshotDue } from '../levels/snapshot.js';
 import type { QueryService } from '../query/service.js';
 import { RuleEvaluator } from './evaluator.js';
 import { anomaliesRouter } from './routes.js';
@@ -44,7 +45,10 @@ export async function createAnomalyModule(context: AppContext, service: QuerySer
         if (dropped.length > 0) context.logger.info({ dropped }, 'raw event partitions past retention dropped');
       },
     },
+    levelSnapshotJob({ pool: context.pool, catalog: service.catalog, registry: service.registry, cacheVersions: context.cacheVersions, logger: context.logger }),
   ]);
+  // A deployment without a recent snapshot takes one now rather than in a day.
+  if (await snapshotDue(context.pool)) void jobs.runNow(LEVEL_SNAPSHOT_JOB).catch(() => undefined);
   context.jobs = jobs;
   context.onClose.push(() => jobs.close());
   return { router: anomaliesRouter(context.pool), rules, evaluator, jobs };

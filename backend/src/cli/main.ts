@@ -6,7 +6,7 @@ import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { listSettings, setModuleUserId, setSourceConnection, SettingError } from '../organizations/settings.js';
 import { createLogger, type Logger } from '../logger.js';
-import { installSignalHandlers, resolveDatabase, startServer } from '../server.js';
+import { buildContext, installSignalHandlers, resolveDatabase, startServer } from '../server.js';
 
 /**
  * `metrics-hub` command line. Admin commands connect to DATABASE_URL, or to the
@@ -158,6 +158,39 @@ keys
       if (count === 0) throw new NotFoundError(`no active key with id or prefix '${idOrPrefix}'`);
       console.log(`revoked ${count} key(s)`);
     });
+  });
+
+program
+  .command('levels')
+  .description('level metrics (open prospects, balances)')
+  .command('snapshot')
+  .description('record the current value of every level metric for every organization now (the daily job, on demand)')
+  .action(async () => {
+    const cfg = config();
+    const logger = createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL);
+    const database = await resolveDatabase(cfg, logger);
+    try {
+      await migrateUp(database.url, logger);
+      const context = await buildContext(cfg, logger, database.url);
+      try {
+        const { ADAPTER_TYPES } = await import('../sources/adapters/index.js');
+        const { SourceRegistry } = await import('../sources/registry.js');
+        const { takeLevelSnapshots } = await import('../levels/snapshot.js');
+        const catalog = loadCatalog(cfg.CATALOG_FILE ?? DEFAULT_CATALOG_FILE);
+        const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
+        try {
+          const outcome = await takeLevelSnapshots({ pool: context.pool, catalog, registry, cacheVersions: context.cacheVersions, logger }, new Date());
+          console.log(`${outcome.taken} level snapshot row(s) recorded`);
+          for (const reason of outcome.skipped) console.log(`skipped ${reason}`);
+        } finally {
+          await registry.close();
+        }
+      } finally {
+        for (const hook of [...context.onClose].reverse()) await hook();
+      }
+    } finally {
+      await database.stop?.();
+    }
   });
 
 program

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { QueryCache } from '../cache/query-cache.js';
 import { DEFAULT_CATALOG_FILE, loadCatalog } from '../catalog/load.js';
 import type { AppContext } from '../context.js';
+import { LevelHistory } from '../levels/history.js';
 import { ADAPTER_TYPES } from '../sources/adapters/index.js';
 import { SourceRegistry } from '../sources/registry.js';
 import { queryRouter, type AlertsFor } from './routes.js';
@@ -50,6 +51,7 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
     maxRangeDays: context.config.QUERY_MAX_RANGE_DAYS,
     severityFor: hooks.severityFor ?? severityFor,
     logger: context.logger,
+    levels: new LevelHistory(context.pool),
   });
   const router = queryRouter({
     service,

@@ -82,7 +82,7 @@ export function demoUuid(text: string): string {
 }
 
 /** One statement per table: columns travel as arrays and are unnested server-side. */
-async function insertRows(pool: Pool, target: { moduleUserId: string; communicationsSchema: string }, rows: ModuleRows): Promise<number> {
+export async function insertModuleRows(pool: Pool, target: { moduleUserId: string; communicationsSchema: string }, rows: ModuleRows): Promise<number> {
   let inserted = 0;
   for (const table of Object.keys(COLUMNS) as Table[]) {
     const data = rows[table] as unknown[][];
@@ -180,7 +180,7 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
           if (answer.rejected.length > 0) throw new Error(`demo events rejected by ingestion: ${answer.rejected[0]!.error}`);
           events += answer.accepted;
         }
-        moduleRows += await insertRows(pool, target, pendingRows);
+        moduleRows += await insertModuleRows(pool, target, pendingRows);
         pendingEvents = [];
         pendingRows = emptyRows();
       };

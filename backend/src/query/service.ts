@@ -71,6 +71,30 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
 }
 
 /**
+ * Top-N of a table: rows sorted by `orderBy` (empty values last, whatever the
+ * direction; ties in label order, so answers are stable), then the first `limit`.
+ */
+export function topRows(series: Series[], plan: Pick<Plan, 'groupBy' | 'orderBy' | 'limit'>): Series[] {
+  let rows = series;
+  if (plan.orderBy) {
+    const { by, direction } = plan.orderBy;
+    const sign = direction === 'asc' ? 1 : -1;
+    const sortKey = (one: Series): number | string | null => (by === 'value' ? (one.values[0] ?? null) : (one.labels[by] ?? null));
+    rows = [...series].sort((a, b) => {
+      const [x, y] = [sortKey(a), sortKey(b)];
+      if (x === null || y === null || x === '' || y === '') {
+        const [xEmpty, yEmpty] = [x === null || x === '', y === null || y === ''];
+        if (xEmpty !== yEmpty) return xEmpty ? 1 : -1;
+      } else if (x !== y) {
+        return (x < y ? -1 : 1) * sign;
+      }
+      return seriesKey(plan.groupBy, a.labels) < seriesKey(plan.groupBy, b.labels) ? -1 : 1;
+    });
+  }
+  return plan.limit === undefined ? rows : rows.slice(0, plan.limit);
+}
+
+/**
  * Runs planned queries: each against its source through the cache, all of a
  * request in parallel, each failing alone. Ratios are computed here from
  * their numerator's and denominator's sums over the same buckets and labels.
@@ -121,7 +145,7 @@ export class QueryService {
     }
     if (plan.format === 'table') {
       const current = await this.series(organizationId, plan, plan.from, plan.to);
-      return [tableFrame(context(current.cached), plan.groupBy, current.series)];
+      return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones.
     const span = plan.to.getTime() - plan.from.getTime();

@@ -179,6 +179,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
       Promise.resolve(registry.status()),
     ]);
     const healthy = statuses.filter((source) => source.status === 'up').length;
+    const firing = { critical: 0, warning: 0 };
+    for (const alert of alerts as Array<{ severity?: string }>) if (alert.severity === 'critical' || alert.severity === 'warning') firing[alert.severity] += 1;
     res.json({
       from: range.from.toISOString(),
       to: range.to.toISOString(),
@@ -187,6 +189,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
       systemHealth: {
         status: healthy === statuses.length ? 'healthy' : healthy === 0 ? 'down' : 'degraded',
         cache: cacheMode(),
+        /** Firing alerts of the organization by severity (the automation layer's system health). */
+        alerts: { ...firing, total: firing.critical + firing.warning },
         sources: statuses.map(({ id, label, status, latencyMs, lastError }) => ({ id, label, status, latencyMs, lastError })),
       },
     });

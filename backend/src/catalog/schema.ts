@@ -24,7 +24,7 @@ export const KIND_AGGREGATIONS: Record<MetricKind, { allowed: Aggregation[]; def
 const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower_snake_case: a letter, then letters, digits or _ (max 63)');
 const dimensionName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must start with a letter and contain only letters, digits or _');
 
-export const SOURCE_TYPES = ['events', 'postgres', 'http-json', 'bigquery', 'salesforce', 'hubspot'] as const;
+export const SOURCE_TYPES = ['events', 'postgres', 'http-json', 'bigquery', 'salesforce', 'hubspot', 'system'] as const;
 
 export const sourceSchema = z
   .object({

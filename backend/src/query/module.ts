@@ -33,6 +33,7 @@ export interface QueryModule {
 export async function createQueryModule(context: AppContext, hooks: QueryHooks = {}): Promise<QueryModule> {
   const catalog = loadCatalog(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE);
   const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
+  context.sourceStatuses = () => registry.status();
   context.onClose.push(() => registry.close());
   context.readinessChecks.push({
     name: 'sources',

@@ -15,6 +15,8 @@ export interface SourceStatus {
   label: string;
   status: SourceState;
   lastError: string | null;
+  /** When the source last answered a query or a health check (null: never since start). */
+  lastSuccessAt: string | null;
   latencyMs: number | null;
   checkedAt: string | null;
 }
@@ -24,6 +26,7 @@ interface Entry {
   adapter: SourceAdapter;
   state: SourceState;
   lastError: string | null;
+  lastSuccessAt: Date | null;
   latencyMs: number | null;
   checkedAt: Date | null;
   limit: LimitFunction | undefined;
@@ -101,6 +104,7 @@ export class SourceRegistry {
         adapter: type.create(settings.data, context),
         state: 'initializing',
         lastError: null,
+        lastSuccessAt: null,
         latencyMs: null,
         checkedAt: null,
         limit: source.maxConcurrency ? pLimit(source.maxConcurrency) : undefined,
@@ -164,12 +168,14 @@ export class SourceRegistry {
       const started = performance.now();
       let outcome = 'ok';
       try {
-        return await withTimeout(
+        const answer = await withTimeout(
           entry.adapter.query(query, controller.signal),
           entry.source.timeoutMs,
           `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
           () => controller.abort(),
         );
+        entry.lastSuccessAt = new Date();
+        return answer;
       } catch (error) {
         const failure = error instanceof SourceError ? error : error instanceof TimeoutError ? new SourceError(sourceId, 'timeout', error.message) : new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
         outcome = failure.failure;
@@ -195,6 +201,7 @@ export class SourceRegistry {
         entry.latencyMs = Math.round(performance.now() - started);
         entry.checkedAt = new Date();
         entry.lastError = result.ok ? null : result.detail;
+        if (result.ok) entry.lastSuccessAt = entry.checkedAt;
         // A failed probe marks the source down; the retry loop re-initializes it.
         if (!result.ok) entry.state = 'down';
       }),
@@ -210,6 +217,7 @@ export class SourceRegistry {
       label: entry.source.label ?? entry.source.id,
       status: entry.state,
       lastError: entry.lastError,
+      lastSuccessAt: entry.lastSuccessAt?.toISOString() ?? null,
       latencyMs: entry.latencyMs,
       checkedAt: entry.checkedAt?.toISOString() ?? null,
     }));

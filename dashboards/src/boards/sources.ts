@@ -14,6 +14,8 @@ function freshnessWindow(sourceType: string): string {
  */
 export function sourceDashboards(catalog: CatalogQueries): Array<{ file: string; dashboard: Dashboard }> {
   return catalog.catalog.sources.flatMap((source) => {
+    // The `system` source reports on the others; the All sources dashboard shows it.
+    if (source.type === 'system') return [];
     const metrics = catalog.catalog.metrics.filter((metric) => metric.source === source.id);
     if (metrics.length === 0) return [];
     const label = source.label ?? source.id;

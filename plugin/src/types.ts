@@ -91,6 +91,8 @@ export interface CatalogSource {
   status: string;
   latencyMs?: number | null;
   lastError?: string | null;
+  /** When the source last answered (ISO time), null when it has not since the backend started. */
+  lastSuccessAt?: string | null;
 }
 
 export interface CatalogMetric {

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context.js';
-import { startJobs, type JobRunner } from '../jobs/queue.js';
+import { startJobs, tickOf, type JobRunner } from '../jobs/queue.js';
 import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
 import { LEVEL_SNAPSHOT_JOB, levelSnapshotJob, snapshotDue } from '../levels/snapshot.js';
@@ -47,8 +47,9 @@ export async function createAnomalyModule(context: AppContext, service: QuerySer
     },
     levelSnapshotJob({ pool: context.pool, catalog: service.catalog, registry: service.registry, cacheVersions: context.cacheVersions, logger: context.logger }),
   ]);
-  // A deployment without a recent snapshot takes one now rather than in a day.
-  if (await snapshotDue(context.pool)) void jobs.runNow(LEVEL_SNAPSHOT_JOB).catch(() => undefined);
+  // A deployment without a recent snapshot takes one now rather than in a day; instances starting
+  // in the same hour share the tick, so only the first records it.
+  if (await snapshotDue(context.pool)) void jobs.runNow(LEVEL_SNAPSHOT_JOB, tickOf(Date.now(), 3_600_000)).catch(() => undefined);
   context.jobs = jobs;
   context.onClose.push(() => jobs.close());
   return { router: anomaliesRouter(context.pool), rules, evaluator, jobs };

@@ -101,7 +101,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
 
   router.get('/catalog', (_req, res) => {
     res.json({
-      sources: registry.status().map(({ id, type, label, status, latencyMs, lastError }) => ({
+      sources: registry.status().map(({ id, type, label, status, latencyMs, lastError, lastSuccessAt }) => ({
         id,
         type,
         label,
@@ -109,6 +109,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
         status,
         latencyMs,
         lastError,
+        lastSuccessAt,
       })),
       metrics: catalog.metrics.map((metric) => ({
         key: metric.key,
@@ -191,7 +192,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
         cache: cacheMode(),
         /** Firing alerts of the organization by severity (the automation layer's system health). */
         alerts: { ...firing, total: firing.critical + firing.warning },
-        sources: statuses.map(({ id, label, status, latencyMs, lastError }) => ({ id, label, status, latencyMs, lastError })),
+        sources: statuses.map(({ id, label, status, latencyMs, lastError, lastSuccessAt }) => ({ id, label, status, latencyMs, lastError, lastSuccessAt })),
       },
     });
   });

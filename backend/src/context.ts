@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ReadinessCheck } from './health/routes.js';
 import type { JobRunner } from './jobs/queue.js';
+import type { SourceStatus } from './sources/registry.js';
 
 /**
  * What every module receives: configuration and the shared connections.
@@ -24,6 +25,8 @@ export interface AppContext {
   readinessChecks: ReadinessCheck[];
   /** The recurring jobs (alert evaluation, maintenance), once started; `runNow` runs one on demand. */
   jobs?: JobRunner;
+  /** Last known state of every catalog source, once the source registry runs (read by the `system` source). */
+  sourceStatuses?: () => SourceStatus[];
   /** Aborted when shutdown begins: long-lived responses (live streams) end on it. */
   shutdown: AbortController;
   /** Reads the catalog file again and swaps it in (SIGHUP); set by the admin module. */

@@ -73,6 +73,6 @@ test('confidence on a metric that is not a ratio is a catalog error naming the r
   const catalog = parseCatalog(text, 'confidence.yaml');
   assert.throws(
     () => loadRules(catalog),
-    (error: unknown) => error instanceof CatalogError && /confidence\.yaml: metrics\[\d+\]\.rules\[0\]\.confidence: confidence needs a ratio metric; 'orders_created' is a counter/.test(error.message),
+    (error: unknown) => error instanceof CatalogError && /confidence\.yaml(:\d+)?: metrics\[\d+\]\.rules\[0\]\.confidence: confidence needs a ratio metric; 'orders_created' is a counter/.test(error.message),
   );
 });

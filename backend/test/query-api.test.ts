@@ -508,7 +508,7 @@ describe('catalog, variables, summary, export, whoami', () => {
   test('the catalog lists sources with their status and metrics for the query editor', async () => {
     const res = await server.request('/api/v1/catalog', { key: keyA });
     const catalog = (await res.json()) as { sources: Array<Record<string, unknown>>; metrics: Array<Record<string, unknown>> };
-    assert.deepEqual(Object.keys(catalog.sources[0]!).sort(), ['description', 'id', 'label', 'lastError', 'latencyMs', 'status', 'type']);
+    assert.deepEqual(Object.keys(catalog.sources[0]!).sort(), ['description', 'id', 'label', 'lastError', 'lastSuccessAt', 'latencyMs', 'status', 'type']);
     assert.equal(catalog.sources.find((source) => source.id === 'events')!.status, 'up');
     const orders = catalog.metrics.find((metric) => metric.key === 'orders_created')!;
     assert.deepEqual(orders.dimensions, ['channel', 'market', 'product']);

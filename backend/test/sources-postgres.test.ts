@@ -61,7 +61,7 @@ metrics:
     label: Slow SQL
     source: books
     kind: counter
-    query: { sql: "SELECT now() AS time, 1 AS value FROM pg_sleep(30) WHERE :organization_id::text IS NOT NULL" }
+    query: { sql: "SELECT now() AS time, 1 AS value FROM pg_sleep(30), fixture_sales WHERE organization_id = :organization_id" }
   - key: ledger_sales
     label: Ledger sales
     source: ledger
@@ -71,7 +71,7 @@ metrics:
     label: Nowhere
     source: nowhere
     kind: gauge
-    query: { sql: "SELECT now() AS time, 1 AS value WHERE :organization_id IS NOT NULL" }
+    query: { sql: "SELECT now() AS time, 1 AS value FROM fixture_sales WHERE organization_id = :organization_id" }
 `;
 
 let database: TestDatabase;
@@ -237,8 +237,14 @@ metrics:
     assert.match(await problems(catalogWith('SELECT at AS time, 1 AS value FROM fixture_sales')), /metrics\[0\]\.query\.sql: must filter by :organization_id/);
   });
 
+  test('naming the tenant without comparing a column with it is refused, naming the metric', async () => {
+    const answer = await problems(catalogWith('SELECT at AS time, 1 AS value, :organization_id AS tenant FROM fixture_sales'));
+    assert.match(answer, /metrics\[0\]\.query\.sql: must filter by :organization_id or :module_user_id: metric 'm'/);
+    assert.equal(await problems(catalogWith('SELECT at AS time, 1 AS value FROM fixture_sales WHERE :organization_id = organization_id')), 'no error');
+  });
+
   test('an unknown named parameter is refused with the list of available ones', async () => {
-    assert.match(await problems(catalogWith('SELECT now() AS time, 1 AS value WHERE :organization_id IS NOT NULL AND :user = 1')), /unknown parameter\(s\) :user; available: :organization_id, :from/);
+    assert.match(await problems(catalogWith('SELECT now() AS time, 1 AS value WHERE :organization_id IS NOT NULL AND :user = 1')), /unknown parameter\(s\) :user; available: :organization_id, :module_user_id, :from/);
   });
 
   test('a literal connection string (a secret in the catalog) is refused', async () => {

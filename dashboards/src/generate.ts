@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { alertRulesDocument, contactPointsDocument, policiesDocument } from './alerting.js';
 import { agents } from './boards/agents.js';
+import { allSources } from './boards/all-sources.js';
 import { bots } from './boards/bots.js';
 import { leadSources } from './boards/leads.js';
 import { live } from './boards/live.js';
@@ -66,6 +67,8 @@ export function render(catalog: CatalogQueries = new CatalogQueries()): Map<stri
   const leads = leadSources(catalog);
   if (leads) files.set('dashboards/general/lead-sources.json', json(finalize(leads)));
   files.set('dashboards/general/live.json', json(finalize(live(catalog))));
+  const sources = allSources(catalog);
+  if (sources) files.set('dashboards/general/all-sources.json', json(finalize(sources)));
   for (const { file, dashboard } of sourceDashboards(catalog)) files.set(`dashboards/${file}`, json(finalize(dashboard)));
   files.set('provisioning/alerting/rules.yaml', yaml(alertRulesDocument(catalog)));
   files.set('provisioning/alerting/contact-points.yaml', yaml(contactPointsDocument()));

@@ -1,8 +1,9 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context.js';
-import { startJobs, type JobRunner } from '../jobs/queue.js';
+import { startJobs, tickOf, type JobRunner } from '../jobs/queue.js';
 import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
+import { LEVEL_SNAPSHOT_JOB, levelSnapshotJob, snapshotDue } from '../levels/snapshot.js';
 import type { ActiveCatalog } from '../query/active-catalog.js';
 import { RuleEvaluator } from './evaluator.js';
 import { anomaliesRouter } from './routes.js';
@@ -57,7 +58,22 @@ export async function createAnomalyModule(context: AppContext, active: ActiveCat
         if (dropped.length > 0) context.logger.info({ dropped }, 'raw event partitions past retention dropped');
       },
     },
+    // Getters: each daily run snapshots the levels of the catalog in force then.
+    levelSnapshotJob({
+      pool: context.pool,
+      get catalog() {
+        return active.current.catalog;
+      },
+      get registry() {
+        return active.current.registry;
+      },
+      cacheVersions: context.cacheVersions,
+      logger: context.logger,
+    }),
   ]);
+  // A deployment without a recent snapshot takes one now rather than in a day; instances starting
+  // in the same hour share the tick, so only the first records it.
+  if (await snapshotDue(context.pool)) void jobs.runNow(LEVEL_SNAPSHOT_JOB, tickOf(Date.now(), 3_600_000)).catch(() => undefined);
   context.jobs = jobs;
   context.onClose.push(() => jobs.close());
   return {

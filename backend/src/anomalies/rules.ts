@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CatalogError, formatPath, type Catalog } from '../catalog/load.js';
+import { CatalogError, problemAt, type Catalog, type CatalogProblem } from '../catalog/load.js';
 import type { CatalogMetric } from '../catalog/schema.js';
 import { validateChangeRule, validateThresholdRule } from './detectors/index.js';
 
@@ -93,32 +93,32 @@ export interface MetricRule {
  * catalog file and the path of the rule.
  */
 export function loadRules(catalog: Catalog): MetricRule[] {
-  const problems: Array<{ path: string; message: string }> = [];
+  const problems: CatalogProblem[] = [];
   const rules: MetricRule[] = [];
   const ids = new Set<string>();
   catalog.metrics.forEach((metric) => {
     const metricIndex = catalog.metrics.indexOf(metric);
     metric.rules.forEach((raw, ruleIndex) => {
-      const at = (...rest: PropertyKey[]) => formatPath(['metrics', metricIndex, 'rules', ruleIndex, ...rest]);
+      const at = (...rest: PropertyKey[]) => ['metrics', metricIndex, 'rules', ruleIndex, ...rest];
       const parsed = ruleSchema.safeParse(raw);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) problems.push({ path: at(...issue.path), message: issue.message });
+        for (const issue of parsed.error.issues) problems.push(problemAt(catalog, at(...issue.path), issue.message));
         return;
       }
       const rule = parsed.data;
-      if (ids.has(rule.id)) problems.push({ path: at('id'), message: `duplicate rule id '${rule.id}'` });
+      if (ids.has(rule.id)) problems.push(problemAt(catalog, at('id'), `duplicate rule id '${rule.id}'`));
       ids.add(rule.id);
       const undeclared = rule.groupBy.filter((dimension) => !metric.dimensions.includes(dimension));
-      if (undeclared.length) problems.push({ path: at('groupBy'), message: `dimension(s) ${undeclared.join(', ')} not declared on metric '${metric.key}'` });
+      if (undeclared.length) problems.push(problemAt(catalog, at('groupBy'), `dimension(s) ${undeclared.join(', ')} not declared on metric '${metric.key}'`));
       if (rule.type === 'threshold' && rule.confidence > 0 && metric.kind !== 'ratio') {
-        problems.push({ path: at('confidence'), message: `confidence needs a ratio metric; '${metric.key}' is a ${metric.kind}` });
+        problems.push(problemAt(catalog, at('confidence'), `confidence needs a ratio metric; '${metric.key}' is a ${metric.kind}`));
       }
       try {
         if (rule.type === 'threshold') validateThresholdRule(rule);
         if (rule.type === 'change') validateChangeRule(rule);
         if (rule.type === 'baseline' && rule.warningZ > rule.criticalZ) throw new Error('warningZ must not exceed criticalZ');
       } catch (error) {
-        problems.push({ path: at(), message: error instanceof Error ? error.message : String(error) });
+        problems.push(problemAt(catalog, at(), error instanceof Error ? error.message : String(error)));
       }
       rules.push({ metric, rule });
     });

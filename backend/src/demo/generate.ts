@@ -18,16 +18,22 @@ export interface DemoEvent {
   attributes: Record<string, unknown>;
 }
 
+/**
+ * Rows for the module databases, in the modules' own columns (demo/schema.ts).
+ * Ids are demo ids; the writer turns the business tables' ids into UUIDs.
+ */
 export interface ModuleRows {
-  prospects: Array<[id: string, createdAt: Date, closedAt: Date | null, status: string, stage: string, source: string, owner: string, value: number]>;
-  transactions: Array<[id: string, occurredAt: Date, kind: string, category: string, account: string, amount: number]>;
-  time_entries: Array<[id: string, startedAt: Date, hours: number, billable: boolean, project: string, employee: string]>;
-  reviews: Array<[id: string, createdAt: Date, rating: number, platform: string, location: string]>;
-  testimonials: Array<[id: string, createdAt: Date, rating: number, channel: string, published: boolean]>;
-  contacts: Array<[id: string, createdAt: Date, leadSourceId: string]>;
-  message_events: Array<[id: string, occurredAt: Date, direction: string, channel: string, status: string, agentId: string | null, contactId: string]>;
-  call_events: Array<[id: string, occurredAt: Date, direction: string, status: string, durationS: number, agentId: string | null, contactId: string]>;
-  conversations: Array<[id: string, openedAt: Date, firstResponseAt: Date | null, resolvedAt: Date | null, channel: string, agentId: string, contactId: string]>;
+  prospects: Array<[id: string, createdAt: Date, updatedAt: Date, status: string]>;
+  transactions: Array<[id: string, date: Date, type: string, category: string, description: string, amount: number]>;
+  time_entries: Array<[id: string, date: Date, hours: number, billable: boolean, projectName: string, description: string]>;
+  reviews: Array<[id: string, reviewedAt: Date, rating: number, source: string, reviewText: string]>;
+  testimonials: Array<[id: string, createdAt: Date, rating: number, clientName: string, isPublic: boolean]>;
+  contacts: Array<[id: string, createdAt: Date, leadSource: string, market: string]>;
+  message_events: Array<[id: string, createdAt: Date, direction: string, status: string, agentId: string | null, contactId: string, sentAt: Date | null, deliveredAt: Date | null]>;
+  call_events: Array<[id: string, startTime: Date, direction: string, callStatus: string, duration: number, queueTime: number, agentId: string | null, contactId: string, endTime: Date]>;
+  conversations: Array<
+    [id: string, createdAt: Date, firstResponseTime: number | null, resolutionTime: number | null, closedAt: Date | null, status: string, agentId: string, contactId: string, leadSource: string, market: string, product: string]
+  >;
 }
 
 export function emptyRows(): ModuleRows {
@@ -42,6 +48,9 @@ export const AGENTS = [
   ['agent-eva', 'Eva Novak', 'support'],
   ['agent-farid', 'Farid Haddad', 'success'],
 ] as const;
+
+const MARKETS = ['de', 'fr', 'uk', 'us'];
+const PRODUCTS = ['basic', 'pro', 'enterprise'];
 
 export const LEAD_SOURCES = [
   ['ls-google', 'Google Ads', 'paid', 5],
@@ -151,7 +160,7 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     // The contact is drawn where it always was, so the rest of the demo stream stays the same.
     const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
     sent.attributes.contactId = contactId;
-    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, contactId]);
+    rows.message_events.push([messageId, new Date(at), 'outbound', delivered ? 'delivered' : 'failed', agentId, contactId, new Date(at), delivered ? new Date(Math.min(at + 4_000, context.now - 1)) : null]);
   }
   for (let n = count(5); n > 0; n -= 1) {
     const at = timeIn(context);
@@ -162,7 +171,7 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const agentId = random.chance(0.8) ? agent() : null;
     const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
     received.attributes.contactId = contactId;
-    rows.message_events.push([messageId, new Date(at), 'inbound', channel, 'received', agentId, contactId]);
+    rows.message_events.push([messageId, new Date(at), 'inbound', 'received', agentId, contactId, null, null]);
   }
 
   // Calls (events and the module's call log)
@@ -173,7 +182,9 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const duration = missed ? 0 : Math.round(random.lognormal(180, 0.7));
     const agentId = missed && direction === 'inbound' ? null : agent();
     events.push({ id: id('call', n), type: 'call.finished', occurredAt: iso(at), value: duration, attributes: { direction, status: missed ? 'missed' : 'answered', ...(agentId && { agentId }) } });
-    rows.call_events.push([id('call', n), new Date(at), direction, missed ? 'missed' : 'answered', duration, agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+    // Queue time is not drawn, so adding it left the rest of the demo's random sequence as it was.
+    const queueTime = missed ? 45 + (n % 4) * 15 : 5 + ((n * 7) % 40);
+    rows.call_events.push([id('call', n), new Date(at), direction, missed ? 'missed' : 'completed', duration, queueTime, agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`, new Date(at + (queueTime + duration) * 1000)]);
   }
 
   // Conversations: state changes as events, whole conversations in the module
@@ -186,17 +197,24 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const changes: DemoEvent[] = [{ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } }];
     if (resolved < context.now) changes.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
     events.push(...changes);
-    const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+    const contact = Math.floor(random.next() * 500);
+    const contactId = `${plan.slug}-contact-${contact}`;
     // The conversation's contact is the user whose conversation changed state.
     for (const change of changes) change.attributes.userId = contactId;
+    const done = resolved < context.now;
+    const answered = firstResponse < context.now;
     rows.conversations.push([
       id('conv', n),
       new Date(opened),
-      firstResponse < context.now ? new Date(firstResponse) : null,
-      resolved < context.now ? new Date(resolved) : null,
-      channel,
+      answered ? Math.round((firstResponse - opened) / 1000) : null,
+      done ? Math.round((resolved - opened) / 1000) : null,
+      done ? new Date(resolved) : null,
+      done ? 'done' : answered ? 'open' : 'pending',
       agentId,
       contactId,
+      LEAD_SOURCES[contact % LEAD_SOURCES.length]![1],
+      MARKETS[contact % MARKETS.length]!,
+      PRODUCTS[contact % PRODUCTS.length]!,
     ]);
   }
 
@@ -211,10 +229,12 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
   const spike = incidents.has('revenue_spike');
   for (let n = count(spike ? 3 : 1.2); n > 0; n -= 1) {
     const amount = round2(random.lognormal(spike ? 600 : 180, 0.8));
-    rows.transactions.push([id('income', n), new Date(timeIn(context)), 'income', random.weighted([['sales', 6], ['services', 3], ['subscriptions', 2]] as const), random.pick(['operating', 'online']), amount]);
+    const category = random.weighted([['sales', 6], ['services', 3], ['subscriptions', 2]] as const);
+    rows.transactions.push([id('income', n), new Date(timeIn(context)), 'income', category, `${category} (${random.pick(['operating', 'online'])} account)`, amount]);
   }
   for (let n = count(0.45); n > 0; n -= 1) {
-    rows.transactions.push([id('expense', n), new Date(timeIn(context)), 'expense', random.weighted([['payroll', 3], ['rent', 1], ['software', 2], ['marketing', 2], ['travel', 1]] as const), 'operating', round2(random.lognormal(120, 0.9))]);
+    const category = random.weighted([['payroll', 3], ['rent', 1], ['software', 2], ['marketing', 2], ['travel', 1]] as const);
+    rows.transactions.push([id('expense', n), new Date(timeIn(context)), 'expense', category, `${category} (operating account)`, round2(random.lognormal(120, 0.9))]);
   }
 
   // Time & Billing: employees log time during working hours on weekdays
@@ -224,28 +244,32 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     employees.forEach((employee, n) => {
       if (!random.chance(0.85)) return;
       const billable = random.chance(billableShare);
-      rows.time_entries.push([id('time', n), new Date(context.hourStart), round2(random.between(0.5, 1)), billable, billable ? random.pick(PROJECTS.slice(0, 4)) : 'internal', employee]);
+      rows.time_entries.push([id('time', n), new Date(context.hourStart), round2(random.between(0.5, 1)), billable, billable ? random.pick(PROJECTS.slice(0, 4)) : 'internal', `work logged by ${employee}`]);
     });
   }
 
   // Reputation
   const badReviews = incidents.has('rating_drop');
   for (let n = count(badReviews ? 0.3 : 0.15); n > 0; n -= 1) {
-    rows.reviews.push([id('review', n), new Date(timeIn(context)), rating(random, badReviews), random.weighted([['google', 5], ['trustpilot', 3], ['yelp', 1]] as const), random.pick(['berlin', 'lisbon', 'remote'])]);
+    rows.reviews.push([id('review', n), new Date(timeIn(context)), rating(random, badReviews), random.weighted([['google', 5], ['trustpilot', 3], ['yelp', 1]] as const), `visited our ${random.pick(['berlin', 'lisbon', 'remote'])} office`]);
   }
-  if (random.chance(0.02 * intensity)) rows.testimonials.push([id('testimonial', 0), new Date(timeIn(context)), rating(random, false), random.pick(['email', 'website', 'video']), random.chance(0.6)]);
+  if (random.chance(0.02 * intensity)) rows.testimonials.push([id('testimonial', 0), new Date(timeIn(context)), rating(random, false), `client via ${random.pick(['email', 'website', 'video'])}`, random.chance(0.6)]);
 
   // Leads and prospects
   for (let n = count(0.8); n > 0; n -= 1) {
-    rows.contacts.push([id('contact', n), new Date(timeIn(context)), random.weighted(LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const))]);
+    rows.contacts.push([id('contact', n), new Date(timeIn(context)), random.weighted(LEAD_SOURCES.map(([, name, , weight]) => [name, weight] as const)), MARKETS[n % MARKETS.length]!]);
   }
   for (let n = count(0.6); n > 0; n -= 1) {
     const created = timeIn(context);
     const closes = created + Math.round(random.lognormal(12, 0.7) * 24 * HOUR);
     const outcome = random.weighted([['won', 35], ['lost', 45], ['open', 20]] as const);
     const closed = outcome !== 'open' && closes < context.now;
-    const source = random.weighted(LEAD_SOURCES.map(([, name, , weight]) => [name, weight] as const));
-    const stage = closed ? 'closed' : random.weighted([['new', 3], ['qualified', 3], ['proposal', 2], ['negotiation', 1]] as const);
-    rows.prospects.push([id('prospect', n), new Date(created), closed ? new Date(closes) : null, closed ? outcome : 'open', stage, source, random.pick(AGENTS)[1], round2(random.lognormal(3000, 0.7))]);
+    // Draws the module no longer stores (lead source, owner, value) are kept so the random sequence stays the same.
+    random.weighted(LEAD_SOURCES.map(([, name, , weight]) => [name, weight] as const));
+    const stage = closed ? `closed_${outcome}` : random.weighted([['new', 3], ['qualified', 3], ['proposal', 2], ['negotiation', 1]] as const);
+    random.pick(AGENTS);
+    random.lognormal(3000, 0.7);
+    // A closed prospect was last updated when it closed; an open one when it was created.
+    rows.prospects.push([id('prospect', n), new Date(created), new Date(closed ? closes : created), stage]);
   }
 }

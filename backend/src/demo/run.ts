@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
@@ -10,7 +11,8 @@ import { ingestEvents } from '../ingest/ingest.js';
 import { AGENTS, emptyRows, generateHour, LEAD_SOURCES, type DemoEvent, type ModuleRows, type OrganizationPlan } from './generate.js';
 import { planIncidents, type Incident } from './incidents.js';
 import { Random } from './random.js';
-import { createDemoTables, DEMO_SCHEMA } from './schema.js';
+import { communicationsSchemaOf, createBusinessTables, createCommunicationsTables, DEMO_SCHEMA } from './schema.js';
+import { setModuleUserId, setSourceConnection } from '../organizations/settings.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -53,50 +55,69 @@ const ORGANIZATIONS = [
   { name: 'globex-demo', slug: 'globex', scale: 0.55, shiftDays: 3 },
 ] as const;
 
-const COLUMNS: Record<keyof ModuleRows, Array<[name: string, type: string]>> = {
-  prospects: [['id', 'text'], ['created_at', 'timestamptz'], ['closed_at', 'timestamptz'], ['status', 'text'], ['stage', 'text'], ['source', 'text'], ['owner', 'text'], ['value', 'numeric']],
-  transactions: [['id', 'text'], ['occurred_at', 'timestamptz'], ['kind', 'text'], ['category', 'text'], ['account', 'text'], ['amount', 'numeric']],
-  time_entries: [['id', 'text'], ['started_at', 'timestamptz'], ['hours', 'numeric'], ['billable', 'boolean'], ['project', 'text'], ['employee', 'text']],
-  reviews: [['id', 'text'], ['created_at', 'timestamptz'], ['rating', 'smallint'], ['platform', 'text'], ['location', 'text']],
-  testimonials: [['id', 'text'], ['created_at', 'timestamptz'], ['rating', 'smallint'], ['channel', 'text'], ['published', 'boolean']],
-  contacts: [['id', 'text'], ['created_at', 'timestamptz'], ['lead_source_id', 'text']],
-  message_events: [['id', 'text'], ['occurred_at', 'timestamptz'], ['direction', 'text'], ['channel', 'text'], ['status', 'text'], ['agent_id', 'text'], ['contact_id', 'text']],
-  call_events: [['id', 'text'], ['occurred_at', 'timestamptz'], ['direction', 'text'], ['status', 'text'], ['duration_s', 'integer'], ['agent_id', 'text'], ['contact_id', 'text']],
-  conversations: [['id', 'text'], ['opened_at', 'timestamptz'], ['first_response_at', 'timestamptz'], ['resolved_at', 'timestamptz'], ['channel', 'text'], ['agent_id', 'text'], ['contact_id', 'text']],
+/** The catalog source that reads each organization's own Communications database. */
+export const COMMUNICATIONS_SOURCE = 'communications';
+
+type Table = keyof ModuleRows;
+const BUSINESS: Table[] = ['prospects', 'transactions', 'time_entries', 'reviews', 'testimonials'];
+
+/** Columns of each table as the generator fills them (ids first); business tables also get `user_id`. */
+const COLUMNS: Record<Table, Array<[name: string, type: string]>> = {
+  prospects: [['id', 'uuid'], ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'], ['status', 'text']],
+  transactions: [['id', 'uuid'], ['date', 'timestamptz'], ['type', 'text'], ['category', 'text'], ['description', 'text'], ['amount', 'numeric']],
+  time_entries: [['id', 'uuid'], ['date', 'timestamptz'], ['hours', 'numeric'], ['billable', 'boolean'], ['project_name', 'text'], ['description', 'text']],
+  reviews: [['id', 'uuid'], ['reviewed_at', 'timestamptz'], ['rating', 'numeric'], ['source', 'text'], ['review_text', 'text']],
+  testimonials: [['id', 'uuid'], ['created_at', 'timestamptz'], ['rating', 'integer'], ['client_name', 'text'], ['public', 'boolean']],
+  contacts: [['id', 'text'], ['created_at', 'timestamptz'], ['lead_source', 'text'], ['market', 'text']],
+  message_events: [['id', 'text'], ['created_at', 'timestamptz'], ['direction', 'text'], ['status', 'text'], ['agent_id', 'text'], ['contact_id', 'text'], ['sent_at', 'timestamptz'], ['delivered_at', 'timestamptz']],
+  call_events: [['id', 'text'], ['start_time', 'timestamptz'], ['direction', 'text'], ['call_status', 'text'], ['duration', 'integer'], ['queue_time', 'integer'], ['agent_id', 'text'], ['contact_id', 'text'], ['end_time', 'timestamptz']],
+  conversations: [
+    ['id', 'text'], ['created_at', 'timestamptz'], ['first_response_time', 'integer'], ['resolution_time', 'integer'], ['closed_at', 'timestamptz'], ['status', 'text'],
+    ['agent_id', 'text'], ['contact_id', 'text'], ['lead_source', 'text'], ['market', 'text'], ['product', 'text'],
+  ],
 };
 
+/** A stable UUID for a demo id (the business modules key rows by UUID), so a rerun conflicts instead of duplicating. */
+export function demoUuid(text: string): string {
+  const hex = createHash('sha256').update(text).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** One statement per table: columns travel as arrays and are unnested server-side. */
-async function insertRows(pool: Pool, organizationId: string, rows: ModuleRows): Promise<number> {
+export async function insertModuleRows(pool: Pool, target: { moduleUserId: string; communicationsSchema: string }, rows: ModuleRows): Promise<number> {
   let inserted = 0;
-  for (const table of Object.keys(COLUMNS) as Array<keyof ModuleRows>) {
+  for (const table of Object.keys(COLUMNS) as Table[]) {
     const data = rows[table] as unknown[][];
     if (data.length === 0) continue;
+    const business = BUSINESS.includes(table);
     const columns = COLUMNS[table];
-    const arrays = columns.map((_, index) => data.map((row) => row[index]));
+    const arrays = columns.map((_, index) => data.map((row) => (business && index === 0 ? demoUuid(row[0] as string) : row[index])));
+    const schema = business ? DEMO_SCHEMA : target.communicationsSchema;
+    const names = columns.map(([name]) => name);
+    const unnest = `unnest(${columns.map(([, type], index) => `$${index + 1}::${type}[]`).join(', ')})`;
     const result = await pool.query(
-      `INSERT INTO ${DEMO_SCHEMA}.${table} (organization_id, ${columns.map(([name]) => name).join(', ')})
-       SELECT $1, * FROM unnest(${columns.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
-       ON CONFLICT DO NOTHING`,
-      [organizationId, ...arrays],
+      business
+        ? `INSERT INTO ${schema}.${table} (user_id, ${names.join(', ')}) SELECT $${columns.length + 1}::uuid, * FROM ${unnest} ON CONFLICT DO NOTHING`
+        : `INSERT INTO ${schema}.${table} (${names.join(', ')}) SELECT * FROM ${unnest} ON CONFLICT DO NOTHING`,
+      business ? [...arrays, target.moduleUserId] : arrays,
     );
     inserted += result.rowCount ?? 0;
   }
   return inserted;
 }
 
-async function insertReferenceData(pool: Pool, organizationId: string): Promise<void> {
+async function insertReferenceData(pool: Pool, communicationsSchema: string): Promise<void> {
   await pool.query(
-    `INSERT INTO ${DEMO_SCHEMA}.agents (organization_id, id, name, team) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-    [organizationId, AGENTS.map((agent) => agent[0]), AGENTS.map((agent) => agent[1]), AGENTS.map((agent) => agent[2])],
+    `INSERT INTO ${communicationsSchema}.agents (id, name, status, current_workload) SELECT id, name, 'online', 0 FROM unnest($1::text[], $2::text[]) AS a(id, name) ON CONFLICT DO NOTHING`,
+    [AGENTS.map((agent) => agent[0]), AGENTS.map((agent) => agent[1])],
   );
-  await pool.query(
-    `INSERT INTO ${DEMO_SCHEMA}.lead_sources (organization_id, id, name, kind) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-    [organizationId, LEAD_SOURCES.map((source) => source[0]), LEAD_SOURCES.map((source) => source[1]), LEAD_SOURCES.map((source) => source[2])],
-  );
+  await pool.query(`INSERT INTO ${communicationsSchema}.lead_sources (name, is_active) SELECT name, true FROM unnest($1::text[]) AS s(name) ON CONFLICT DO NOTHING`, [
+    LEAD_SOURCES.map((source) => source[1]),
+  ]);
 }
 
-async function hasDemoData(pool: Pool, organizationId: string): Promise<boolean> {
-  const result = await pool.query(`SELECT 1 FROM ${DEMO_SCHEMA}.transactions WHERE organization_id = $1 LIMIT 1`, [organizationId]);
+async function hasDemoData(pool: Pool, moduleUserId: string): Promise<boolean> {
+  const result = await pool.query(`SELECT 1 FROM ${DEMO_SCHEMA}.transactions WHERE user_id = $1 LIMIT 1`, [moduleUserId]);
   return result.rowCount !== 0;
 }
 
@@ -122,7 +143,7 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
   const rangeStart = Math.floor((now - days * DAY) / HOUR) * HOUR;
   const hours = Math.ceil((now - rangeStart) / HOUR);
   const { pool } = context;
-  await createDemoTables(pool);
+  await createBusinessTables(pool);
   // Sketch what the catalog's distinct metrics count, as the API does.
   const distinct = distinctAttributesOf(loadCatalog(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE));
 
@@ -130,7 +151,12 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
     ORGANIZATIONS.map(async (organization) => {
       const row = await createOrganization(pool, organization.name);
       const plan: OrganizationPlan = { name: organization.name, slug: organization.slug, scale: organization.scale, incidents: planIncidents(organization.name, rangeStart, now, organization.shiftDays) };
-      return { row, plan, generate: !(await hasDemoData(pool, row.id)) };
+      // The organization's tenant in the shared business-module tables, and its own Communications schema.
+      const target = { moduleUserId: demoUuid(`module-user:${organization.name}`), communicationsSchema: communicationsSchemaOf(organization.slug) };
+      await setModuleUserId(pool, organization.name, target.moduleUserId);
+      await createCommunicationsTables(pool, target.communicationsSchema);
+      await setSourceConnection(pool, organization.name, COMMUNICATIONS_SOURCE, { connection: 'main', schema: target.communicationsSchema });
+      return { row, plan, target, generate: !(await hasDemoData(pool, target.moduleUserId)) };
     }),
   );
 
@@ -143,11 +169,11 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
   if (showProgress && totalHours > 0) bar.start(totalHours, 0, { organization: '', day: '', events: 0 });
 
   const results: DemoOrganizationResult[] = [];
-  for (const [position, { row, plan, generate }] of plans.entries()) {
+  for (const [position, { row, plan, target, generate }] of plans.entries()) {
     let events = 0;
     let moduleRows = 0;
     if (generate) {
-      await insertReferenceData(pool, row.id);
+      await insertReferenceData(pool, target.communicationsSchema);
       const random = new Random((options.seed ?? 42) * 1000 + position);
       let pendingEvents: DemoEvent[] = [];
       let pendingRows = emptyRows();
@@ -158,7 +184,7 @@ export async function runDemo(context: Pick<AppContext, 'pool' | 'config' | 'cac
           if (answer.rejected.length > 0) throw new Error(`demo events rejected by ingestion: ${answer.rejected[0]!.error}`);
           events += answer.accepted;
         }
-        moduleRows += await insertRows(pool, row.id, pendingRows);
+        moduleRows += await insertModuleRows(pool, target, pendingRows);
         pendingEvents = [];
         pendingRows = emptyRows();
       };

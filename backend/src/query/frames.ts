@@ -34,7 +34,8 @@ export interface Frame {
     name: string;
     refId: string;
     fields: FieldSchema[];
-    meta: { custom: { source: string; cached: boolean } };
+    /** `notices` are Grafana's own: shown on the panel (e.g. a level KPI without a previous snapshot). */
+    meta: { custom: { source: string; cached: boolean }; notices?: Array<{ severity: 'info' | 'warning'; text: string }> };
   };
   data: { values: unknown[][] };
 }
@@ -105,6 +106,8 @@ export interface Kpi {
   deltaPercent: number | null;
   trend: Trend;
   severity: Severity;
+  /** Set when the value is not what the range asked for, e.g. a level's current value without a snapshot to compare with. */
+  note?: string;
 }
 
 /** One row: the value over the range, the previous period's, the change, its direction and severity. */
@@ -121,7 +124,7 @@ export function kpiFrame(context: FrameContext, kpi: Kpi): Frame {
         field('trend', 'string'),
         field('severity', 'string'),
       ],
-      meta: meta(context),
+      meta: { ...meta(context), ...(kpi.note && { notices: [{ severity: 'info' as const, text: kpi.note }] }) },
     },
     data: { values: [[kpi.value], [kpi.previous], [kpi.deltaPercent], [kpi.trend], [kpi.severity]] },
   };

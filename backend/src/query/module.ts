@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { QueryCache } from '../cache/query-cache.js';
 import { DEFAULT_CATALOG_FILE, type Catalog } from '../catalog/load.js';
 import type { AppContext } from '../context.js';
+import { LevelHistory } from '../levels/history.js';
 import { ADAPTER_TYPES } from '../sources/adapters/index.js';
 import { SourceRegistry } from '../sources/registry.js';
 import { ActiveCatalog, type CatalogGeneration } from './active-catalog.js';
@@ -37,6 +38,7 @@ export interface QueryModule {
  */
 export async function createQueryModule(context: AppContext, hooks: QueryHooks = {}): Promise<QueryModule> {
   const cache = new QueryCache(context.redis, context.cacheVersions, context.metrics.registry, context.logger);
+  const levels = new LevelHistory(context.pool);
   const build = async (catalog: Catalog, version: string): Promise<CatalogGeneration> => {
     const registry = await SourceRegistry.create(catalog, context, ADAPTER_TYPES);
     const service = new QueryService(catalog, registry, cache, {
@@ -44,6 +46,7 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
       severityFor: hooks.severityFor ?? severityFor,
       logger: context.logger,
       catalogVersion: version,
+      levels,
     });
     const router = queryRouter({
       service,
@@ -55,6 +58,7 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
   };
   const active = await ActiveCatalog.create(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE, build, context.logger);
   context.onClose.push(() => active.close());
+  context.sourceStatuses = () => active.current.registry.status();
   context.readinessChecks.push({
     name: 'sources',
     check: async () => {

@@ -3,7 +3,7 @@ import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { Filter } from '../sources/types.js';
 import { chooseBucketMs, DAY_MS, WHOLE_RANGE_MS } from './buckets.js';
-import type { Format, QueryInput } from './schema.js';
+import { LIMIT_MAX, ORDER_DIRECTIONS, type Format, type OrderBy, type QueryInput } from './schema.js';
 
 /** One query checked against the catalog and ready to run. */
 export interface Plan {
@@ -20,6 +20,9 @@ export interface Plan {
   to: Date;
   /** Time-series bucket width, or WHOLE_RANGE_MS for tables and KPIs. */
   bucketMs: number;
+  /** Tables only: rows sorted by this, then cut to `limit` (top-N). */
+  orderBy?: OrderBy | undefined;
+  limit?: number | undefined;
 }
 
 /** Why one query cannot run: reported in its own result, never failing the request. */
@@ -73,13 +76,18 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     return fail(`the time range spans ${Math.ceil(rangeDays)} days; the limit is ${context.maxRangeDays} days (QUERY_MAX_RANGE_DAYS)`);
   }
 
+  const groupBy = [...new Set(query.groupBy)];
+  const top = topN(query, groupBy);
+  if (typeof top === 'string') return fail(top);
+
   const intervalMs = context.intervalMs ?? (to.getTime() - from.getTime()) / context.maxDataPoints;
   return {
+    ...top,
     refId: query.refId,
     metric,
     source: metric.source,
     aggregation,
-    groupBy: [...new Set(query.groupBy)],
+    groupBy,
     filters: query.filters,
     format: query.format,
     compareToPrevious: query.compareToPrevious,
@@ -87,6 +95,27 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
   };
+}
+
+/** Checks a table query's top-N: `orderBy` by value or a group-by dimension, `limit` 1..1000. */
+function topN(query: QueryInput, groupBy: string[]): { orderBy?: OrderBy | undefined; limit?: number | undefined } | string {
+  if (query.orderBy === undefined && query.limit === undefined) return {};
+  if (query.format !== 'table') return `${query.orderBy !== undefined ? 'orderBy' : 'limit'}: applies to table queries only (format 'table'), not '${query.format}'`;
+  let orderBy: OrderBy | undefined;
+  if (query.orderBy !== undefined) {
+    const raw = query.orderBy as Record<string, unknown> | null;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'orderBy: must be an object { by, direction }';
+    const allowed = ['value', ...groupBy];
+    if (typeof raw.by !== 'string' || !allowed.includes(raw.by)) {
+      return `orderBy.by: ${typeof raw.by === 'string' ? `'${raw.by}'` : 'a string'} must be 'value' or one of the query's groupBy dimensions (${list(groupBy)})`;
+    }
+    if (!ORDER_DIRECTIONS.includes(raw.direction as OrderBy['direction'])) return `orderBy.direction: must be 'asc' or 'desc'`;
+    orderBy = { by: raw.by, direction: raw.direction as OrderBy['direction'] };
+  }
+  if (query.limit !== undefined && (typeof query.limit !== 'number' || !Number.isInteger(query.limit) || query.limit < 1 || query.limit > LIMIT_MAX)) {
+    return `limit: must be a whole number from 1 to ${LIMIT_MAX}`;
+  }
+  return { orderBy, limit: query.limit as number | undefined };
 }
 
 export function isPlanError(plan: Plan | PlanError): plan is PlanError {

@@ -102,7 +102,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
 
   router.get('/catalog', (_req, res) => {
     res.json({
-      sources: registry.status().map(({ id, type, label, status, latencyMs, lastError }) => ({
+      sources: registry.status().map(({ id, type, label, status, latencyMs, lastError, lastSuccessAt }) => ({
         id,
         type,
         label,
@@ -110,6 +110,7 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
         status,
         latencyMs,
         lastError,
+        lastSuccessAt,
       })),
       metrics: catalog.metrics.map((metric) => ({
         key: metric.key,
@@ -180,6 +181,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
       Promise.resolve(registry.status()),
     ]);
     const healthy = statuses.filter((source) => source.status === 'up').length;
+    const firing = { critical: 0, warning: 0 };
+    for (const alert of alerts as Array<{ severity?: string }>) if (alert.severity === 'critical' || alert.severity === 'warning') firing[alert.severity] += 1;
     res.json({
       from: range.from.toISOString(),
       to: range.to.toISOString(),
@@ -188,7 +191,9 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
       systemHealth: {
         status: healthy === statuses.length ? 'healthy' : healthy === 0 ? 'down' : 'degraded',
         cache: cacheMode(),
-        sources: statuses.map(({ id, label, status, latencyMs, lastError }) => ({ id, label, status, latencyMs, lastError })),
+        /** Firing alerts of the organization by severity (the automation layer's system health). */
+        alerts: { ...firing, total: firing.critical + firing.warning },
+        sources: statuses.map(({ id, label, status, latencyMs, lastError, lastSuccessAt }) => ({ id, label, status, latencyMs, lastError, lastSuccessAt })),
       },
     });
   });

@@ -50,10 +50,24 @@ export const querySchema = z.object({
   filters: z.array(filterSchema).max(50, 'at most 50 filters').default([]),
   format: z.enum(FORMATS, { message: `must be one of ${FORMATS.join(', ')}` }).default('timeseries'),
   compareToPrevious: z.boolean().default(false),
+  /**
+   * Top-N of table queries. Checked per query by the planner (a bad value is
+   * that query's 400 naming the field), so here they pass through as given.
+   */
+  orderBy: z.unknown().optional(),
+  limit: z.unknown().optional(),
   live: z.boolean().default(false),
   hide: z.boolean().default(false),
 });
 export type QueryInput = z.infer<typeof querySchema>;
+
+export const LIMIT_MAX = 1000;
+export const ORDER_DIRECTIONS = ['asc', 'desc'] as const;
+export interface OrderBy {
+  /** `value`, or one of the query's group-by dimensions. */
+  by: string;
+  direction: (typeof ORDER_DIRECTIONS)[number];
+}
 
 export const queryRequestSchema = z
   .object({

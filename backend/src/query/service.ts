@@ -1,6 +1,7 @@
 import type { QueryCache } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
+import type { LevelHistory } from '../levels/history.js';
 import type { Logger } from '../logger.js';
 import { SourceError } from '../sources/errors.js';
 import type { SourceRegistry } from '../sources/registry.js';
@@ -26,6 +27,10 @@ interface Fetched {
 function fillFor(aggregation: Aggregation): number | null {
   return aggregation === 'sum' || aggregation === 'count' || aggregation === 'rate' || aggregation === 'distinct' ? 0 : null;
 }
+
+/** A range ending this close to now reads a level live rather than from a snapshot. */
+const LIVE_TOLERANCE_MS = 60_000;
+const LIVE_WINDOW_MS = 3_600_000;
 
 const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.stringify(groupBy.map((dimension) => labels[dimension] ?? ''));
 
@@ -66,6 +71,30 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
 }
 
 /**
+ * Top-N of a table: rows sorted by `orderBy` (empty values last, whatever the
+ * direction; ties in label order, so answers are stable), then the first `limit`.
+ */
+export function topRows(series: Series[], plan: Pick<Plan, 'groupBy' | 'orderBy' | 'limit'>): Series[] {
+  let rows = series;
+  if (plan.orderBy) {
+    const { by, direction } = plan.orderBy;
+    const sign = direction === 'asc' ? 1 : -1;
+    const sortKey = (one: Series): number | string | null => (by === 'value' ? (one.values[0] ?? null) : (one.labels[by] ?? null));
+    rows = [...series].sort((a, b) => {
+      const [x, y] = [sortKey(a), sortKey(b)];
+      if (x === null || y === null || x === '' || y === '') {
+        const [xEmpty, yEmpty] = [x === null || x === '', y === null || y === ''];
+        if (xEmpty !== yEmpty) return xEmpty ? 1 : -1;
+      } else if (x !== y) {
+        return (x < y ? -1 : 1) * sign;
+      }
+      return seriesKey(plan.groupBy, a.labels) < seriesKey(plan.groupBy, b.labels) ? -1 : 1;
+    });
+  }
+  return plan.limit === undefined ? rows : rows.slice(0, plan.limit);
+}
+
+/**
  * Runs planned queries: each against its source through the cache, all of a
  * request in parallel, each failing alone. Ratios are computed here from
  * their numerator's and denominator's sums over the same buckets and labels.
@@ -75,7 +104,7 @@ export class QueryService {
     readonly catalog: Catalog,
     readonly registry: SourceRegistry,
     private readonly cache: QueryCache,
-    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; catalogVersion?: string },
+    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; catalogVersion?: string; levels?: LevelHistory | undefined },
   ) {}
 
   plan(query: QueryInput, request: Pick<QueryRequest, 'from' | 'to' | 'intervalMs' | 'maxDataPoints'>): Plan | PlanError {
@@ -116,7 +145,7 @@ export class QueryService {
     }
     if (plan.format === 'table') {
       const current = await this.series(organizationId, plan, plan.from, plan.to);
-      return [tableFrame(context(current.cached), plan.groupBy, current.series)];
+      return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones.
     const span = plan.to.getTime() - plan.from.getTime();
@@ -135,6 +164,7 @@ export class QueryService {
 
   /** The value over [from, to) and over the period of equal length just before it. */
   async kpi(organizationId: string, plan: Plan): Promise<{ kpi: Kpi; cached: boolean }> {
+    if (plan.metric.level && this.options.levels) return this.levelKpi(organizationId, plan, this.options.levels);
     const span = plan.to.getTime() - plan.from.getTime();
     const whole = { ...plan, groupBy: [], bucketMs: WHOLE_RANGE_MS };
     const [current, previous] = await Promise.all([
@@ -156,6 +186,69 @@ export class QueryService {
     };
   }
 
+  /**
+   * A level's KPI: the level at the end of the range (live when the range
+   * reaches now, else the snapshot) against the level at its start (a
+   * snapshot). Until a snapshot exists there is no previous value, and the
+   * KPI says it shows the current value, not a change.
+   */
+  private async levelKpi(organizationId: string, plan: Plan, levels: LevelHistory): Promise<{ kpi: Kpi; cached: boolean }> {
+    const now = Date.now();
+    let value: number | null = null;
+    let cached = false;
+    if (plan.to.getTime() >= now - LIVE_TOLERANCE_MS) {
+      const live = await this.liveLevel(organizationId, plan, now);
+      value = live.value;
+      cached = live.cached;
+    } else {
+      value = (await levels.at(organizationId, plan.metric.key, plan.to, plan.filters))?.value ?? null;
+    }
+    const before = await levels.at(organizationId, plan.metric.key, plan.from, plan.filters);
+    const previous = before?.value ?? null;
+    return {
+      kpi: {
+        value,
+        previous,
+        deltaPercent: deltaPercent(value, previous),
+        trend: trendOf(value, previous),
+        severity: this.options.severityFor(plan.metric, value),
+        ...(!before && {
+          note: `current value: no snapshot of '${plan.metric.key}' at ${plan.from.toISOString()} to compare with yet (levels are snapshotted daily)`,
+        }),
+      },
+      cached,
+    };
+  }
+
+  /** A level now, straight from its source (the SQL answers the current state). */
+  private async liveLevel(organizationId: string, plan: Plan, now: number): Promise<{ value: number | null; cached: boolean }> {
+    // A minute-aligned window keeps the question, and so its cache entry, stable for a minute.
+    const minute = Math.floor(now / 60_000) * 60_000;
+    const fetched = await this.fetch(organizationId, { ...plan, groupBy: [], bucketMs: WHOLE_RANGE_MS }, plan.metric, 'sum', new Date(minute - LIVE_WINDOW_MS), new Date(minute + LIVE_WINDOW_MS));
+    const values = fetched.series.flatMap((one) => one.values).filter((entry): entry is number => entry !== null);
+    return { value: values.reduce((total, entry) => total + entry, 0), cached: fetched.cached };
+  }
+
+  /** Snapshots per bucket; the bucket holding now gets the live value. Buckets with neither stay empty. */
+  private async levelSeries(organizationId: string, plan: Plan, levels: LevelHistory, from: Date, to: Date): Promise<Fetched> {
+    const now = Date.now();
+    const coversNow = from.getTime() <= now && now < to.getTime();
+    const [history, live] = await Promise.all([
+      levels.series(organizationId, plan.metric.key, { from, to, bucketMs: plan.bucketMs }, plan.groupBy, plan.filters),
+      coversNow ? this.fetch(organizationId, plan, plan.metric, 'sum', from, to) : undefined,
+    ]);
+    const merged = new Map(history.map((one) => [seriesKey(plan.groupBy, one.labels), one]));
+    for (const one of live?.series ?? []) {
+      const key = seriesKey(plan.groupBy, one.labels);
+      const entry = merged.get(key) ?? { labels: one.labels, times: [], values: [] };
+      const byTime = new Map(entry.times.map((time, index) => [time, entry.values[index] ?? null]));
+      one.times.forEach((time, index) => byTime.set(alignDown(time, plan.bucketMs), one.values[index] ?? null));
+      const times = [...byTime.keys()].sort((a, b) => a - b);
+      merged.set(key, { labels: entry.labels, times, values: times.map((time) => byTime.get(time) ?? null) });
+    }
+    return { series: [...merged.values()], cached: live?.cached ?? false };
+  }
+
   /** A ratio's denominator summed over the plan's range (the same cached question its value was computed from). */
   private async denominatorTotal(organizationId: string, plan: Plan): Promise<number> {
     const { series } = await this.ratioPart(organizationId, plan, plan.metric.denominator!, plan.from, plan.to);
@@ -171,6 +264,10 @@ export class QueryService {
   async series(organizationId: string, plan: Plan, from: Date, to: Date): Promise<Fetched> {
     const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
     const metric = plan.metric;
+    if (metric.level && this.options.levels) {
+      const fetched = await this.levelSeries(organizationId, plan, this.options.levels, from, to);
+      return { series: densify(fetched.series, plan.groupBy, times, plan.bucketMs, null), cached: fetched.cached };
+    }
     if (metric.kind !== 'ratio') {
       const fetched = await this.fetch(organizationId, plan, metric, plan.aggregation as SourceQuery['aggregation'], from, to);
       return { series: densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };

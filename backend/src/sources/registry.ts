@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Counter, Histogram } from 'prom-client';
 import type { Catalog } from '../catalog/load.js';
-import { CatalogError, formatPath } from '../catalog/load.js';
+import { CatalogError, problemAt, type CatalogProblem } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
 import { SourceError } from './errors.js';
@@ -46,6 +46,8 @@ export interface SourceStatus {
   label: string;
   status: SourceState;
   lastError: string | null;
+  /** When the source last answered a query or a health check (null: never since start). */
+  lastSuccessAt: string | null;
   latencyMs: number | null;
   checkedAt: string | null;
 }
@@ -55,11 +57,11 @@ interface Entry {
   adapter: SourceAdapter;
   state: SourceState;
   lastError: string | null;
+  lastSuccessAt: Date | null;
   latencyMs: number | null;
   checkedAt: Date | null;
   limit: LimitFunction | undefined;
   initializing: Promise<void> | undefined;
-  lastSuccessAt: Date | null;
   lastErrorAt: Date | null;
   recent: Sample[];
 }
@@ -106,23 +108,27 @@ export class SourceRegistry {
   static async create(catalog: Catalog, context: AppContext, types: ReadonlyArray<AdapterType>): Promise<SourceRegistry> {
     const registry = new SourceRegistry(context, context.config.CACHE_TTL_SECONDS);
     const byType = new Map(types.map((type) => [type.type, type]));
-    const problems: Array<{ path: string; message: string }> = [];
+    const problems: CatalogProblem[] = [];
     catalog.sources.forEach((source, index) => {
       const type = byType.get(source.type);
       if (!type) {
-        problems.push({ path: formatPath(['sources', index, 'type']), message: `no adapter is registered for type '${source.type}'` });
+        problems.push(problemAt(catalog, ['sources', index, 'type'], `no adapter is registered for type '${source.type}'`));
         return;
       }
       const settings = type.sourceSchema.safeParse(source);
       if (!settings.success) {
-        for (const issue of settings.error.issues) problems.push({ path: formatPath(['sources', index, ...issue.path]), message: issue.message });
+        for (const issue of settings.error.issues) problems.push(problemAt(catalog, ['sources', index, ...issue.path], issue.message));
         return;
       }
       catalog.metrics.forEach((metric, metricIndex) => {
         if (metric.source !== source.id || metric.kind === 'ratio') return;
         const query = type.metricQuerySchema.safeParse(metric.query ?? {});
         if (!query.success) {
-          for (const issue of query.error.issues) problems.push({ path: formatPath(['metrics', metricIndex, 'query', ...issue.path]), message: issue.message });
+          for (const issue of query.error.issues) problems.push(problemAt(catalog, ['metrics', metricIndex, 'query', ...issue.path], issue.message));
+          return;
+        }
+        for (const problem of type.checkMetric?.(settings.data, metric) ?? []) {
+          problems.push(problemAt(catalog, ['metrics', metricIndex, 'query', ...problem.path], problem.message));
         }
       });
       if (problems.length > 0) return;
@@ -131,11 +137,11 @@ export class SourceRegistry {
         adapter: type.create(settings.data, context),
         state: 'initializing',
         lastError: null,
+        lastSuccessAt: null,
         latencyMs: null,
         checkedAt: null,
         limit: source.maxConcurrency ? pLimit(source.maxConcurrency) : undefined,
         initializing: undefined,
-        lastSuccessAt: null,
         lastErrorAt: null,
         recent: [],
       });
@@ -197,14 +203,14 @@ export class SourceRegistry {
       const started = performance.now();
       let outcome = 'ok';
       try {
-        const series = await withTimeout(
+        const answer = await withTimeout(
           entry.adapter.query(query, controller.signal),
           entry.source.timeoutMs,
           `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
           () => controller.abort(),
         );
         entry.lastSuccessAt = new Date();
-        return series;
+        return answer;
       } catch (error) {
         const failure = error instanceof SourceError ? error : error instanceof TimeoutError ? new SourceError(sourceId, 'timeout', error.message) : new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
         outcome = failure.failure;
@@ -233,6 +239,7 @@ export class SourceRegistry {
         entry.latencyMs = Math.round(performance.now() - started);
         entry.checkedAt = new Date();
         entry.lastError = result.ok ? null : result.detail;
+        if (result.ok) entry.lastSuccessAt = entry.checkedAt;
         // A failed probe marks the source down; the retry loop re-initializes it.
         if (!result.ok) {
           entry.state = 'down';
@@ -251,6 +258,7 @@ export class SourceRegistry {
       label: entry.source.label ?? entry.source.id,
       status: entry.state,
       lastError: entry.lastError,
+      lastSuccessAt: entry.lastSuccessAt?.toISOString() ?? null,
       latencyMs: entry.latencyMs,
       checkedAt: entry.checkedAt?.toISOString() ?? null,
     }));

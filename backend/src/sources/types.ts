@@ -61,5 +61,7 @@ export interface AdapterType<TSource extends z.ZodType = z.ZodType, TMetricQuery
   sourceSchema: TSource;
   /** Validates each metric's `query` block for this source type. */
   metricQuerySchema: TMetricQuery;
+  /** Checks of a metric that need its source's settings (e.g. tenant filtering); paths are relative to the metric's `query`. */
+  checkMetric?(source: z.infer<TSource>, metric: CatalogMetric): Array<{ path: PropertyKey[]; message: string }>;
   create(source: z.infer<TSource>, context: AppContext): SourceAdapter;
 }

@@ -26,8 +26,8 @@ export interface BigqueryTable {
 export interface BigqueryFakeOptions {
   projectId: string;
   token: string;
-  /** Answers a query (text and named parameters as sent); throw BigqueryQueryError for a 400. */
-  answer(query: string, parameters: Record<string, string>): BigqueryTable;
+  /** Answers a query (text, named parameters and the request's default dataset as sent); throw BigqueryQueryError for a 400. */
+  answer(query: string, parameters: Record<string, string>, request: { defaultDataset?: { projectId: string; datasetId: string } }): BigqueryTable;
   pageSize?: number;
   /** The first jobs.query answer says jobComplete: false, so the client polls getQueryResults. */
   slowJobs?: boolean;
@@ -86,12 +86,13 @@ export async function startBigqueryFake(options: BigqueryFakeOptions): Promise<F
         parameterMode?: string;
         queryParameters?: Array<{ name: string; parameterValue: { value: string } }>;
         formatOptions?: { useInt64Timestamp?: boolean };
+        defaultDataset?: { projectId: string; datasetId: string };
       };
       if (body.useLegacySql !== false) return googleError(400, 'INVALID_ARGUMENT', 'invalidQuery', 'this fake only runs Standard SQL');
       const parameters = Object.fromEntries((body.queryParameters ?? []).map((parameter) => [parameter.name, parameter.parameterValue.value]));
       let table: BigqueryTable;
       try {
-        table = options.answer(body.query, parameters);
+        table = options.answer(body.query, parameters, { ...(body.defaultDataset && { defaultDataset: body.defaultDataset }) });
       } catch (error) {
         if (error instanceof BigqueryQueryError) return googleError(400, 'INVALID_ARGUMENT', 'invalidQuery', error.message);
         throw error;

@@ -17,6 +17,8 @@ const RELATED_EVENT_METRICS: Record<string, string[]> = { communications: ['uniq
  */
 export function sourceDashboards(catalog: CatalogQueries): Array<{ file: string; dashboard: Dashboard }> {
   return catalog.catalog.sources.flatMap((source) => {
+    // The `system` source reports on the others; the All sources dashboard shows it.
+    if (source.type === 'system') return [];
     const metrics = catalog.catalog.metrics.filter((metric) => metric.source === source.id);
     if (metrics.length === 0) return [];
     const label = source.label ?? source.id;

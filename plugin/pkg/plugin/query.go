@@ -17,7 +17,11 @@ const (
 	FormatKPI        = "kpi"
 )
 
+// LimitMax is the largest top-N a table query may ask for.
+const LimitMax = 1000
+
 var (
+	validDirections   = []string{"asc", "desc"}
 	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI}
 	validAggregations = []string{"sum", "count", "avg", "min", "max", "p50", "p90", "p95", "p99", "rate", "distinct"}
 	validOps          = []string{"eq", "neq", "in", "not_in"}
@@ -37,8 +41,17 @@ type Query struct {
 	Filters           []Filter `json:"filters,omitempty"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious,omitempty"`
+	// Top-N of table queries, passed through to the backend as they are.
+	OrderBy *OrderBy `json:"orderBy,omitempty"`
+	Limit   *int     `json:"limit,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
+}
+
+// OrderBy sorts a table query's rows by "value" or by one of its groupBy dimensions.
+type OrderBy struct {
+	By        string `json:"by"`
+	Direction string `json:"direction"`
 }
 
 // Filter restricts a query to some values of one dimension. Value is a string
@@ -59,6 +72,8 @@ type queryJSON struct {
 	Filters           []Filter `json:"filters"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious"`
+	OrderBy           *OrderBy `json:"orderBy"`
+	Limit             *float64 `json:"limit"`
 	Live              bool     `json:"live"`
 }
 
@@ -80,7 +95,15 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Filters:           raw.Filters,
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
+		OrderBy:           raw.OrderBy,
 		Live:              raw.Live,
+	}
+	if raw.Limit != nil {
+		limit := int(*raw.Limit)
+		if float64(limit) != *raw.Limit {
+			return Query{}, fmt.Errorf("%w: limit: must be a whole number from 1 to %d", errInvalidQuery, LimitMax)
+		}
+		q.Limit = &limit
 	}
 	if q.Format == "" {
 		q.Format = FormatTimeSeries
@@ -110,6 +133,33 @@ func (q Query) validate() error {
 		if err := f.validate(); err != nil {
 			return fmt.Errorf("%w: filters[%d]: %v", errInvalidQuery, i, err)
 		}
+	}
+	return q.validateTopN()
+}
+
+// validateTopN checks orderBy and limit with the backend's rules and words
+// (docs/api.md), so an alert rule fails before it reaches the backend.
+func (q Query) validateTopN() error {
+	if q.OrderBy == nil && q.Limit == nil {
+		return nil
+	}
+	if q.Format != FormatTable {
+		field := "limit"
+		if q.OrderBy != nil {
+			field = "orderBy"
+		}
+		return fmt.Errorf("%w: %s: applies to table queries only (format 'table'), not '%s'", errInvalidQuery, field, q.Format)
+	}
+	if q.OrderBy != nil {
+		if q.OrderBy.By != "value" && !slices.Contains(q.GroupBy, q.OrderBy.By) {
+			return fmt.Errorf("%w: orderBy.by: '%s' must be 'value' or one of the query's groupBy dimensions (%s)", errInvalidQuery, q.OrderBy.By, strings.Join(q.GroupBy, ", "))
+		}
+		if !slices.Contains(validDirections, q.OrderBy.Direction) {
+			return fmt.Errorf("%w: orderBy.direction: must be 'asc' or 'desc'", errInvalidQuery)
+		}
+	}
+	if q.Limit != nil && (*q.Limit < 1 || *q.Limit > LimitMax) {
+		return fmt.Errorf("%w: limit: must be a whole number from 1 to %d", errInvalidQuery, LimitMax)
 	}
 	return nil
 }

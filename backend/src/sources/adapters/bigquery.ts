@@ -19,7 +19,13 @@ export const bigquerySourceSchema = z
   .object({
     id: z.string(),
     timeoutMs: z.number(),
+    /** The Google Cloud project that runs the queries (literal or env:NAME). */
     projectId: z.string().min(1, 'required: the Google Cloud project that runs the queries'),
+    /**
+     * Default dataset (literal or env:NAME), e.g. the GA4 export `analytics_123456789`,
+     * so catalog SQL names tables without a dataset (`events_*`) and one catalog serves every property.
+     */
+    dataset: z.string().min(1).optional(),
     /** Dataset location, e.g. EU or US. */
     location: z.string().min(1).optional(),
     /** Only for regional or private endpoints (and local fakes); the client default otherwise. */
@@ -36,6 +42,12 @@ export type BigquerySource = z.infer<typeof bigquerySourceSchema>;
 export const bigqueryMetricQuerySchema = z
   .object({
     sql: z.string().min(1, 'required: Standard SQL returning time, value and the dimension columns'),
+    /**
+     * Per dimension, a table from the value the SQL returns to the name shown
+     * (e.g. GA4 event names to feature names); rows whose value is not in the
+     * table are left out, so the table also says which events count.
+     */
+    labelMaps: z.record(z.string(), z.record(z.string(), z.string().min(1))).optional(),
   })
   .strict()
   .superRefine((query, context) => {
@@ -75,9 +87,13 @@ class BigqueryAdapter implements SourceAdapter {
     return this.source.id;
   }
 
+  private defaultDataset: { projectId: string; datasetId: string } | undefined;
+
   async initialize(): Promise<void> {
+    const projectId = resolveEnv(this.source.projectId);
+    this.defaultDataset = this.source.dataset ? { projectId, datasetId: resolveEnv(this.source.dataset) } : undefined;
     const options: BigQueryOptions = {
-      projectId: this.source.projectId,
+      projectId,
       ...(this.source.location && { location: this.source.location }),
       ...(this.source.apiEndpoint && { apiEndpoint: this.source.apiEndpoint }),
       ...(this.source.keyFilename && { keyFilename: resolveEnv(this.source.keyFilename) }),
@@ -95,13 +111,14 @@ class BigqueryAdapter implements SourceAdapter {
   async query(query: SourceQuery, _signal: AbortSignal): Promise<Series[]> {
     assertOrganizationAllowed(this.id, this.source.organizations, query.organizationId);
     if (!this.client) throw new SourceError(this.id, 'unavailable', `source '${this.id}' is not initialized`);
-    const { sql } = bigqueryMetricQuerySchema.parse(query.metric.query ?? {});
+    const { sql, labelMaps } = bigqueryMetricQuerySchema.parse(query.metric.query ?? {});
     let rows: Array<Record<string, unknown>>;
     try {
       [rows] = await this.client.query({
         query: sql,
         params: parametersFor(sql, query),
         useLegacySql: false,
+        ...(this.defaultDataset && { defaultDataset: this.defaultDataset }),
         ...(this.source.location && { location: this.source.location }),
       });
     } catch (error) {
@@ -109,7 +126,7 @@ class BigqueryAdapter implements SourceAdapter {
       const message = error instanceof Error ? error.message : String(error);
       throw new SourceError(this.id, status === 400 ? 'bad_query' : 'failed', `metric '${query.metric.key}': BigQuery ${status ? `${status} ` : ''}${message}`);
     }
-    const points: Point[] = rows.map((row) => {
+    const points: Point[] = rows.flatMap((row) => {
       const time = parseTime(plain(row.time));
       if (time === undefined) throw new SourceError(this.id, 'bad_query', `metric '${query.metric.key}': the SQL must return a 'time' column (TIMESTAMP, DATE or YYYYMMDD)`);
       const labels: Record<string, string> = {};
@@ -117,7 +134,12 @@ class BigqueryAdapter implements SourceAdapter {
         const value = plain(row[dimension]);
         if (value !== undefined && value !== null) labels[dimension] = String(value);
       }
-      return { time, value: parseValue(plain(row.value)), labels };
+      for (const [dimension, table] of Object.entries(labelMaps ?? {})) {
+        const mapped = table[labels[dimension] ?? ''];
+        if (mapped === undefined) return [];
+        labels[dimension] = mapped;
+      }
+      return [{ time, value: parseValue(plain(row.value)), labels }];
     });
     return pointsToSeries(points, query);
   }
@@ -125,7 +147,7 @@ class BigqueryAdapter implements SourceAdapter {
   async healthCheck(): Promise<HealthStatus> {
     if (!this.client) return { ok: false, detail: 'not initialized' };
     const [datasets] = await this.client.getDatasets({ maxResults: 1 });
-    return { ok: true, detail: `project ${this.source.projectId} reachable (${datasets.length ? 'datasets visible' : 'no datasets'})` };
+    return { ok: true, detail: `project ${resolveEnv(this.source.projectId)} reachable (${datasets.length ? 'datasets visible' : 'no datasets'})` };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from './support/server.js';
+
+/** The "All sources" table: every catalog source with its status, last success and last error. */
+
+let server: TestServer;
+let key: string;
+
+before(async () => {
+  server = await startTestServer('all_sources');
+  key = await server.keyFor('acme');
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+async function sourcesTable(): Promise<Array<Record<string, unknown>>> {
+  const response = await server.request('/api/v1/query', {
+    method: 'POST',
+    key,
+    json: {
+      from: new Date(Date.now() - 3_600_000).toISOString(),
+      to: new Date().toISOString(),
+      queries: [{ refId: 'S', metric: 'source_status', format: 'table', groupBy: ['source', 'status', 'lastSuccess', 'lastError'], orderBy: { by: 'source', direction: 'asc' } }],
+    },
+  });
+  const { results } = (await response.json()) as { results: Record<string, { status: number; error?: string; frames: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> }> };
+  assert.equal(results.S!.status, 200, results.S!.error);
+  const frame = results.S!.frames[0]!;
+  const names = frame.schema.fields.map((field) => field.name);
+  return frame.data.values[0]!.map((_, row) => Object.fromEntries(names.map((name, column) => [name, frame.data.values[column]![row]])));
+}
+
+describe('all sources', () => {
+  test('one row per catalog source (but itself), up as 1, with its status', async () => {
+    const rows = await sourcesTable();
+    const catalog = (await (await server.request('/api/v1/catalog', { key })).json()) as { sources: Array<{ id: string; type: string }> };
+    assert.deepEqual(rows.map((row) => row.source), catalog.sources.filter((source) => source.type !== 'system').map((source) => source.id).sort());
+    for (const row of rows) assert.equal(row.value, row.status === 'up' ? 1 : 0, String(row.source));
+  });
+
+  test('a source that answered shows when; one that failed shows its last error', async () => {
+    await server.request('/api/v1/query', { method: 'POST', key, json: { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z', queries: [{ refId: 'A', metric: 'orders_created' }, { refId: 'B', metric: 'revenue' }] } });
+    const rows = Object.fromEntries((await sourcesTable()).map((row) => [row.source, row]));
+    assert.ok(Date.parse(String(rows.events!.lastSuccess)) > Date.now() - 60_000, `events last success ${rows.events!.lastSuccess}`);
+    // acme has no module_user_id setting: the bookkeeping query failed, and the table says why.
+    assert.match(String(rows.bookkeeping!.lastError), /no module_user_id setting/);
+  });
+});

@@ -6,7 +6,8 @@ import { alignDown, HOUR_MS, WHOLE_RANGE_MS } from '../query/buckets.js';
 import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
 import type { Series } from '../sources/types.js';
-import { describeFinding, evaluateBaseline, evaluateChange, evaluateRatio, evaluateThreshold, type Finding, type Severity } from './detectors/index.js';
+import { describeFinding, evaluateBaseline, evaluateChange, type Finding, type Severity } from './detectors/index.js';
+import { baselineHistoryMs, baselineOptionsOf, judgeThreshold, needsParts } from './judge.js';
 import type { MetricRule, Rule } from './rules.js';
 import { nextState } from './state-machine.js';
 import { loadStates, recordTransition, saveState, seriesKeyOf, tryLockRule, type EvaluatedSeries } from './store.js';
@@ -59,24 +60,21 @@ export class RuleEvaluator {
   async findings(organizationId: string, { metric, rule }: MetricRule, at: number, previous: Map<string, Severity>): Promise<Map<string, { labels: Record<string, string>; finding: Finding }>> {
     const out = new Map<string, { labels: Record<string, string>; finding: Finding }>();
     if (rule.type === 'threshold') {
-      const from = alignDown(at - rule.window, HOUR_MS);
-      const ratio = metric.kind === 'ratio';
+      // The complete hours of the window: the current hour is judged once it is over, so Grafana's
+      // band query (which leaves the partial hour null) and this evaluator judge the same numbers.
+      const to = alignDown(at, HOUR_MS);
+      const from = to - rule.window;
+      const parts = needsParts(metric, rule);
       const [values, volumes, numerators] = await Promise.all([
-        this.totals(organizationId, metric, rule, from, at),
-        ratio && (rule.minVolume > 0 || rule.confidence > 0) ? this.partTotals(organizationId, metric.denominator!, rule, from, at) : undefined,
-        ratio && rule.confidence > 0 ? this.partTotals(organizationId, metric.numerator!, rule, from, at) : undefined,
+        this.totals(organizationId, metric, rule, from, to),
+        parts ? this.partTotals(organizationId, metric.denominator!, rule, from, to) : undefined,
+        parts ? this.partTotals(organizationId, metric.numerator!, rule, from, to) : undefined,
       ]);
       for (const series of values) {
         const key = seriesKeyOf(series.labels);
-        const value = series.values[0] ?? null;
-        if (value === null) continue;
-        if (volumes && (volumes.get(key) ?? 0) < rule.minVolume) continue;
-        const before = previous.get(key) ?? 'healthy';
-        const finding =
-          numerators && volumes
-            ? evaluateRatio({ ...rule, confidenceZ: rule.confidence, minDenominator: Math.max(1, rule.minVolume) }, at, numerators.get(key) ?? 0, volumes.get(key) ?? 0, before)
-            : evaluateThreshold(rule, { time: at, value }, before);
-        out.set(key, { labels: series.labels, finding });
+        const totals = { value: series.values[0] ?? null, numerator: numerators?.get(key) ?? 0, denominator: volumes?.get(key) ?? 0 };
+        const finding = judgeThreshold(metric, rule, at, totals, previous.get(key) ?? 'healthy');
+        if (finding) out.set(key, { labels: series.labels, finding });
       }
     } else if (rule.type === 'change') {
       const currentFrom = alignDown(at - rule.window, HOUR_MS);
@@ -93,20 +91,13 @@ export class RuleEvaluator {
     } else {
       // Judge the last complete bucket against the same bucket of the week over the last N weeks.
       const end = alignDown(at, rule.bucket);
-      const from = end - rule.seasons * WEEK_MS - rule.bucket;
+      const from = end - baselineHistoryMs(rule);
       const plan = this.plan(metric, rule, from, end, rule.bucket);
       const { series } = await this.service.series(organizationId, plan, plan.from, plan.to);
       for (const one of series) {
         const points = one.times.flatMap((time, index) => (one.values[index] === null || one.values[index] === undefined ? [] : [{ time, value: one.values[index]! }]));
         if (points.length === 0) continue;
-        const finding = evaluateBaseline(points, {
-          intervalMs: rule.bucket,
-          seasons: rule.seasons,
-          direction: rule.direction,
-          warningZ: rule.warningZ,
-          criticalZ: rule.criticalZ,
-          minVolume: rule.minVolume,
-        });
+        const finding = evaluateBaseline(points, baselineOptionsOf(rule));
         out.set(seriesKeyOf(one.labels), { labels: one.labels, finding });
       }
     }

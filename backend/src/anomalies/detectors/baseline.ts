@@ -44,6 +44,9 @@ export interface BaselineFinding extends Finding {
   rule: 'baseline';
   z: number;
   model: BaselineModel | null;
+  /** Where a single point starts to count as a warning on either side (NaN while the detector learns). */
+  lower: number;
+  upper: number;
 }
 
 const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false };
@@ -60,6 +63,22 @@ export function zToScore(z: number, warningZ = DEFAULTS.warningZ): number {
   const a = Math.abs(z);
   if (!Number.isFinite(a)) return a === Infinity ? 1 : 0;
   return (a * a) / (a * a + warningZ * warningZ);
+}
+
+/** Error scales adapt over about two days of points, bounded so sparse and dense series both work. */
+const errorWindowPoints = (daily: number | null) => Math.min(2000, Math.max(48, 2 * (daily ?? 24)));
+/** After this many points an old z-score weighs less than 0.95^200 = 4e-5 in the drift average. */
+const DRIFT_SETTLE_POINTS = 200;
+
+/**
+ * Points of history after which a finding no longer depends on where the stream started: the
+ * seasons the references reach back to, the error windows that pick the model and set its
+ * scale, and the drift average. The alert evaluator and the band query both start this far back,
+ * so they judge every bucket alike.
+ */
+export function historyPoints(intervalMs: number, seasons: number = DEFAULTS.seasons): number {
+  const { daily, weekly } = seasonLengths(intervalMs);
+  return (weekly ?? daily ?? RECENT_POINTS) * seasons + errorWindowPoints(daily) + RECENT_POINTS + DRIFT_SETTLE_POINTS;
 }
 
 /** Seasons worth modelling for a sampling interval: daily below 6 h, weekly up to 1 day. */
@@ -153,7 +172,7 @@ export class BaselineDetector {
     this.daily = daily;
     this.weekly = weekly;
     // Error scales adapt over about two days of points, bounded so sparse and dense series both work.
-    const errorWindow = Math.min(2000, Math.max(48, 2 * (daily ?? 24)));
+    const errorWindow = errorWindowPoints(daily);
     this.models = [{ name: 'recent', errors: new RollingWindow(errorWindow) }];
     if (daily !== null) this.models.push({ name: 'daily', errors: new RollingWindow(errorWindow) });
     if (weekly !== null) this.models.push({ name: 'weekly', errors: new RollingWindow(errorWindow) });
@@ -229,6 +248,8 @@ export class BaselineDetector {
       score: zToScore(size, this.opts.warningZ),
       z,
       model: best.model,
+      lower: this.inverse(best.expected - this.opts.warningZ * best.scale * tail),
+      upper: this.inverse(best.expected + this.opts.warningZ * best.scale * tail),
     };
   }
 
@@ -275,6 +296,8 @@ function quiet(point: Point): BaselineFinding {
     score: 0,
     z: 0,
     model: null,
+    lower: Number.NaN,
+    upper: Number.NaN,
   };
 }
 

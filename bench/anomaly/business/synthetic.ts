@@ -184,7 +184,7 @@ export function syntheticSeries(): MetricSeries[] {
   const list: MetricSeries[] = [];
   [40, 120, 15, 300, 60, 25].forEach((level, k) => list.push(hourlyCounts('orders_created', 100 + k, level)));
   [80, 200, 40].forEach((level, k) => list.push(hourlyCounts('payments_total', 200 + k, level)));
-  [30, 60, 20, 45].forEach((runs, k) => list.push(failureRate('workflow_failure_rate', 300 + k, runs, 0.015)));
+  [30, 60, 20, 45].forEach((runs, k) => list.push(failureRate('workflow_failure_rate', 300 + k, runs, 0.04)));
   [60, 150].forEach((runs, k) => list.push(failureRate('bot_error_rate', 350 + k, runs, 0.01)));
   [250, 120, 400].forEach((sent, k) => list.push(successRate('delivery_rate', 400 + k, sent, 0.975)));
   [80, 40].forEach((attempts, k) => list.push(successRate('payment_success_rate', 450 + k, attempts, 0.985)));

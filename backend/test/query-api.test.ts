@@ -283,9 +283,9 @@ describe('time series from rollups', () => {
 });
 
 describe('ratios and percentiles', () => {
-  test('a ratio is sum(numerator) / sum(denominator) per bucket; an empty denominator gives 0', async () => {
+  test('a ratio is sum(numerator) / sum(denominator) per bucket; an empty denominator gives null (no data), not 0', async () => {
     const [series] = readSeries(await one({ metric: 'payment_success_rate' }));
-    assert.deepEqual(series!.value, [0.75, 0, 0]);
+    assert.deepEqual(series!.value, [0.75, null, null]);
     assert.equal(series!.config.unit, 'percentunit');
   });
 
@@ -298,9 +298,9 @@ describe('ratios and percentiles', () => {
     assert.deepEqual([...byChannel.fields[1]!.values], [1, 0.4]);
   });
 
-  test('a ratio with no data at all is 0, not NaN or null', async () => {
+  test('a ratio with no data at all is null, never NaN or a misleading 0', async () => {
     const [series] = readSeries(await one({ metric: 'workflow_failure_rate' }));
-    assert.deepEqual(series!.value, [0, 0, 0]);
+    assert.deepEqual(series!.value, [null, null, null]);
   });
 
   test('percentiles merge sketches across buckets (the p95 of all values, not of the hourly p95s)', async () => {

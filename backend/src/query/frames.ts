@@ -1,5 +1,6 @@
 import type { CatalogMetric } from '../catalog/schema.js';
 import type { Series } from '../sources/types.js';
+import { BAND_FIELDS, type BandColumns } from './band.js';
 import type { Severity, Trend } from './severity.js';
 
 type FieldType = 'time' | 'number' | 'string';
@@ -58,11 +59,17 @@ function displayName(label: string, labels: Record<string, string>, previous: bo
   return `${label}${values.length ? ` (${values.join(', ')})` : ''}${previous ? PREVIOUS_SUFFIX : ''}`;
 }
 
-/** One frame per series: a time field and a value field labelled with the group-by values. */
-export function timeSeriesFrames(context: FrameContext, series: Series[], options: { previous?: boolean } = {}): Frame[] {
+/**
+ * One frame per series: a time field and a value field labelled with the group-by values, then
+ * the columns of the `band` option when asked (expected, lower, upper, score), same labels.
+ */
+export function timeSeriesFrames(context: FrameContext, series: Series[], options: { previous?: boolean; band?: (labels: Record<string, string>) => BandColumns | undefined } = {}): Frame[] {
   const previous = options.previous ?? false;
   return series.map((one) => {
     const labels = previous ? { ...one.labels, period: 'previous' } : one.labels;
+    const withLabels = Object.keys(labels).length > 0 ? { labels } : {};
+    const band = options.band?.(one.labels) ?? {};
+    const bandFields = BAND_FIELDS.filter((name) => band[name] !== undefined);
     return {
       schema: {
         name: `${context.metric.key}${previous ? PREVIOUS_SUFFIX : ''}`,
@@ -70,13 +77,16 @@ export function timeSeriesFrames(context: FrameContext, series: Series[], option
         fields: [
           field('time', 'time'),
           field('value', 'number', {
-            ...(Object.keys(labels).length > 0 && { labels }),
+            ...withLabels,
             config: { unit: context.metric.unit, displayName: displayName(context.metric.label, one.labels, previous) },
           }),
+          ...bandFields.map((name) =>
+            field(name, 'number', { ...withLabels, config: { unit: name === 'score' ? 'percentunit' : context.metric.unit, displayName: `${displayName(context.metric.label, one.labels, previous)} ${name}` } }),
+          ),
         ],
         meta: meta(context),
       },
-      data: { values: [one.times, one.values] },
+      data: { values: [one.times, one.values, ...bandFields.map((name) => band[name]!)] },
     };
   });
 }

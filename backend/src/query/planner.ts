@@ -15,6 +15,8 @@ export interface Plan {
   filters: Filter[];
   format: Format;
   compareToPrevious: boolean;
+  /** Rule id whose band (expected, lower, upper, score) goes next to each series. */
+  band?: string;
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
@@ -83,6 +85,7 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     filters: query.filters,
     format: query.format,
     compareToPrevious: query.compareToPrevious,
+    ...(query.band && { band: query.band }),
     from,
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,

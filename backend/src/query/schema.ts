@@ -45,6 +45,8 @@ export const querySchema = z.object({
   compareToPrevious: z.boolean().default(false),
   live: z.boolean().default(false),
   hide: z.boolean().default(false),
+  /** Id of one of the metric's anomaly rules: adds what it judges (expected, lower, upper, score) to each series. */
+  band: z.string().max(64, 'must be at most 64 characters').optional(),
 });
 export type QueryInput = z.infer<typeof querySchema>;
 

@@ -37,6 +37,9 @@ type Query struct {
 	Filters           []Filter `json:"filters,omitempty"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious,omitempty"`
+	// Band names one of the metric's anomaly rules; the answer then carries what that rule
+	// judges next to each series (expected, lower, upper, score), for alert rules to act on.
+	Band string `json:"band,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
 }
@@ -59,6 +62,7 @@ type queryJSON struct {
 	Filters           []Filter `json:"filters"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious"`
+	Band              string   `json:"band"`
 	Live              bool     `json:"live"`
 }
 
@@ -80,6 +84,7 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Filters:           raw.Filters,
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
+		Band:              strings.TrimSpace(raw.Band),
 		Live:              raw.Live,
 	}
 	if q.Format == "" {

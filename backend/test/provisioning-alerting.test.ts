@@ -42,7 +42,7 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
     const failure = rules.find((rule) => rule.labels.metric === 'workflow_failure_rate');
     assert.equal(failure.for, '10m');
     const threshold = failure.data.find((step: any) => step.refId === failure.condition).model;
-    assert.deepEqual(threshold.conditions[0].evaluator, { type: 'gt', params: [0.2] });
+    assert.deepEqual(threshold.conditions[0].evaluator, { type: 'gt', params: [0.3] });
   });
 
   test('rules on a metric with a threshold anomaly rule page at its critical limit, window, pending time and split', () => {

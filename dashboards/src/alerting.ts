@@ -161,8 +161,8 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     limitRule(catalog, 'bot_response_time_ms', {
       uid: 'mh-bot-p95-response-time',
       title: (limit) => `Bot p95 response time above ${limit}`,
-      subject: 'p95 response time of bot',
-      description: (limit, window) => `The 95th percentile response time of one bot over the last ${window} is above ${limit}; one alert per bot.`,
+      subject: 'Bot p95 response time',
+      description: (limit, window) => `The 95th percentile response time of all bot responses over the last ${window} is above ${limit}.`,
       runbook: [
         'Open Bot performance with $bot set to this bot: do p50 and p99 rise too (the bot is slow) or only p99 (a few slow calls)?',
         'Check the bot\'s upstream model or API latency and its error rate on the same dashboard.',

@@ -7,7 +7,7 @@ import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
 import type { Series } from '../sources/types.js';
 import { describeFinding, evaluateBaseline, evaluateChange, type Finding, type Severity } from './detectors/index.js';
-import { baselineHistoryMs, baselineOptionsOf, judgeThreshold, needsParts } from './judge.js';
+import { baselineHistoryMs, baselineOptionsOf, judgeThreshold, needsCount, needsParts } from './judge.js';
 import type { MetricRule, Rule } from './rules.js';
 import { nextState } from './state-machine.js';
 import { loadStates, recordTransition, saveState, seriesKeyOf, tryLockRule, type EvaluatedSeries } from './store.js';
@@ -65,14 +65,15 @@ export class RuleEvaluator {
       const to = alignDown(at, HOUR_MS);
       const from = to - rule.window;
       const parts = needsParts(metric, rule);
-      const [values, volumes, numerators] = await Promise.all([
+      const [values, volumes, numerators, counts] = await Promise.all([
         this.totals(organizationId, metric, rule, from, to),
         parts ? this.partTotals(organizationId, metric.denominator!, rule, from, to) : undefined,
         parts ? this.partTotals(organizationId, metric.numerator!, rule, from, to) : undefined,
+        needsCount(metric, rule) ? this.partTotals(organizationId, metric.key, rule, from, to, 'count') : undefined,
       ]);
       for (const series of values) {
         const key = seriesKeyOf(series.labels);
-        const totals = { value: series.values[0] ?? null, numerator: numerators?.get(key) ?? 0, denominator: volumes?.get(key) ?? 0 };
+        const totals = { value: series.values[0] ?? null, numerator: numerators?.get(key) ?? 0, denominator: volumes?.get(key) ?? 0, count: counts?.get(key) ?? 0 };
         const finding = judgeThreshold(metric, rule, at, totals, previous.get(key) ?? 'healthy');
         if (finding) out.set(key, { labels: series.labels, finding });
       }
@@ -104,11 +105,11 @@ export class RuleEvaluator {
     return out;
   }
 
-  /** A ratio's numerator or denominator metric summed over [from, to), per series. */
-  private async partTotals(organizationId: string, partKey: string, rule: Rule, from: number, to: number): Promise<Map<string, number>> {
+  /** A ratio's numerator or denominator metric summed over [from, to) (or a metric's number of values), per series. */
+  private async partTotals(organizationId: string, partKey: string, rule: Rule, from: number, to: number, aggregation?: 'count'): Promise<Map<string, number>> {
     const part = this.service.catalog.metric(partKey)!;
     const plan = this.plan(part, rule, from, to, WHOLE_RANGE_MS);
-    const { series } = await this.service.series(organizationId, { ...plan, metric: part, aggregation: part.aggregations.includes('sum') ? 'sum' : 'count' }, plan.from, plan.to);
+    const { series } = await this.service.series(organizationId, { ...plan, metric: part, aggregation: aggregation ?? (part.aggregations.includes('sum') ? 'sum' : 'count') }, plan.from, plan.to);
     return new Map(series.map((one) => [seriesKeyOf(one.labels), one.values[0] ?? 0]));
   }
 

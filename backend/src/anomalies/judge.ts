@@ -23,24 +23,32 @@ export function baselineOptionsOf(rule: BaselineRuleConfig): BaselineOptions {
 /** How far before the judged bucket a baseline rule reads, in milliseconds. */
 export const baselineHistoryMs = (rule: BaselineRuleConfig): number => historyPoints(rule.bucket, rule.seasons) * rule.bucket;
 
-/** A metric over a threshold rule's window; for ratios also the sums behind the rate. */
+/**
+ * A metric over a threshold rule's window; for ratios also the sums behind the rate, for
+ * distributions (percentiles) the number of values.
+ */
 export interface WindowTotals {
   value: number | null;
   numerator?: number;
   denominator?: number;
+  count?: number;
 }
 
 /** Whether a threshold rule needs the ratio's numerator and denominator, not only its rate. */
 export const needsParts = (metric: CatalogMetric, rule: ThresholdRuleConfig): boolean => metric.kind === 'ratio' && (rule.minVolume > 0 || rule.confidence > 0);
 
+/** Whether a threshold rule needs how many values a percentile was computed from (a p95 of two responses says nothing). */
+export const needsCount = (metric: CatalogMetric, rule: ThresholdRuleConfig): boolean => metric.kind === 'distribution' && rule.minVolume > 0;
+
 /**
- * A threshold rule on its window's totals. Null when there is nothing to judge: no value, or a
- * ratio whose denominator holds less than `minVolume` (a quiet hour must neither open nor keep
- * an alert).
+ * A threshold rule on its window's totals. Null when there is nothing to judge: no value, or
+ * less volume than `minVolume` (a ratio's denominator, a distribution's number of values), so a
+ * quiet hour neither opens nor keeps an alert.
  */
 export function judgeThreshold(metric: CatalogMetric, rule: ThresholdRuleConfig, at: number, totals: WindowTotals, previous: Severity): Finding | null {
   if (totals.value === null || !Number.isFinite(totals.value)) return null;
   if (needsParts(metric, rule) && (totals.denominator ?? 0) < rule.minVolume) return null;
+  if (needsCount(metric, rule) && (totals.count ?? 0) < rule.minVolume) return null;
   if (metric.kind === 'ratio' && rule.confidence > 0) {
     return evaluateRatio({ ...rule, confidenceZ: rule.confidence, minDenominator: Math.max(1, rule.minVolume) }, at, totals.numerator ?? 0, totals.denominator ?? 0, previous);
   }

@@ -36,7 +36,10 @@ export const thresholdRuleSchema = z
     hysteresis: z.number().min(0).optional(),
     /** The value judged is the metric over the complete hours of this trailing window (the partial current hour waits). */
     window: duration.default(3_600_000),
-    /** Ratio metrics: below this many in the denominator the rule stays healthy (2 of 3 failing is no trend). */
+    /**
+     * Ratio metrics: below this many in the denominator the rule stays healthy (2 of 3 failing is
+     * no trend). Distribution metrics: below this many values (a p95 of two responses is no trend).
+     */
     minVolume: z.number().min(0).default(0),
     /**
      * Ratio metrics: judge the edge of the rate's Wilson interval at this z

@@ -52,6 +52,7 @@ export function evaluate(metricRule: MetricRule, original: MetricSeries): Evalua
       value: aggregate(window, aggregation),
       numerator: window.reduce((acc, x) => acc + (x.numerator ?? 0), 0),
       denominator: window.reduce((acc, x) => acc + (x.denominator ?? 0), 0),
+      count: window.reduce((acc, x) => acc + x.count, 0),
     };
     previous = judgeThreshold(metric, rule, b.time + original.stepMs, totals, previous)?.severity ?? 'healthy';
     return { bucket: b.time, severity: previous };
@@ -88,7 +89,7 @@ export const persistenceMs = (ruleType: MetricRule['rule']['type']): number => (
 /**
  * Alerts as the state machine makes them: a run of non-healthy evaluations fires once it has
  * lasted the rule's `for`, and gaps no longer than `keepFiringFor` keep it firing. An alert whose
- * first breached bucket starts inside an incident is a true positive; one that starts while an
+ * first evaluation judged data of an incident (its bucket, or its window) is a true positive; one that starts while an
  * earlier level shift or drift persists is a repeat; any other is a false positive. An incident
  * is detected when an alert's breach covers a bucket inside it; the first gives the delay.
  */
@@ -104,7 +105,10 @@ export function score(evaluations: Evaluation[], stepMs: number, { rule }: Metri
   }
   // A breach shorter than `for` never fires; one that lasts fires `for` after its first bucket was judged.
   const alerts = runs.filter((run) => run.end + stepMs - run.start > rule.for).map((run) => ({ ...run, firesAt: run.start + stepMs + rule.for }));
-  const overlaps = (bucket: number, inc: Incident) => bucket + stepMs > inc.start && bucket < inc.end;
+  // What an evaluation judged: its bucket, or for threshold and change rules the window ending with it,
+  // so an alert raised while the window still holds incident hours belongs to that incident.
+  const judged = rule.type === 'baseline' ? stepMs : rule.window;
+  const overlaps = (bucket: number, inc: Incident) => bucket + stepMs > inc.start && bucket + stepMs - judged < inc.end;
   const first = evaluations[0]?.bucket ?? 0;
   const last = evaluations[evaluations.length - 1]?.bucket ?? 0;
   const counted = first + (last - first) * WARM_UP;

@@ -14,11 +14,11 @@ import { BaselineDetector } from '../anomalies/detectors/index.js';
 import { baselineHistoryMs, baselineOptionsOf, ratioBounds } from '../anomalies/judge.js';
 import type { BaselineRuleConfig, MetricRule, ThresholdRuleConfig } from '../anomalies/rules.js';
 import type { Series } from '../sources/types.js';
+import { BAND_FIELDS, type BandField } from './band-fields.js';
 import { alignDown } from './buckets.js';
 import type { Plan } from './planner.js';
 
-export const BAND_FIELDS = ['expected', 'lower', 'upper', 'score'] as const;
-export type BandField = (typeof BAND_FIELDS)[number];
+export { BAND_FIELDS, type BandField };
 export type BandColumns = Partial<Record<BandField, Array<number | null>>>;
 
 /** What the band needs from the query service: the metric, or a ratio's parts, per series. */
@@ -34,6 +34,7 @@ export function bandRule(rules: readonly MetricRule[], plan: Plan, ruleId: strin
   const offer = here.length ? `; rules with a band on '${plan.metric.key}': ${here.join(', ')}` : `; metric '${plan.metric.key}' has no baseline rule and no ratio rule`;
   if (!found || found.metric.key !== plan.metric.key) return `band: rule '${ruleId}' is not a rule of metric '${plan.metric.key}'${offer}`;
   if (plan.format !== 'timeseries') return 'band: only time series have a band (format: timeseries)';
+  if (plan.bandField && !bandFieldsOf(found).includes(plan.bandField)) return `bandField: rule '${ruleId}' has no '${plan.bandField}' (it has ${bandFieldsOf(found).join(', ')})`;
   const rule = found.rule;
   if (rule.type === 'change' || (rule.type === 'threshold' && found.metric.kind !== 'ratio')) return `band: rule '${ruleId}' is a ${rule.type} rule on a ${found.metric.kind}; bands exist for baseline rules and for threshold rules on ratios${offer}`;
   const step = rule.type === 'baseline' ? rule.bucket : 3_600_000;
@@ -41,11 +42,16 @@ export function bandRule(rules: readonly MetricRule[], plan: Plan, ruleId: strin
   return found;
 }
 
+/** The columns a rule's band has: all four for a baseline rule, the interval for a ratio rule. */
+export const bandFieldsOf = ({ rule }: MetricRule): readonly BandField[] => (rule.type === 'baseline' ? BAND_FIELDS : ['lower', 'upper']);
+
 const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
 /** Band columns per series (by labels), aligned with `times`. */
 export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule }: MetricRule, times: number[], now: number): Promise<Map<string, BandColumns>> {
-  const complete = (time: number) => time + plan.bucketMs <= now;
+  // A bucket still open at `to` (or now) is partial: an alert rule replayed at a past time sees what it would have seen then.
+  const end = Math.min(now, plan.to.getTime());
+  const complete = (time: number) => time + plan.bucketMs <= end;
   if (rule.type === 'baseline') return baselineBand(reader, plan, rule, times, complete);
   if (rule.type === 'threshold' && metric.kind === 'ratio') return ratioBand(reader, plan, rule, times, complete);
   return new Map();

@@ -1,3 +1,4 @@
+import type { BandField } from './band-fields.js';
 import type { Catalog } from '../catalog/load.js';
 import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
@@ -17,6 +18,8 @@ export interface Plan {
   compareToPrevious: boolean;
   /** Rule id whose band (expected, lower, upper, score) goes next to each series. */
   band?: string;
+  /** Only this band column instead of the series (for alert rules). */
+  bandField?: BandField;
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
@@ -86,6 +89,7 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     format: query.format,
     compareToPrevious: query.compareToPrevious,
     ...(query.band && { band: query.band }),
+    ...(query.bandField && { bandField: query.bandField }),
     from,
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../sources/types.js';
+import { BAND_FIELDS } from './band-fields.js';
 
 /**
  * The shape of POST /api/v1/query. Only the structure is checked here (a
@@ -47,6 +48,8 @@ export const querySchema = z.object({
   hide: z.boolean().default(false),
   /** Id of one of the metric's anomaly rules: adds what it judges (expected, lower, upper, score) to each series. */
   band: z.string().max(64, 'must be at most 64 characters').optional(),
+  /** With `band`: answer only this column of the band (what an alert rule thresholds), not the series itself. */
+  bandField: z.enum(BAND_FIELDS, { message: `must be one of ${BAND_FIELDS.join(', ')}` }).optional(),
 });
 export type QueryInput = z.infer<typeof querySchema>;
 

@@ -104,7 +104,7 @@ export class QueryService {
       queries.map(async (query): Promise<QueryResult> => {
         const plan = this.plan(query, request);
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
-        const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : undefined;
+        const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
         if (typeof bandProblem === 'string') return { status: 400, error: bandProblem, frames: [] };
         return { status: 200, frames: await this.frames(organizationId, plan) };
       }),
@@ -141,7 +141,7 @@ export class QueryService {
       plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift)) : undefined,
     ]);
     const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? []) : undefined;
-    const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))) });
+    const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
     if (previous) {
       const shifted = previous.series.map((one) => ({ ...one, times: one.times.map((time) => time + shift) }));
       frames.push(...timeSeriesFrames(context(previous.cached), shifted, { previous: true }));

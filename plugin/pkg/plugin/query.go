@@ -40,6 +40,8 @@ type Query struct {
 	// Band names one of the metric's anomaly rules; the answer then carries what that rule
 	// judges next to each series (expected, lower, upper, score), for alert rules to act on.
 	Band string `json:"band,omitempty"`
+	// BandField answers only one band column (expected, lower, upper or score): what an alert rule thresholds.
+	BandField string `json:"bandField,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
 }
@@ -63,6 +65,7 @@ type queryJSON struct {
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious"`
 	Band              string   `json:"band"`
+	BandField         string   `json:"bandField"`
 	Live              bool     `json:"live"`
 }
 
@@ -85,6 +88,7 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
 		Band:              strings.TrimSpace(raw.Band),
+		BandField:         strings.TrimSpace(raw.BandField),
 		Live:              raw.Live,
 	}
 	if q.Format == "" {

@@ -124,8 +124,9 @@ const windowOf = (rule: MetricRule['rule']) => (rule.type === 'threshold' ? `${r
  * A Grafana rule on what a catalog rule judges, read through the `band` query option: for a
  * ratio rule the edge of its Wilson interval against its first bound, with the rule's hysteresis
  * as Grafana's recovery threshold; for a baseline rule the anomaly score against 0.5 (the score
- * at its warning z). The band covers complete buckets only, so `last` (nulls dropped) reads the
- * last complete hour, the one the backend rule judges: both fire in the same hours.
+ * at its warning z). The range is one bucket long, so it holds the last complete bucket and the
+ * partial current one, whose band is null: `last` (nulls dropped) reads the bucket the backend
+ * rule judges, and a bucket without enough volume is no data, as the backend skips it.
  */
 function bandRule(catalog: CatalogQueries, id: string, texts: BandTexts): RuleBuilder {
   const { metric, rule: source } = catalog.rule(id);
@@ -147,7 +148,7 @@ function bandRule(catalog: CatalogQueries, id: string, texts: BandTexts): RuleBu
   }
   const query = catalog.query(metric.key, { groupBy: source.groupBy, band: id, bandField: field });
   return rule(texts.uid, texts.title, 'warning', metric.key)
-    .withQuery(metricsHub('A', query, 2 * bucketSeconds))
+    .withQuery(metricsHub('A', query, bucketSeconds))
     .withQuery(reduce('B', 'A', 'last'))
     .withQuery(condition)
     .condition('C')

@@ -58,7 +58,7 @@ export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule
 }
 
 async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
-  const from = new Date(plan.from.getTime() - baselineHistoryMs(rule));
+  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - baselineHistoryMs(rule));
   const out = new Map<string, BandColumns>();
   for (const one of await reader.series(plan, from, plan.to)) {
     const detector = new BaselineDetector(baselineOptionsOf(rule));
@@ -80,7 +80,8 @@ async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleCo
 }
 
 async function ratioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
-  const from = new Date(plan.from.getTime() - rule.window + plan.bucketMs);
+  // Whole buckets: the window of the first bucket in range starts `window` before its end.
+  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - rule.window + plan.bucketMs);
   const { numerator, denominator } = await reader.parts(plan, from, plan.to);
   const numerators = new Map(numerator.map((one) => [keyOf(one.labels), one]));
   const out = new Map<string, BandColumns>();

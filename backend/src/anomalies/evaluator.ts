@@ -6,7 +6,8 @@ import { alignDown, HOUR_MS, WHOLE_RANGE_MS } from '../query/buckets.js';
 import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
 import type { Series } from '../sources/types.js';
-import { describeFinding, evaluateBaseline, evaluateChange, type Finding, type Severity } from './detectors/index.js';
+import { DetectorCache } from './detector-cache.js';
+import { describeFinding, evaluateChange, type Finding, type Severity } from './detectors/index.js';
 import { baselineHistoryMs, baselineOptionsOf, judgeThreshold, needsCount, needsParts } from './judge.js';
 import type { MetricRule, Rule } from './rules.js';
 import { nextState } from './state-machine.js';
@@ -35,6 +36,9 @@ export interface EvaluationSummary {
  * detector per series, and applies the alert state machine in PostgreSQL.
  */
 export class RuleEvaluator {
+  /** Baseline detectors kept between ticks (see DetectorCache); each process has its own. */
+  private readonly detectors = new DetectorCache();
+
   constructor(
     private readonly pool: Pool,
     private readonly service: QueryService,
@@ -98,7 +102,7 @@ export class RuleEvaluator {
       for (const one of series) {
         const points = one.times.flatMap((time, index) => (one.values[index] === null || one.values[index] === undefined ? [] : [{ time, value: one.values[index]! }]));
         if (points.length === 0) continue;
-        const finding = evaluateBaseline(points, baselineOptionsOf(rule));
+        const finding = this.detectors.judge(`${organizationId}\u0000${rule.id}\u0000${seriesKeyOf(one.labels)}`, points, baselineOptionsOf(rule));
         out.set(seriesKeyOf(one.labels), { labels: one.labels, finding });
       }
     }
@@ -158,6 +162,7 @@ export class RuleEvaluator {
   /** Every rule for every organization at tick `at`; one failing rule never stops the others. */
   async evaluateAll(rules: MetricRule[], at: number): Promise<EvaluationSummary[]> {
     const organizations = await this.pool.query<{ id: string }>('SELECT id FROM organizations ORDER BY id');
+    this.detectors.evictOlderThan(at - 2 * WEEK_MS);
     const summaries: EvaluationSummary[] = [];
     for (const { id } of organizations.rows) {
       for (const metricRule of rules) {

@@ -35,6 +35,13 @@ export interface BaselineOptions {
    * the incidents themselves would raise the bar for the next incident.
    */
   tailCalibration?: boolean;
+  /**
+   * Also flag a value beyond everything the stream has shown, by more than this share of its
+   * whole range (0.05: 5 % past the highest or lowest value so far), as at least a warning that
+   * grows with the excess. New extremes are what most incidents of an unknown stream look like;
+   * 0 (the default) turns it off, as alert rules judge against their seasons only.
+   */
+  rangeTolerance?: number;
 }
 
 /** Which reference a prediction came from; the detector picks the one that fits the data best. */
@@ -49,7 +56,7 @@ export interface BaselineFinding extends Finding {
   upper: number;
 }
 
-const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false };
+const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false, rangeTolerance: 0 };
 
 /** Points looked at by the `recent` model (median of the last few values). */
 const RECENT_POINTS = 6;
@@ -101,6 +108,8 @@ const NORMAL_TAIL_Z = 3.29;
 /** z-scores remembered to learn how heavy the stream's tails are. */
 const TAIL_WINDOW = 5000;
 const MIN_TAIL_SAMPLES = 200;
+/** Points seen before a new extreme means anything (a range of a few points is no range). */
+const MIN_RANGE_POINTS = 200;
 /** Weight of the newest z-score in the drift average (about the last 40 points). */
 const DRIFT_ALPHA = 0.05;
 /** One wild point moves the drift average by at most this many sigmas. */
@@ -138,6 +147,7 @@ export class BaselineDetector {
   private readonly pastZ = new RollingWindow(TAIL_WINDOW);
   private readonly pastDriftZ = new RollingWindow(TAIL_WINDOW);
   private drift = 0;
+  private range = { min: Infinity, max: -Infinity };
   private peak: { index: number; size: number } | null = null;
   private count = 0;
 
@@ -210,6 +220,7 @@ export class BaselineDetector {
     }
     this.remember(bucket, value);
     const index = this.count++;
+    const beyond = this.rangeExcess(point.value);
     if (best === null) return quiet(point);
 
     const rawZ = (value - best.expected) / best.scale;
@@ -226,6 +237,9 @@ export class BaselineDetector {
     const expected = this.inverse(best.expected);
     const enoughVolume = Math.max(Math.abs(point.value), Math.abs(expected)) >= this.opts.minVolume;
     let size = counts && enoughVolume ? Math.abs(z) : 0;
+    if (beyond.excess > 0 && (this.opts.direction === 'both' || this.opts.direction === beyond.side) && enoughVolume) {
+      size = Math.max(size, this.opts.warningZ * (1 + beyond.excess));
+    }
     if (this.opts.suppressPoints > 0) {
       // Only an escalation may speak within the quiet period after a reported point, so for any
       // score threshold an incident yields one detection (or a few, each stronger than the last).
@@ -251,6 +265,20 @@ export class BaselineDetector {
       lower: this.inverse(best.expected - this.opts.warningZ * best.scale * tail),
       upper: this.inverse(best.expected + this.opts.warningZ * best.scale * tail),
     };
+  }
+
+  /**
+   * How far past the range of all earlier values `value` lies beyond the tolerance, as a share of
+   * that range (0 inside it), then widen the range. Off when `rangeTolerance` is 0.
+   */
+  private rangeExcess(value: number): { excess: number; side: 'above' | 'below' } {
+    if (!(this.opts.rangeTolerance > 0)) return { excess: 0, side: 'above' };
+    const { min, max } = this.range;
+    this.range = { min: Math.min(min, value), max: Math.max(max, value) };
+    const span = max - min;
+    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return { excess: 0, side: 'above' };
+    const past = value > max ? (value - max) / span : value < min ? (min - value) / span : 0;
+    return { excess: Math.max(0, past - this.opts.rangeTolerance), side: value > max ? 'above' : 'below' };
   }
 
   /** Signed square root keeps order and sign, so negative values stay meaningful. */
@@ -321,4 +349,4 @@ export function evaluateBaseline(series: readonly Point[], options: BaselineOpti
  * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
  * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
  */
-export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100, tailCalibration: true };
+export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100, tailCalibration: true, rangeTolerance: 0.05 };

@@ -237,8 +237,13 @@ export class BaselineDetector {
     const expected = this.inverse(best.expected);
     const enoughVolume = Math.max(Math.abs(point.value), Math.abs(expected)) >= this.opts.minVolume;
     let size = counts && enoughVolume ? Math.abs(z) : 0;
+    let rangeBound: number | null = null;
     if (beyond.excess > 0 && (this.opts.direction === 'both' || this.opts.direction === beyond.side) && enoughVolume) {
-      size = Math.max(size, this.opts.warningZ * (1 + beyond.excess));
+      const rangeSize = this.opts.warningZ * (1 + beyond.excess);
+      if (rangeSize > size) {
+        size = rangeSize;
+        rangeBound = beyond.edge;
+      }
     }
     if (this.opts.suppressPoints > 0) {
       // Only an escalation may speak within the quiet period after a reported point, so for any
@@ -257,8 +262,8 @@ export class BaselineDetector {
       severity,
       observed: point.value,
       expected,
-      bound: this.inverse(best.expected + sign * this.opts.warningZ * scale),
-      direction: side,
+      bound: rangeBound ?? this.inverse(best.expected + sign * this.opts.warningZ * scale),
+      direction: rangeBound !== null ? beyond.side : side,
       score: zToScore(size, this.opts.warningZ),
       z,
       model: best.model,
@@ -271,14 +276,18 @@ export class BaselineDetector {
    * How far past the range of all earlier values `value` lies beyond the tolerance, as a share of
    * that range (0 inside it), then widen the range. Off when `rangeTolerance` is 0.
    */
-  private rangeExcess(value: number): { excess: number; side: 'above' | 'below' } {
-    if (!(this.opts.rangeTolerance > 0)) return { excess: 0, side: 'above' };
+  private rangeExcess(value: number): { excess: number; side: 'above' | 'below'; edge: number } {
+    const none = { excess: 0, side: 'above' as const, edge: Number.NaN };
+    if (!(this.opts.rangeTolerance > 0)) return none;
     const { min, max } = this.range;
     this.range = { min: Math.min(min, value), max: Math.max(max, value) };
     const span = max - min;
-    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return { excess: 0, side: 'above' };
+    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return none;
     const past = value > max ? (value - max) / span : value < min ? (min - value) / span : 0;
-    return { excess: Math.max(0, past - this.opts.rangeTolerance), side: value > max ? 'above' : 'below' };
+    const side = value > max ? 'above' : 'below';
+    // The edge is where a value starts to count: reported as the bound, so the alert says what was crossed.
+    const edge = side === 'above' ? max + this.opts.rangeTolerance * span : min - this.opts.rangeTolerance * span;
+    return { excess: Math.max(0, past - this.opts.rangeTolerance), side, edge };
   }
 
   /** Signed square root keeps order and sign, so negative values stay meaningful. */

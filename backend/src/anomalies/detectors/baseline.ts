@@ -358,4 +358,4 @@ export function evaluateBaseline(series: readonly Point[], options: BaselineOpti
  * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
  * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
  */
-export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100, tailCalibration: true, rangeTolerance: 0.05 };
+export const STREAM_SCORING: Readonly<BaselineOptions> = { seasons: 8, suppressPoints: 200, tailCalibration: true, rangeTolerance: 0.05 };

@@ -28,6 +28,9 @@ function tickNow(): number {
 const lastCompleteHour = (at: number) => Math.floor(at / HOUR) * HOUR - 30 * MINUTE;
 
 describe('anomaly rules, alert state and annotations', () => {
+  // One tick for the whole suite: the tests follow one alert through its life, and a minute
+  // boundary between two of them must not move their clocks apart.
+  const start = tickNow();
   let server: TestServer;
   let key: string;
   let otherKey: string;
@@ -46,7 +49,7 @@ describe('anomaly rules, alert state and annotations', () => {
   };
 
   test('20 runs with 12 failures in the last complete hour (60%, at least 39% at 95% confidence): pending, then firing after `for`, with a message and a recommendation', async () => {
-    const at = tickNow();
+    const at = start;
     const events = workflowRuns('wf', 20, 12, lastCompleteHour(at));
     const ingest = await server.request('/api/v1/events', { key, method: 'POST', json: { events } });
     assert.equal(((await ingest.json()) as { accepted: number }).accepted, 20);
@@ -73,7 +76,7 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('a retried evaluation of the same tick, or two evaluators at once, record a transition once', async () => {
-    const at = tickNow() + 20 * MINUTE;
+    const at = start + 20 * MINUTE;
     const before = await server.running.context.pool.query('SELECT count(*)::int AS n FROM alert_transitions');
     await Promise.all([evaluate(at), evaluate(at), evaluate(at)]);
     await evaluate(at);
@@ -87,7 +90,7 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('annotations for a range return exactly the transitions in it, firing ones spanning until resolved', async () => {
-    const at = tickNow();
+    const at = start;
     const all = await get<Annotation[]>(`/api/v1/annotations?from=${at - HOUR}&to=${at + 2 * HOUR}`);
     const mine = all.filter((annotation) => annotation.rule === 'workflow_failure_rate_high');
     assert.deepEqual(mine.map((annotation) => annotation.state), ['pending', 'firing']);
@@ -104,7 +107,7 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('the alert resolves after keepFiringFor once the rate is back to normal', async () => {
-    const at = tickNow();
+    const at = start;
     // Four hours later the 3 h window no longer holds the failed runs.
     const later = at + 4 * HOUR;
     await evaluate(later);
@@ -120,7 +123,7 @@ describe('anomaly rules, alert state and annotations', () => {
 
   test('an empty denominator never alerts and never yields NaN', async () => {
     const key2 = await server.keyFor('quiet-co');
-    const at = tickNow();
+    const at = start;
     await evaluate(at);
     const alerts = await get<{ alerts: unknown[] }>('/api/v1/alerts?state=all', key2);
     assert.deepEqual(alerts.alerts, []);

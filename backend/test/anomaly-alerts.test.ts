@@ -18,13 +18,19 @@ interface Annotation {
   rule: string;
 }
 
-/** A tick well inside the current hour, so the 1 h window holds the events. */
+/** A tick in the current hour; rules judge complete hours, so test events go into the hour before it. */
 function tickNow(): number {
   const now = Date.now();
   return Math.floor(now / MINUTE) * MINUTE;
 }
 
+/** Half past the last complete hour before `at`: inside the 3 h window of the rule at `at` and 10 minutes later. */
+const lastCompleteHour = (at: number) => Math.floor(at / HOUR) * HOUR - 30 * MINUTE;
+
 describe('anomaly rules, alert state and annotations', () => {
+  // One tick for the whole suite: the tests follow one alert through its life, and a minute
+  // boundary between two of them must not move their clocks apart.
+  const start = tickNow();
   let server: TestServer;
   let key: string;
   let otherKey: string;
@@ -42,11 +48,11 @@ describe('anomaly rules, alert state and annotations', () => {
     return (await res.json()) as T;
   };
 
-  test('10 runs with 2 failures is a 20% failure rate: pending, then firing after `for`, with a message and a recommendation', async () => {
-    const at = tickNow();
-    const events = workflowRuns('wf', 10, 2, at - 2 * MINUTE);
+  test('20 runs with 12 failures in the last complete hour (60%, at least 39% at 95% confidence): pending, then firing after `for`, with a message and a recommendation', async () => {
+    const at = start;
+    const events = workflowRuns('wf', 20, 12, lastCompleteHour(at));
     const ingest = await server.request('/api/v1/events', { key, method: 'POST', json: { events } });
-    assert.equal(((await ingest.json()) as { accepted: number }).accepted, 10);
+    assert.equal(((await ingest.json()) as { accepted: number }).accepted, 20);
 
     await evaluate(at);
     let alerts = (await get<{ alerts: Array<{ rule: string; state: string }> }>('/api/v1/alerts?state=active')).alerts;
@@ -58,7 +64,7 @@ describe('anomaly rules, alert state and annotations', () => {
     const firing = current.find((alert) => alert.rule === 'workflow_failure_rate_high');
     assert.equal(firing?.state, 'firing');
     assert.equal(firing.severity, 'critical');
-    assert.match(firing.message, /^Workflow failure rate 20% \(expected < 5%\)\.$/);
+    assert.match(firing.message, /^Workflow failure rate 60% \(expected < 12%\)\.$/);
     assert.match(firing.recommendation, /Check the workflows with the most failures since \d\d:\d\d/);
 
     const summary = await get<{ alerts: Array<{ rule: string }> }>(`/api/v1/summary?from=${new Date(at - HOUR).toISOString()}&to=${new Date(at).toISOString()}&metrics=workflow_failure_rate`);
@@ -70,7 +76,7 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('a retried evaluation of the same tick, or two evaluators at once, record a transition once', async () => {
-    const at = tickNow() + 20 * MINUTE;
+    const at = start + 20 * MINUTE;
     const before = await server.running.context.pool.query('SELECT count(*)::int AS n FROM alert_transitions');
     await Promise.all([evaluate(at), evaluate(at), evaluate(at)]);
     await evaluate(at);
@@ -84,13 +90,13 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('annotations for a range return exactly the transitions in it, firing ones spanning until resolved', async () => {
-    const at = tickNow();
+    const at = start;
     const all = await get<Annotation[]>(`/api/v1/annotations?from=${at - HOUR}&to=${at + 2 * HOUR}`);
     const mine = all.filter((annotation) => annotation.rule === 'workflow_failure_rate_high');
     assert.deepEqual(mine.map((annotation) => annotation.state), ['pending', 'firing']);
     assert.equal(mine[1]!.time, at + 10 * MINUTE);
     assert.ok(mine[1]!.tags.includes('critical') && mine[1]!.tags.includes('rule:workflow_failure_rate_high'));
-    assert.match(mine[1]!.text, /20%/);
+    assert.match(mine[1]!.text, /60%/);
 
     const onlyPending = await get<Annotation[]>(`/api/v1/annotations?from=${at}&to=${at + 10 * MINUTE}&metric=workflow_failure_rate`);
     assert.deepEqual(onlyPending.map((annotation) => annotation.state), ['pending'], 'the firing transition at +10m is outside [from, to)');
@@ -101,9 +107,9 @@ describe('anomaly rules, alert state and annotations', () => {
   });
 
   test('the alert resolves after keepFiringFor once the rate is back to normal', async () => {
-    const at = tickNow();
-    // Two hours later the 1 h window holds only healthy runs.
-    const later = at + 2 * HOUR;
+    const at = start;
+    // Four hours later the 3 h window no longer holds the failed runs.
+    const later = at + 4 * HOUR;
     await evaluate(later);
     await evaluate(later + 10 * MINUTE);
     const alerts = await get<{ alerts: Array<{ rule: string; state: string }> }>('/api/v1/alerts?state=all');
@@ -117,7 +123,7 @@ describe('anomaly rules, alert state and annotations', () => {
 
   test('an empty denominator never alerts and never yields NaN', async () => {
     const key2 = await server.keyFor('quiet-co');
-    const at = tickNow();
+    const at = start;
     await evaluate(at);
     const alerts = await get<{ alerts: unknown[] }>('/api/v1/alerts?state=all', key2);
     assert.deepEqual(alerts.alerts, []);

@@ -11,6 +11,7 @@ import { startTestServer, type TestServer } from './support/server.js';
 import { workflowRuns } from './support/workflows.js';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 interface CatalogYaml {
   metrics: Array<{ key: string; rules?: Array<Record<string, unknown>> }>;
@@ -31,8 +32,8 @@ describe('threshold rules with confidence on a ratio', () => {
   before(async () => {
     directory = await fs.mkdtemp(path.join(os.tmpdir(), 'mh-confidence-'));
     const file = path.join(directory, 'catalog.yaml');
-    // workflow_failure_rate_high: above, warning 5 %, critical 20 %, minVolume 10.
-    await fs.writeFile(file, await catalogWithRule('workflow_failure_rate', (rule) => ({ ...rule, confidence: 1.96 })));
+    // workflow_failure_rate_high with bounds of 5 % and 20 %, minVolume 10, judged at 95 %.
+    await fs.writeFile(file, await catalogWithRule('workflow_failure_rate', (rule) => ({ ...rule, warning: 0.05, critical: 0.2, hysteresis: 0.01, confidence: 1.96 })));
     server = await startTestServer('alerts_confidence', { REDIS_URL: undefined, CATALOG_FILE: file });
   });
   after(async () => {
@@ -54,7 +55,7 @@ describe('threshold rules with confidence on a ratio', () => {
       [oneOfTen, 1],
       [twoOfTen, 2],
     ] as const) {
-      const res = await server.request('/api/v1/events', { key, method: 'POST', json: { events: workflowRuns(`wf${failed}`, 10, failed, at - 2 * MINUTE) } });
+      const res = await server.request('/api/v1/events', { key, method: 'POST', json: { events: workflowRuns(`wf${failed}`, 10, failed, Math.floor(at / HOUR) * HOUR - 30 * MINUTE) } });
       assert.equal(res.status, 200);
     }
     await server.running.context.jobs!.runNow(EVALUATE_JOB, new Date(at));

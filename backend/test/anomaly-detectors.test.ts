@@ -373,3 +373,35 @@ describe('messages', () => {
     assert.equal(formatValue(97, { unit: 'percent' }), '97%');
   });
 });
+
+describe('baseline range tolerance (stream scoring)', () => {
+  // A flat daily cycle between 90 and 110 for 30 days, then one point.
+  const history = Array.from({ length: 30 * 24 }, (_, i) => ({ time: i * 3_600_000, value: 100 + 10 * Math.sin((2 * Math.PI * i) / 24) }));
+  // At 06:00 the cycle peaks at 110, at 18:00 it bottoms at 90: there 112 and 88 are close to what the seasons predict.
+  const judge = (value: number, rangeTolerance: number, hour = 6) => {
+    const detector = new BaselineDetector({ rangeTolerance });
+    for (const point of history) detector.push(point);
+    return detector.push({ time: (history.length + hour) * 3_600_000, value });
+  };
+
+  test('a value more than the tolerance past every earlier value is at least a warning, on its side', () => {
+    // 112 is 10% of the 20-wide range above the highest value so far; the tolerance is 5%.
+    assert.equal(judge(112, 0).severity, 'healthy', 'the seasons alone see nothing wrong');
+    const finding = judge(112, 0.05);
+    assert.notEqual(finding.severity, 'healthy');
+    assert.ok(finding.score >= 0.5);
+    // The bound it reports is the edge it crossed: 5% of the range past the highest value so far.
+    assert.equal(finding.direction, 'above');
+    assert.ok(Math.abs(finding.bound - 111) < 0.01, `bound ${finding.bound}`);
+    assert.equal(judge(88, 0, 18).severity, 'healthy');
+    const low = judge(88, 0.05, 18);
+    assert.notEqual(low.severity, 'healthy', 'a new low counts too');
+    assert.equal(low.direction, 'below');
+  });
+
+  test('within the tolerance, or with the option off, the seasonal model alone decides', () => {
+    // 110.5 is 2.5% of the range past the highest value: inside the tolerance, the same finding as without it.
+    assert.deepEqual(judge(110.5, 0.05), judge(110.5, 0));
+    assert.deepEqual(judge(105, 0.05, 3), judge(105, 0, 3));
+  });
+});

@@ -36,30 +36,51 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
     }
   });
 
-  test('covers the workflow failure rate, delivery rate drop, revenue spike and bot p95 cases', () => {
+  test('covers the workflow failure rate, delivery rate drop, unusual orders, revenue spike and bot p95 cases', () => {
     const metrics = rules.map((rule) => rule.labels.metric).sort();
-    assert.deepEqual(metrics, ['bot_response_time_ms', 'delivery_rate', 'order_value', 'workflow_failure_rate']);
-    const failure = rules.find((rule) => rule.labels.metric === 'workflow_failure_rate');
-    assert.equal(failure.for, '10m');
-    const threshold = failure.data.find((step: any) => step.refId === failure.condition).model;
-    assert.deepEqual(threshold.conditions[0].evaluator, { type: 'gt', params: [0.2] });
+    assert.deepEqual(metrics, ['bot_response_time_ms', 'delivery_rate', 'order_value', 'orders_created', 'workflow_failure_rate']);
   });
 
-  test('rules on a metric with a threshold anomaly rule page at its critical limit, window, pending time and split', () => {
-    const thresholds = loadRules(catalog).filter(({ rule }) => rule.type === 'threshold');
+  test('rules on a band judge exactly what their catalog rule judges: its bound, hysteresis, pending time, split and complete hours', () => {
+    const catalogRules = loadRules(catalog);
     let checked = 0;
     for (const rule of rules) {
-      const source = thresholds.find(({ metric }) => metric.key === rule.labels.metric)?.rule;
-      if (!source || source.type !== 'threshold' || rule.data.length !== 3) continue;
-      const [query, , condition] = rule.data;
-      assert.deepEqual(condition.model.conditions[0].evaluator, { type: source.direction === 'above' ? 'gt' : 'lt', params: [source.critical] }, rule.uid);
-      assert.equal(query.relativeTimeRange.from * 1000, source.window, `${rule.uid}: window`);
-      assert.deepEqual(query.model.groupBy, source.groupBy, `${rule.uid}: split`);
+      const [query, reduce, condition] = rule.data;
+      if (!query.model.band) continue;
+      const source = catalogRules.find(({ rule: r }) => r.id === query.model.band);
+      assert.ok(source, `${rule.uid}: band names a catalog rule`);
+      assert.equal(source.metric.key, query.model.metric, `${rule.uid}: the rule is the metric's`);
+      assert.deepEqual(query.model.groupBy, source.rule.groupBy, `${rule.uid}: split`);
+      assert.deepEqual([reduce.model.reducer, reduce.model.settings.mode], ['last', 'dropNN'], `${rule.uid}: the last complete bucket (the partial one is null)`);
+      const { evaluator, unloadEvaluator } = condition.model.conditions[0];
+      const r = source.rule;
+      if (r.type === 'baseline') {
+        assert.equal(query.model.bandField, 'score');
+        assert.deepEqual(evaluator, { type: 'gte', params: [0.5] }, `${rule.uid}: score 0.5 is the warning z`);
+      } else if (r.type === 'threshold') {
+        const bound = (r.warning ?? r.critical)!;
+        const slack = r.hysteresis ?? Math.abs(bound) * 0.05;
+        const above = r.direction === 'above';
+        assert.equal(query.model.bandField, above ? 'lower' : 'upper');
+        assert.deepEqual(evaluator, { type: above ? 'gte' : 'lte', params: [bound] }, `${rule.uid}: bound`);
+        assert.equal(unloadEvaluator.type, above ? 'lt' : 'gt');
+        assert.ok(Math.abs(unloadEvaluator.params[0] - (above ? bound - slack : bound + slack)) < 1e-9, `${rule.uid}: hysteresis as recovery threshold`);
+      }
       const [, amount, unit] = /^(\d+)([smh])$/.exec(rule.for)!;
-      assert.equal(Number(amount) * { s: 1_000, m: 60_000, h: 3_600_000 }[unit as 's'], source.for, `${rule.uid}: for`);
+      assert.equal(Number(amount) * { s: 1_000, m: 60_000, h: 3_600_000 }[unit as 's'], r.for, `${rule.uid}: for`);
       checked += 1;
     }
-    assert.equal(checked, 2, 'workflow failure rate and bot p95 follow their catalog rules');
+    assert.equal(checked, 3, 'workflow failure rate, delivery rate and orders follow their catalog rules');
+  });
+
+  test("the bot p95 rule pages at its catalog rule's critical limit, window, pending time and split", () => {
+    const source = loadRules(catalog).find(({ rule }) => rule.id === 'bot_p95_response_time_high')!.rule;
+    const rule = rules.find((one) => one.labels.metric === 'bot_response_time_ms');
+    assert.ok(source.type === 'threshold');
+    const [query, , condition] = rule.data;
+    assert.deepEqual(condition.model.conditions[0].evaluator, { type: 'gt', params: [source.critical] });
+    assert.equal(query.relativeTimeRange.from * 1000, source.window);
+    assert.deepEqual(query.model.groupBy, source.groupBy);
   });
 
   test('every rule has a unique uid, a title, a duration, valid states, labels and runbook annotations', () => {

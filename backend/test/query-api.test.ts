@@ -291,9 +291,9 @@ describe('time series from rollups', () => {
 });
 
 describe('ratios and percentiles', () => {
-  test('a ratio is sum(numerator) / sum(denominator) per bucket; an empty denominator gives 0', async () => {
+  test('a ratio is sum(numerator) / sum(denominator) per bucket; an empty denominator gives null (no data), not 0', async () => {
     const [series] = readSeries(await one({ metric: 'payment_success_rate' }));
-    assert.deepEqual(series!.value, [0.75, 0, 0]);
+    assert.deepEqual(series!.value, [0.75, 0, null], 'all payments failed: 0; no payments: null');
     assert.equal(series!.config.unit, 'percentunit');
   });
 
@@ -306,9 +306,9 @@ describe('ratios and percentiles', () => {
     assert.deepEqual([...byChannel.fields[1]!.values], [1, 0.4]);
   });
 
-  test('a ratio with no data at all is 0, not NaN or null', async () => {
+  test('a ratio with no data at all is null, never NaN or a misleading 0', async () => {
     const [series] = readSeries(await one({ metric: 'workflow_failure_rate' }));
-    assert.deepEqual(series!.value, [0, 0, 0]);
+    assert.deepEqual(series!.value, [null, null, null]);
   });
 
   test('percentiles merge sketches across buckets (the p95 of all values, not of the hourly p95s)', async () => {
@@ -556,7 +556,7 @@ describe('catalog, variables, summary, export, whoami', () => {
       severity: 'healthy',
     });
     assert.equal(summary.cards[1]!.value, 0.5);
-    assert.equal(summary.cards[1]!.previous, 0);
+    assert.equal(summary.cards[1]!.previous, null, 'no payments in the previous period: no rate');
     // 0.5 is below the rule's critical 0.85, but 6 payments are under its minVolume of 20: no verdict.
     assert.equal(summary.cards[1]!.severity, 'healthy');
     assert.deepEqual(summary.alerts, []);

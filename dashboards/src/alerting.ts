@@ -1,5 +1,6 @@
 import { ContactPointBuilder, NotificationPolicyBuilder, QueryBuilder, RuleBuilder, type Rule } from '@grafana/grafana-foundation-sdk/alerting';
 import { TypeMathBuilder, TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
+import type { MetricRule } from '../../backend/src/anomalies/rules.js';
 import type { CatalogQueries } from './catalog.js';
 import { DATASOURCE, type MetricsHubQueryBuilder } from './query.js';
 
@@ -30,8 +31,14 @@ function reduce(refId: string, input: string, reducer: 'last' | 'mean'): QueryBu
   return expression(refId, new TypeReduceBuilder().expression(input).reducer(reducer).settings({ mode: 'dropNN' }));
 }
 
-function threshold(refId: string, input: string, type: 'gt' | 'lt', value: number): QueryBuilder {
-  return expression(refId, new TypeThresholdBuilder().expression(input).conditions([{ evaluator: { type, params: [value] } }]));
+type Comparison = 'gt' | 'lt' | 'gte' | 'lte';
+
+/** `value` crosses the bound; with `recovery`, a firing series resolves only once that holds (Grafana's recovery threshold). */
+function threshold(refId: string, input: string, type: Comparison, value: number, recovery?: { type: Comparison; value: number }): QueryBuilder {
+  // Rounded: 0.12 - 0.02 is 0.09999999999999999 in floating point, and a reader expects 0.1.
+  const round = (x: number) => Math.round(x * 1e12) / 1e12;
+  const condition = { evaluator: { type, params: [value] }, ...(recovery && { unloadEvaluator: { type: recovery.type, params: [round(recovery.value)] } }) };
+  return expression(refId, new TypeThresholdBuilder().expression(input).conditions([condition]));
 }
 
 function math(refId: string, formula: string): QueryBuilder {
@@ -101,41 +108,102 @@ function limitRule(catalog: CatalogQueries, key: string, texts: LimitTexts): Rul
     );
 }
 
+interface BandTexts {
+  uid: string;
+  title: string;
+  summary: string;
+  /** Says exactly what is judged, from the catalog rule's own settings. */
+  description: (rule: MetricRule['rule']) => string;
+  runbook: string[];
+}
+
+const pct = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
+const windowOf = (rule: MetricRule['rule']) => (rule.type === 'threshold' ? `${rule.window / 3_600_000}` : '?');
+
+/**
+ * A Grafana rule on what a catalog rule judges, read through the `band` query option: for a
+ * ratio rule the edge of its Wilson interval against its first bound, with the rule's hysteresis
+ * as Grafana's recovery threshold; for a baseline rule the anomaly score against 0.5 (the score
+ * at its warning z). The range is one bucket long, so it holds the last complete bucket and the
+ * partial current one, whose band is null: `last` (nulls dropped) reads the bucket the backend
+ * rule judges, and a bucket without enough volume is no data, as the backend skips it.
+ */
+function bandRule(catalog: CatalogQueries, id: string, texts: BandTexts): RuleBuilder {
+  const { metric, rule: source } = catalog.rule(id);
+  let field: 'lower' | 'upper' | 'score';
+  let condition: QueryBuilder;
+  let bucketSeconds = HOUR;
+  if (source.type === 'baseline') {
+    field = 'score';
+    bucketSeconds = source.bucket / 1000;
+    condition = threshold('C', 'B', 'gte', 0.5);
+  } else if (source.type === 'threshold' && metric.kind === 'ratio') {
+    const bound = (source.warning ?? source.critical)!;
+    const slack = source.hysteresis ?? Math.abs(bound) * 0.05;
+    const above = source.direction === 'above';
+    field = above ? 'lower' : 'upper';
+    condition = threshold('C', 'B', above ? 'gte' : 'lte', bound, above ? { type: 'lt', value: bound - slack } : { type: 'gt', value: bound + slack });
+  } else {
+    throw new Error(`alerting: rule '${id}' has no band (bands exist for baseline rules and threshold rules on ratios)`);
+  }
+  const query = catalog.query(metric.key, { groupBy: source.groupBy, band: id, bandField: field });
+  return rule(texts.uid, texts.title, 'warning', metric.key)
+    .withQuery(metricsHub('A', query, bucketSeconds))
+    .withQuery(reduce('B', 'A', 'last'))
+    .withQuery(condition)
+    .condition('C')
+    .forDuration(duration(source.for))
+    .keepFiringFor(duration(source.keepFiringFor))
+    .annotations(annotations(texts.summary, texts.description(source), texts.runbook));
+}
+
 export function alertRules(catalog: CatalogQueries): Rule[] {
   const rules: RuleBuilder[] = [
-    limitRule(catalog, 'workflow_failure_rate', {
+    bandRule(catalog, 'workflow_failure_rate_high', {
       uid: 'mh-workflow-failure-rate',
-      title: (limit) => `Workflow failure rate above ${limit}`,
-      subject: 'Workflow failure rate',
-      description: (limit, window) => `More than ${limit} of the workflow runs finished in the last ${window} ended FAILED or FAILED_SAFETY_LIMIT, for longer than the rule's pending time.`,
+      title: 'Workflow failure rate high',
+      summary: 'At least {{ humanizePercentage $values.B.Value }} of workflow runs are failing (lower edge of the Wilson interval, last complete hours)',
+      description: (r) =>
+        r.type === 'threshold'
+          ? `The catalog rule workflow_failure_rate_high, read through its band: over the last ${windowOf(r)} complete hours (at least ${r.minVolume} runs), the failure rate's Wilson interval at z = ${r.confidence} lies at or above ${pct(r.warning!)}; it resolves once it falls under ${pct(r.warning! - (r.hysteresis ?? r.warning! * 0.05))}.`
+          : '',
       runbook: [
         'Open the Business overview dashboard, row "Workflow health": which status grows (FAILED or FAILED_SAFETY_LIMIT)?',
         'FAILED_SAFETY_LIMIT means runs hit their step or loop limit: look for a workflow changed recently and roll it back.',
         'FAILED: check the workflow engine logs and the external services the failing workflows call.',
-        'The alert resolves by itself once the failure rate stays under the limit.',
+        'The alert resolves by itself once the interval falls back under 10%.',
       ],
     }),
 
-    rule('mh-delivery-rate-drop', 'Message delivery rate dropped', 'warning', 'delivery_rate')
-      .withQuery(metricsHub('A', catalog.query('delivery_rate'), HOUR))
-      .withQuery(metricsHub('B', catalog.query('delivery_rate'), 7 * DAY, HOUR))
-      .withQuery(reduce('C', 'A', 'last'))
-      .withQuery(reduce('D', 'B', 'mean'))
-      .withQuery(math('E', '$C < $D * 0.85'))
-      .withQuery(threshold('F', 'E', 'gt', 0))
-      .condition('F')
-      .forDuration('15m')
-      .annotations(
-        annotations(
-          'Delivery rate fell to {{ humanizePercentage $values.C.Value }} (7-day average {{ humanizePercentage $values.D.Value }})',
-          'The share of sent messages that were delivered in the current hour is more than 15% below its average of the previous 7 days.',
-          [
-            'Open the Source: Metrics Hub events dashboard, panel "Delivery rate": is one channel affected or all?',
-            'Check the messaging provider\'s status page and the delivery webhooks reaching POST /api/v1/events.',
-            'A sudden drop for one agent usually means a blocked sender number or address: see Agent performance.',
-          ],
-        ),
-      ),
+    bandRule(catalog, 'delivery_rate_low', {
+      uid: 'mh-delivery-rate-drop',
+      title: 'Message delivery rate dropped',
+      summary: 'At most {{ humanizePercentage $values.B.Value }} of sent messages are delivered (upper edge of the Wilson interval, last complete hours)',
+      description: (r) =>
+        r.type === 'threshold'
+          ? `The catalog rule delivery_rate_low, read through its band: over the last ${windowOf(r)} complete hours (at least ${r.minVolume} messages sent), the delivery rate's Wilson interval at z = ${r.confidence} lies at or below ${pct(r.warning!)}; it resolves once it rises over ${pct(r.warning! + (r.hysteresis ?? r.warning! * 0.05))}.`
+          : '',
+      runbook: [
+        'Open the Source: Metrics Hub events dashboard, panel "Delivery rate": is one channel affected or all?',
+        "Check the messaging provider's status page and the delivery webhooks reaching POST /api/v1/events.",
+        'A sudden drop for one agent usually means a blocked sender number or address: see Agent performance.',
+      ],
+    }),
+
+    bandRule(catalog, 'orders_unusual', {
+      uid: 'mh-orders-unusual',
+      title: 'Orders unusual for this hour of the week',
+      summary: 'Orders in the last complete hour have an anomaly score of {{ humanize $values.B.Value }} (alert from 0.5)',
+      description: (r) =>
+        r.type === 'baseline'
+          ? `The catalog rule orders_unusual, read through its band: the orders of the last complete hour are at least ${r.warningZ} robust standard deviations (${r.transform === 'sqrt' ? 'on a square-root scale' : 'raw'}) from what the same hour of the last ${r.seasons} weeks, the same hour of recent days or the last hours predict (score 0.5 and more).`
+          : '',
+      runbook: [
+        'Open the Business overview dashboard: the shaded band is what was expected; is the hour above or below it?',
+        'Below: check checkout, the payment provider and the shop for errors since the hour began.',
+        'Above: check campaigns and for duplicated order events.',
+      ],
+    }),
 
     rule('mh-revenue-spike', 'Revenue spike', 'warning', 'order_value')
       .withQuery(metricsHub('A', catalog.query('order_value'), HOUR))
@@ -161,8 +229,8 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     limitRule(catalog, 'bot_response_time_ms', {
       uid: 'mh-bot-p95-response-time',
       title: (limit) => `Bot p95 response time above ${limit}`,
-      subject: 'p95 response time of bot',
-      description: (limit, window) => `The 95th percentile response time of one bot over the last ${window} is above ${limit}; one alert per bot.`,
+      subject: 'Bot p95 response time',
+      description: (limit, window) => `The 95th percentile response time of all bot responses over the last ${window} is above ${limit}.`,
       runbook: [
         'Open Bot performance with $bot set to this bot: do p50 and p99 rise too (the bot is slow) or only p99 (a few slow calls)?',
         'Check the bot\'s upstream model or API latency and its error rate on the same dashboard.',

@@ -1,4 +1,4 @@
-import { loadRules } from '../../backend/src/anomalies/rules.js';
+import { loadRules, type MetricRule } from '../../backend/src/anomalies/rules.js';
 import { loadCatalog, suggestMetric, type Catalog } from '../../backend/src/catalog/load.js';
 import type { CatalogMetric } from '../../backend/src/catalog/schema.js';
 import { MetricsHubQueryBuilder, type Aggregation, type QueryOptions } from './query.js';
@@ -11,9 +11,11 @@ import { severityOf, type Severity } from './thresholds.js';
  */
 export class CatalogQueries {
   private readonly severities = new Map<string, Severity>();
+  private readonly rules: MetricRule[];
 
   constructor(readonly catalog: Catalog = loadCatalog()) {
-    for (const { metric, rule } of loadRules(catalog)) {
+    this.rules = loadRules(catalog);
+    for (const { metric, rule } of this.rules) {
       if (rule.type === 'threshold' && !this.severities.has(metric.key)) this.severities.set(metric.key, severityOf(rule));
     }
   }
@@ -21,6 +23,13 @@ export class CatalogQueries {
   /** The limits of the metric's threshold anomaly rule, which judges its default aggregation; none without such a rule. */
   severity(key: string): Severity | undefined {
     return this.severities.get(key);
+  }
+
+  /** A catalog anomaly rule by id; a generator naming a rule the catalog lacks fails here. */
+  rule(id: string): MetricRule {
+    const found = this.rules.find((one) => one.rule.id === id);
+    if (!found) throw new Error(`dashboards: no anomaly rule '${id}' in ${this.catalog.file} (rules: ${this.rules.map((one) => one.rule.id).join(', ')})`);
+    return found;
   }
 
   has(key: string): boolean {

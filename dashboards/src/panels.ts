@@ -180,6 +180,39 @@ export function trend(catalog: CatalogQueries, title: string, queries: MetricsHu
   return panel;
 }
 
+/**
+ * A key series with what its anomaly rule expects, shaded: the `band` of the catalog rule `ruleId`
+ * (docs/api.md). For a baseline rule the band runs from `lower` to `upper` around the dashed
+ * `expected` line; for a ratio rule it is the rate's Wilson interval over the rule's window. The
+ * score stays in the tooltip; anomalies are marked by the dashboard's anomaly annotations. Bands
+ * are computed on the rule's hourly buckets, so the panel asks for hours.
+ */
+export function bandTrend(catalog: CatalogQueries, title: string, ruleId: string, options: TrendOptions): TimeseriesBuilder {
+  const { metric } = catalog.rule(ruleId);
+  const name = (field: string) => `${metric.label} ${field}`;
+  return trend(catalog, title, [catalog.query(metric.key, { band: ruleId })], options)
+    .interval('1h')
+    .maxDataPoints(24 * 400)
+    .overrideByName(name('upper'), [
+      { id: 'custom.fillBelowTo', value: name('lower') },
+      { id: 'custom.lineWidth', value: 0 },
+      { id: 'custom.fillOpacity', value: 20 },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } },
+      { id: 'displayName', value: 'expected band' },
+    ])
+    .overrideByName(name('lower'), [
+      { id: 'custom.lineWidth', value: 0 },
+      { id: 'custom.fillOpacity', value: 0 },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } },
+      { id: 'custom.hideFrom', value: { legend: true, tooltip: false, viz: false } },
+    ])
+    .overrideByName(name('expected'), [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } },
+    ])
+    .overrideByName(name('score'), [{ id: 'custom.hideFrom', value: { legend: true, tooltip: false, viz: true } }]);
+}
+
 /** The anomalies the backend raised in the dashboard's range, newest first. */
 export function anomalyTable(title: string, options: { metric?: string; width?: number } = {}): TableBuilder {
   return new TableBuilder()

@@ -28,7 +28,12 @@ export interface MetricsHubQuery extends Dataquery {
   format: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  /** What an anomaly rule of the metric judges (docs/api.md, "Bands"). */
+  band?: string;
+  bandField?: BandField;
 }
+
+export type BandField = 'expected' | 'lower' | 'upper' | 'score';
 
 export interface QueryOptions {
   aggregation?: Aggregation;
@@ -37,6 +42,8 @@ export interface QueryOptions {
   format?: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  band?: string;
+  bandField?: BandField;
   refId?: string;
 }
 
@@ -56,6 +63,8 @@ export class MetricsHubQueryBuilder implements Builder<Dataquery> {
       format: options.format ?? 'timeseries',
       ...(options.compareToPrevious ? { compareToPrevious: true } : {}),
       ...(options.live ? { live: true } : {}),
+      ...(options.band ? { band: options.band } : {}),
+      ...(options.bandField ? { bandField: options.bandField } : {}),
       _implementsDataqueryVariant() {},
     };
   }

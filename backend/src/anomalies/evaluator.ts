@@ -6,7 +6,9 @@ import { alignDown, HOUR_MS, WHOLE_RANGE_MS } from '../query/buckets.js';
 import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
 import type { Series } from '../sources/types.js';
-import { describeFinding, evaluateBaseline, evaluateChange, evaluateRatio, evaluateThreshold, type Finding, type Severity } from './detectors/index.js';
+import { DetectorCache } from './detector-cache.js';
+import { describeFinding, evaluateChange, type Finding, type Severity } from './detectors/index.js';
+import { baselineHistoryMs, baselineOptionsOf, judgeThreshold, needsCount, needsParts } from './judge.js';
 import type { MetricRule, Rule } from './rules.js';
 import { nextState } from './state-machine.js';
 import { loadStates, recordTransition, saveState, seriesKeyOf, tryLockRule, type EvaluatedSeries } from './store.js';
@@ -34,6 +36,9 @@ export interface EvaluationSummary {
  * detector per series, and applies the alert state machine in PostgreSQL.
  */
 export class RuleEvaluator {
+  /** Baseline detectors kept between ticks (see DetectorCache); each process has its own. */
+  private readonly detectors = new DetectorCache();
+
   constructor(
     private readonly pool: Pool,
     private readonly service: QueryService,
@@ -59,24 +64,22 @@ export class RuleEvaluator {
   async findings(organizationId: string, { metric, rule }: MetricRule, at: number, previous: Map<string, Severity>): Promise<Map<string, { labels: Record<string, string>; finding: Finding }>> {
     const out = new Map<string, { labels: Record<string, string>; finding: Finding }>();
     if (rule.type === 'threshold') {
-      const from = alignDown(at - rule.window, HOUR_MS);
-      const ratio = metric.kind === 'ratio';
-      const [values, volumes, numerators] = await Promise.all([
-        this.totals(organizationId, metric, rule, from, at),
-        ratio && (rule.minVolume > 0 || rule.confidence > 0) ? this.partTotals(organizationId, metric.denominator!, rule, from, at) : undefined,
-        ratio && rule.confidence > 0 ? this.partTotals(organizationId, metric.numerator!, rule, from, at) : undefined,
+      // The complete hours of the window: the current hour is judged once it is over, so Grafana's
+      // band query (which leaves the partial hour null) and this evaluator judge the same numbers.
+      const to = alignDown(at, HOUR_MS);
+      const from = to - rule.window;
+      const parts = needsParts(metric, rule);
+      const [values, volumes, numerators, counts] = await Promise.all([
+        this.totals(organizationId, metric, rule, from, to),
+        parts ? this.partTotals(organizationId, metric.denominator!, rule, from, to) : undefined,
+        parts ? this.partTotals(organizationId, metric.numerator!, rule, from, to) : undefined,
+        needsCount(metric, rule) ? this.partTotals(organizationId, metric.key, rule, from, to, 'count') : undefined,
       ]);
       for (const series of values) {
         const key = seriesKeyOf(series.labels);
-        const value = series.values[0] ?? null;
-        if (value === null) continue;
-        if (volumes && (volumes.get(key) ?? 0) < rule.minVolume) continue;
-        const before = previous.get(key) ?? 'healthy';
-        const finding =
-          numerators && volumes
-            ? evaluateRatio({ ...rule, confidenceZ: rule.confidence, minDenominator: Math.max(1, rule.minVolume) }, at, numerators.get(key) ?? 0, volumes.get(key) ?? 0, before)
-            : evaluateThreshold(rule, { time: at, value }, before);
-        out.set(key, { labels: series.labels, finding });
+        const totals = { value: series.values[0] ?? null, numerator: numerators?.get(key) ?? 0, denominator: volumes?.get(key) ?? 0, count: counts?.get(key) ?? 0 };
+        const finding = judgeThreshold(metric, rule, at, totals, previous.get(key) ?? 'healthy');
+        if (finding) out.set(key, { labels: series.labels, finding });
       }
     } else if (rule.type === 'change') {
       const currentFrom = alignDown(at - rule.window, HOUR_MS);
@@ -93,31 +96,24 @@ export class RuleEvaluator {
     } else {
       // Judge the last complete bucket against the same bucket of the week over the last N weeks.
       const end = alignDown(at, rule.bucket);
-      const from = end - rule.seasons * WEEK_MS - rule.bucket;
+      const from = end - baselineHistoryMs(rule);
       const plan = this.plan(metric, rule, from, end, rule.bucket);
       const { series } = await this.service.series(organizationId, plan, plan.from, plan.to);
       for (const one of series) {
         const points = one.times.flatMap((time, index) => (one.values[index] === null || one.values[index] === undefined ? [] : [{ time, value: one.values[index]! }]));
         if (points.length === 0) continue;
-        const finding = evaluateBaseline(points, {
-          intervalMs: rule.bucket,
-          seasons: rule.seasons,
-          direction: rule.direction,
-          warningZ: rule.warningZ,
-          criticalZ: rule.criticalZ,
-          minVolume: rule.minVolume,
-        });
+        const finding = this.detectors.judge(`${organizationId}\u0000${rule.id}\u0000${seriesKeyOf(one.labels)}`, points, baselineOptionsOf(rule));
         out.set(seriesKeyOf(one.labels), { labels: one.labels, finding });
       }
     }
     return out;
   }
 
-  /** A ratio's numerator or denominator metric summed over [from, to), per series. */
-  private async partTotals(organizationId: string, partKey: string, rule: Rule, from: number, to: number): Promise<Map<string, number>> {
+  /** A ratio's numerator or denominator metric summed over [from, to) (or a metric's number of values), per series. */
+  private async partTotals(organizationId: string, partKey: string, rule: Rule, from: number, to: number, aggregation?: 'count'): Promise<Map<string, number>> {
     const part = this.service.catalog.metric(partKey)!;
     const plan = this.plan(part, rule, from, to, WHOLE_RANGE_MS);
-    const { series } = await this.service.series(organizationId, { ...plan, metric: part, aggregation: part.aggregations.includes('sum') ? 'sum' : 'count' }, plan.from, plan.to);
+    const { series } = await this.service.series(organizationId, { ...plan, metric: part, aggregation: aggregation ?? (part.aggregations.includes('sum') ? 'sum' : 'count') }, plan.from, plan.to);
     return new Map(series.map((one) => [seriesKeyOf(one.labels), one.values[0] ?? 0]));
   }
 
@@ -166,6 +162,7 @@ export class RuleEvaluator {
   /** Every rule for every organization at tick `at`; one failing rule never stops the others. */
   async evaluateAll(rules: MetricRule[], at: number): Promise<EvaluationSummary[]> {
     const organizations = await this.pool.query<{ id: string }>('SELECT id FROM organizations ORDER BY id');
+    this.detectors.evictOlderThan(at - 2 * WEEK_MS);
     const summaries: EvaluationSummary[] = [];
     for (const { id } of organizations.rows) {
       for (const metricRule of rules) {

@@ -34,9 +34,12 @@ export const thresholdRuleSchema = z
     warning: z.number().optional(),
     critical: z.number().optional(),
     hysteresis: z.number().min(0).optional(),
-    /** The value judged is the metric over this trailing window (hour resolution). */
+    /** The value judged is the metric over the complete hours of this trailing window (the partial current hour waits). */
     window: duration.default(3_600_000),
-    /** Ratio metrics: below this many in the denominator the rule stays healthy (2 of 3 failing is no trend). */
+    /**
+     * Ratio metrics: below this many in the denominator the rule stays healthy (2 of 3 failing is
+     * no trend). Distribution metrics: below this many values (a p95 of two responses is no trend).
+     */
     minVolume: z.number().min(0).default(0),
     /**
      * Ratio metrics: judge the edge of the rate's Wilson interval at this z
@@ -71,6 +74,8 @@ export const baselineRuleSchema = z
     warningZ: z.number().positive().default(4),
     criticalZ: z.number().positive().default(6),
     minVolume: z.number().min(0).default(0),
+    /** `sqrt` judges counts and amounts on a square-root scale, where a quiet night is as noisy as a busy noon. */
+    transform: z.enum(['none', 'sqrt']).default('none'),
     /** Bucket judged: hourly by default, the last complete one. */
     bucket: duration.default(3_600_000),
   })

@@ -1,5 +1,7 @@
 import type { CatalogMetric } from '../catalog/schema.js';
 import type { Series } from '../sources/types.js';
+import { BAND_FIELDS, type BandField } from './band-fields.js';
+import type { BandColumns } from './band.js';
 import type { Severity, Trend } from './severity.js';
 
 type FieldType = 'time' | 'number' | 'string';
@@ -61,25 +63,39 @@ function displayName(label: string, aggregation: string | undefined, labels: Rec
   return `${label}${aggregation ? ` ${aggregation}` : ''}${values.length ? ` (${values.join(', ')})` : ''}${previous ? PREVIOUS_SUFFIX : ''}`;
 }
 
-/** One frame per series: a time field and a value field labelled with the group-by values. */
-export function timeSeriesFrames(context: FrameContext, series: Series[], options: { previous?: boolean } = {}): Frame[] {
+/**
+ * One frame per series: a time field and a value field labelled with the group-by values, then
+ * the columns of the `band` option when asked (expected, lower, upper, score), same labels.
+ */
+export function timeSeriesFrames(
+  context: FrameContext,
+  series: Series[],
+  options: { previous?: boolean; band?: (labels: Record<string, string>) => BandColumns | undefined; only?: BandField } = {},
+): Frame[] {
   const previous = options.previous ?? false;
   return series.map((one) => {
     const labels = previous ? { ...one.labels, period: 'previous' } : one.labels;
+    const withLabels = Object.keys(labels).length > 0 ? { labels } : {};
+    const band = options.band?.(one.labels) ?? {};
+    const bandFields = BAND_FIELDS.filter((name) => band[name] !== undefined && (options.only === undefined || name === options.only));
+    const valueField = field('value', 'number', {
+      ...withLabels,
+      config: { unit: context.metric.unit, displayName: displayName(context.metric.label, context.aggregation, one.labels, previous) },
+    });
     return {
       schema: {
         name: `${context.metric.key}${previous ? PREVIOUS_SUFFIX : ''}`,
         refId: context.refId,
         fields: [
           field('time', 'time'),
-          field('value', 'number', {
-            ...(Object.keys(labels).length > 0 && { labels }),
-            config: { unit: context.metric.unit, displayName: displayName(context.metric.label, context.aggregation, one.labels, previous) },
-          }),
+          ...(options.only ? [] : [valueField]),
+          ...bandFields.map((name) =>
+            field(name, 'number', { ...withLabels, config: { unit: name === 'score' ? 'percentunit' : context.metric.unit, displayName: `${displayName(context.metric.label, context.aggregation, one.labels, previous)} ${name}` } }),
+          ),
         ],
         meta: meta(context),
       },
-      data: { values: [one.times, one.values] },
+      data: { values: [one.times, ...(options.only ? [] : [one.values]), ...bandFields.map((name) => band[name]!)] },
     };
   });
 }

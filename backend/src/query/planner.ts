@@ -1,3 +1,4 @@
+import type { BandField } from './band-fields.js';
 import type { Catalog } from '../catalog/load.js';
 import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
@@ -15,6 +16,10 @@ export interface Plan {
   filters: Filter[];
   format: Format;
   compareToPrevious: boolean;
+  /** Rule id whose band (expected, lower, upper, score) goes next to each series. */
+  band?: string;
+  /** Only this band column instead of the series (for alert rules). */
+  bandField?: BandField;
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
@@ -91,6 +96,8 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     filters: query.filters,
     format: query.format,
     compareToPrevious: query.compareToPrevious,
+    ...(query.band && { band: query.band }),
+    ...(query.bandField && { bandField: query.bandField }),
     from,
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILTER_OPS } from '../sources/types.js';
+import { BAND_FIELDS } from './band-fields.js';
 import { parseRelativeTime, RELATIVE_TIME_HINT } from './relative-time.js';
 
 /**
@@ -58,6 +59,10 @@ export const querySchema = z.object({
   limit: z.unknown().optional(),
   live: z.boolean().default(false),
   hide: z.boolean().default(false),
+  /** Id of one of the metric's anomaly rules: adds what it judges (expected, lower, upper, score) to each series. */
+  band: z.string().max(64, 'must be at most 64 characters').optional(),
+  /** With `band`: answer only this column of the band (what an alert rule thresholds), not the series itself. */
+  bandField: z.enum(BAND_FIELDS, { message: `must be one of ${BAND_FIELDS.join(', ')}` }).optional(),
 });
 export type QueryInput = z.infer<typeof querySchema>;
 

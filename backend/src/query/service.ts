@@ -6,6 +6,8 @@ import type { Logger } from '../logger.js';
 import { SourceError } from '../sources/errors.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { Series, SourceQuery } from '../sources/types.js';
+import { loadRules, type MetricRule } from '../anomalies/rules.js';
+import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
 import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
@@ -23,9 +25,13 @@ interface Fetched {
   cached: boolean;
 }
 
-/** Counts and ratios of empty buckets are 0; an empty bucket has no average, extreme or percentile. */
+/**
+ * Counts of empty buckets are 0; an empty bucket has no average, extreme or percentile, and a
+ * ratio with an empty denominator has no rate (null, which Grafana's reduce can drop: a quiet
+ * hour is not a 0 % delivery rate).
+ */
 function fillFor(aggregation: Aggregation): number | null {
-  return aggregation === 'sum' || aggregation === 'count' || aggregation === 'rate' || aggregation === 'distinct' ? 0 : null;
+  return aggregation === 'sum' || aggregation === 'count' || aggregation === 'distinct' ? 0 : null;
 }
 
 /** A range ending this close to now reads a level live rather than from a snapshot. */
@@ -49,7 +55,7 @@ function densify(series: Series[], groupBy: string[], times: number[], bucketMs:
   return dense.sort((a, b) => (seriesKey(groupBy, a.labels) < seriesKey(groupBy, b.labels) ? -1 : 1));
 }
 
-/** rate = sum(numerator) / sum(denominator) per bucket and labels; an empty denominator gives 0. */
+/** rate = sum(numerator) / sum(denominator) per bucket and labels; an empty denominator gives null. */
 function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): Series[] {
   const byKey = new Map<string, { labels: Record<string, string>; times: number[]; num?: Series; den?: Series }>();
   for (const [part, list] of [['num', numerator], ['den', denominator]] as const) {
@@ -65,7 +71,7 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
     times,
     values: times.map((_, index) => {
       const over = den?.values[index] ?? 0;
-      return over === 0 ? 0 : (num?.values[index] ?? 0) / over;
+      return over === 0 ? null : (num?.values[index] ?? 0) / over;
     }),
   }));
 }
@@ -107,6 +113,13 @@ export class QueryService {
     private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; catalogVersion?: string; levels?: LevelHistory | undefined },
   ) {}
 
+  /** The catalog's anomaly rules, for the `band` option (validated at start by the anomalies module). */
+  private get rules(): MetricRule[] {
+    this.loadedRules ??= loadRules(this.catalog);
+    return this.loadedRules;
+  }
+  private loadedRules: MetricRule[] | undefined;
+
   plan(query: QueryInput, request: Pick<QueryRequest, 'from' | 'to' | 'intervalMs' | 'maxDataPoints'>): Plan | PlanError {
     const plan = planQuery(query, { catalog: this.catalog, ...request, maxRangeDays: this.options.maxRangeDays });
     // A KPI is one row over everything the filters keep.
@@ -120,6 +133,8 @@ export class QueryService {
       queries.map(async (query): Promise<QueryResult> => {
         const plan = this.plan(query, request);
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
+        const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
+        if (typeof bandProblem === 'string') return { status: 400, error: bandProblem, frames: [] };
         return { status: 200, frames: await this.frames(organizationId, plan) };
       }),
     );
@@ -154,12 +169,28 @@ export class QueryService {
       this.series(organizationId, plan, plan.from, plan.to),
       plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift)) : undefined,
     ]);
-    const frames = timeSeriesFrames(context(current.cached), current.series);
+    const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? []) : undefined;
+    const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
     if (previous) {
       const shifted = previous.series.map((one) => ({ ...one, times: one.times.map((time) => time + shift) }));
       frames.push(...timeSeriesFrames(context(previous.cached), shifted, { previous: true }));
     }
     return frames;
+  }
+
+  /** What the plan's `band` rule judges at every bucket of the range, per series. */
+  private async band(organizationId: string, plan: Plan, times: number[]): Promise<Map<string, BandColumns>> {
+    const rule = bandRule(this.rules, plan, plan.band!) as MetricRule;
+    const reader = {
+      series: async (p: Plan, from: Date, to: Date) => (await this.series(organizationId, p, from, to)).series,
+      parts: async (p: Plan, from: Date, to: Date) => {
+        const times = bucketTimes(from.getTime(), to.getTime(), p.bucketMs);
+        const dense = (series: Series[]) => densify(series, p.groupBy, times, p.bucketMs, 0);
+        const [numerator, denominator] = await Promise.all([this.ratioPart(organizationId, p, p.metric.numerator!, from, to), this.ratioPart(organizationId, p, p.metric.denominator!, from, to)]);
+        return { numerator: dense(numerator.series), denominator: dense(denominator.series) };
+      },
+    };
+    return bandColumns(reader, plan, rule, times, Date.now());
   }
 
   /** The value over [from, to) and over the period of equal length just before it. */
@@ -278,7 +309,7 @@ export class QueryService {
     ]);
     const dense = (series: Series[]) => densify(series, plan.groupBy, times, plan.bucketMs, 0);
     return {
-      series: densify(ratio(dense(numerator.series), dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, 0),
+      series: densify(ratio(dense(numerator.series), dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, null),
       cached: numerator.cached && denominator.cached,
     };
   }

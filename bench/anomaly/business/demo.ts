@@ -1,12 +1,15 @@
 /**
- * The seeds' cases on the demo generator's own data: 90 days of two organizations with the
- * incidents it records (backend/src/demo), aggregated the way the rollups would (hourly rates,
- * daily sums and averages), and judged with the rules the catalog would ship for each metric.
+ * The demo generator's own data: 90 days of two organizations (backend/src/demo) with the
+ * incidents it records, bucketed per hour as the rollups hold them. Any catalog metric of the
+ * events source is built from its catalog definition (event types, measure, filter, ratio
+ * parts); module metrics from the demo rows their SQL reads.
  */
-import { emptyRows, generateHour, type DemoEvent, type OrganizationPlan } from '../../../backend/src/demo/generate.js';
-import { planIncidents, type Incident as DemoIncident, type IncidentKind } from '../../../backend/src/demo/incidents.js';
+import type { Catalog } from '../../../backend/src/catalog/load.js';
+import type { CatalogMetric } from '../../../backend/src/catalog/schema.js';
+import { emptyRows, generateHour, type DemoEvent, type ModuleRows, type OrganizationPlan } from '../../../backend/src/demo/generate.js';
+import { planIncidents } from '../../../backend/src/demo/incidents.js';
 import { Random } from '../../../backend/src/demo/random.js';
-import { DAY, HOUR, type Incident, type Rule, type Sample, type Scenario } from './evaluate.js';
+import { addFact, DAY, emptyBucket, HOUR, type Bucket, type MetricSeries } from './series.js';
 
 /** Mirrors the organizations of backend/src/demo/run.ts (same scale, shift and seed rule). */
 const ORGANIZATIONS = [
@@ -18,108 +21,127 @@ const DAYS = 90;
 /** A fixed end, so every run generates the same data. */
 const NOW = Date.UTC(2026, 2, 1);
 
-interface Buckets {
-  hourly: Map<number, Record<string, number>>;
-  daily: Map<number, Record<string, number>>;
+/** One fact of a module table as the metric's SQL returns it: time, value and dimensions. */
+interface Fact {
+  time: number;
+  value: number;
+  labels: Record<string, unknown>;
 }
 
-function add(map: Map<number, Record<string, number>>, key: number, field: string, amount: number): void {
-  const entry = map.get(key) ?? {};
-  entry[field] = (entry[field] ?? 0) + amount;
-  map.set(key, entry);
-}
-
-/** One organization's 90 days, summed per hour and per day as the rollups would hold them. */
-function generate(position: number, plan: OrganizationPlan, rangeStart: number): Buckets {
-  const random = new Random(SEED * 1000 + position);
-  const buckets: Buckets = { hourly: new Map(), daily: new Map() };
-  const hours = Math.ceil((NOW - rangeStart) / HOUR);
-  for (let index = 0; index < hours; index++) {
-    const hourStart = rangeStart + index * HOUR;
-    const events: DemoEvent[] = [];
-    const rows = emptyRows();
-    generateHour({ plan, random, hourStart, rangeStart, now: NOW, index }, events, rows);
-    const day = Math.floor(hourStart / DAY) * DAY;
-    add(buckets.hourly, hourStart, 'runs', 0);
-    add(buckets.hourly, hourStart, 'sent', 0);
-    for (const e of events) {
-      if (e.type === 'workflow.finished') {
-        add(buckets.hourly, hourStart, 'runs', 1);
-        if (e.attributes.status !== 'SUCCESS') add(buckets.hourly, hourStart, 'failed', 1);
-      } else if (e.type === 'message.sent') add(buckets.hourly, hourStart, 'sent', 1);
-      else if (e.type === 'message.delivered') add(buckets.hourly, hourStart, 'delivered', 1);
-    }
-    add(buckets.daily, day, 'revenue', 0);
-    add(buckets.daily, day, 'billable', 0);
-    for (const [, , kind, , , amount] of rows.transactions) if (kind === 'income') add(buckets.daily, day, 'revenue', amount);
-    for (const [, , hoursLogged, billable] of rows.time_entries) if (billable) add(buckets.daily, day, 'billable', hoursLogged);
-    for (const [, , rating] of rows.reviews) {
-      add(buckets.daily, day, 'ratingSum', rating);
-      add(buckets.daily, day, 'reviews', 1);
-    }
-  }
-  return buckets;
-}
-
-function series(map: Map<number, Record<string, number>>, value: (b: Record<string, number>) => Sample['value'], parts?: [string, string]): Sample[] {
-  return [...map.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([time, b]) => ({ time, value: value(b), ...(parts && { numerator: b[parts[0]] ?? 0, denominator: b[parts[1]] ?? 0 }) }));
-}
-
-/** The recorded incident as an index range of a series: it must be caught while it lasts. */
-function window(samples: Sample[], incident: DemoIncident, shape: Incident['shape']): Incident {
-  const start = samples.findIndex((s) => s.time >= Date.parse(incident.start));
-  const end = samples.findIndex((s) => s.time >= Date.parse(incident.end));
-  return { shape, start, end: (end < 0 ? samples.length : end) - 1 };
-}
-
-const RULES: Record<IncidentKind, { metric: string; rules: Rule[]; shape: Incident['shape']; build: (b: Buckets) => Sample[] }> = {
-  workflow_failure_spike: {
-    metric: 'workflow_failure_rate (hourly)',
-    shape: 'spike',
-    // Rate over the last 6 hours; the Wilson interval (evaluateRatio's default) absorbs small volumes.
-    rules: [{ type: 'ratio', rule: { direction: 'above', warning: 0.15, critical: 0.3, hysteresis: 0.05, minDenominator: 12 }, windowPoints: 6 }],
-    build: (b) => series(b.hourly, (h) => (h.runs ? (h.failed ?? 0) / h.runs : 0), ['failed', 'runs']),
-  },
-  delivery_rate_drop: {
-    metric: 'delivery_rate (hourly)',
-    shape: 'drop',
-    rules: [{ type: 'ratio', rule: { direction: 'below', warning: 0.85, critical: 0.7, hysteresis: 0.03, minDenominator: 10 }, windowPoints: 6 }],
-    build: (b) => series(b.hourly, (h) => (h.sent ? (h.delivered ?? 0) / h.sent : 0), ['delivered', 'sent']),
-  },
-  revenue_spike: {
-    metric: 'revenue (daily)',
-    shape: 'spike',
-    rules: [{ type: 'baseline', options: { direction: 'above', transform: 'sqrt' } }],
-    build: (b) => series(b.daily, (d) => d.revenue ?? 0),
-  },
-  billable_hours_drop: {
-    metric: 'billable_hours (daily)',
-    shape: 'drop',
-    rules: [{ type: 'baseline', options: { direction: 'below', minVolume: 5 } }],
-    build: (b) => series(b.daily, (d) => d.billable ?? 0),
-  },
-  rating_drop: {
-    metric: 'average_rating (daily)',
-    shape: 'drop',
-    // Average of the last 7 days' reviews (rating sum / review count), once there are 3.
-    rules: [{ type: 'ratio', rule: { direction: 'below', warning: 3.5, critical: 3.0, hysteresis: 0.2, minDenominator: 3 }, windowPoints: 7 }],
-    build: (b) => series(b.daily, (d) => (d.reviews ? (d.ratingSum ?? 0) / d.reviews : 0), ['ratingSum', 'reviews']),
-  },
+/**
+ * What the SQL of each module metric selects from the demo rows. A module metric missing here
+ * is reported as not measured on the demo data (add its rows here when adding the metric).
+ */
+const MODULE_FACTS: Record<string, (rows: ModuleRows) => Fact[]> = {
+  revenue: (rows) => rows.transactions.filter((r) => r[2] === 'income').map(([, at, , category, account, amount]) => ({ time: at.getTime(), value: amount, labels: { category, account } })),
+  expenses: (rows) => rows.transactions.filter((r) => r[2] === 'expense').map(([, at, , category, account, amount]) => ({ time: at.getTime(), value: amount, labels: { category, account } })),
+  billable_hours: (rows) => rows.time_entries.filter((r) => r[3]).map(([, at, hours, , project, employee]) => ({ time: at.getTime(), value: hours, labels: { project, employee } })),
+  average_rating: (rows) => rows.reviews.map(([, at, rating, platform, location]) => ({ time: at.getTime(), value: rating, labels: { platform, location } })),
 };
 
-export function demoScenarios(): Array<Scenario & { metric: string }> {
+interface OrganizationData {
+  plan: OrganizationPlan;
+  events: DemoEvent[];
+  rows: ModuleRows;
+  hours: number[];
+}
+
+let cache: OrganizationData[] | undefined;
+
+/** Both organizations' 90 days, generated once per run. */
+function organizations(): OrganizationData[] {
+  if (cache) return cache;
   const rangeStart = Math.floor((NOW - DAYS * DAY) / HOUR) * HOUR;
-  const out: Array<Scenario & { metric: string }> = [];
-  ORGANIZATIONS.forEach((organization, position) => {
+  cache = ORGANIZATIONS.map((organization, position) => {
     const plan: OrganizationPlan = { name: organization.name, slug: organization.slug, scale: organization.scale, incidents: planIncidents(organization.name, rangeStart, NOW, organization.shiftDays) };
-    const buckets = generate(position, plan, rangeStart);
-    for (const [kind, spec] of Object.entries(RULES) as Array<[IncidentKind, (typeof RULES)[IncidentKind]]>) {
-      const samples = spec.build(buckets);
-      const incidents = plan.incidents.filter((i) => i.kind === kind).map((i) => window(samples, i, spec.shape));
-      out.push({ name: `${organization.name} ${spec.metric}`, metric: spec.metric, samples, incidents, rules: spec.rules });
+    const random = new Random(SEED * 1000 + position);
+    const events: DemoEvent[] = [];
+    const rows = emptyRows();
+    const hours: number[] = [];
+    for (let index = 0; index < Math.ceil((NOW - rangeStart) / HOUR); index++) {
+      const hourStart = rangeStart + index * HOUR;
+      hours.push(hourStart);
+      generateHour({ plan, random, hourStart, rangeStart, now: NOW, index }, events, rows);
     }
+    return { plan, events, rows, hours };
   });
+  return cache;
+}
+
+interface EventsQuery {
+  eventTypes: string[];
+  measure: 'count' | 'value';
+  where?: Record<string, string[]>;
+}
+
+/** Facts of an events-source metric, from its catalog query. */
+function eventFacts(metric: CatalogMetric, events: DemoEvent[]): Fact[] {
+  const query = metric.query as unknown as EventsQuery;
+  const types = new Set(query.eventTypes);
+  return events
+    .filter((e) => types.has(e.type) && Object.entries(query.where ?? {}).every(([dimension, allowed]) => allowed.includes(String(e.attributes[dimension]))))
+    .map((e) => ({ time: Date.parse(e.occurredAt), value: query.measure === 'count' ? 1 : (e.value ?? 0), labels: e.attributes }));
+}
+
+function factsOf(catalog: Catalog, metric: CatalogMetric, data: OrganizationData): Fact[] | null {
+  if (metric.source === 'events' && metric.kind !== 'ratio') return eventFacts(metric, data.events);
+  return MODULE_FACTS[metric.key]?.(data.rows) ?? null;
+}
+
+const groupKey = (labels: Record<string, unknown>, groupBy: string[]) => groupBy.map((d) => `${d}=${String(labels[d] ?? '')}`).join(', ');
+
+/** Hourly buckets per group of `groupBy`, every hour of the range present (empty hours too). */
+function bucketed(hours: number[], facts: Fact[], groupBy: string[], keepValues: boolean): Map<string, Map<number, Bucket>> {
+  const groups = new Map<string, Map<number, Bucket>>();
+  const group = (key: string) => {
+    let buckets = groups.get(key);
+    if (!buckets) {
+      buckets = new Map(hours.map((h) => [h, emptyBucket(h)]));
+      groups.set(key, buckets);
+    }
+    return buckets;
+  };
+  if (groupBy.length === 0) group('');
+  for (const fact of facts) {
+    const bucket = group(groupKey(fact.labels, groupBy)).get(Math.floor(fact.time / HOUR) * HOUR);
+    if (bucket) addFact(bucket, fact.value, keepValues);
+  }
+  return groups;
+}
+
+/**
+ * The series of one catalog metric on the demo data, one per organization and group, with the
+ * organization's incidents that the demo records for this metric. Null when the demo data has no
+ * way to compute the metric.
+ */
+export function demoSeries(catalog: Catalog, metric: CatalogMetric, groupBy: string[]): MetricSeries[] | null {
+  const out: MetricSeries[] = [];
+  for (const data of organizations()) {
+    let groups: Map<string, Map<number, Bucket>>;
+    if (metric.kind === 'ratio') {
+      const numerator = catalog.metric(metric.numerator!)!;
+      const denominator = catalog.metric(metric.denominator!)!;
+      const [num, den] = [factsOf(catalog, numerator, data), factsOf(catalog, denominator, data)];
+      if (!num || !den) return null;
+      const nums = bucketed(data.hours, num, groupBy, false);
+      groups = bucketed(data.hours, den, groupBy, false);
+      for (const [key, buckets] of groups) {
+        for (const b of buckets.values()) {
+          b.denominator = b.sum;
+          b.numerator = nums.get(key)?.get(b.time)?.sum ?? 0;
+        }
+      }
+    } else {
+      const facts = factsOf(catalog, metric, data);
+      if (!facts) return null;
+      groups = bucketed(data.hours, facts, groupBy, metric.kind === 'distribution' || metric.defaultAggregation.startsWith('p'));
+    }
+    const incidents = data.plan.incidents
+      .filter((i) => i.metrics.includes(metric.key))
+      .map((i) => ({ shape: i.kind.endsWith('drop') ? ('drop' as const) : ('spike' as const), start: Date.parse(i.start), end: Date.parse(i.end) }));
+    for (const [key, buckets] of groups) {
+      out.push({ metric: metric.key, name: `${data.plan.name} ${metric.key}${key ? ` {${key}}` : ''}`, stepMs: HOUR, buckets: [...buckets.values()], incidents });
+    }
+  }
   return out;
 }

@@ -1,10 +1,9 @@
 /**
  * Seeded synthetic business metrics with labelled incidents: hourly series with daily and
- * weekly seasonality, daily series with weekly seasonality, each with the rules a catalog
- * would declare for it.
+ * weekly seasonality, daily series with weekly seasonality, each named by the catalog metric it
+ * stands for.
  */
-import { ratio, type BaselineOptions } from '../../../backend/src/anomalies/detectors/index.js';
-import { DAY, HOUR, type Incident, type Rule, type Scenario, type Shape } from './evaluate.js';
+import { DAY, HOUR, type Bucket, type Incident, type MetricSeries, type Shape } from './series.js';
 
 const START = Date.UTC(2026, 0, 5); // a Monday, so weekends fall where a reader expects them
 
@@ -80,16 +79,18 @@ function planIncidents(random: () => number, points: number, perDay: number, sha
   }));
 }
 
-/** How long after an incident starts a detection still counts as catching it. */
-function labelled(plan: ReturnType<typeof planIncidents>, perDay: number): Incident[] {
+/** How long after an incident starts a detection still counts as catching it, in time. */
+function labelled(plan: ReturnType<typeof planIncidents>, stepMs: number): Incident[] {
   return plan.map(({ shape, at, length }) => ({
     shape,
-    start: at,
-    end: at + (shape === 'level shift' ? (perDay === 1 ? 7 : perDay) : length),
+    start: START + at * stepMs,
+    end: START + (at + (shape === 'level shift' ? (stepMs === DAY ? 7 : 24) : length)) * stepMs,
   }));
 }
 
-function hourlyCounts(name: string, seed: number, level: number, rules: Rule[]): Scenario {
+const series = (metric: string, name: string, stepMs: number, buckets: Bucket[], plan: ReturnType<typeof planIncidents>): MetricSeries => ({ metric, name, stepMs, buckets, incidents: labelled(plan, stepMs) });
+
+function hourlyCounts(metric: string, seed: number, level: number): MetricSeries {
   const random = rng(seed);
   const points = 70 * 24;
   const plan = planIncidents(random, points, 24, [
@@ -98,14 +99,16 @@ function hourlyCounts(name: string, seed: number, level: number, rules: Rule[]):
     ['level shift', 0.55, 0],
     ['slow drift', 1.7, 3],
   ]);
-  const samples = Array.from({ length: points }, (_, i) => {
+  const buckets = Array.from({ length: points }, (_, i) => {
     const time = START + i * HOUR;
-    return { time, value: poisson(random, level * season(time, 0.6) * incidentFactor(i, plan)) };
+    const n = poisson(random, level * season(time, 0.6) * incidentFactor(i, plan));
+    return { time, count: n, sum: n };
   });
-  return { name, samples, incidents: labelled(plan, 24), rules };
+  return series(metric, `${metric} #${seed} (${level}/h)`, HOUR, buckets, plan);
 }
 
-function failureRate(name: string, seed: number, runsPerHour: number, rules: Rule[]): Scenario {
+/** A failure-style proportion (failed / runs) with empty nights: empty denominators must stay silent. */
+function failureRate(metric: string, seed: number, runsPerHour: number, normalRate: number): MetricSeries {
   const random = rng(seed);
   const points = 60 * 24;
   const plan = planIncidents(random, points, 24, [
@@ -113,17 +116,17 @@ function failureRate(name: string, seed: number, runsPerHour: number, rules: Rul
     ['spike', 6, 6 / 24],
     ['level shift', 8, 0],
   ]);
-  const samples = Array.from({ length: points }, (_, i) => {
+  const buckets = Array.from({ length: points }, (_, i) => {
     const time = START + i * HOUR;
-    // Nights have no runs at all: empty denominators must stay silent.
     const total = new Date(time).getUTCHours() < 5 ? 0 : poisson(random, runsPerHour * season(time, 0.5));
-    const failed = binomial(random, total, Math.min(0.9, 0.015 * incidentFactor(i, plan)));
-    return { time, value: ratio(failed, total).value, numerator: failed, denominator: total };
+    const failed = binomial(random, total, Math.min(0.9, normalRate * incidentFactor(i, plan)));
+    return { time, count: total, sum: total, numerator: failed, denominator: total };
   });
-  return { name, samples, incidents: labelled(plan, 24), rules };
+  return series(metric, `${metric} #${seed} (${runsPerHour}/h)`, HOUR, buckets, plan);
 }
 
-function deliveryRate(name: string, seed: number, rules: Rule[]): Scenario {
+/** A success-style proportion (delivered / sent) that drops. */
+function successRate(metric: string, seed: number, perHour: number, normalRate: number): MetricSeries {
   const random = rng(seed);
   const points = 60 * 24;
   const plan = planIncidents(random, points, 24, [
@@ -131,16 +134,17 @@ function deliveryRate(name: string, seed: number, rules: Rule[]): Scenario {
     ['drop', 0.7, 2 / 24],
     ['level shift', 0.9, 0],
   ]);
-  const samples = Array.from({ length: points }, (_, i) => {
+  const buckets = Array.from({ length: points }, (_, i) => {
     const time = START + i * HOUR;
-    const sent = poisson(random, 250 * season(time, 0.7));
-    const delivered = binomial(random, sent, 0.975 * incidentFactor(i, plan));
-    return { time, value: ratio(delivered, sent).value, numerator: delivered, denominator: sent };
+    const sent = poisson(random, perHour * season(time, 0.7));
+    const delivered = binomial(random, sent, normalRate * incidentFactor(i, plan));
+    return { time, count: sent, sum: sent, numerator: delivered, denominator: sent };
   });
-  return { name, samples, incidents: labelled(plan, 24), rules };
+  return series(metric, `${metric} #${seed} (${perHour}/h)`, HOUR, buckets, plan);
 }
 
-function responseTime(name: string, seed: number, rules: Rule[]): Scenario {
+/** Response times: every response's latency kept, so any percentile and window can be computed. */
+function responseTime(metric: string, seed: number): MetricSeries {
   const random = rng(seed);
   const points = 60 * 24;
   const plan = planIncidents(random, points, 24, [
@@ -148,70 +152,46 @@ function responseTime(name: string, seed: number, rules: Rule[]): Scenario {
     ['level shift', 1.8, 0],
     ['slow drift', 2.2, 2],
   ]);
-  const samples = Array.from({ length: points }, (_, i) => {
+  const buckets = Array.from({ length: points }, (_, i) => {
     const time = START + i * HOUR;
-    const load = 0.8 + 0.4 * season(time, 0.6);
-    return { time, value: 700 * load * incidentFactor(i, plan) * Math.exp(0.08 * gaussian(random)) };
+    const typical = 400 * (0.8 + 0.4 * season(time, 0.6)) * incidentFactor(i, plan);
+    const values = Array.from({ length: 20 + poisson(random, 60 * season(time, 0.6)) }, () => typical * Math.exp(0.5 * gaussian(random)));
+    return { time, count: values.length, sum: values.reduce((a, b) => a + b, 0), values };
   });
-  return { name, samples, incidents: labelled(plan, 24), rules };
+  return series(metric, `${metric} #${seed}`, HOUR, buckets, plan);
 }
 
-function dailySeries(name: string, seed: number, weekday: number, weekend: number, noise: number, shapes: Array<[Shape, number, number]>, rules: Rule[]): Scenario {
+/** A daily amount (hours, money) with a weekly cycle, or a daily average of `perDay` facts. */
+function dailySeries(metric: string, seed: number, weekday: number, weekend: number, noise: number, shapes: Array<[Shape, number, number]>, perDay?: number): MetricSeries {
   const random = rng(seed);
   const points = 180;
   const plan = planIncidents(random, points, 1, shapes);
-  const samples = Array.from({ length: points }, (_, i) => {
+  const buckets = Array.from({ length: points }, (_, i) => {
     const time = START + i * DAY;
     const day = new Date(time).getUTCDay();
     const normal = day === 0 || day === 6 ? weekend : weekday;
-    return { time, value: Math.max(0, normal * incidentFactor(i, plan) * (1 + noise * gaussian(random))) };
+    const value = Math.max(0, normal * incidentFactor(i, plan) * (1 + noise * gaussian(random)));
+    return perDay ? { time, count: perDay, sum: value * perDay } : { time, count: 1, sum: value };
   });
-  return { name, samples, incidents: labelled(plan, 1), rules };
+  return series(metric, `${metric} #${seed}`, DAY, buckets, plan);
 }
 
-const baseline = (options: BaselineOptions = {}): Rule => ({ type: 'baseline', options });
-
-/** The seeds' cases, each with the rules the catalog ships for it. */
-export function syntheticScenarios(): Scenario[] {
-  const list: Scenario[] = [];
-  [40, 120, 15, 300, 60, 25].forEach((level, k) => list.push(hourlyCounts(`orders_created #${k + 1} (${level}/h)`, 100 + k, level, [baseline({ minVolume: 5, transform: 'sqrt' })])));
-  [80, 200, 40].forEach((level, k) => list.push(hourlyCounts(`payments_count #${k + 1} (${level}/h)`, 200 + k, level, [baseline({ minVolume: 5, transform: 'sqrt' })])));
-  [30, 60, 20, 45].forEach((runs, k) =>
-    list.push(
-      failureRate(`workflow_failure_rate #${k + 1} (${runs} runs/h)`, 300 + k, runs, [
-        { type: 'ratio', rule: { direction: 'above', warning: 0.05, critical: 0.15, hysteresis: 0.02, minDenominator: 10 }, windowPoints: 3 },
-      ]),
-    ),
-  );
-  [0, 1, 2].forEach((k) =>
-    list.push(deliveryRate(`message_delivery_rate #${k + 1}`, 400 + k, [{ type: 'ratio', rule: { direction: 'below', warning: 0.93, critical: 0.85, hysteresis: 0.01, minDenominator: 100 }, windowPoints: 3 }])),
-  );
-  [0, 1].forEach((k) =>
-    list.push(responseTime(`bot_response_p95_ms #${k + 1}`, 500 + k, [{ type: 'threshold', rule: { direction: 'above', warning: 1200, critical: 2000, hysteresis: 100 } }, baseline({ direction: 'above' })])),
-  );
-  [0, 1, 2].forEach((k) =>
-    list.push(
-      dailySeries(`billable_hours_per_day #${k + 1}`, 600 + k, 64 + 8 * k, 4, 0.06, [['drop', 0.55, 3], ['level shift', 0.7, 0], ['slow drift', 0.6, 10]], [
-        baseline({ direction: 'below', seasons: 4 }),
-        { type: 'change', rule: { direction: 'below', warningPercent: 15, criticalPercent: 30, minVolume: 50 }, periodPoints: 7 },
-      ]),
-    ),
-  );
-  [0, 1].forEach((k) =>
-    list.push(
-      dailySeries(`cloud_expenses_eur_per_day #${k + 1}`, 700 + k, 900 + 300 * k, 900 + 300 * k, 0.05, [['spike', 2.2, 1], ['level shift', 1.5, 0], ['spike', 1.6, 2]], [
-        baseline({ direction: 'above', seasons: 4 }),
-        { type: 'change', rule: { direction: 'above', warningPercent: 30, criticalPercent: 80, minVolume: 100 }, periodPoints: 1 },
-      ]),
-    ),
-  );
-  [0, 1].forEach((k) =>
-    list.push(
-      dailySeries(`review_rating_avg #${k + 1}`, 800 + k, 4.5, 4.5, 0.015, [['drop', 0.85, 3], ['level shift', 0.88, 0]], [
-        { type: 'threshold', rule: { direction: 'below', warning: 4.1, critical: 3.8, hysteresis: 0.1 } },
-        baseline({ direction: 'below', seasons: 4 }),
-      ]),
-    ),
-  );
+/**
+ * The seeds' cases as series of catalog metrics; the benchmark judges each with the rules the
+ * catalog has for its metric.
+ */
+export function syntheticSeries(): MetricSeries[] {
+  const list: MetricSeries[] = [];
+  [40, 120, 15, 300, 60, 25].forEach((level, k) => list.push(hourlyCounts('orders_created', 100 + k, level)));
+  [80, 200, 40].forEach((level, k) => list.push(hourlyCounts('payments_total', 200 + k, level)));
+  [30, 60, 20, 45].forEach((runs, k) => list.push(failureRate('workflow_failure_rate', 300 + k, runs, 0.04)));
+  [60, 150].forEach((runs, k) => list.push(failureRate('bot_error_rate', 350 + k, runs, 0.01)));
+  [250, 120, 400].forEach((sent, k) => list.push(successRate('delivery_rate', 400 + k, sent, 0.975)));
+  [80, 40].forEach((attempts, k) => list.push(successRate('payment_success_rate', 450 + k, attempts, 0.985)));
+  [0, 1].forEach((k) => list.push(responseTime('bot_response_time_ms', 500 + k)));
+  [0, 1, 2].forEach((k) => list.push(dailySeries('billable_hours', 600 + k, 64 + 8 * k, 4, 0.06, [['drop', 0.55, 3], ['level shift', 0.7, 0], ['slow drift', 0.6, 10]])));
+  [0, 1].forEach((k) => list.push(dailySeries('expenses', 700 + k, 900 + 300 * k, 900 + 300 * k, 0.05, [['spike', 2.2, 1], ['level shift', 1.5, 0], ['spike', 1.6, 2]])));
+  [0, 1].forEach((k) => list.push(dailySeries('revenue', 750 + k, 4000 + 2000 * k, 1500, 0.12, [['spike', 3, 1], ['spike', 2.2, 1], ['level shift', 1.6, 0]])));
+  [0, 1].forEach((k) => list.push(dailySeries('average_rating', 800 + k, 4.5, 4.5, 0.015, [['drop', 0.85, 3], ['level shift', 0.88, 0]], 6)));
   return list;
 }

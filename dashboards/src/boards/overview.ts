@@ -1,6 +1,6 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
-import { alertList, anomalyTable, dashboard, kpiStat, trend } from '../panels.js';
+import { alertList, anomalyTable, bandTrend, dashboard, kpiStat, trend } from '../panels.js';
 
 export const OVERVIEW_UID = 'metricshub-overview';
 
@@ -33,6 +33,14 @@ export function overview(catalog: CatalogQueries): Dashboard {
   board
     .withRow(new RowBuilder('Orders and payments'))
     .withPanel(
+      bandTrend(
+        catalog,
+        'Orders, against what was expected',
+        'orders_unusual',
+        { description: 'Orders per hour; the shaded band is where the orders_unusual rule expected them (the dashed line its prediction), outside it the rule alerts.' },
+      ),
+    )
+    .withPanel(
       trend(catalog, 'Orders and payments', [catalog.query('orders_created'), catalog.query('payments_successful'), catalog.query('payments_failed')], {
         description: 'Orders placed, successful and failed payments per interval.',
       }),
@@ -51,10 +59,26 @@ export function overview(catalog: CatalogQueries): Dashboard {
       }),
     )
     .withPanel(
-      trend(catalog, 'Workflow failure rate', [catalog.query('workflow_failure_rate')], {
-        severity: catalog.severity('workflow_failure_rate'),
-        description: 'Failed runs / all runs; dashed lines mark the warning and critical limits the alert rule uses.',
-      }),
+      bandTrend(
+        catalog,
+        'Workflow failure rate',
+        'workflow_failure_rate_high',
+        {
+          severity: catalog.severity('workflow_failure_rate'),
+          description: "Failed runs / all runs per hour; the shaded band is the failure rate over the rule's window with 95% confidence, and the rule alerts when all of it lies above its bound (dashed).",
+        },
+      ),
+    )
+    .withPanel(
+      bandTrend(
+        catalog,
+        'Delivery rate',
+        'delivery_rate_low',
+        {
+          severity: catalog.severity('delivery_rate'),
+          description: "Delivered / sent messages per hour; the shaded band is the delivery rate over the rule's window with 95% confidence, and the rule alerts when all of it lies below its bound (dashed).",
+        },
+      ),
     )
     .withRow(new RowBuilder('Alerts'))
     .withPanel(alertList('Firing and pending alert rules'))

@@ -98,6 +98,25 @@ func TestQueryDataSendsTheQueryModelRangeAndKeyToTheBackend(t *testing.T) {
 	}
 }
 
+func TestQueryDataForwardsTheBandRuleAndOmitsItWhenUnset(t *testing.T) {
+	fb := newFakeBackend(t, serveFile(t, "query_timeseries.json"))
+	withBand := `{"refId":"A","metric":"workflow_failure_rate","format":"timeseries","band":" workflow_failure_rate_high ","bandField":"lower"}`
+	queryData(t, datasourceFor(t, fb.URL), panelQuery("A", withBand))
+	queryData(t, datasourceFor(t, fb.URL), panelQuery("A", ordersByChannel))
+	reqs := fb.recorded()
+	if len(reqs) != 2 {
+		t.Fatalf("backend got %d requests, want 2", len(reqs))
+	}
+	first := decodeQueryRequest(t, reqs[0].Body)["queries"].([]any)[0].(map[string]any)
+	if first["band"] != "workflow_failure_rate_high" || first["bandField"] != "lower" {
+		t.Errorf("band = %v, bandField = %v, want the rule id (trimmed) and lower", first["band"], first["bandField"])
+	}
+	second := decodeQueryRequest(t, reqs[1].Body)["queries"].([]any)[0].(map[string]any)
+	if _, ok := second["band"]; ok || second["bandField"] != nil {
+		t.Errorf("a query without band sent one: %v", second)
+	}
+}
+
 func TestQueryDataReturnsOneFramePerSeriesWithLabelsAndNumberFields(t *testing.T) {
 	fb := newFakeBackend(t, serveFile(t, "query_timeseries.json"))
 	resp := queryData(t, datasourceFor(t, fb.URL), panelQuery("A", ordersByChannel))

@@ -44,6 +44,11 @@ type Query struct {
 	// Top-N of table queries, passed through to the backend as they are.
 	OrderBy *OrderBy `json:"orderBy,omitempty"`
 	Limit   *int     `json:"limit,omitempty"`
+	// Band names one of the metric's anomaly rules; the answer then carries what that rule
+	// judges next to each series (expected, lower, upper, score), for alert rules to act on.
+	Band string `json:"band,omitempty"`
+	// BandField answers only one band column (expected, lower, upper or score): what an alert rule thresholds.
+	BandField string `json:"bandField,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
 }
@@ -74,6 +79,8 @@ type queryJSON struct {
 	CompareToPrevious bool     `json:"compareToPrevious"`
 	OrderBy           *OrderBy `json:"orderBy"`
 	Limit             *float64 `json:"limit"`
+	Band              string   `json:"band"`
+	BandField         string   `json:"bandField"`
 	Live              bool     `json:"live"`
 }
 
@@ -96,6 +103,8 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
 		OrderBy:           raw.OrderBy,
+		Band:              strings.TrimSpace(raw.Band),
+		BandField:         strings.TrimSpace(raw.BandField),
 		Live:              raw.Live,
 	}
 	if raw.Limit != nil {

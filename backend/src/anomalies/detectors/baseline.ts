@@ -35,6 +35,13 @@ export interface BaselineOptions {
    * the incidents themselves would raise the bar for the next incident.
    */
   tailCalibration?: boolean;
+  /**
+   * Also flag a value beyond everything the stream has shown, by more than this share of its
+   * whole range (0.05: 5 % past the highest or lowest value so far), as at least a warning that
+   * grows with the excess. New extremes are what most incidents of an unknown stream look like;
+   * 0 (the default) turns it off, as alert rules judge against their seasons only.
+   */
+  rangeTolerance?: number;
 }
 
 /** Which reference a prediction came from; the detector picks the one that fits the data best. */
@@ -44,9 +51,12 @@ export interface BaselineFinding extends Finding {
   rule: 'baseline';
   z: number;
   model: BaselineModel | null;
+  /** Where a single point starts to count as a warning on either side (NaN while the detector learns). */
+  lower: number;
+  upper: number;
 }
 
-const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false };
+const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false, rangeTolerance: 0 };
 
 /** Points looked at by the `recent` model (median of the last few values). */
 const RECENT_POINTS = 6;
@@ -60,6 +70,22 @@ export function zToScore(z: number, warningZ = DEFAULTS.warningZ): number {
   const a = Math.abs(z);
   if (!Number.isFinite(a)) return a === Infinity ? 1 : 0;
   return (a * a) / (a * a + warningZ * warningZ);
+}
+
+/** Error scales adapt over about two days of points, bounded so sparse and dense series both work. */
+const errorWindowPoints = (daily: number | null) => Math.min(2000, Math.max(48, 2 * (daily ?? 24)));
+/** After this many points an old z-score weighs less than 0.95^200 = 4e-5 in the drift average. */
+const DRIFT_SETTLE_POINTS = 200;
+
+/**
+ * Points of history after which a finding no longer depends on where the stream started: the
+ * seasons the references reach back to, the error windows that pick the model and set its
+ * scale, and the drift average. The alert evaluator and the band query both start this far back,
+ * so they judge every bucket alike.
+ */
+export function historyPoints(intervalMs: number, seasons: number = DEFAULTS.seasons): number {
+  const { daily, weekly } = seasonLengths(intervalMs);
+  return (weekly ?? daily ?? RECENT_POINTS) * seasons + errorWindowPoints(daily) + RECENT_POINTS + DRIFT_SETTLE_POINTS;
 }
 
 /** Seasons worth modelling for a sampling interval: daily below 6 h, weekly up to 1 day. */
@@ -82,6 +108,8 @@ const NORMAL_TAIL_Z = 3.29;
 /** z-scores remembered to learn how heavy the stream's tails are. */
 const TAIL_WINDOW = 5000;
 const MIN_TAIL_SAMPLES = 200;
+/** Points seen before a new extreme means anything (a range of a few points is no range). */
+const MIN_RANGE_POINTS = 200;
 /** Weight of the newest z-score in the drift average (about the last 40 points). */
 const DRIFT_ALPHA = 0.05;
 /** One wild point moves the drift average by at most this many sigmas. */
@@ -119,6 +147,7 @@ export class BaselineDetector {
   private readonly pastZ = new RollingWindow(TAIL_WINDOW);
   private readonly pastDriftZ = new RollingWindow(TAIL_WINDOW);
   private drift = 0;
+  private range = { min: Infinity, max: -Infinity };
   private peak: { index: number; size: number } | null = null;
   private count = 0;
 
@@ -153,7 +182,7 @@ export class BaselineDetector {
     this.daily = daily;
     this.weekly = weekly;
     // Error scales adapt over about two days of points, bounded so sparse and dense series both work.
-    const errorWindow = Math.min(2000, Math.max(48, 2 * (daily ?? 24)));
+    const errorWindow = errorWindowPoints(daily);
     this.models = [{ name: 'recent', errors: new RollingWindow(errorWindow) }];
     if (daily !== null) this.models.push({ name: 'daily', errors: new RollingWindow(errorWindow) });
     if (weekly !== null) this.models.push({ name: 'weekly', errors: new RollingWindow(errorWindow) });
@@ -191,6 +220,7 @@ export class BaselineDetector {
     }
     this.remember(bucket, value);
     const index = this.count++;
+    const beyond = this.rangeExcess(point.value);
     if (best === null) return quiet(point);
 
     const rawZ = (value - best.expected) / best.scale;
@@ -207,6 +237,14 @@ export class BaselineDetector {
     const expected = this.inverse(best.expected);
     const enoughVolume = Math.max(Math.abs(point.value), Math.abs(expected)) >= this.opts.minVolume;
     let size = counts && enoughVolume ? Math.abs(z) : 0;
+    let rangeBound: number | null = null;
+    if (beyond.excess > 0 && (this.opts.direction === 'both' || this.opts.direction === beyond.side) && enoughVolume) {
+      const rangeSize = this.opts.warningZ * (1 + beyond.excess);
+      if (rangeSize > size) {
+        size = rangeSize;
+        rangeBound = beyond.edge;
+      }
+    }
     if (this.opts.suppressPoints > 0) {
       // Only an escalation may speak within the quiet period after a reported point, so for any
       // score threshold an incident yields one detection (or a few, each stronger than the last).
@@ -224,12 +262,32 @@ export class BaselineDetector {
       severity,
       observed: point.value,
       expected,
-      bound: this.inverse(best.expected + sign * this.opts.warningZ * scale),
-      direction: side,
+      bound: rangeBound ?? this.inverse(best.expected + sign * this.opts.warningZ * scale),
+      direction: rangeBound !== null ? beyond.side : side,
       score: zToScore(size, this.opts.warningZ),
       z,
       model: best.model,
+      lower: this.inverse(best.expected - this.opts.warningZ * best.scale * tail),
+      upper: this.inverse(best.expected + this.opts.warningZ * best.scale * tail),
     };
+  }
+
+  /**
+   * How far past the range of all earlier values `value` lies beyond the tolerance, as a share of
+   * that range (0 inside it), then widen the range. Off when `rangeTolerance` is 0.
+   */
+  private rangeExcess(value: number): { excess: number; side: 'above' | 'below'; edge: number } {
+    const none = { excess: 0, side: 'above' as const, edge: Number.NaN };
+    if (!(this.opts.rangeTolerance > 0)) return none;
+    const { min, max } = this.range;
+    this.range = { min: Math.min(min, value), max: Math.max(max, value) };
+    const span = max - min;
+    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return none;
+    const past = value > max ? (value - max) / span : value < min ? (min - value) / span : 0;
+    const side = value > max ? 'above' : 'below';
+    // The edge is where a value starts to count: reported as the bound, so the alert says what was crossed.
+    const edge = side === 'above' ? max + this.opts.rangeTolerance * span : min - this.opts.rangeTolerance * span;
+    return { excess: Math.max(0, past - this.opts.rangeTolerance), side, edge };
   }
 
   /** Signed square root keeps order and sign, so negative values stay meaningful. */
@@ -275,6 +333,8 @@ function quiet(point: Point): BaselineFinding {
     score: 0,
     z: 0,
     model: null,
+    lower: Number.NaN,
+    upper: Number.NaN,
   };
 }
 
@@ -298,4 +358,4 @@ export function evaluateBaseline(series: readonly Point[], options: BaselineOpti
  * Settings for scoring a raw point stream (the `detect` CLI and the NAB benchmark): one
  * detection per incident, then a quiet period, so an operator sees one signal, not a burst.
  */
-export const STREAM_SCORING: Readonly<BaselineOptions> = { suppressPoints: 100, tailCalibration: true };
+export const STREAM_SCORING: Readonly<BaselineOptions> = { seasons: 8, suppressPoints: 200, tailCalibration: true, rangeTolerance: 0.05 };

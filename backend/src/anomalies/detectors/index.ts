@@ -9,6 +9,7 @@ export { deltaPercent, evaluateChange, validateChangeRule, type ChangeRule } fro
 export {
   BaselineDetector,
   evaluateBaseline,
+  historyPoints,
   seasonLengths,
   STREAM_SCORING,
   zToScore,

@@ -1,16 +1,38 @@
 /** MAD of a normal sample times this constant estimates its standard deviation. */
 export const MAD_TO_SIGMA = 1.4826;
 
+/** Reused sort buffer: the detector takes medians of a handful of values per point, millions of times. */
+let scratch = new Float64Array(64);
+
+/** Median of `n` values written by `fill` into the scratch buffer (sorted in place, no allocation). */
+function medianOf(n: number, fill: (buffer: Float64Array) => void): number {
+  if (n === 0) return Number.NaN;
+  if (scratch.length < n) scratch = new Float64Array(2 * n);
+  fill(scratch);
+  const view = scratch.subarray(0, n);
+  if (n <= 32) {
+    // Insertion sort: fastest for the few references a seasonal model has.
+    for (let i = 1; i < n; i++) {
+      const v = view[i]!;
+      let j = i - 1;
+      while (j >= 0 && view[j]! > v) {
+        view[j + 1] = view[j]!;
+        j--;
+      }
+      view[j + 1] = v;
+    }
+  } else view.sort();
+  const mid = n >> 1;
+  return n % 2 === 1 ? view[mid]! : (view[mid - 1]! + view[mid]!) / 2;
+}
+
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = v)));
 }
 
 /** Median absolute deviation around `center` (the median when omitted), unscaled. */
 export function mad(values: readonly number[], center = median(values)): number {
-  return median(values.map((v) => Math.abs(v - center)));
+  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = Math.abs(v - center))));
 }
 
 export interface RobustStats {

@@ -1,0 +1,103 @@
+/**
+ * The `band` query option: next to a metric's series, what one of its anomaly rules judges at
+ * every complete bucket, computed by the same functions as the alert evaluator
+ * (anomalies/judge.ts), so a Grafana alert rule on these fields fires when the backend rule does.
+ *
+ * - baseline rule: `expected`, `lower`, `upper` (where a single bucket starts to be a warning)
+ *   and `score` (0..1, 0.5 at the warning z);
+ * - threshold rule on a ratio: `lower` and `upper`, the Wilson interval of the rate over the
+ *   rule's window at the rule's confidence (the raw rate when it has none).
+ *
+ * The current, partial bucket gets nulls: rules judge complete buckets only.
+ */
+import { BaselineDetector } from '../anomalies/detectors/index.js';
+import { baselineHistoryMs, baselineOptionsOf, ratioBounds } from '../anomalies/judge.js';
+import type { BaselineRuleConfig, MetricRule, ThresholdRuleConfig } from '../anomalies/rules.js';
+import type { Series } from '../sources/types.js';
+import { BAND_FIELDS, type BandField } from './band-fields.js';
+import { alignDown } from './buckets.js';
+import type { Plan } from './planner.js';
+
+export { BAND_FIELDS, type BandField };
+export type BandColumns = Partial<Record<BandField, Array<number | null>>>;
+
+/** What the band needs from the query service: the metric, or a ratio's parts, per series. */
+export interface BandReader {
+  series(plan: Plan, from: Date, to: Date): Promise<Series[]>;
+  parts(plan: Plan, from: Date, to: Date): Promise<{ numerator: Series[]; denominator: Series[] }>;
+}
+
+/** The rule named by `band`, or why it cannot give one (a per-query 400). */
+export function bandRule(rules: readonly MetricRule[], plan: Plan, ruleId: string): MetricRule | string {
+  const found = rules.find((one) => one.rule.id === ruleId);
+  const here = rules.filter((one) => one.metric.key === plan.metric.key && (one.rule.type === 'baseline' || one.metric.kind === 'ratio')).map((one) => one.rule.id);
+  const offer = here.length ? `; rules with a band on '${plan.metric.key}': ${here.join(', ')}` : `; metric '${plan.metric.key}' has no baseline rule and no ratio rule`;
+  if (!found || found.metric.key !== plan.metric.key) return `band: rule '${ruleId}' is not a rule of metric '${plan.metric.key}'${offer}`;
+  if (plan.format !== 'timeseries') return 'band: only time series have a band (format: timeseries)';
+  if (plan.bandField && !bandFieldsOf(found).includes(plan.bandField)) return `bandField: rule '${ruleId}' has no '${plan.bandField}' (it has ${bandFieldsOf(found).join(', ')})`;
+  const rule = found.rule;
+  if (rule.type === 'change' || (rule.type === 'threshold' && found.metric.kind !== 'ratio')) return `band: rule '${ruleId}' is a ${rule.type} rule on a ${found.metric.kind}; bands exist for baseline rules and for threshold rules on ratios${offer}`;
+  const step = rule.type === 'baseline' ? rule.bucket : 3_600_000;
+  if (plan.bucketMs !== step) return `band: rule '${ruleId}' judges ${step / 3_600_000} h buckets but this query has ${plan.bucketMs / 3_600_000} h buckets; set the interval (or max data points) so buckets are ${step / 3_600_000} h`;
+  return found;
+}
+
+/** The columns a rule's band has: all four for a baseline rule, the interval for a ratio rule. */
+export const bandFieldsOf = ({ rule }: MetricRule): readonly BandField[] => (rule.type === 'baseline' ? BAND_FIELDS : ['lower', 'upper']);
+
+const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+
+/** Band columns per series (by labels), aligned with `times`. */
+export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule }: MetricRule, times: number[], now: number): Promise<Map<string, BandColumns>> {
+  // A bucket still open at `to` (or now) is partial: an alert rule replayed at a past time sees what it would have seen then.
+  const end = Math.min(now, plan.to.getTime());
+  const complete = (time: number) => time + plan.bucketMs <= end;
+  if (rule.type === 'baseline') return baselineBand(reader, plan, rule, times, complete);
+  if (rule.type === 'threshold' && metric.kind === 'ratio') return ratioBand(reader, plan, rule, times, complete);
+  return new Map();
+}
+
+async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
+  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - baselineHistoryMs(rule));
+  const out = new Map<string, BandColumns>();
+  for (const one of await reader.series(plan, from, plan.to)) {
+    const detector = new BaselineDetector(baselineOptionsOf(rule));
+    const byTime = new Map<number, { expected: number; lower: number; upper: number; score: number }>();
+    one.times.forEach((time, index) => {
+      const value = one.values[index];
+      if (value === null || value === undefined || !complete(time)) return;
+      const finding = detector.push({ time, value });
+      if (finding.model !== null) byTime.set(time, finding);
+    });
+    const column = (pick: (f: { expected: number; lower: number; upper: number; score: number }) => number) =>
+      times.map((time) => {
+        const f = byTime.get(time);
+        return f && Number.isFinite(pick(f)) ? pick(f) : null;
+      });
+    out.set(keyOf(one.labels), { expected: column((f) => f.expected), lower: column((f) => f.lower), upper: column((f) => f.upper), score: column((f) => f.score) });
+  }
+  return out;
+}
+
+async function ratioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
+  // Whole buckets: the window of the first bucket in range starts `window` before its end.
+  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - rule.window + plan.bucketMs);
+  const { numerator, denominator } = await reader.parts(plan, from, plan.to);
+  const numerators = new Map(numerator.map((one) => [keyOf(one.labels), one]));
+  const out = new Map<string, BandColumns>();
+  for (const den of denominator) {
+    const num = numerators.get(keyOf(den.labels));
+    const sums = (series: Series | undefined, end: number) => {
+      let total = 0;
+      series?.times.forEach((time, index) => {
+        if (time > end - rule.window && time <= end) total += series.values[index] ?? 0;
+      });
+      return total;
+    };
+    const bounds = times.map((time) => (complete(time) ? ratioBounds(rule, sums(num, alignDown(time, plan.bucketMs)), sums(den, alignDown(time, plan.bucketMs))) : null));
+    out.set(keyOf(den.labels), { lower: bounds.map((b) => b?.lower ?? null), upper: bounds.map((b) => b?.upper ?? null) });
+  }
+  return out;
+}
+
+export { keyOf as bandKeyOf };

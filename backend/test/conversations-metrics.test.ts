@@ -286,3 +286,50 @@ describe('organizations and validation', () => {
     assert.match(result.rejected[4]!.error, /^attributes\.tokens: must be a whole number >= 0/);
   });
 });
+
+describe('format list', () => {
+  async function list(query: Record<string, unknown>, apiKey = key): Promise<WireResult> {
+    const res = await server.request('/api/v1/query', { method: 'POST', key: apiKey, json: { from: at(T0), to: at(T0 + 3 * HOUR), queries: [{ refId: 'L', format: 'list', ...query }] } });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { results: Record<string, WireResult> }).results.L!;
+  }
+  const rows = (result: WireResult) => {
+    assert.equal(result.status, 200, result.error);
+    const [frame] = result.frames;
+    const names = frame!.schema.fields.map((field) => field.name);
+    return { names, rows: frame!.data.values[0]!.map((_, row) => Object.fromEntries(names.map((name, index) => [name, frame!.data.values[index]![row]]))) };
+  };
+
+  test('the newest N events of the metric, newest first, with the catalog columns and values', async () => {
+    const { names, rows: listed } = rows(await list({ metric: 'bot_conversations', limit: 3 }));
+    assert.deepEqual(names, ['time', 'type', 'conversationId', 'botId', 'channel', 'status', 'value']);
+    assert.deepEqual(listed, [
+      { time: T0 + 125 * MIN, type: 'bot.conversation_ended', conversationId: 'x4', botId: 'booking', channel: 'web', status: 'resolved', value: 60 },
+      { time: T0 + 121 * MIN, type: 'bot.conversation_started', conversationId: 'x4', botId: 'booking', channel: 'web', status: 'active', value: null },
+      { time: T0 + 90 * MIN, type: 'bot.conversation_started', conversationId: 'x3', botId: 'booking', channel: 'web', status: 'active', value: null },
+    ]);
+  });
+
+  test('filters (derived status too), chosen columns, the metric\'s fixed where, and the default limit', async () => {
+    assert.deepEqual(rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'status', op: 'eq', value: 'escalated' }], columns: ['conversationId', 'messages'] })).rows, [
+      { time: T0 + 70 * MIN, type: 'bot.conversation_ended', conversationId: 'x2', messages: '10', value: 1800 },
+    ]);
+    assert.equal(rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'status', op: 'eq', value: 'active' }] })).rows.length, 5);
+    const spam = rows(await list({ metric: 'conversations_spam' }));
+    assert.deepEqual(spam.rows.map((row) => row.to), ['spam']);
+    assert.deepEqual(spam.names, ['time', 'type', 'channel', 'agentId', 'botId', 'source', 'market', 'from', 'to']);
+  });
+
+  test('another organization sees only its own events', async () => {
+    assert.deepEqual(rows(await list({ metric: 'bot_conversations' }, otherKey)).rows, []);
+    assert.deepEqual(rows(await list({ metric: 'conversations_opened' }, otherKey)).rows.map((row) => row.agentId), ['a2', 'a1']);
+  });
+
+  test('what a list cannot be is a per-query error naming the reason', async () => {
+    assert.match((await list({ metric: 'spam_rate' })).error!, /'spam_rate' is a ratio, so list 'conversations_spam' or 'conversations_opened'/);
+    assert.match((await list({ metric: 'bot_conversations', groupBy: ['botId'] })).error!, /groupBy does not apply to format 'list'/);
+    const res = await server.request('/api/v1/query', { method: 'POST', key, json: { from: at(T0), to: at(T0 + HOUR), queries: [{ refId: 'L', metric: 'bot_conversations', format: 'list', limit: 5000 }] } });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /queries\[0\]\.limit: must be at most 1000/);
+  });
+});

@@ -3,7 +3,7 @@ import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { Filter } from '../sources/types.js';
 import { chooseBucketMs, DAY_MS, WHOLE_RANGE_MS } from './buckets.js';
-import type { Format, QueryInput } from './schema.js';
+import { LIST_DEFAULT_LIMIT, type Format, type QueryInput } from './schema.js';
 
 /** One query checked against the catalog and ready to run. */
 export interface Plan {
@@ -18,8 +18,10 @@ export interface Plan {
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
-  /** Time-series bucket width, or WHOLE_RANGE_MS for tables and KPIs. */
+  /** Time-series bucket width, or WHOLE_RANGE_MS for tables, KPIs and lists. */
   bucketMs: number;
+  /** format 'list': how many events and which attributes as columns. */
+  list?: { limit: number; columns: string[] };
 }
 
 /** Why one query cannot run: reported in its own result, never failing the request. */
@@ -58,7 +60,14 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
   }
 
   const aggregation = (query.aggregation ?? metric.defaultAggregation) as Aggregation;
-  if (!metric.aggregations.includes(aggregation)) {
+  let listing: Plan['list'];
+  if (query.format === 'list') {
+    const checked = listOptions(query, metric, catalog);
+    if (typeof checked === 'string') return fail(checked);
+    listing = checked;
+  } else if (query.limit !== undefined || query.columns !== undefined) {
+    return fail(`limit and columns apply to format 'list' only (this query's format is '${query.format}')`);
+  } else if (!metric.aggregations.includes(aggregation)) {
     return fail(`aggregation '${query.aggregation}' is not allowed for metric '${metric.key}' (allowed: ${list(metric.aggregations)})`);
   }
   for (const dimension of [...query.groupBy, ...query.filters.map((filter) => filter.dimension)]) {
@@ -86,7 +95,22 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     from,
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
+    ...(listing && { list: listing }),
   };
+}
+
+/**
+ * A list shows the raw events a metric counts, so the metric must be one of
+ * an events source and count events itself (a ratio has two sets: list its
+ * numerator or denominator). Columns default to the catalog's `list` for the
+ * metric, else its dimensions.
+ */
+function listOptions(query: QueryInput, metric: CatalogMetric, catalog: Catalog): { limit: number; columns: string[] } | string {
+  if (catalog.source(metric.source)?.type !== 'events') return `format 'list' needs a metric of an events source; '${metric.key}' comes from '${metric.source}'`;
+  if (metric.kind === 'ratio') return `format 'list' lists events; '${metric.key}' is a ratio, so list '${metric.numerator}' or '${metric.denominator}' instead`;
+  if (query.groupBy.length > 0) return `groupBy does not apply to format 'list' (each row is one event); add the dimensions to columns instead`;
+  const defaults = (metric.query as { list?: string[] } | undefined)?.list ?? metric.dimensions;
+  return { limit: query.limit ?? LIST_DEFAULT_LIMIT, columns: query.columns ?? defaults };
 }
 
 export function isPlanError(plan: Plan | PlanError): plan is PlanError {

@@ -8,7 +8,10 @@ import { FILTER_OPS } from '../sources/types.js';
  * planner, so one bad query in a panel never hides the others' answers.
  */
 
-export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
+export const FORMATS = ['timeseries', 'table', 'kpi', 'list'] as const;
+/** format 'list': at most this many events per answer, and the default. */
+export const LIST_MAX_LIMIT = 1000;
+export const LIST_DEFAULT_LIMIT = 50;
 export type Format = (typeof FORMATS)[number];
 
 /** ISO-8601, or epoch milliseconds as a number or a string of digits (Grafana sends both). */
@@ -43,6 +46,12 @@ export const querySchema = z.object({
   filters: z.array(filterSchema).max(50, 'at most 50 filters').default([]),
   format: z.enum(FORMATS, { message: `must be one of ${FORMATS.join(', ')}` }).default('timeseries'),
   compareToPrevious: z.boolean().default(false),
+  /** format 'list' only: how many events, and which of their attributes. */
+  limit: z.number().int('must be a whole number').min(1, 'must be at least 1').max(LIST_MAX_LIMIT, `must be at most ${LIST_MAX_LIMIT}`).optional(),
+  columns: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must be an attribute name: a letter, then letters, digits or _'))
+    .max(20, 'at most 20 columns')
+    .optional(),
   live: z.boolean().default(false),
   hide: z.boolean().default(false),
 });

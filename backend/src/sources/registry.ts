@@ -5,7 +5,7 @@ import { CatalogError, formatPath } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
 import { SourceError } from './errors.js';
-import type { AdapterType, HealthStatus, Series, SourceAdapter, SourceQuery } from './types.js';
+import type { AdapterType, HealthStatus, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from './types.js';
 
 export type SourceState = 'up' | 'down' | 'initializing';
 
@@ -150,6 +150,18 @@ export class SourceRegistry {
    * limit. Rejects with a SourceError; never affects other sources.
    */
   async query(sourceId: string, query: SourceQuery): Promise<Series[]> {
+    return this.run(sourceId, (adapter, signal) => adapter.query(query, signal));
+  }
+
+  /** Lists raw events of a metric (format: list), under the same timeout and limit as its queries. */
+  async list(sourceId: string, query: ListQuery): Promise<ListRow[]> {
+    return this.run(sourceId, (adapter, signal) => {
+      if (!adapter.list) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' (${adapter.type}) keeps no events to list; format 'list' needs a metric of an events source`);
+      return adapter.list(query, signal);
+    });
+  }
+
+  private async run<T>(sourceId: string, work: (adapter: SourceAdapter, signal: AbortSignal) => Promise<T>): Promise<T> {
     const entry = this.entries.get(sourceId);
     if (!entry) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' is not in the catalog`);
     if (entry.state !== 'up') {
@@ -161,7 +173,7 @@ export class SourceRegistry {
       let outcome = 'ok';
       try {
         return await withTimeout(
-          entry.adapter.query(query, controller.signal),
+          work(entry.adapter, controller.signal),
           entry.source.timeoutMs,
           `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
           () => controller.abort(),

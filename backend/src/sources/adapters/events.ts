@@ -7,8 +7,9 @@ import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { SketchAccumulator } from '../../rollups/sketch.js';
 import { SourceError } from '../errors.js';
-import type { AdapterType, Filter, Series, SourceAdapter, SourceQuery } from '../types.js';
+import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
 import { levelSeries } from './events-levels.js';
+import { listEvents } from './events-list.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -283,6 +284,12 @@ export class EventsAdapter implements SourceAdapter {
     }
   }
 
+  async list(query: ListQuery, signal: AbortSignal): Promise<ListRow[]> {
+    const metricQuery = this.metricQueryOf(query);
+    if (signal.aborted) throw new SourceError(this.id, 'timeout', 'list cancelled');
+    return listEvents(this.pool, query, metricQuery.eventTypes, (metricQuery.where ?? {}) as Record<string, string[]>);
+  }
+
   async healthCheck() {
     await this.pool.query('SELECT 1 FROM rollups_hourly LIMIT 0');
     return { ok: true, detail: 'rollups readable' };
@@ -292,7 +299,7 @@ export class EventsAdapter implements SourceAdapter {
     // The pool belongs to the application context and is closed with it.
   }
 
-  private metricQueryOf(query: SourceQuery): EventsMetricQuery {
+  private metricQueryOf(query: Pick<SourceQuery, 'metric'>): EventsMetricQuery {
     let parsed = this.metricQueries.get(query.metric.key);
     if (!parsed) {
       const result = eventsMetricQuerySchema.safeParse(query.metric.query ?? {});

@@ -5,7 +5,10 @@ import { DataQuery } from '@grafana/schema';
 export const AGGREGATIONS = ['sum', 'count', 'avg', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'rate'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
-export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
+export const FORMATS = ['timeseries', 'table', 'kpi', 'list'] as const;
+/** format 'list': the backend's cap and default for `limit`. */
+export const LIST_MAX_LIMIT = 1000;
+export const LIST_DEFAULT_LIMIT = 50;
 export type QueryFormat = (typeof FORMATS)[number];
 
 export const FILTER_OPS = ['eq', 'neq', 'in', 'not_in'] as const;
@@ -36,6 +39,10 @@ export interface MetricsHubQuery extends DataQuery {
   filters?: QueryFilter[];
   format?: QueryFormat;
   compareToPrevious?: boolean;
+  /** format 'list' only: how many events (1..1000, default 50). */
+  limit?: number;
+  /** format 'list' only: event attributes shown as columns (default: the metric's listColumns, else its dimensions). */
+  columns?: string[];
   live?: boolean;
   /** Annotation queries only: keep alerts of this severity. */
   severity?: string;
@@ -86,6 +93,8 @@ export interface CatalogMetric {
   aggregations: string[];
   defaultAggregation: string;
   dimensions: string[];
+  /** Present on list-friendly metrics: the default columns of format 'list'. */
+  listColumns?: string[];
 }
 
 export interface Catalog {

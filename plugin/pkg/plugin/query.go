@@ -15,10 +15,15 @@ const (
 	FormatTimeSeries = "timeseries"
 	FormatTable      = "table"
 	FormatKPI        = "kpi"
+	// FormatList lists the newest raw events a metric counts: one frame of
+	// time, type, one string field per column and value (docs/api.md).
+	FormatList = "list"
+	// ListMaxLimit is the most events one list query returns (the backend's cap).
+	ListMaxLimit = 1000
 )
 
 var (
-	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI}
+	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI, FormatList}
 	validAggregations = []string{"sum", "count", "avg", "min", "max", "p50", "p90", "p95", "p99", "rate"}
 	validOps          = []string{"eq", "neq", "in", "not_in"}
 )
@@ -37,6 +42,9 @@ type Query struct {
 	Filters           []Filter `json:"filters,omitempty"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious,omitempty"`
+	// Limit and Columns apply to FormatList only; unset, the backend's defaults apply.
+	Limit   *int     `json:"limit,omitempty"`
+	Columns []string `json:"columns,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
 }
@@ -59,6 +67,8 @@ type queryJSON struct {
 	Filters           []Filter `json:"filters"`
 	Format            string   `json:"format"`
 	CompareToPrevious bool     `json:"compareToPrevious"`
+	Limit             *int     `json:"limit"`
+	Columns           []string `json:"columns"`
 	Live              bool     `json:"live"`
 }
 
@@ -80,6 +90,8 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Filters:           raw.Filters,
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
+		Limit:             raw.Limit,
+		Columns:           raw.Columns,
 		Live:              raw.Live,
 	}
 	if q.Format == "" {
@@ -109,6 +121,25 @@ func (q Query) validate() error {
 	for i, f := range q.Filters {
 		if err := f.validate(); err != nil {
 			return fmt.Errorf("%w: filters[%d]: %v", errInvalidQuery, i, err)
+		}
+	}
+	return q.validateList()
+}
+
+// validateList checks the fields only format "list" takes.
+func (q Query) validateList() error {
+	if q.Format != FormatList {
+		if q.Limit != nil || len(q.Columns) > 0 {
+			return fmt.Errorf("%w: limit and columns apply to format %q only", errInvalidQuery, FormatList)
+		}
+		return nil
+	}
+	if q.Limit != nil && (*q.Limit < 1 || *q.Limit > ListMaxLimit) {
+		return fmt.Errorf("%w: limit must be from 1 to %d, not %d", errInvalidQuery, ListMaxLimit, *q.Limit)
+	}
+	for i, c := range q.Columns {
+		if strings.TrimSpace(c) == "" {
+			return fmt.Errorf("%w: columns[%d] is empty", errInvalidQuery, i)
 		}
 	}
 	return nil

@@ -1,5 +1,6 @@
+import { availabilityEvents, botConversationEvents, botResponseExtras, conversationEvents, MARKETS, optOutEvents, planConversation, type HourTools } from './conversations.js';
 import { activeIncidents, type Incident, type IncidentKind } from './incidents.js';
-import type { Random } from './random.js';
+import { Random } from './random.js';
 
 /**
  * One hour of a demo organization's life: the operational events it sends to
@@ -98,6 +99,13 @@ function rating(random: Random, bad: boolean): number {
   return bad ? random.weighted([[1, 4], [2, 4], [3, 2], [4, 1], [5, 0.5]]) : random.weighted([[5, 6], [4, 3], [3, 0.7], [2, 0.2], [1, 0.2]]);
 }
 
+/** The seed of an hour's extra stream: fixed per organization and hour. */
+function extraSeed(slug: string, index: number): number {
+  let hash = 16;
+  for (const char of slug) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_003;
+  return hash * 1_000_003 + index;
+}
+
 export function generateHour(context: HourContext, events: DemoEvent[], rows: ModuleRows): void {
   const { random, plan, hourStart } = context;
   if (hourStart >= context.now) return;
@@ -110,6 +118,19 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
   const id = (kind: string, n: number) => `${plan.slug}-${kind}-${context.index}-${n}`;
   const count = (base: number) => random.poisson(base * intensity);
   const agent = () => random.pick(AGENTS)[0];
+  const contact = () => `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+  // Conversation, agent, bot and contact extras draw from their own stream, so the
+  // older demo data (and the anomaly benchmark built on it) stays exactly as it was.
+  const extra = new Random(extraSeed(plan.slug, context.index));
+  const tools: HourTools = {
+    random: extra,
+    hourStart,
+    now: context.now,
+    incidents,
+    id,
+    count: (base) => extra.poisson(base * intensity),
+    timeIn: () => Math.floor(extra.between(hourStart, Math.min(hourStart + HOUR, context.now))),
+  };
 
   // Orders and payments
   for (let n = count(6); n > 0; n -= 1) {
@@ -137,10 +158,13 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     const channel = random.pick(CHANNELS);
     const agentId = agent();
     const messageId = id('msg', n);
-    events.push({ id: `${messageId}-sent`, type: 'message.sent', occurredAt: iso(at), attributes: { messageId, channel, agentId } });
+    const sent: DemoEvent = { id: `${messageId}-sent`, type: 'message.sent', occurredAt: iso(at), attributes: { messageId, channel, agentId } };
+    events.push(sent);
     const delivered = random.chance(deliveryRate);
     if (delivered) events.push({ id: `${messageId}-delivered`, type: 'message.delivered', occurredAt: iso(Math.min(at + 4_000, context.now - 1)), attributes: { messageId, channel, agentId } });
-    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
+    const contactId = contact();
+    sent.attributes.contactId = contactId;
+    rows.message_events.push([messageId, new Date(at), 'outbound', channel, delivered ? 'delivered' : 'failed', agentId, contactId]);
   }
   for (let n = count(5); n > 0; n -= 1) {
     const at = timeIn(context);
@@ -161,30 +185,29 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     rows.call_events.push([id('call', n), new Date(at), direction, missed ? 'missed' : 'answered', duration, agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`]);
   }
 
-  // Conversations: state changes as events, whole conversations in the module
+  // Conversations: state changes as events (demo/conversations.ts), whole conversations in the module
   for (let n = count(1.5); n > 0; n -= 1) {
     const opened = timeIn(context);
     const channel = random.pick(CHANNELS);
     const agentId = agent();
-    const firstResponse = opened + Math.round(random.lognormal(240, 0.9) * 1000);
-    const resolved = firstResponse + Math.round(random.lognormal(5, 0.8) * HOUR);
-    events.push({ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } });
-    if (resolved < context.now) events.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
-    rows.conversations.push([
-      id('conv', n),
-      new Date(opened),
-      firstResponse < context.now ? new Date(firstResponse) : null,
-      resolved < context.now ? new Date(resolved) : null,
-      channel,
-      agentId,
-      `${plan.slug}-contact-${Math.floor(random.next() * 500)}`,
-    ]);
+    const firstResponseS = random.lognormal(240, 0.9);
+    const resolutionH = random.lognormal(5, 0.8);
+    const conversation = planConversation(tools, { id: id('conv', n), opened, channel, agentId, firstResponseS, resolutionH }, LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const));
+    conversationEvents(tools, conversation, events);
+    const { firstResponse, closed, outcome } = conversation;
+    const resolved = outcome === 'done' && closed < context.now ? new Date(closed) : null;
+    rows.conversations.push([conversation.id, new Date(opened), firstResponse < context.now ? new Date(firstResponse) : null, resolved, conversation.channel, conversation.agentId, contact()]);
   }
+  availabilityEvents(tools, AGENTS.map(([agentId]) => agentId), events);
 
-  // Bots
+  // Bots: responses (with tokens, cost, fallbacks, knowledge-base lookups) and whole conversations
   for (let n = count(6); n > 0; n -= 1) {
-    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96) } });
+    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96), ...botResponseExtras(tools) } });
   }
+  botConversationEvents(tools, BOTS, CHANNELS, events);
+
+  // Contacts: opt-outs (contacted contacts come from message.sent's contactId)
+  optOutEvents(tools, () => `${plan.slug}-contact-${Math.floor(extra.next() * 500)}`, events);
 
   // Bookkeeping
   const spike = incidents.has('revenue_spike');
@@ -216,7 +239,10 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
 
   // Leads and prospects
   for (let n = count(0.8); n > 0; n -= 1) {
-    rows.contacts.push([id('contact', n), new Date(timeIn(context)), random.weighted(LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const))]);
+    const created = timeIn(context);
+    const source = random.weighted(LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const));
+    rows.contacts.push([id('contact', n), new Date(created), source]);
+    events.push({ id: id('contact', n), type: 'contact.created', occurredAt: iso(created), attributes: { contactId: id('contact', n), source, market: extra.weighted(MARKETS) } });
   }
   for (let n = count(0.6); n > 0; n -= 1) {
     const created = timeIn(context);

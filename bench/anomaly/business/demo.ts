@@ -74,7 +74,8 @@ function window(samples: Sample[], incident: DemoIncident, shape: Incident['shap
   return { shape, start, end: (end < 0 ? samples.length : end) - 1 };
 }
 
-const RULES: Record<IncidentKind, { metric: string; rules: Rule[]; shape: Incident['shape']; build: (b: Buckets) => Sample[] }> = {
+// Scored incidents; those of conversations, agents, bots and contacts (issue 16) are not scored here.
+const RULES: Partial<Record<IncidentKind, { metric: string; rules: Rule[]; shape: Incident['shape']; build: (b: Buckets) => Sample[] }>> = {
   workflow_failure_spike: {
     metric: 'workflow_failure_rate (hourly)',
     shape: 'spike',
@@ -115,7 +116,7 @@ export function demoScenarios(): Array<Scenario & { metric: string }> {
   ORGANIZATIONS.forEach((organization, position) => {
     const plan: OrganizationPlan = { name: organization.name, slug: organization.slug, scale: organization.scale, incidents: planIncidents(organization.name, rangeStart, NOW, organization.shiftDays) };
     const buckets = generate(position, plan, rangeStart);
-    for (const [kind, spec] of Object.entries(RULES) as Array<[IncidentKind, (typeof RULES)[IncidentKind]]>) {
+    for (const [kind, spec] of Object.entries(RULES) as Array<[IncidentKind, NonNullable<(typeof RULES)[IncidentKind]>]>) {
       const samples = spec.build(buckets);
       const incidents = plan.incidents.filter((i) => i.kind === kind).map((i) => window(samples, i, spec.shape));
       out.push({ name: `${organization.name} ${spec.metric}`, metric: spec.metric, samples, incidents, rules: spec.rules });

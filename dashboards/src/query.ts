@@ -5,7 +5,7 @@ import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
 export const DATASOURCE: Required<DataSourceRef> = { type: 'metricshub-datasource', uid: 'metricshub' };
 
 export type Aggregation = 'sum' | 'count' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate';
-export type QueryFormat = 'timeseries' | 'table' | 'kpi';
+export type QueryFormat = 'timeseries' | 'table' | 'kpi' | 'list';
 
 export interface QueryFilter {
   dimension: string;
@@ -28,6 +28,9 @@ export interface MetricsHubQuery extends Dataquery {
   format: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  /** format 'list' only: how many events and which attributes as columns. */
+  limit?: number;
+  columns?: string[];
 }
 
 export interface QueryOptions {
@@ -37,6 +40,8 @@ export interface QueryOptions {
   format?: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  limit?: number;
+  columns?: string[];
   refId?: string;
 }
 
@@ -56,6 +61,8 @@ export class MetricsHubQueryBuilder implements Builder<Dataquery> {
       format: options.format ?? 'timeseries',
       ...(options.compareToPrevious ? { compareToPrevious: true } : {}),
       ...(options.live ? { live: true } : {}),
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.columns ? { columns: options.columns } : {}),
       _implementsDataqueryVariant() {},
     };
   }

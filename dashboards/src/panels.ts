@@ -267,3 +267,26 @@ export function breakdownTable(catalog: CatalogQueries, title: string, dimension
   for (const column of columns) panel.overrideByName(column.title, [{ id: 'unit', value: catalog.metric(column.key).unit }, { id: 'decimals', value: catalog.metric(column.key).unit === 'percentunit' ? 1 : 0 }]);
   return panel;
 }
+
+/**
+ * One figure of a real-time card, streamed through Grafana Live (the plugin's
+ * live mode): counts and sums over the last 60 s, averages and ratios over
+ * the last 60 s, levels as they are now (GET /api/v1/live).
+ */
+export function liveStat(catalog: CatalogQueries, key: string, title: string, options: { aggregation?: Aggregation; width?: number; description?: string } = {}): StatBuilder {
+  const metric = catalog.metric(key);
+  return new StatBuilder()
+    .title(title)
+    .description(options.description ?? `${metric.description} Live.`)
+    .datasource(DATASOURCE)
+    .withTarget(catalog.query(key, { live: true, ...(options.aggregation && { aggregation: options.aggregation }) }))
+    .unit(metric.unit)
+    .decimals(metric.unit === 'percentunit' ? 1 : 0)
+    .height(5)
+    .span(options.width ?? 6)
+    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']))
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.Area)
+    .thresholds(thresholds(catalog.severity(key) ? thresholdSteps(catalog.severity(key)!) : NEUTRAL_STEPS))
+    .noValue('waiting for events');
+}

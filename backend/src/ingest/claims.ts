@@ -24,7 +24,9 @@ export const keyId = (scope: string, key: string) => `${scope}\u0000${key}`;
  */
 export async function claimKeys(client: PoolClient, organizationId: string, keys: Key[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const unique = new Map(keys.map((k) => [keyId(k.scope, k.key), k]));
+  // The first of equal keys is the claim: its time is the one stored (live counters match on it).
+  const unique = new Map<string, Key>();
+  for (const k of keys) if (!unique.has(keyId(k.scope, k.key))) unique.set(keyId(k.scope, k.key), k);
   const sorted = [...unique.values()].sort((a, b) => (a.scope !== b.scope ? (a.scope < b.scope ? -1 : 1) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const result = await client.query<{ scope: string; key: string }>(INSERT_KEYS, [
     organizationId,

@@ -1,7 +1,7 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
 import type { QueryFilter } from '../query.js';
-import { anomalyTable, dashboard, dimensionVariable, feedTable, kpiStat, trend } from '../panels.js';
+import { anomalyTable, dashboard, dimensionVariable, feedTable, kpiStat, liveStat, trend } from '../panels.js';
 
 const BOT = 'botId';
 const byBot: QueryFilter[] = [{ dimension: BOT, op: 'in', value: ['$bot'] }];
@@ -18,6 +18,7 @@ export function bots(catalog: CatalogQueries): Dashboard {
       'The organization is the one the data source\'s API key belongs to.',
     ['bots'],
   )
+    .refresh('30s')
     .withVariable(dimensionVariable('bot', 'Bot', 'bot_responses', BOT))
     .withRow(new RowBuilder('Key figures'))
     .withPanel(kpiStat(catalog, 'bot_responses', { width: 6 }))
@@ -40,6 +41,15 @@ export function bots(catalog: CatalogQueries): Dashboard {
     .withPanel(trend(catalog, 'Error rate by bot', [catalog.query('bot_error_rate', { groupBy: [BOT], filters: byBot })], { width: 8, severity: catalog.severity('bot_error_rate') }))
     .withPanel(trend(catalog, 'Responses by bot', [catalog.query('bot_responses', { groupBy: [BOT], filters: byBot })], { width: 8, stacked: true, bars: true }))
     .withPanel(trend(catalog, 'Responses by status', [catalog.query('bot_responses', { groupBy: ['status'], filters: byBot })], { width: 8, stacked: true, bars: true }))
+    .withRow(new RowBuilder('Real-time'))
+    .withPanel(liveStat(catalog, 'bot_active_conversations', 'Active conversations (live)', { description: 'Bot conversations started and not ended, now (all bots). Streamed through Grafana Live.' }))
+    .withPanel(liveStat(catalog, 'bot_response_time_ms', 'Average response time (live, last 60 s)', { aggregation: 'avg', description: 'Average bot response time over the last 60 seconds (all bots). Streamed through Grafana Live.' }))
+    .withPanel(liveStat(catalog, 'bot_success_rate', 'Success rate (live, last 60 s)', { description: 'Bot conversations resolved / ended in the last 60 seconds (all bots). Streamed through Grafana Live.' }))
+    .withPanel(
+      kpiStat(catalog, 'bot_responses', { title: 'Messages per hour (last hour)', width: 6 })
+        .timeFrom('1h')
+        .description('Bot messages in the last hour, against the hour before; refreshed with the dashboard (every 30 s).'),
+    )
     .withRow(new RowBuilder('Conversation feed'))
     .withPanel(feedTable(catalog, 'Latest bot conversations', 'bot_conversations', { filters: byBot, description: 'The newest bot conversation events: started (status active) and ended (resolved, escalated, abandoned, failed), with bot, channel and time. Refreshes with the dashboard.' }))
     .withRow(new RowBuilder('Engagement'))

@@ -264,7 +264,11 @@ export function breakdownTable(catalog: CatalogQueries, title: string, dimension
     // Each frame's value is named after its metric's label; one row per value of the dimension.
     .withTransformation({ id: 'joinByField', options: { byField: dimension, mode: 'outer' } })
     .withTransformation({ id: 'organize', options: { excludeByName: {}, indexByName: {}, renameByName: Object.fromEntries(columns.map((column) => [catalog.metric(column.key).label, column.title])) } });
-  for (const column of columns) panel.overrideByName(column.title, [{ id: 'unit', value: catalog.metric(column.key).unit }, { id: 'decimals', value: catalog.metric(column.key).unit === 'percentunit' ? 1 : 0 }]);
+  for (const column of columns) {
+    const unit = catalog.metric(column.key).unit;
+    // Averages of small scores (satisfaction 1-5) need their decimal; counts do not.
+    panel.overrideByName(column.title, [{ id: 'unit', value: unit }, { id: 'decimals', value: unit === 'percentunit' || column.aggregation === 'avg' ? 1 : 0 }]);
+  }
   return panel;
 }
 

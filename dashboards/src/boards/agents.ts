@@ -1,7 +1,7 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
 import type { QueryFilter } from '../query.js';
-import { dashboard, dimensionVariable, trend } from '../panels.js';
+import { breakdownTable, dashboard, dimensionVariable, trend } from '../panels.js';
 
 const AGENT = 'agentId';
 /** A multi-value $agent becomes an `in` filter; "All" removes it (the plugin's interpolation). */
@@ -52,7 +52,19 @@ export function agents(catalog: CatalogQueries): Dashboard {
       }),
     )
     .withPanel(trend(catalog, 'Workload: open conversations by agent', [catalog.query('agent_workload', perAgent)], { width: 8, description: 'Conversations open or pending per agent at the end of each bucket.' }))
-    .withPanel(trend(catalog, 'Messages handled by agent', [catalog.query('agent_messages_handled', perAgent)], { width: 8 }))
+    .withPanel(
+      breakdownTable(
+        catalog,
+        'Workload now and satisfaction by agent',
+        AGENT,
+        [
+          { key: 'agent_workload', title: 'Open now' },
+          { key: 'conversation_satisfaction', aggregation: 'avg', title: 'Satisfaction' },
+          { key: 'agent_messages_handled', title: 'Messages handled' },
+        ],
+        { width: 8, description: 'Per agent: conversations open or pending at the end of the range, average satisfaction and messages handled over the range.' },
+      ),
+    )
     .withPanel(
       trend(catalog, 'First response time (avg / p95)', [catalog.query('conversation_first_response_s', { aggregation: 'avg', filters: byAgent }), catalog.query('conversation_first_response_s', { aggregation: 'p95', filters: byAgent })], {
         width: 8,

@@ -314,7 +314,11 @@ describe('format list', () => {
     assert.deepEqual(rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'status', op: 'eq', value: 'escalated' }], columns: ['conversationId', 'messages'] })).rows, [
       { time: T0 + 70 * MIN, type: 'bot.conversation_ended', conversationId: 'x2', messages: '10', value: 1800 },
     ]);
-    assert.equal(rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'status', op: 'eq', value: 'active' }] })).rows.length, 5);
+    // x1's start was sent twice: listed once, as counted.
+    assert.deepEqual(rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'status', op: 'eq', value: 'active' }] })).rows.map((row) => row.conversationId), ['x4', 'x3', 'x2', 'x1']);
+    // x1's end was sent again (another id, a minute later): the first end is the one listed.
+    const faq = rows(await list({ metric: 'bot_conversations', filters: [{ dimension: 'botId', op: 'eq', value: 'faq' }], columns: ['conversationId'] })).rows;
+    assert.deepEqual(faq.map((row) => [row.conversationId, row.value]), [['x2', 1800], ['x2', null], ['x1', 900], ['x1', null]]);
     const spam = rows(await list({ metric: 'conversations_spam' }));
     assert.deepEqual(spam.rows.map((row) => row.to), ['spam']);
     assert.deepEqual(spam.names, ['time', 'type', 'channel', 'agentId', 'botId', 'source', 'market', 'from', 'to']);

@@ -35,6 +35,21 @@ function condition(filter: Filter, params: Params): string {
   return `((${column}) IS NULL OR NOT ((${column}) = ANY(${params.add(values)}::text[])))`;
 }
 
+/**
+ * Events that count once per conversation (a bot conversation's start and
+ * end, a first response): a repeated callback is stored raw but listed only
+ * if it holds the claim (ingest_keys keeps the claiming event's time), so a
+ * feed shows each once, as the rollups count it.
+ */
+const ONCE_PER_CONVERSATION = ['bot.conversation_started', 'bot.conversation_ended', 'conversation.first_response'];
+// Repeats at the very same time say the same thing: the smallest event id stands for them.
+const HOLDS_CLAIM = `(NOT (e.event_type = ANY($ONCE::text[])) OR (EXISTS (
+  SELECT 1 FROM ingest_keys k WHERE k.organization_id = e.organization_id AND k.scope = e.event_type
+    AND k.key = btrim(e.attributes->>'conversationId') AND k.occurred_at = e.occurred_at)
+  AND NOT EXISTS (
+  SELECT 1 FROM events r WHERE r.organization_id = e.organization_id AND r.occurred_at = e.occurred_at AND r.event_type = e.event_type
+    AND btrim(r.attributes->>'conversationId') = btrim(e.attributes->>'conversationId') AND r.event_id < e.event_id)))`;
+
 export function listSql(query: ListQuery, eventTypes: string[], where: Record<string, string[]>): { text: string; values: unknown[] } {
   const params = new Params();
   const conditions = [
@@ -44,9 +59,10 @@ export function listSql(query: ListQuery, eventTypes: string[], where: Record<st
     `occurred_at < ${params.add(query.to)}::timestamptz`,
     ...Object.entries(where).map(([dimension, values]) => condition({ dimension, op: 'in', value: values }, params)),
     ...query.filters.map((filter) => condition(filter, params)),
+    HOLDS_CLAIM.replace('$ONCE', params.add(ONCE_PER_CONVERSATION)),
   ];
   return {
-    text: `SELECT extract(epoch FROM occurred_at)::float8 * 1000 AS t, event_type, value, attributes FROM events
+    text: `SELECT extract(epoch FROM occurred_at)::float8 * 1000 AS t, event_type, value, attributes FROM events e
       WHERE ${conditions.join(' AND ')} ORDER BY occurred_at DESC, event_id DESC LIMIT ${params.add(query.limit)}`,
     values: params.values,
   };

@@ -7,7 +7,8 @@ import type { ValidEvent } from './schema.js';
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
  * takes whole columns as array parameters (unnest), so a batch costs at most
- * six statements whatever its size.
+ * six statements whatever its size, plus a few for conversation, agent, bot
+ * and contact events when it holds any (ingest/derived).
  */
 
 /**

@@ -57,9 +57,47 @@ describe('live counters', () => {
       const [first] = await readCounters(res, 1);
       assert.deepEqual(first!.values, { orders_created: 3, order_value: 33, bot_errors: 1 });
 
-      const bad = await server.request('/api/v1/live?metrics=bot_error_rate', { key });
+      const bad = await server.request('/api/v1/live?metrics=revenue', { key });
       assert.equal(bad.status, 400);
-      assert.match(((await bad.json()) as { error: string }).error, /no live counter/);
+      assert.match(((await bad.json()) as { error: string }).error, /no live counter: only metrics of the events source stream/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('count what the rollups count: repeated delivery and bot-conversation callbacks once; ratios, averages and levels', async () => {
+    const server = await startTestServer('live_dedupe', { REDIS_URL: undefined });
+    try {
+      const key = await server.keyFor('acme');
+      const now = Date.now();
+      const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+      const bot = { botId: 'faq', channel: 'web' };
+      const events = [
+        { id: 's1', type: 'message.sent', occurredAt: at(9_000), attributes: { messageId: 'm1' } },
+        { id: 'd1', type: 'message.delivered', occurredAt: at(8_000), attributes: { messageId: 'm1' } },
+        { id: 'd1-again', type: 'message.delivered', occurredAt: at(7_000), attributes: { messageId: 'm1' } },
+        // A message delivered before the window: its repeated callback inside the window counts nothing.
+        { id: 'd2', type: 'message.delivered', occurredAt: at(5 * 60_000), attributes: { messageId: 'm2' } },
+        { id: 'd2-again', type: 'message.delivered', occurredAt: at(6_000), attributes: { messageId: 'm2' } },
+        { id: 'c1', type: 'bot.conversation_started', occurredAt: at(30_000), attributes: { conversationId: 'x1', ...bot } },
+        { id: 'c2', type: 'bot.conversation_started', occurredAt: at(20_000), attributes: { conversationId: 'x2', ...bot } },
+        { id: 'e1', type: 'bot.conversation_ended', occurredAt: at(10_000), value: 20, attributes: { conversationId: 'x1', ...bot, status: 'resolved' } },
+        { id: 'e1-again', type: 'bot.conversation_ended', occurredAt: at(9_000), value: 21, attributes: { conversationId: 'x1', ...bot, status: 'resolved' } },
+        { id: 'r1', type: 'bot.response', occurredAt: at(4_000), value: 300, attributes: { ...bot, success: true } },
+        { id: 'r2', type: 'bot.response', occurredAt: at(3_000), value: 500, attributes: { ...bot, success: true } },
+      ];
+      const stored = (await (await server.request('/api/v1/events', { key, method: 'POST', json: { events } })).json()) as { accepted: number; rejected: unknown[] };
+      assert.deepEqual(stored.rejected, []);
+      const metrics = 'messages_delivered,bot_conversations_ended,bot_success_rate,bot_response_time_ms,bot_active_conversations,bot_conversation_duration_s';
+      const [first] = await readCounters(await server.request(`/api/v1/live?metrics=${metrics}&intervalMs=250`, { key }), 1);
+      assert.deepEqual(first!.values, {
+        messages_delivered: 1,
+        bot_conversations_ended: 1,
+        bot_success_rate: 1,
+        bot_response_time_ms: 400,
+        bot_active_conversations: 1,
+        bot_conversation_duration_s: 20,
+      });
     } finally {
       await server.stop();
     }

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config/env.js';
 import type { AppContext } from '../src/context.js';
 import { migrateUp } from '../src/db/migrate.js';
 import { emptyRows, generateHour, type DemoEvent } from '../src/demo/generate.js';
-import { planIncidents, type Incident } from '../src/demo/incidents.js';
+import { INCIDENT_KINDS, planIncidents, type Incident } from '../src/demo/incidents.js';
 import { Random } from '../src/demo/random.js';
 import { describeDemo, runDemo, type DemoResult } from '../src/demo/run.js';
 import { createLogger } from '../src/logger.js';
@@ -95,8 +95,8 @@ describe('metrics-hub demo', () => {
     assert.equal(demo.incidentsFile, path.resolve(dataDir, 'demo-incidents.json'));
     const file = JSON.parse(await fs.readFile(demo.incidentsFile, 'utf8')) as { from: string; to: string; incidents: Incident[] };
     assert.deepEqual(file.incidents, demo.incidents);
-    assert.equal(file.incidents.length, 10);
-    assert.deepEqual([...new Set(file.incidents.map((entry) => entry.kind))].sort(), ['billable_hours_drop', 'delivery_rate_drop', 'rating_drop', 'revenue_spike', 'workflow_failure_spike']);
+    assert.equal(file.incidents.length, 2 * INCIDENT_KINDS.length);
+    assert.deepEqual([...new Set(file.incidents.map((entry) => entry.kind))].sort(), [...INCIDENT_KINDS].sort());
     for (const entry of file.incidents) {
       assert.ok(Date.parse(entry.start) >= Date.parse(file.from) && Date.parse(entry.end) <= Date.parse(file.to), `${entry.organization} ${entry.kind} ${entry.start}`);
       for (const metric of entry.metrics) assert.ok(catalog.metric(metric), `incident metric ${metric} is in the catalog`);
@@ -149,6 +149,35 @@ describe('metrics-hub demo', () => {
     const delivery = incident('delivery_rate_drop');
     const delivered = sum(await ask('messages_delivered', delivery.start, delivery.end)) / sum(await ask('messages_sent', delivery.start, delivery.end));
     assert.ok(delivered < 0.8, `delivery rate ${delivered.toFixed(2)}`);
+  });
+
+  test('conversation, agent, bot and contact incidents show in their metrics (ingested events)', async () => {
+    const rate = async (numerator: string, denominator: string, from: number, to: number) => sum(await ask(numerator, from, to)) / sum(await ask(denominator, from, to));
+    const spam = incident('spam_wave');
+    const spamDuring = await rate('conversations_spam', 'conversations_opened', spam.start, spam.end);
+    const spamBefore = await rate('conversations_spam', 'conversations_opened', spam.start - 3 * DAY, spam.start);
+    assert.ok(spamDuring > 0.25 && spamBefore < 0.12, `spam rate ${spamDuring.toFixed(2)} vs ${spamBefore.toFixed(2)}`);
+    const handoffs = incident('bot_handoff_spike');
+    const handoffDuring = await rate('bot_conversations_escalated', 'bot_conversations_ended', handoffs.start, handoffs.end);
+    const handoffBefore = await rate('bot_conversations_escalated', 'bot_conversations_ended', handoffs.start - 3 * DAY, handoffs.start);
+    assert.ok(handoffDuring > 0.4 && handoffBefore < 0.25, `handoff rate ${handoffDuring.toFixed(2)} vs ${handoffBefore.toFixed(2)}`);
+    const optOuts = incident('opt_out_spike');
+    const optOutDuring = await rate('opt_outs', 'contacts_contacted', optOuts.start, optOuts.end);
+    const optOutBefore = await rate('opt_outs', 'contacts_contacted', optOuts.start - 4 * DAY, optOuts.start);
+    assert.ok(optOutDuring > 3 * optOutBefore && optOutBefore < 0.03, `opt-out rate ${optOutDuring.toFixed(3)} vs ${optOutBefore.toFixed(3)}`);
+    const unhappy = incident('satisfaction_drop');
+    const average = async (from: number, to: number) => (await ask('conversation_satisfaction', from, to, { aggregation: 'avg', bucketMs: 2 ** 52 }))[0]!.values[0]!;
+    const satisfactionDuring = await average(unhappy.start, unhappy.end);
+    const satisfactionBefore = await average(unhappy.start - 4 * DAY, unhappy.start);
+    assert.ok(satisfactionDuring < 3.2 && satisfactionBefore > 3.8, `satisfaction ${satisfactionDuring.toFixed(2)} vs ${satisfactionBefore.toFixed(2)}`);
+  });
+
+  test('levels stay realistic: open conversations and active bot conversations never go negative', async () => {
+    for (const metric of ['conversations_open_now', 'agent_workload', 'bot_active_conversations']) {
+      const series = await ask(metric, NOW.getTime() - DAYS * DAY, NOW.getTime());
+      const values = series.flatMap((one) => one.values).map(Number);
+      assert.ok(values.length > 0 && values.every((value) => value >= 0) && values.some((value) => value > 0), `${metric}: ${values.join(' ')}`);
+    }
   });
 
   test('running it again adds no data, gives new keys and keeps the recorded incidents', async () => {

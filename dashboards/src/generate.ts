@@ -6,6 +6,7 @@ import { alertRulesDocument, contactPointsDocument, policiesDocument } from './a
 import { agents } from './boards/agents.js';
 import { allSources } from './boards/all-sources.js';
 import { bots } from './boards/bots.js';
+import { conversations } from './boards/conversations.js';
 import { leadSources } from './boards/leads.js';
 import { live } from './boards/live.js';
 import { overview } from './boards/overview.js';
@@ -64,6 +65,7 @@ export function render(catalog: CatalogQueries = new CatalogQueries()): Map<stri
   files.set('dashboards/general/overview.json', json(finalize(overview(catalog))));
   files.set('dashboards/general/agents.json', json(finalize(agents(catalog))));
   files.set('dashboards/general/bots.json', json(finalize(bots(catalog))));
+  files.set('dashboards/general/conversations.json', json(finalize(conversations(catalog))));
   const leads = leadSources(catalog);
   if (leads) files.set('dashboards/general/lead-sources.json', json(finalize(leads)));
   files.set('dashboards/general/live.json', json(finalize(live(catalog))));

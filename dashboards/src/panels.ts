@@ -35,7 +35,7 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import type { CatalogQueries } from './catalog.js';
-import { AnomalyQueryBuilder, DATASOURCE, type Aggregation, type MetricsHubQueryBuilder, type VariableQuery } from './query.js';
+import { AnomalyQueryBuilder, DATASOURCE, type Aggregation, type MetricsHubQueryBuilder, type QueryFilter, type VariableQuery } from './query.js';
 import { thresholdSteps, type Severity } from './thresholds.js';
 
 /** Tag every generated dashboard carries; the dashboards link to each other through it. */
@@ -271,4 +271,66 @@ export function freshnessStat(catalog: CatalogQueries, key: string, window: stri
     .graphMode(BigValueGraphMode.Area)
     .thresholds(thresholds([{ value: null, color: 'red' }, { value: 1, color: 'green' }]))
     .noValue('no data');
+}
+
+/**
+ * A feed: the newest events of a metric as table rows (format 'list'), newest
+ * first, refreshed with the dashboard. Columns default to the catalog's.
+ */
+export function feedTable(catalog: CatalogQueries, title: string, key: string, options: { limit?: number; columns?: string[]; filters?: QueryFilter[]; width?: number; description?: string } = {}): TableBuilder {
+  const metric = catalog.metric(key);
+  return new TableBuilder()
+    .title(title)
+    .description(options.description ?? `${metric.description} The newest first.`)
+    .datasource(DATASOURCE)
+    .withTarget(catalog.query(key, { format: 'list', limit: options.limit ?? 20, ...(options.columns && { columns: options.columns }), filters: options.filters ?? [] }))
+    .height(9)
+    .span(options.width ?? 24)
+    .noValue('no events in range')
+    .sortBy([new TableSortByFieldStateBuilder().displayName('time').desc(true)]);
+}
+
+/** A table with one row per value of `dimension` and one column per metric (format 'table', merged). */
+export function breakdownTable(catalog: CatalogQueries, title: string, dimension: string, columns: Array<{ key: string; aggregation?: Aggregation; title: string }>, options: { width?: number; description?: string } = {}): TableBuilder {
+  const refIds = 'ABCDEFGHIJ';
+  const panel = new TableBuilder()
+    .title(title)
+    .description(options.description ?? `Per ${dimension}: ${columns.map((column) => column.title.toLowerCase()).join(', ')} over the dashboard's range.`)
+    .datasource(DATASOURCE)
+    .targets(columns.map((column, index) => catalog.query(column.key, { format: 'table', groupBy: [dimension], ...(column.aggregation && { aggregation: column.aggregation }) }).refId(refIds[index]!)))
+    .height(8)
+    .span(options.width ?? 12)
+    .noValue('no data in range')
+    // Each frame's value is named after its metric's label; one row per value of the dimension.
+    .withTransformation({ id: 'joinByField', options: { byField: dimension, mode: 'outer' } })
+    .withTransformation({ id: 'organize', options: { excludeByName: {}, indexByName: {}, renameByName: Object.fromEntries(columns.map((column) => [catalog.metric(column.key).label, column.title])) } });
+  for (const column of columns) {
+    const unit = catalog.metric(column.key).unit;
+    // Averages of small scores (satisfaction 1-5) need their decimal; counts do not.
+    panel.overrideByName(column.title, [{ id: 'unit', value: unit }, { id: 'decimals', value: unit === 'percentunit' || column.aggregation === 'avg' ? 1 : 0 }]);
+  }
+  return panel;
+}
+
+/**
+ * One figure of a real-time card, streamed through Grafana Live (the plugin's
+ * live mode): counts and sums over the last 60 s, averages and ratios over
+ * the last 60 s, levels as they are now (GET /api/v1/live).
+ */
+export function liveStat(catalog: CatalogQueries, key: string, title: string, options: { aggregation?: Aggregation; width?: number; description?: string } = {}): StatBuilder {
+  const metric = catalog.metric(key);
+  return new StatBuilder()
+    .title(title)
+    .description(options.description ?? `${metric.description} Live.`)
+    .datasource(DATASOURCE)
+    .withTarget(catalog.query(key, { live: true, ...(options.aggregation && { aggregation: options.aggregation }) }))
+    .unit(metric.unit)
+    .decimals(metric.unit === 'percentunit' ? 1 : 0)
+    .height(5)
+    .span(options.width ?? 6)
+    .reduceOptions(new ReduceDataOptionsBuilder().values(false).calcs(['lastNotNull']))
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.Area)
+    .thresholds(thresholds(catalog.severity(key) ? thresholdSteps(catalog.severity(key)!) : NEUTRAL_STEPS))
+    .noValue('waiting for events');
 }

@@ -5,7 +5,7 @@ import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
 export const DATASOURCE: Required<DataSourceRef> = { type: 'metricshub-metrics-datasource', uid: 'metricshub' };
 
 export type Aggregation = 'sum' | 'count' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p95' | 'p99' | 'rate' | 'distinct';
-export type QueryFormat = 'timeseries' | 'table' | 'kpi';
+export type QueryFormat = 'timeseries' | 'table' | 'kpi' | 'list';
 
 export interface QueryFilter {
   dimension: string;
@@ -31,6 +31,9 @@ export interface MetricsHubQuery extends Dataquery {
   /** What an anomaly rule of the metric judges (docs/api.md, "Bands"). */
   band?: string;
   bandField?: BandField;
+  /** format 'list' only: how many events and which attributes as columns. */
+  limit?: number;
+  columns?: string[];
 }
 
 export type BandField = 'expected' | 'lower' | 'upper' | 'score';
@@ -44,6 +47,8 @@ export interface QueryOptions {
   live?: boolean;
   band?: string;
   bandField?: BandField;
+  limit?: number;
+  columns?: string[];
   refId?: string;
 }
 
@@ -65,6 +70,8 @@ export class MetricsHubQueryBuilder implements Builder<Dataquery> {
       ...(options.live ? { live: true } : {}),
       ...(options.band ? { band: options.band } : {}),
       ...(options.bandField ? { bandField: options.bandField } : {}),
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.columns ? { columns: options.columns } : {}),
       _implementsDataqueryVariant() {},
     };
   }

@@ -60,7 +60,7 @@ export function pluginCatalog(catalog: Catalog): unknown {
   };
 }
 
-const FORMATS = ['timeseries', 'table', 'kpi'];
+const FORMATS = ['timeseries', 'table', 'kpi', 'list'];
 const OPS = ['eq', 'neq', 'in', 'not_in'];
 
 /**
@@ -75,6 +75,10 @@ export function queryProblems(query: any, catalog: Catalog, plugin: PluginValida
   if (query.source !== metric.source) problems.push(`source '${query.source}' is not the source of ${metric.key} ('${metric.source}')`);
   if (!query.live && !metric.aggregations.includes(query.aggregation)) problems.push(`aggregation '${query.aggregation}' is not allowed for ${metric.key}`);
   if (!FORMATS.includes(query.format)) problems.push(`format '${query.format}' is not one of ${FORMATS.join(', ')}`);
+  if (query.format === 'list') {
+    if (metric.kind === 'ratio' || catalog.source(metric.source)?.type !== 'events') problems.push(`format 'list' needs a counted events metric; ${metric.key} is not one`);
+    if (query.limit !== undefined && !(Number.isInteger(query.limit) && query.limit >= 1 && query.limit <= 1000)) problems.push(`limit ${query.limit} is not 1..1000`);
+  }
   for (const dimension of [...(query.groupBy ?? []), ...(query.filters ?? []).map((filter: any) => filter.dimension)]) {
     if (!metric.dimensions.includes(dimension)) problems.push(`'${dimension}' is not a dimension of ${metric.key}`);
   }

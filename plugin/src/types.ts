@@ -36,19 +36,6 @@ export interface QueryFilter {
   value: string | string[];
 }
 
-/** Top-N of table queries: sort rows by the value or by one of the query's group-by dimensions. */
-export const ORDER_DIRECTIONS = ['asc', 'desc'] as const;
-export type OrderDirection = (typeof ORDER_DIRECTIONS)[number];
-
-export interface QueryOrderBy {
-  /** `value`, or one of the query's `groupBy` dimensions. */
-  by: string;
-  direction: OrderDirection;
-}
-
-/** Largest `limit` a table query may ask for. */
-export const LIMIT_MAX = 1000;
-
 /** Marks the query an annotation runs, so the data source fetches anomalies instead of series. */
 export const ANNOTATIONS_QUERY_TYPE = 'annotations';
 
@@ -67,10 +54,6 @@ export interface MetricsHubQuery extends DataQuery {
   filters?: QueryFilter[];
   format?: QueryFormat;
   compareToPrevious?: boolean;
-  /** Table queries only: sort the rows (top-N with `limit`). */
-  orderBy?: QueryOrderBy;
-  /** Table queries only: keep the first `limit` rows (1..1000) after `orderBy`. */
-  limit?: number;
   live?: boolean;
   /** Series names from a label template such as `{{botId}} p95` (time series only). */
   legend?: string;
@@ -140,6 +123,8 @@ export interface CatalogMetric {
   aggregations: string[];
   defaultAggregation: string;
   dimensions: string[];
+  /** Present on list-friendly metrics: the default columns of format 'list'. */
+  listColumns?: string[];
 }
 
 export interface Catalog {

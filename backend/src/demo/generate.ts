@@ -1,5 +1,6 @@
+import { availabilityEvents, botConversationEvents, botResponseExtras, conversationEvents, optOutEvents, planConversation, type HourTools } from './conversations.js';
 import { activeIncidents, type Incident, type IncidentKind } from './incidents.js';
-import type { Random } from './random.js';
+import { Random } from './random.js';
 
 /**
  * One hour of a demo organization's life: the operational events it sends to
@@ -114,6 +115,13 @@ function stringHash(text: string): number {
   return hash;
 }
 
+/** The seed of an hour's extra stream: fixed per organization and hour. */
+function extraSeed(slug: string, index: number): number {
+  let hash = 16;
+  for (const char of slug) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_003;
+  return hash * 1_000_003 + index;
+}
+
 export function generateHour(context: HourContext, events: DemoEvent[], rows: ModuleRows): void {
   const { random, plan, hourStart } = context;
   if (hourStart >= context.now) return;
@@ -126,6 +134,19 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
   const id = (kind: string, n: number) => `${plan.slug}-${kind}-${context.index}-${n}`;
   const count = (base: number) => random.poisson(base * intensity);
   const agent = () => random.pick(AGENTS)[0];
+  const contact = () => `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+  // Conversation, agent, bot and contact extras draw from their own stream, so the
+  // older demo data (and the anomaly benchmark built on it) stays exactly as it was.
+  const extra = new Random(extraSeed(plan.slug, context.index));
+  const tools: HourTools = {
+    random: extra,
+    hourStart,
+    now: context.now,
+    incidents,
+    id,
+    count: (base) => extra.poisson(base * intensity),
+    timeIn: () => Math.floor(extra.between(hourStart, Math.min(hourStart + HOUR, context.now))),
+  };
 
   // Orders and payments
   for (let n = count(6); n > 0; n -= 1) {
@@ -157,8 +178,7 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     events.push(sent);
     const delivered = random.chance(deliveryRate);
     if (delivered) events.push({ id: `${messageId}-delivered`, type: 'message.delivered', occurredAt: iso(Math.min(at + 4_000, context.now - 1)), attributes: { messageId, channel, agentId } });
-    // The contact is drawn where it always was, so the rest of the demo stream stays the same.
-    const contactId = `${plan.slug}-contact-${Math.floor(random.next() * 500)}`;
+    const contactId = contact();
     sent.attributes.contactId = contactId;
     rows.message_events.push([messageId, new Date(at), 'outbound', delivered ? 'delivered' : 'failed', agentId, contactId, new Date(at), delivered ? new Date(Math.min(at + 4_000, context.now - 1)) : null]);
   }
@@ -187,43 +207,50 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
     rows.call_events.push([id('call', n), new Date(at), direction, missed ? 'missed' : 'completed', duration, queueTime, agentId, `${plan.slug}-contact-${Math.floor(random.next() * 500)}`, new Date(at + (queueTime + duration) * 1000)]);
   }
 
-  // Conversations: state changes as events, whole conversations in the module
+  // Conversations: state changes as events (demo/conversations.ts), whole conversations in the module
   for (let n = count(1.5); n > 0; n -= 1) {
     const opened = timeIn(context);
     const channel = random.pick(CHANNELS);
     const agentId = agent();
-    const firstResponse = opened + Math.round(random.lognormal(240, 0.9) * 1000);
-    const resolved = firstResponse + Math.round(random.lognormal(5, 0.8) * HOUR);
-    const changes: DemoEvent[] = [{ id: id('conv-open', n), type: 'conversation.status_changed', occurredAt: iso(opened), attributes: { from: 'pending', to: 'open', channel, agentId } }];
-    if (resolved < context.now) changes.push({ id: id('conv-done', n), type: 'conversation.status_changed', occurredAt: iso(resolved), attributes: { from: 'open', to: 'done', channel, agentId } });
-    events.push(...changes);
-    const contact = Math.floor(random.next() * 500);
-    const contactId = `${plan.slug}-contact-${contact}`;
-    // The conversation's contact is the user whose conversation changed state.
-    for (const change of changes) change.attributes.userId = contactId;
-    const done = resolved < context.now;
+    const firstResponseS = random.lognormal(240, 0.9);
+    const resolutionH = random.lognormal(5, 0.8);
+    const conversation = planConversation(tools, { id: id('conv', n), opened, channel, agentId, firstResponseS, resolutionH }, LEAD_SOURCES.map(([sourceId, , , weight]) => [sourceId, weight] as const));
+    const first = events.length;
+    conversationEvents(tools, conversation, events);
+    const { firstResponse, closed, outcome } = conversation;
+    // The contact is drawn where it always was, so the rest of the demo stream stays the same.
+    const contactNumber = Math.floor(random.next() * 500);
+    const contactId = `${plan.slug}-contact-${contactNumber}`;
+    // The conversation's contact is the user whose conversation changed state (active_users).
+    for (const event of events.slice(first)) if (event.type === 'conversation.status_changed') event.attributes.userId = contactId;
     const answered = firstResponse < context.now;
+    const ended = outcome !== 'pending' && closed < context.now;
     rows.conversations.push([
-      id('conv', n),
+      conversation.id,
       new Date(opened),
       answered ? Math.round((firstResponse - opened) / 1000) : null,
-      done ? Math.round((resolved - opened) / 1000) : null,
-      done ? new Date(resolved) : null,
-      done ? 'done' : answered ? 'open' : 'pending',
-      agentId,
+      ended && outcome === 'done' ? Math.round((closed - opened) / 1000) : null,
+      ended ? new Date(closed) : null,
+      ended ? outcome : answered && outcome !== 'pending' ? 'open' : 'pending',
+      conversation.agentId,
       contactId,
-      LEAD_SOURCES[contact % LEAD_SOURCES.length]![1],
-      MARKETS[contact % MARKETS.length]!,
-      PRODUCTS[contact % PRODUCTS.length]!,
+      LEAD_SOURCES.find(([sourceId]) => sourceId === conversation.source)?.[1] ?? conversation.source,
+      conversation.market,
+      PRODUCTS[contactNumber % PRODUCTS.length]!,
     ]);
   }
+  availabilityEvents(tools, AGENTS.map(([agentId]) => agentId), events);
 
-  // Bots
+  // Bots: responses (with tokens, cost, fallbacks, knowledge-base lookups) and whole conversations
   for (let n = count(6); n > 0; n -= 1) {
     // The user is derived from the event id rather than drawn, so the rest of the demo stream stays the same.
     const userId = `${plan.slug}-contact-${stringHash(id('bot', n)) % 500}`;
-    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96), userId } });
+    events.push({ id: id('bot', n), type: 'bot.response', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(400, 0.5)), attributes: { botId: random.pick(BOTS), channel: random.pick(CHANNELS), success: random.chance(0.96), userId, ...botResponseExtras(tools) } });
   }
+  botConversationEvents(tools, BOTS, CHANNELS, events);
+
+  // Contacts: opt-outs (contacted contacts come from message.sent's contactId)
+  optOutEvents(tools, () => `${plan.slug}-contact-${Math.floor(extra.next() * 500)}`, events);
 
   // Bookkeeping
   const spike = incidents.has('revenue_spike');
@@ -257,7 +284,11 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
 
   // Leads and prospects
   for (let n = count(0.8); n > 0; n -= 1) {
-    rows.contacts.push([id('contact', n), new Date(timeIn(context)), random.weighted(LEAD_SOURCES.map(([, name, , weight]) => [name, weight] as const)), MARKETS[n % MARKETS.length]!]);
+    const created = timeIn(context);
+    const sourceId = random.weighted(LEAD_SOURCES.map(([key, , , weight]) => [key, weight] as const));
+    const market = MARKETS[n % MARKETS.length]!;
+    rows.contacts.push([id('contact', n), new Date(created), LEAD_SOURCES.find(([key]) => key === sourceId)![1], market]);
+    events.push({ id: id('contact', n), type: 'contact.created', occurredAt: iso(created), attributes: { contactId: id('contact', n), source: sourceId, market } });
   }
   for (let n = count(0.6); n > 0; n -= 1) {
     const created = timeIn(context);

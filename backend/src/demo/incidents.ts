@@ -3,7 +3,18 @@
  * something true to find. Their windows are written to a JSON file next to the
  * data, which is how a reader (or a test) knows where the anomalies are.
  */
-export const INCIDENT_KINDS = ['revenue_spike', 'billable_hours_drop', 'rating_drop', 'workflow_failure_spike', 'delivery_rate_drop'] as const;
+export const INCIDENT_KINDS = [
+  'revenue_spike',
+  'billable_hours_drop',
+  'rating_drop',
+  'workflow_failure_spike',
+  'delivery_rate_drop',
+  // Conversations, agents, bots and contacts (demo/conversations.ts)
+  'spam_wave',
+  'satisfaction_drop',
+  'bot_handoff_spike',
+  'opt_out_spike',
+] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
 export interface Incident {
@@ -35,6 +46,11 @@ const TEMPLATES: Template[] = [
   { kind: 'rating_drop', metrics: ['average_rating'], at: 0.84, hours: 4 * 24, description: 'Review ratings fall from ~4.4 to ~2.2 stars for four days.' },
   { kind: 'workflow_failure_spike', metrics: ['workflow_failure_rate', 'workflows_failed'], at: 0.9, hours: 6, description: 'Workflow failure rate jumps from ~4% to ~40% for six hours.' },
   { kind: 'delivery_rate_drop', metrics: ['delivery_rate', 'messages_delivered'], at: 0.95, hours: 8, description: 'Message delivery rate drops from ~97% to ~60% for eight hours.' },
+  // Conversations, agents, bots and contacts
+  { kind: 'spam_wave', metrics: ['spam_rate', 'conversations_spam'], at: 0.55, hours: 8, description: 'Spam rate of opened conversations rises from ~6% to ~45% for eight hours.' },
+  { kind: 'satisfaction_drop', metrics: ['conversation_satisfaction', 'conversation_first_response_s', 'conversation_resolution_s'], at: 0.7, hours: 3 * 24, description: 'Agents answer three times slower and satisfaction falls from ~4.2 to ~2.2 for three days.' },
+  { kind: 'bot_handoff_spike', metrics: ['bot_handoff_rate', 'bot_fallback_rate', 'bot_knowledge_hit_rate', 'bot_cost'], at: 0.86, hours: 6, description: 'Bots hand off ~55% of conversations (from ~16%), fall back 6x as often and use more tokens for six hours.' },
+  { kind: 'opt_out_spike', metrics: ['opt_out_rate', 'opt_outs'], at: 0.76, hours: 2 * 24, description: 'SMS opt-outs run about 8x the usual for two days (a badly targeted campaign).' },
 ];
 
 /**

@@ -8,8 +8,8 @@ export interface Contribution {
   occurredAtMs: number;
   value: number | null;
   dims: Record<string, string>;
-  /** Values of the attributes sketched for `type`: attribute -> value. */
-  distinct: Record<string, string>;
+  /** Values of the attributes sketched for `type`: attribute -> value (none for derived rollup types). */
+  distinct?: Record<string, string>;
 }
 
 /** The increment for one rollup row: (type, bucket, dims). */
@@ -88,7 +88,7 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
     const bin = value === null ? undefined : binKey(value);
     // Hashed once per value, added to all four sketches it belongs to.
     const entries: Array<[string, number]> = [];
-    for (const attribute in distinct) entries.push([attribute, entryOf(distinct[attribute]!)]);
+    for (const attribute in distinct ?? {}) entries.push([attribute, entryOf(distinct![attribute]!)]);
     for (const granularity of GRANULARITIES) {
       const bucketMs = bucketStart(occurredAtMs, granularity);
       add(rows[granularity], type, bucketMs, dimsJson, value, bin);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ROLLUP_DIMENSIONS } from '../rollups/dimensions.js';
 import { distinctValuesOf, type DistinctAttributes } from './distinct-attributes.js';
+import { CONVERSATION_DURATION_TYPES, CONVERSATION_EVENT_TYPES, conversationAttributeRules, derivedStatus, VALUE_REQUIRED_TYPES } from './schema-conversations.js';
 
 /**
  * The event contract of `POST /api/v1/events`, one schema per event so a bad
@@ -20,6 +21,7 @@ export const BUILT_IN_TYPES = [
   'call.finished',
   'conversation.status_changed',
   'bot.response',
+  ...CONVERSATION_EVENT_TYPES,
 ] as const;
 export type BuiltInType = (typeof BUILT_IN_TYPES)[number];
 
@@ -28,7 +30,6 @@ export function isBuiltInType(type: string): type is BuiltInType {
   return builtInTypes.has(type);
 }
 
-const CONVERSATION_STATES = ['open', 'pending', 'done', 'spam', 'unsubscribe'] as const;
 const MAX_DIMENSION_LENGTH = 200;
 const MAX_VALUE = 1e12;
 
@@ -47,12 +48,11 @@ const attributeRules: Partial<Record<BuiltInType, z.ZodType>> = {
   'message.read': messageAttributes,
   'message.received': messageAttributes,
   'call.finished': z.looseObject({ direction: oneOf(['inbound', 'outbound']), status: oneOf(['answered', 'missed']) }),
-  'conversation.status_changed': z.looseObject({ from: oneOf(CONVERSATION_STATES), to: oneOf(CONVERSATION_STATES) }),
-  'bot.response': z.looseObject({ botId: requiredString, success: z.boolean({ error: 'required: true or false' }) }),
+  ...conversationAttributeRules,
 };
 
 /** Types whose value is a duration or a response time, which cannot be negative. */
-const nonNegativeValue: ReadonlySet<string> = new Set<BuiltInType>(['workflow.finished', 'call.finished', 'bot.response']);
+const nonNegativeValue: ReadonlySet<string> = new Set<BuiltInType>(['workflow.finished', 'call.finished', 'bot.response', ...CONVERSATION_DURATION_TYPES]);
 
 const eventSchema = z.object(
   {
@@ -119,6 +119,11 @@ export function dimensionsOf(type: string, attributes: Record<string, unknown>):
       dims.status = attributes.success === true ? 'success' : 'error';
       continue;
     }
+    const derived = name === 'status' ? derivedStatus(type) : undefined;
+    if (derived !== undefined) {
+      dims.status = derived;
+      continue;
+    }
     const raw = attributes[name];
     if (raw === undefined || raw === null) continue;
     if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
@@ -172,6 +177,7 @@ export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
     if (!checked.success) return { ok: false, error: `${describe(checked.error, ['attributes'])} (required for ${type})` };
   }
   if (value != null && value < 0 && nonNegativeValue.has(type)) return { ok: false, error: `value: must be >= 0 for ${type} (a duration)` };
+  if (value == null && VALUE_REQUIRED_TYPES.has(type)) return { ok: false, error: `value: required for ${type} (the duration it measures, in seconds)` };
 
   const occurredAtMs = Date.parse(occurredAt);
   if (occurredAtMs > limits.now + limits.maxFutureSkewSeconds * 1000) {

@@ -1,6 +1,8 @@
 import type { PoolClient } from '../db/pool.js';
 import { sparseLiteral } from '../rollups/distinct.js';
 import { aggregate, type Contribution, type DistinctDelta, type RollupDelta } from './aggregate.js';
+import { claimKeys, keyId, type Key } from './claims.js';
+import { derivedContributions } from './derived.js';
 import type { DistinctAttributes } from './distinct-attributes.js';
 import type { ValidEvent } from './schema.js';
 
@@ -8,16 +10,9 @@ import type { ValidEvent } from './schema.js';
  * The SQL of one batch, run inside the caller's transaction. Every statement
  * takes whole columns as array parameters (unnest), so a batch costs at most
  * ten statements whatever its size (four of them only when it has values to
- * count distinct).
+ * count distinct), plus a few for conversation, agent, bot and contact events
+ * when it holds any (ingest/derived).
  */
-
-/** Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
-const INSERT_KEYS = `
-INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
-SELECT $1::uuid, k.scope, k.key, k.occurred_at
-FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS k (scope, key, occurred_at)
-ON CONFLICT DO NOTHING
-RETURNING scope, key`;
 
 /**
  * Claims the event ids and writes the raw rows of the new ones in one
@@ -103,27 +98,6 @@ const DISTINCT_WRITES = [
 const DELIVERED = 'message.delivered';
 const READ = 'message.read';
 
-interface Key {
-  scope: string;
-  key: string;
-  occurredAtMs: number;
-}
-
-const keyId = (scope: string, key: string) => `${scope}\u0000${key}`;
-
-/** Inserts keys in sorted order (a fixed lock order across concurrent batches) and returns the new ones. */
-async function claimKeys(client: PoolClient, organizationId: string, keys: Key[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const sorted = [...keys].sort((a, b) => (a.scope !== b.scope ? (a.scope < b.scope ? -1 : 1) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const result = await client.query<{ scope: string; key: string }>(INSERT_KEYS, [
-    organizationId,
-    sorted.map((k) => k.scope),
-    sorted.map((k) => k.key),
-    sorted.map((k) => new Date(k.occurredAtMs).toISOString()),
-  ]);
-  return new Set(result.rows.map((row) => keyId(row.scope, row.key)));
-}
-
 async function writeDeltas(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(sql, [
@@ -169,7 +143,7 @@ function distinctFor(type: string, event: ValidEvent, attributes: DistinctAttrib
  * delivered, even if its delivery callback got lost), the first read callback
  * as its read. The first claim wins; its time and dims are the ones counted.
  */
-async function countedContributions(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<Contribution[]> {
+async function messageContributions(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<Contribution[]> {
   const messageKeys: Key[] = [];
   const seen = new Set<string>();
   const want = (scope: string, event: ValidEvent) => {
@@ -219,7 +193,10 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   // Batch order, not id order: the first event of the batch wins a message's claim.
   const stored = events.filter((event) => fresh.has(event.id));
   if (stored.length > 0) {
-    const contributions = await countedContributions(client, organizationId, stored, attributes);
+    // Conversation, agent, bot and contact events may count less (repeats) or more (derived rollup types).
+    const derived = await derivedContributions(client, organizationId, stored);
+    const counted = await messageContributions(client, organizationId, stored.filter((event) => !derived.uncounted.has(event)), attributes);
+    const contributions = [...counted, ...derived.extra];
     const deltas = aggregate(contributions);
     for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
     for (const [granularity, kind, sql] of DISTINCT_WRITES) await writeDistinct(client, sql, organizationId, deltas[granularity][kind]);

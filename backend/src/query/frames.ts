@@ -1,5 +1,5 @@
 import type { CatalogMetric } from '../catalog/schema.js';
-import type { Series } from '../sources/types.js';
+import type { ListRow, Series } from '../sources/types.js';
 import { BAND_FIELDS, type BandField } from './band-fields.js';
 import type { BandColumns } from './band.js';
 import type { Severity, Trend } from './severity.js';
@@ -144,4 +144,20 @@ export function kpiFrame(context: FrameContext, kpi: Kpi): Frame {
     },
     data: { values: [[kpi.value], [kpi.previous], [kpi.deltaPercent], [kpi.trend], [kpi.severity]] },
   };
+}
+
+/**
+ * format 'list': one frame, one row per event, newest first: time, type, one
+ * string field per column (named by the attribute), and value when any of
+ * the listed events carries one.
+ */
+export function listFrame(context: FrameContext, columns: string[], rows: ListRow[]): Frame {
+  const withValue = rows.some((row) => row.value !== null);
+  const fields = [field('time', 'time'), field('type', 'string'), ...columns.map((name) => field(name, 'string'))];
+  const values: unknown[][] = [rows.map((row) => row.time), rows.map((row) => row.type), ...columns.map((_, index) => rows.map((row) => row.columns[index] ?? null))];
+  if (withValue) {
+    fields.push(field('value', 'number', { config: { unit: context.metric.unit } }));
+    values.push(rows.map((row) => row.value));
+  }
+  return { schema: { name: context.metric.key, refId: context.refId, fields, meta: meta(context) }, data: { values } };
 }

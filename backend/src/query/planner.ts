@@ -4,7 +4,7 @@ import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { Filter } from '../sources/types.js';
 import { chooseBucketMs, DAY_MS, WHOLE_RANGE_MS } from './buckets.js';
-import { LIMIT_MAX, ORDER_DIRECTIONS, type Format, type OrderBy, type QueryInput } from './schema.js';
+import { LIMIT_MAX, LIST_DEFAULT_LIMIT, ORDER_DIRECTIONS, type Format, type OrderBy, type QueryInput } from './schema.js';
 
 /** One query checked against the catalog and ready to run. */
 export interface Plan {
@@ -23,11 +23,13 @@ export interface Plan {
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
-  /** Time-series bucket width, or WHOLE_RANGE_MS for tables and KPIs. */
+  /** Time-series bucket width, or WHOLE_RANGE_MS for tables, KPIs and lists. */
   bucketMs: number;
   /** Tables only: rows sorted by this, then cut to `limit` (top-N). */
   orderBy?: OrderBy | undefined;
   limit?: number | undefined;
+  /** format 'list': how many events and which attributes as columns. */
+  list?: { limit: number; columns: string[] };
 }
 
 /** Why one query cannot run: reported in its own result, never failing the request. */
@@ -66,7 +68,14 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
   }
 
   const aggregation = (query.aggregation ?? metric.defaultAggregation) as Aggregation;
-  if (!metric.aggregations.includes(aggregation)) {
+  let listing: Plan['list'];
+  if (query.format === 'list') {
+    const checked = listOptions(query, metric, catalog);
+    if (typeof checked === 'string') return fail(checked);
+    listing = checked;
+  } else if (query.columns !== undefined) {
+    return fail(`columns apply to format 'list' only (this query's format is '${query.format}')`);
+  } else if (!metric.aggregations.includes(aggregation)) {
     return fail(`aggregation '${query.aggregation}' is not allowed for metric '${metric.key}' (allowed: ${list(metric.aggregations)})`);
   }
   for (const dimension of [...query.groupBy, ...query.filters.map((filter) => filter.dimension)]) {
@@ -82,7 +91,8 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
   }
 
   const groupBy = [...new Set(query.groupBy)];
-  const top = topN(query, groupBy);
+  // A list's limit is its own (checked above); top-N is for tables.
+  const top = query.format === 'list' ? {} : topN(query, groupBy);
   if (typeof top === 'string') return fail(top);
 
   const intervalMs = context.intervalMs ?? (to.getTime() - from.getTime()) / context.maxDataPoints;
@@ -101,6 +111,7 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     from,
     to,
     bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
+    ...(listing && { list: listing }),
   };
 }
 
@@ -119,10 +130,29 @@ function topN(query: QueryInput, groupBy: string[]): { orderBy?: OrderBy | undef
     if (!ORDER_DIRECTIONS.includes(raw.direction as OrderBy['direction'])) return `orderBy.direction: must be 'asc' or 'desc'`;
     orderBy = { by: raw.by, direction: raw.direction as OrderBy['direction'] };
   }
-  if (query.limit !== undefined && (typeof query.limit !== 'number' || !Number.isInteger(query.limit) || query.limit < 1 || query.limit > LIMIT_MAX)) {
+  if (query.limit !== undefined && !isLimit(query.limit)) {
     return `limit: must be a whole number from 1 to ${LIMIT_MAX}`;
   }
   return { orderBy, limit: query.limit as number | undefined };
+}
+
+function isLimit(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= LIMIT_MAX;
+}
+
+/**
+ * A list shows the raw events a metric counts, so the metric must be one of
+ * an events source and count events itself (a ratio has two sets: list its
+ * numerator or denominator). Columns default to the catalog's `list` for the
+ * metric, else its dimensions.
+ */
+function listOptions(query: QueryInput, metric: CatalogMetric, catalog: Catalog): { limit: number; columns: string[] } | string {
+  if (catalog.source(metric.source)?.type !== 'events') return `format 'list' needs a metric of an events source; '${metric.key}' comes from '${metric.source}'`;
+  if (metric.kind === 'ratio') return `format 'list' lists events; '${metric.key}' is a ratio, so list '${metric.numerator}' or '${metric.denominator}' instead`;
+  if (query.groupBy.length > 0) return `groupBy does not apply to format 'list' (each row is one event); add the dimensions to columns instead`;
+  const defaults = (metric.query as { list?: string[] } | undefined)?.list ?? metric.dimensions;
+  if (query.limit !== undefined && !isLimit(query.limit)) return `limit: must be a whole number from 1 to ${LIMIT_MAX}`;
+  return { limit: (query.limit as number | undefined) ?? LIST_DEFAULT_LIMIT, columns: query.columns ?? defaults };
 }
 
 export function isPlanError(plan: Plan | PlanError): plan is PlanError {

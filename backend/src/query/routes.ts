@@ -83,6 +83,10 @@ export interface QueryRouterOptions {
   cacheMode: () => 'redis' | 'in-process';
 }
 
+function listColumnsOf(metric: CatalogMetric): string[] | undefined {
+  return (metric.query as { list?: string[] } | undefined)?.list;
+}
+
 /** POST /query, GET /catalog, POST /variables, GET /summary, GET /export.csv, GET /whoami. */
 export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRouterOptions): Router {
   const router = Router();
@@ -123,6 +127,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
         defaultAggregation: metric.defaultAggregation,
         dimensions: metric.dimensions,
         higherIsBetter: metric.higherIsBetter,
+        // Default columns of format 'list', present on metrics the catalog marks list-friendly.
+        ...(listColumnsOf(metric) && { listColumns: listColumnsOf(metric) }),
       })),
     });
   });

@@ -10,7 +10,10 @@ import { parseRelativeTime, RELATIVE_TIME_HINT } from './relative-time.js';
  * planner, so one bad query in a panel never hides the others' answers.
  */
 
-export const FORMATS = ['timeseries', 'table', 'kpi'] as const;
+export const FORMATS = ['timeseries', 'table', 'kpi', 'list'] as const;
+/** format 'list': at most this many events per answer, and the default. */
+export const LIST_MAX_LIMIT = 1000; // the same bound as a table's top-N limit
+export const LIST_DEFAULT_LIMIT = 50;
 export type Format = (typeof FORMATS)[number];
 
 const INSTANT_HINT = `an ISO-8601 time (2026-02-01T00:00:00Z), epoch milliseconds, or ${RELATIVE_TIME_HINT}`;
@@ -56,7 +59,13 @@ export const querySchema = z.object({
    * that query's 400 naming the field), so here they pass through as given.
    */
   orderBy: z.unknown().optional(),
+  /** Tables: top-N; format 'list': how many events (default 50). 1..1000, checked per query by the planner. */
   limit: z.unknown().optional(),
+  /** format 'list' only: which of the events' attributes to show as columns. */
+  columns: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must be an attribute name: a letter, then letters, digits or _'))
+    .max(20, 'at most 20 columns')
+    .optional(),
   live: z.boolean().default(false),
   hide: z.boolean().default(false),
   /** Id of one of the metric's anomaly rules: adds what it judges (expected, lower, upper, score) to each series. */

@@ -9,7 +9,7 @@ import type { Series, SourceQuery } from '../sources/types.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
 import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
-import { kpiFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
+import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
@@ -158,6 +158,10 @@ export class QueryService {
       const { kpi, cached } = await this.kpi(organizationId, plan);
       return [kpiFrame(context(cached), kpi)];
     }
+    if (plan.list) {
+      const { value, cached } = await this.list(organizationId, plan, plan.list);
+      return [listFrame(context(cached), plan.list.columns, value)];
+    }
     if (plan.format === 'table') {
       const current = await this.series(organizationId, plan, plan.from, plan.to);
       return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
@@ -191,6 +195,14 @@ export class QueryService {
       },
     };
     return bandColumns(reader, plan, rule, times, Date.now());
+  }
+
+  /** The newest raw events of the plan's metric, through the cache like every answer. */
+  private list(organizationId: string, plan: Plan, options: { limit: number; columns: string[] }) {
+    const { metric, filters, from, to } = plan;
+    const query = { organizationId, metric, filters, from, to, ...options };
+    const question = { catalog: this.options.catalogVersion, list: metric.key, definition: metric.query, filters, from, to, ...options };
+    return this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), () => this.registry.list(metric.source, query));
   }
 
   /** The value over [from, to) and over the period of equal length just before it. */

@@ -5,7 +5,7 @@ import { CatalogError, problemAt, type CatalogProblem } from '../catalog/load.js
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
 import { SourceError } from './errors.js';
-import type { AdapterType, HealthStatus, Series, SourceAdapter, SourceQuery } from './types.js';
+import type { AdapterType, HealthStatus, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from './types.js';
 
 export type SourceState = 'up' | 'down' | 'initializing';
 
@@ -193,6 +193,18 @@ export class SourceRegistry {
    * limit. Rejects with a SourceError; never affects other sources.
    */
   async query(sourceId: string, query: SourceQuery): Promise<Series[]> {
+    return this.run(sourceId, (adapter, signal) => adapter.query(query, signal));
+  }
+
+  /** Lists raw events of a metric (format: list), under the same timeout and limit as its queries. */
+  async list(sourceId: string, query: ListQuery): Promise<ListRow[]> {
+    return this.run(sourceId, (adapter, signal) => {
+      if (!adapter.list) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' (${adapter.type}) keeps no events to list; format 'list' needs a metric of an events source`);
+      return adapter.list(query, signal);
+    });
+  }
+
+  private async run<T>(sourceId: string, work: (adapter: SourceAdapter, signal: AbortSignal) => Promise<T>): Promise<T> {
     const entry = this.entries.get(sourceId);
     if (!entry) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' is not in the catalog`);
     if (entry.state !== 'up') {
@@ -204,7 +216,7 @@ export class SourceRegistry {
       let outcome = 'ok';
       try {
         const answer = await withTimeout(
-          entry.adapter.query(query, controller.signal),
+          work(entry.adapter, controller.signal),
           entry.source.timeoutMs,
           `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
           () => controller.abort(),

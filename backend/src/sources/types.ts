@@ -32,6 +32,30 @@ export interface SourceQuery {
   bucketMs: number;
 }
 
+/**
+ * A `format: list` question: the newest raw events a metric counts (its event
+ * types and fixed `where`), filtered like any query, newest first.
+ */
+export interface ListQuery {
+  organizationId: string;
+  metric: CatalogMetric;
+  filters: Filter[];
+  from: Date;
+  to: Date;
+  /** 1..1000. */
+  limit: number;
+  /** Event attributes (or derived dimensions) to return, in this order. */
+  columns: string[];
+}
+
+/** One listed event; `columns` follows ListQuery.columns (null where the event lacks the attribute). */
+export interface ListRow {
+  time: number;
+  type: string;
+  value: number | null;
+  columns: Array<string | null>;
+}
+
 /** One series: labels are the group-by values; times are bucket starts (epoch ms), ascending. */
 export interface Series {
   labels: Record<string, string>;
@@ -50,6 +74,8 @@ export interface SourceAdapter {
   readonly type: string;
   initialize(): Promise<void>;
   query(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
+  /** Lists raw events (format: list); only sources that keep events implement it. */
+  list?(query: ListQuery, signal: AbortSignal): Promise<ListRow[]>;
   healthCheck(): Promise<HealthStatus>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
 import type { QueryFilter } from '../query.js';
-import { dashboard, dimensionVariable, trend } from '../panels.js';
+import { breakdownTable, dashboard, dimensionVariable, trend } from '../panels.js';
 
 const AGENT = 'agentId';
 /** A multi-value $agent becomes an `in` filter; "All" removes it (the plugin's interpolation). */
@@ -17,7 +17,7 @@ export function agents(catalog: CatalogQueries): Dashboard {
   const board = dashboard(
     'metricshub-agents',
     'Agent performance',
-    'Messages, calls and conversations handled by each agent; call handling, first response and resolution times. Pick agents with $agent (values of the agentId dimension). ' +
+    'Messages, calls and conversations handled by each agent; call handling, first response and resolution times; satisfaction, availability and workload. Pick agents with $agent (values of the agentId dimension). ' +
       'The organization is the one the data source\'s API key belongs to.',
     ['agents'],
   )
@@ -38,6 +38,45 @@ export function agents(catalog: CatalogQueries): Dashboard {
     .withRow(new RowBuilder('Conversations'))
     .withPanel(trend(catalog, 'Conversations opened by agent', [catalog.query('conversations_opened', perAgent)], { width: 12 }))
     .withPanel(trend(catalog, 'Conversations resolved by agent', [catalog.query('conversations_resolved', perAgent)], { width: 12 }));
+
+  // Satisfaction, availability and workload come from ingested events (conversation and agent.status_changed events).
+  board
+    .withRow(new RowBuilder('Satisfaction, availability and workload'))
+    .withPanel(trend(catalog, 'Satisfaction by agent (1-5)', [catalog.query('conversation_satisfaction', perAgent)], { width: 8, description: 'Average satisfaction score given on the agents\' closed conversations.' }))
+    .withPanel(
+      trend(catalog, 'Availability hours by status', [catalog.query('agent_availability_hours', { groupBy: ['status'], filters: byAgent })], {
+        width: 8,
+        stacked: true,
+        bars: true,
+        description: 'Hours the selected agents spent online, away and offline (closed intervals between availability changes).',
+      }),
+    )
+    .withPanel(trend(catalog, 'Workload: open conversations by agent', [catalog.query('agent_workload', perAgent)], { width: 8, description: 'Conversations open or pending per agent at the end of each bucket.' }))
+    .withPanel(
+      breakdownTable(
+        catalog,
+        'Workload now and satisfaction by agent',
+        AGENT,
+        [
+          { key: 'agent_workload', title: 'Open now' },
+          { key: 'conversation_satisfaction', aggregation: 'avg', title: 'Satisfaction' },
+          { key: 'agent_messages_handled', title: 'Messages handled' },
+        ],
+        { width: 8, description: 'Per agent: conversations open or pending at the end of the range, average satisfaction and messages handled over the range.' },
+      ),
+    )
+    .withPanel(
+      trend(catalog, 'First response time (avg / p95)', [catalog.query('conversation_first_response_s', { aggregation: 'avg', filters: byAgent }), catalog.query('conversation_first_response_s', { aggregation: 'p95', filters: byAgent })], {
+        width: 8,
+        description: 'Seconds from opening to the first response, from conversation.first_response events.',
+      }),
+    )
+    .withPanel(
+      trend(catalog, 'Resolution time (avg / p95)', [catalog.query('conversation_resolution_s', { aggregation: 'avg', filters: byAgent }), catalog.query('conversation_resolution_s', { aggregation: 'p95', filters: byAgent })], {
+        width: 8,
+        description: 'Seconds from opening to done, from the value of the change to done.',
+      }),
+    );
 
   // Response and resolution times come from the Communications module source, when the catalog has it.
   const timings = TIMINGS.filter(({ key }) => catalog.has(key) && catalog.dimension(key, AGENT));

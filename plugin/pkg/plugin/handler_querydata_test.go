@@ -198,6 +198,7 @@ func TestQueryDataGoldenFrames(t *testing.T) {
 		{"query_wide_timeseries.json", "A", `{"metric":"workflow_runs","groupBy":["outcome"],"format":"timeseries"}`},
 		{"query_table.json", "T", `{"metric":"orders_created","groupBy":["channel"],"format":"table"}`},
 		{"query_kpi.json", "K", `{"metric":"workflow_failure_rate","aggregation":"rate","format":"kpi"}`},
+		{"query_list.json", "L", botFeed},
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
@@ -207,6 +208,39 @@ func TestQueryDataGoldenFrames(t *testing.T) {
 			name := strings.TrimSuffix(c.fixture, ".json") + ".golden"
 			experimental.CheckGoldenJSONResponse(t, "testdata", name, &dr, *updateGolden)
 		})
+	}
+}
+
+const botFeed = `{"refId":"L","source":"events","metric":"bot_conversations","format":"list","limit":20,
+  "columns":["conversationId","botId","status"],"filters":[{"dimension":"botId","op":"eq","value":"booking"}]}`
+
+func TestListQueryPassesLimitAndColumnsAndKeepsOneFrame(t *testing.T) {
+	fb := newFakeBackend(t, serveFile(t, "query_list.json"))
+	resp := queryData(t, datasourceFor(t, fb.URL), panelQuery("L", botFeed))
+	q := decodeQueryRequest(t, fb.recorded()[0].Body)["queries"].([]any)[0].(map[string]any)
+	if q["format"] != "list" || q["limit"] != float64(20) || fmt.Sprint(q["columns"]) != "[conversationId botId status]" {
+		t.Errorf("list query not forwarded as written: %v", q)
+	}
+	l := resp.Responses["L"]
+	if l.Error != nil || len(l.Frames) != 1 || len(l.Frames[0].Fields) != 6 || l.Frames[0].Rows() != 2 {
+		t.Fatalf("L = %+v", l)
+	}
+	if status := l.Frames[0].Fields[4]; status.Name != "status" || *(status.At(1).(*string)) != "active" {
+		t.Errorf("status field = %s %v", status.Name, status.At(1))
+	}
+}
+
+func TestListOnlyFieldsAreRejectedOutsideTheirFormat(t *testing.T) {
+	for model, want := range map[string]string{
+		`{"metric":"bot_conversations","format":"list","limit":0}`:            "limit must be from 1 to 1000",
+		`{"metric":"bot_conversations","format":"list","limit":1001}`:         "limit must be from 1 to 1000",
+		`{"metric":"bot_conversations","format":"table","columns":["botId"]}`: `columns apply to format "list" only`,
+		`{"metric":"bot_conversations","format":"list","columns":[" "]}`:      "columns[0] is empty",
+	} {
+		_, err := ParseQuery(panelQuery("A", model))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error = %v, want %q", model, err, want)
+		}
 	}
 }
 

@@ -25,8 +25,9 @@ const maxLiveMetrics = 20
 
 // counters is the data of one "counters" event of GET /api/v1/live.
 type counters struct {
-	Time   int64              `json:"time"`
-	Values map[string]float64 `json:"values"`
+	Time int64 `json:"time"`
+	// A value is null when the metric has nothing to show (an average over no events).
+	Values map[string]*float64 `json:"values"`
 }
 
 // SubscribeStream accepts subscriptions to live/<metrics> channels. Grafana
@@ -114,17 +115,13 @@ func (d *Datasource) relay(ctx context.Context, metrics []string, sender *backen
 }
 
 // countersFrame is one row: the event time and one number field per metric in
-// the order subscribed; a metric missing from the event is null, not 0, so a
-// gap is not drawn as a drop.
+// the order subscribed; a metric missing from the event (or null in it) is
+// null, not 0, so a gap is not drawn as a drop.
 func countersFrame(metrics []string, c counters) *data.Frame {
 	fields := make([]*data.Field, 0, len(metrics)+1)
 	fields = append(fields, data.NewField("time", nil, []time.Time{time.UnixMilli(c.Time).UTC()}))
 	for _, m := range metrics {
-		var v *float64
-		if x, ok := c.Values[m]; ok {
-			v = &x
-		}
-		fields = append(fields, data.NewField(m, nil, []*float64{v}))
+		fields = append(fields, data.NewField(m, nil, []*float64{c.Values[m]}))
 	}
 	return data.NewFrame("live", fields...)
 }

@@ -15,6 +15,11 @@ const (
 	FormatTimeSeries = "timeseries"
 	FormatTable      = "table"
 	FormatKPI        = "kpi"
+	// FormatList lists the newest raw events a metric counts: one frame of
+	// time, type, one string field per column and value (docs/api.md).
+	FormatList = "list"
+	// ListMaxLimit is the most events one list query returns (the backend's cap).
+	ListMaxLimit = 1000
 )
 
 // LimitMax is the largest top-N a table query may ask for.
@@ -22,7 +27,7 @@ const LimitMax = 1000
 
 var (
 	validDirections   = []string{"asc", "desc"}
-	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI}
+	validFormats      = []string{FormatTimeSeries, FormatTable, FormatKPI, FormatList}
 	validAggregations = []string{"sum", "count", "avg", "min", "max", "p50", "p90", "p95", "p99", "rate", "distinct"}
 	validOps          = []string{"eq", "neq", "in", "not_in"}
 )
@@ -43,7 +48,10 @@ type Query struct {
 	CompareToPrevious bool     `json:"compareToPrevious,omitempty"`
 	// Top-N of table queries, passed through to the backend as they are.
 	OrderBy *OrderBy `json:"orderBy,omitempty"`
-	Limit   *int     `json:"limit,omitempty"`
+	// Limit is a table's top-N or, for FormatList, how many events; unset, the backend's default applies.
+	Limit *int `json:"limit,omitempty"`
+	// Columns applies to FormatList only: the event attributes shown.
+	Columns []string `json:"columns,omitempty"`
 	// Band names one of the metric's anomaly rules; the answer then carries what that rule
 	// judges next to each series (expected, lower, upper, score), for alert rules to act on.
 	Band string `json:"band,omitempty"`
@@ -79,6 +87,7 @@ type queryJSON struct {
 	CompareToPrevious bool     `json:"compareToPrevious"`
 	OrderBy           *OrderBy `json:"orderBy"`
 	Limit             *float64 `json:"limit"`
+	Columns           []string `json:"columns"`
 	Band              string   `json:"band"`
 	BandField         string   `json:"bandField"`
 	Live              bool     `json:"live"`
@@ -103,6 +112,7 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Format:            strings.TrimSpace(raw.Format),
 		CompareToPrevious: raw.CompareToPrevious,
 		OrderBy:           raw.OrderBy,
+		Columns:           raw.Columns,
 		Band:              strings.TrimSpace(raw.Band),
 		BandField:         strings.TrimSpace(raw.BandField),
 		Live:              raw.Live,
@@ -143,13 +153,16 @@ func (q Query) validate() error {
 			return fmt.Errorf("%w: filters[%d]: %v", errInvalidQuery, i, err)
 		}
 	}
-	return q.validateTopN()
+	if err := q.validateTopN(); err != nil {
+		return err
+	}
+	return q.validateList()
 }
 
 // validateTopN checks orderBy and limit with the backend's rules and words
 // (docs/api.md), so an alert rule fails before it reaches the backend.
 func (q Query) validateTopN() error {
-	if q.OrderBy == nil && q.Limit == nil {
+	if (q.OrderBy == nil && q.Limit == nil) || q.Format == FormatList {
 		return nil
 	}
 	if q.Format != FormatTable {
@@ -169,6 +182,25 @@ func (q Query) validateTopN() error {
 	}
 	if q.Limit != nil && (*q.Limit < 1 || *q.Limit > LimitMax) {
 		return fmt.Errorf("%w: limit: must be a whole number from 1 to %d", errInvalidQuery, LimitMax)
+	}
+	return nil
+}
+
+// validateList checks the fields only format "list" takes.
+func (q Query) validateList() error {
+	if q.Format != FormatList {
+		if len(q.Columns) > 0 {
+			return fmt.Errorf("%w: columns apply to format %q only", errInvalidQuery, FormatList)
+		}
+		return nil
+	}
+	if q.Limit != nil && (*q.Limit < 1 || *q.Limit > ListMaxLimit) {
+		return fmt.Errorf("%w: limit must be from 1 to %d, not %d", errInvalidQuery, ListMaxLimit, *q.Limit)
+	}
+	for i, c := range q.Columns {
+		if strings.TrimSpace(c) == "" {
+			return fmt.Errorf("%w: columns[%d] is empty", errInvalidQuery, i)
+		}
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
 import { SketchAccumulator } from '../../rollups/sketch.js';
 import { SourceError } from '../errors.js';
-import type { AdapterType, Filter, Series, SourceAdapter, SourceQuery } from '../types.js';
+import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
+import { levelSeries } from './events-levels.js';
+import { listEvents } from './events-list.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -19,13 +21,16 @@ const dimension = z.enum(ROLLUP_DIMENSIONS, { message: `must be a rollup dimensi
 export const eventsMetricQuerySchema = z
   .object({
     eventTypes: z.array(z.string().min(1)).min(1, 'needs at least one event type'),
-    measure: z.enum(['count', 'value', 'distinct']),
+    /** level: the running total of the values (+1/-1 deltas) up to each bucket's end (levels.ts). */
+    measure: z.enum(['count', 'value', 'distinct', 'level']),
     /** measure distinct: the event attribute whose different values are counted. */
     attribute: z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must start with a letter and contain only letters, digits or _')
       .optional(),
     where: z.partialRecord(dimension, z.array(z.string()).min(1)).optional(),
+    /** Event attributes a `format: list` query shows by default (else the metric's dimensions); marks the metric as list-friendly. */
+    list: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must be an attribute name')).min(1).max(20).optional(),
   })
   .strict()
   .refine((query) => (query.measure === 'distinct') === (query.attribute !== undefined), {
@@ -108,10 +113,14 @@ function filterCondition(filter: Filter, params: Params): string {
   }
 }
 
-type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch' | 'distinct';
+export type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch' | 'distinct';
 
 function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
   const { aggregation } = query;
+  if (metricQuery.measure === 'level') {
+    if (aggregation !== 'sum') throw new SourceError('events', 'bad_query', `metric '${query.metric.key}' is a level; only 'sum' (the level at each bucket's end) applies`);
+    return 'sum';
+  }
   if (metricQuery.measure === 'distinct' || aggregation === 'distinct') {
     if (metricQuery.measure !== 'distinct' || aggregation !== 'distinct') {
       throw new SourceError('events', 'bad_query', `metric '${query.metric.key}': only a metric with measure distinct answers the aggregation distinct`);
@@ -193,7 +202,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
 }
 
-interface Row {
+export interface Row {
   b: number;
   c?: number;
   v?: number;
@@ -244,7 +253,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  * labels, times ascending. This runs for every row of every cold answer, so it
  * avoids per-row allocations beyond one accumulator per query bucket.
  */
-function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
+export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
   const { groupBy, bucketMs } = query;
   const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
   for (const row of rows) {
@@ -299,18 +308,24 @@ export class EventsAdapter implements SourceAdapter {
   async query(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
     const metricQuery = this.metricQueryOf(query);
     const measure = measureOf(query, metricQuery);
-    const sql = buildSql(query, metricQuery, measure);
     const client = await this.pool.connect();
     // A timed-out query is cancelled server-side rather than left running.
     const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
     signal.addEventListener('abort', cancel, { once: true });
     try {
-      const result = await client.query<Row>({ ...sql, types: JSONB_AS_TEXT });
-      return toSeries(result.rows, query, measure);
+      const run = async (one: SourceQuery) => toSeries((await client.query<Row>({ ...buildSql(one, metricQuery, measure), types: JSONB_AS_TEXT })).rows, one, measure);
+      if (metricQuery.measure === 'level') return await levelSeries(query, run);
+      return await run(query);
     } finally {
       signal.removeEventListener('abort', cancel);
       client.release();
     }
+  }
+
+  async list(query: ListQuery, signal: AbortSignal): Promise<ListRow[]> {
+    const metricQuery = this.metricQueryOf(query);
+    if (signal.aborted) throw new SourceError(this.id, 'timeout', 'list cancelled');
+    return listEvents(this.pool, query, metricQuery.eventTypes, (metricQuery.where ?? {}) as Record<string, string[]>);
   }
 
   async healthCheck() {
@@ -322,7 +337,7 @@ export class EventsAdapter implements SourceAdapter {
     // The pool belongs to the application context and is closed with it.
   }
 
-  private metricQueryOf(query: SourceQuery): EventsMetricQuery {
+  private metricQueryOf(query: Pick<SourceQuery, 'metric'>): EventsMetricQuery {
     let parsed = this.metricQueries.get(query.metric.key);
     if (!parsed) {
       const result = eventsMetricQuerySchema.safeParse(query.metric.query ?? {});

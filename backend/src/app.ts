@@ -5,6 +5,7 @@ import { rateLimitPerKey } from './auth/rate-limit.js';
 import type { AppContext } from './context.js';
 import { healthRouter } from './health/routes.js';
 import { errorHandler } from './http/errors.js';
+import { rejectUnstorableStrings, requireUtf8Body } from './http/input-guard.js';
 
 /** Builds the HTTP app from a context and the API routers of each capability. */
 export function createApp(context: AppContext, apiRouters: Router[]): Express {
@@ -28,7 +29,8 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   const api = express.Router();
   api.use(requireApiKey(context.pool));
   api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
-  api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
+  api.use(express.json({ limit: context.config.MAX_BODY_BYTES, verify: requireUtf8Body }));
+  api.use(rejectUnstorableStrings(['/events']));
   for (const router of apiRouters) api.use(router);
   app.use('/api/v1', api);
 

@@ -50,6 +50,12 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
     maxRangeDays: context.config.QUERY_MAX_RANGE_DAYS,
     severityFor: hooks.severityFor ?? severityFor,
     logger: context.logger,
+    limits: {
+      maxSeries: context.config.QUERY_MAX_SERIES,
+      maxCells: context.config.QUERY_MAX_CELLS,
+      maxResponseBytes: context.config.QUERY_MAX_RESPONSE_BYTES,
+      maxExportRows: context.config.EXPORT_MAX_ROWS,
+    },
   });
   const router = queryRouter({
     service,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRepresentableInstant, REPRESENTABLE_RANGE } from '../http/input-guard.js';
 import { FILTER_OPS } from '../sources/types.js';
 
 /**
@@ -16,6 +17,10 @@ export const instantSchema = z.union([z.number(), z.string().trim().min(1)]).tra
   const date = typeof input === 'number' || /^\d+$/.test(input) ? new Date(Number(input)) : new Date(input);
   if (Number.isNaN(date.getTime()) || (typeof input === 'string' && !/^\d+$/.test(input) && !/^\d{4}-\d{2}-\d{2}/.test(input))) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  if (!isRepresentableInstant(date)) {
+    ctx.addIssue({ code: 'custom', message: `must be ${REPRESENTABLE_RANGE}` });
     return z.NEVER;
   }
   return date;
@@ -48,11 +53,14 @@ export const querySchema = z.object({
 });
 export type QueryInput = z.infer<typeof querySchema>;
 
+/** Wider buckets than the longest range mean nothing, and PostgreSQL intervals have a limit. */
+export const MAX_INTERVAL_MS = 10 * 366 * 86_400_000;
+
 export const queryRequestSchema = z
   .object({
     from: instantSchema,
     to: instantSchema,
-    intervalMs: z.number().positive('must be > 0').optional(),
+    intervalMs: z.number().positive('must be > 0').max(MAX_INTERVAL_MS, `must be at most ${MAX_INTERVAL_MS} (10 years)`).optional(),
     maxDataPoints: z.number().int('must be a whole number').positive('must be > 0').max(100_000, 'must be at most 100000').default(1000),
     queries: z.array(querySchema).min(1, 'needs at least one query').max(50, 'at most 50 queries per request'),
   })

@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/load.js';
 import { CatalogError, formatPath } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
-import { SourceError } from './errors.js';
+import { isInputRejection, SourceError } from './errors.js';
 import type { AdapterType, HealthStatus, Series, SourceAdapter, SourceQuery } from './types.js';
 
 export type SourceState = 'up' | 'down' | 'initializing';
@@ -150,6 +150,20 @@ export class SourceRegistry {
    * limit. Rejects with a SourceError; never affects other sources.
    */
   async query(sourceId: string, query: SourceQuery): Promise<Series[]> {
+    return this.call(sourceId, (adapter, signal) => adapter.query(query, signal));
+  }
+
+  /**
+   * How many series a query would answer, up to `limit`, when the source can
+   * tell without reading its buckets; undefined when it cannot.
+   */
+  async estimateSeries(sourceId: string, query: SourceQuery, limit: number): Promise<number | undefined> {
+    const adapter = this.entries.get(sourceId)?.adapter;
+    if (!adapter?.estimateSeries) return undefined;
+    return this.call(sourceId, (one, signal) => one.estimateSeries!(query, limit, signal));
+  }
+
+  private async call<T>(sourceId: string, work: (adapter: SourceAdapter, signal: AbortSignal) => Promise<T>): Promise<T> {
     const entry = this.entries.get(sourceId);
     if (!entry) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' is not in the catalog`);
     if (entry.state !== 'up') {
@@ -160,17 +174,16 @@ export class SourceRegistry {
       const started = performance.now();
       let outcome = 'ok';
       try {
-        return await withTimeout(
-          entry.adapter.query(query, controller.signal),
-          entry.source.timeoutMs,
-          `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`,
-          () => controller.abort(),
-        );
+        return await withTimeout(work(entry.adapter, controller.signal), entry.source.timeoutMs, `source '${sourceId}' did not answer within ${entry.source.timeoutMs} ms`, () => controller.abort());
       } catch (error) {
-        const failure = error instanceof SourceError ? error : error instanceof TimeoutError ? new SourceError(sourceId, 'timeout', error.message) : new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
+        const failure = classifyFailure(sourceId, error);
         outcome = failure.failure;
-        this.failures.inc({ source: sourceId, reason: failure.failure });
-        entry.lastError = failure.message;
+        // A question the request itself made unanswerable is that request's error, not the source's:
+        // it must not show in every organization's /catalog, /summary or the source error counters.
+        if (failure.failure !== 'bad_query') {
+          this.failures.inc({ source: sourceId, reason: failure.failure });
+          entry.lastError = failure.message;
+        }
         throw failure;
       } finally {
         this.latency.observe({ source: sourceId, outcome }, (performance.now() - started) / 1000);
@@ -218,6 +231,13 @@ export class SourceRegistry {
 }
 
 class TimeoutError extends Error {}
+
+function classifyFailure(sourceId: string, error: unknown): SourceError {
+  if (error instanceof SourceError) return error;
+  if (error instanceof TimeoutError) return new SourceError(sourceId, 'timeout', error.message);
+  if (isInputRejection(error)) return new SourceError(sourceId, 'bad_query', `source '${sourceId}' cannot answer this question: ${errorMessage(error)}`);
+  return new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

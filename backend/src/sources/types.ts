@@ -50,6 +50,12 @@ export interface SourceAdapter {
   readonly type: string;
   initialize(): Promise<void>;
   query(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
+  /**
+   * How many series `query` would answer, counted up to `limit` without
+   * reading its buckets (answer budgets, issue 23). Sources that cannot tell
+   * cheaply leave it out and are checked on their actual answer.
+   */
+  estimateSeries?(query: SourceQuery, limit: number, signal: AbortSignal): Promise<number>;
   healthCheck(): Promise<HealthStatus>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { rateLimitPerKey } from './auth/rate-limit.js';
 import type { AppContext } from './context.js';
 import { healthRouter } from './health/routes.js';
 import { errorHandler } from './http/errors.js';
+import { requireMetricsToken } from './observability/metrics-auth.js';
 import { rejectUnstorableStrings, requireUtf8Body } from './http/input-guard.js';
 
 /** Builds the HTTP app from a context and the API routers of each capability. */
@@ -22,7 +23,7 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   app.use(context.metrics.middleware());
 
   app.use(healthRouter(() => context.readinessChecks));
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireMetricsToken(context.config.METRICS_TOKEN), async (_req, res) => {
     res.set('Content-Type', context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });
 

@@ -2,6 +2,7 @@ import type { CacheVersions } from '../cache/versions.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { OutcomeTally, type IngestMetrics } from './metrics.js';
 import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
+import type { PerEventLimits } from './limits.js';
 import { parseEvent, type ValidEvent } from './schema.js';
 import { storeBatch, type StoreResult } from './store.js';
 
@@ -17,6 +18,8 @@ export interface IngestOptions {
   /** Bumped once after a batch stored something, so cached answers are recomputed. */
   cacheVersions?: CacheVersions;
   metrics?: IngestMetrics;
+  /** Per-event limits (default: DEFAULT_EVENT_LIMITS). */
+  perEvent?: PerEventLimits;
 }
 
 export interface IngestResult {
@@ -61,7 +64,7 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
   const { metrics } = options;
   const stopTimer = metrics?.timeBatch();
   const now = options.now?.() ?? Date.now();
-  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400 };
+  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400, perEvent: options.perEvent };
 
   const tally = new OutcomeTally();
   const rejected: IngestResult['rejected'] = [];

@@ -30,6 +30,12 @@ export function ingestRouter(context: AppContext): Router {
         retentionDays: config.RAW_RETENTION_DAYS,
         cacheVersions: context.cacheVersions,
         metrics,
+        perEvent: {
+          maxAttributes: config.INGEST_MAX_ATTRIBUTES,
+          maxKeyLength: config.INGEST_MAX_KEY_LENGTH,
+          maxStringLength: config.INGEST_MAX_STRING_LENGTH,
+          maxEventBytes: config.INGEST_MAX_EVENT_BYTES,
+        },
       });
       res.json(result);
     } catch (error) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLLUP_DIMENSIONS } from '../rollups/dimensions.js';
+import { DEFAULT_EVENT_LIMITS, eventLimitProblem, type PerEventLimits } from './limits.js';
 
 /**
  * The event contract of `POST /api/v1/events`, one schema per event so a bad
@@ -89,6 +90,8 @@ export interface EventLimits {
   now: number;
   maxFutureSkewSeconds: number;
   retentionDays: number;
+  /** Attribute count, key and string lengths, event size (ingest/limits.ts). */
+  perEvent?: PerEventLimits;
 }
 
 export type ParsedEvent = { ok: true; event: ValidEvent } | { ok: false; error: string };
@@ -154,6 +157,8 @@ function tooDeep(value: unknown, depth = 0): boolean {
 }
 
 export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
+  const overLimit = eventLimitProblem(input, limits.perEvent ?? DEFAULT_EVENT_LIMITS);
+  if (overLimit) return { ok: false, error: overLimit };
   const parsed = eventSchema.safeParse(input);
   if (!parsed.success) return { ok: false, error: describe(parsed.error) };
   const { id, type, occurredAt, value, attributes } = parsed.data;

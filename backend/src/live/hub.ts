@@ -76,8 +76,15 @@ export class LiveHub {
       for (const subscriber of group.subscribers) for (const metric of subscriber.metrics) metrics.set(metric.key, metric);
       const values = await this.read(this.pool, group.organizationId, [...metrics.values()]);
       const time = Date.now();
-      group.last = { time, values: new Map(Object.entries(values)) };
-      for (const subscriber of group.subscribers) deliver(subscriber, time, group.last.values);
+      const last = (group.last = { time, values: new Map(Object.entries(values)) });
+      let uncovered = false;
+      for (const subscriber of group.subscribers) {
+        // A stream that joined during the read, asking for other metrics, gets them from the next read.
+        if (subscriber.metrics.every((metric) => last.values.has(metric.key))) deliver(subscriber, time, last.values);
+        else uncovered = true;
+      }
+      group.running = false;
+      if (uncovered) void this.tick(group);
     } catch (error) {
       this.logger.warn({ err: error }, 'live counters failed');
       for (const subscriber of group.subscribers) subscriber.fail();

@@ -221,3 +221,100 @@ describe('client errors stay the client’s', () => {
     assert.match(await ok.text(), /metricshub_http_request_duration_seconds/);
   });
 });
+
+describe('fair sharing', () => {
+  test('a freed slot goes to the longest-waiting request whose organization is under its cap', async () => {
+    const admission = new Admission('queries', { perOwner: 2, total: 3, queueMs: 60_000 });
+    const noisy = [await admission.acquire('noisy'), await admission.acquire('noisy')];
+    const order: string[] = [];
+    const waiting = [
+      admission.acquire('noisy').then((release) => (order.push('noisy'), release)),
+      admission.acquire('quiet').then((release) => (order.push('quiet'), release)),
+    ];
+    // The quiet organization had a free slot of its own: it did not queue behind the noisy one.
+    const quiet = await waiting[1]!;
+    assert.deepEqual(order, ['quiet']);
+    assert.equal(admission.inUse(), 3);
+    quiet();
+    // The process slot freed by quiet cannot go to noisy (at its own cap of 2); one of noisy's can.
+    assert.equal(admission.inUse('noisy'), 2);
+    noisy[0]!();
+    const third = await waiting[0]!;
+    assert.deepEqual(order, ['quiet', 'noisy']);
+    third();
+    noisy[1]!();
+    assert.equal(admission.inUse(), 0);
+  });
+
+  test('with no slot and no wait allowed the answer is 429 with Retry-After', async () => {
+    const streams = new Admission('live streams', { perOwner: 1, total: 10, queueMs: 0 });
+    const release = await streams.acquire('key-1');
+    const refused = await streams.acquire('key-1').then(
+      () => assert.fail('a second stream was admitted past the per-key cap'),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof AdmissionRefused);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['Retry-After'], '1');
+    assert.match(refused.message, /limit 1/);
+    release();
+    (await streams.acquire('key-1'))();
+  });
+
+  test('live counters are read once per organization and interval for all its streams', async () => {
+    const server = await startTestServer('live-hub', { REDIS_URL: undefined });
+    try {
+      const key = await server.keyFor('acme');
+      const now = Date.now();
+      const events = Array.from({ length: 3 }, (_, i) => ({ id: `o${i}`, type: 'order.created', occurredAt: new Date(now - 5_000).toISOString(), value: 10 }));
+      assert.equal((await server.request('/api/v1/events', { key, method: 'POST', json: { events } })).status, 200);
+      const { organization } = (await (await server.request('/api/v1/whoami', { key })).json()) as { organization: { id: string } };
+      const catalog = loadCatalog(DEFAULT_CATALOG_FILE);
+      let reads = 0;
+      const hub = new LiveHub(server.running.context.pool, createLogger('silent'), (...args) => {
+        reads += 1;
+        return readLiveCounters(...args);
+      });
+      const received = await Promise.all(
+        Array.from(
+          { length: 10 },
+          (_, index) =>
+            new Promise<Record<string, number>>((resolve, reject) => {
+              const metrics = [catalog.metric(index % 2 === 0 ? 'orders_created' : 'order_value')!];
+              const stop = hub.subscribe(organization.id, 60_000, { metrics, send: (_time, values) => (stop(), resolve({ ...values })), fail: reject });
+            }),
+        ),
+      );
+      hub.close();
+      assert.equal(reads, 1);
+      assert.equal(hub.groupCount, 0);
+      assert.deepEqual(received[0], { orders_created: 3 });
+      assert.deepEqual(received[1], { order_value: 30 });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('streams are capped per key, and an open stream is charged to the rate limit for as long as it runs', async () => {
+    const server = await startTestServer('live-caps', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_RATE_COST_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '4' });
+    try {
+      const key = await server.keyFor('acme');
+      const other = await server.keyFor('acme');
+      const first = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key });
+      assert.equal(first.status, 200);
+      const second = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key });
+      assert.equal(second.status, 429);
+      assert.equal(second.headers.get('retry-after'), '1');
+      assert.match(((await second.json()) as { error: string }).error, /too many live streams at once for this API key \(limit 1\)/);
+      // The key's budget (4) is spent by the two requests and then by the open stream, one per second: it ends with the reason.
+      const text = await first.text();
+      assert.match(text, /event: error\ndata: \{"error":"rate limit of this API key exceeded while streaming; reconnect after \d+ s"\}/);
+      // Another key of the same organization has its own stream slot and budget.
+      const own = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key: other });
+      assert.equal(own.status, 200);
+      await own.body?.cancel();
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -45,10 +45,11 @@ export class LiveHub {
       this.groups.set(key, (group = created));
     }
     group.subscribers.add(subscriber);
+    const joined = group;
     const last = group.last;
     if (last && subscriber.metrics.every((metric) => last.values.has(metric.key))) deliver(subscriber, last.time, last.values);
-    else void this.tick(group);
-    const joined = group;
+    // On the next turn, so streams opened together share the first read.
+    else setImmediate(() => void this.tick(joined));
     return () => {
       joined.subscribers.delete(subscriber);
       if (joined.subscribers.size === 0 && this.groups.get(key) === joined) {

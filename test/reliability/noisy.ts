@@ -46,7 +46,7 @@ class Probe {
   readonly samples: Sample[] = [];
   constructor(private readonly baseUrl: string) {}
 
-  async send(who: Sample['who'], kind: string, pathname: string, init: { key?: string; json?: unknown; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string }> {
+  async send(who: Sample['who'], kind: string, pathname: string, init: { key?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string }> {
     const started = performance.now();
     try {
       const response = await fetch(`${this.baseUrl}${pathname}`, {

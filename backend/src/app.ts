@@ -5,7 +5,16 @@ import { requireApiKey, requireRouteScope } from './auth/middleware.js';
 import { rateLimitPerKey } from './auth/rate-limit.js';
 import type { AppContext } from './context.js';
 import { healthRouter } from './health/routes.js';
+import { admitByOrganization, Admission } from './http/admission.js';
 import { errorHandler } from './http/errors.js';
+import { requireMetricsToken } from './observability/metrics-auth.js';
+import { rejectUnstorableStrings, requireUtf8Body } from './http/input-guard.js';
+
+/** Routes whose work grows with the question (reads over ranges): admitted per organization. */
+const HEAVY_ROUTES = ['/query', '/export.csv', '/summary', '/variables'];
+
+const heavyWorkAdmission = ({ config }: AppContext) =>
+  new Admission('queries', { perOwner: config.ADMISSION_PER_ORG, total: config.ADMISSION_PER_PROCESS, queueMs: config.ADMISSION_QUEUE_MS });
 
 /** Builds the HTTP app from a context and the API routers of each capability. */
 export function createApp(context: AppContext, apiRouters: Router[]): Express {
@@ -22,7 +31,7 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   app.use(context.metrics.middleware());
 
   app.use(healthRouter(() => context.readinessChecks));
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireMetricsToken(context.config.METRICS_TOKEN), async (_req, res) => {
     res.set('Content-Type', context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });
 
@@ -33,7 +42,9 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   api.use(requireApiKey(context.pool, usage));
   api.use(requireRouteScope());
   api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
-  api.use(express.json({ limit: context.config.MAX_BODY_BYTES }));
+  api.use(HEAVY_ROUTES, admitByOrganization(heavyWorkAdmission(context), context.metrics.registry));
+  api.use(express.json({ limit: context.config.MAX_BODY_BYTES, verify: requireUtf8Body }));
+  api.use(rejectUnstorableStrings(['/events']));
   for (const router of apiRouters) api.use(router);
   app.use('/api/v1', api);
 

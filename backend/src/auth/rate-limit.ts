@@ -31,6 +31,18 @@ function setBudgetHeaders(res: Response, limit: number, state: RateLimiterRes): 
   });
 }
 
+const CHARGE = 'rateLimitCharge';
+export type RateLimitCharge = (points: number) => Promise<RateLimiterRes>;
+
+/**
+ * Charges more of the request's key budget after it started, e.g. a live
+ * stream for every period it stays open; rejects with a RateLimiterRes once
+ * over budget. Undefined when the limit is off.
+ */
+export function rateLimitChargeOf(res: Response): RateLimitCharge | undefined {
+  return res.locals[CHARGE] as RateLimitCharge | undefined;
+}
+
 /**
  * Per-API-key request budget for /api/v1, mounted after `requireApiKey`.
  * `perMinute` 0 turns it off. Over budget: 429 with `Retry-After` (seconds).
@@ -42,6 +54,7 @@ export function rateLimitPerKey(perMinute: number, redis: Redis | undefined, log
     const { keyId } = principalOf(req);
     try {
       setBudgetHeaders(res, perMinute, await limiter.consume(keyId));
+      res.locals[CHARGE] = (points: number) => limiter.consume(keyId, points);
       next();
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {

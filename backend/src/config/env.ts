@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fromRepoRoot } from './paths.js';
+import { fairnessEnv } from './fairness.js';
 
 /**
  * Environment configuration, validated once at start. A bad value stops the
@@ -51,6 +52,7 @@ export const envSchema = z.object({
   QUERY_MAX_RANGE_DAYS: positiveInt('QUERY_MAX_RANGE_DAYS').default(400),
   /** Requests per API key per minute, shared across processes through Redis; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be >= 0 (0 turns it off)').default(6_000),
+  ...fairnessEnv,
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

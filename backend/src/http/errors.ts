@@ -18,6 +18,12 @@ function isBodyParserError(error: unknown): error is { type: string; status: num
   return typeof error === 'object' && error !== null && 'type' in error && 'status' in error;
 }
 
+/** zlib / brotli failures while inflating a body: body-parser marks them 400 but gives them no type. */
+function isMalformedEncoding(error: unknown): error is Error {
+  const { status, code } = (error ?? {}) as { status?: unknown; code?: unknown };
+  return error instanceof Error && status === 400 && typeof code === 'string' && /^(Z_|ERR__ERROR)/.test(code);
+}
+
 function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = error instanceof Error ? error.message : '';
@@ -44,6 +50,10 @@ export function errorHandler(logger: Logger) {
       } else {
         res.status(error.status >= 400 && error.status < 500 ? error.status : 400).json({ error: `request body could not be read (${error.type})` });
       }
+      return;
+    }
+    if (isMalformedEncoding(error)) {
+      res.status(400).json({ error: `request body could not be decoded with its Content-Encoding (${req.header('content-encoding') ?? 'none'}): ${error.message}` });
       return;
     }
     if (isDatabaseUnavailable(error)) {

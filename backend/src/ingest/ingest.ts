@@ -3,6 +3,7 @@ import { withTransaction, type Pool } from '../db/pool.js';
 import { NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from './distinct-attributes.js';
 import { OutcomeTally, type IngestMetrics } from './metrics.js';
 import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
+import type { PerEventLimits } from './limits.js';
 import { parseEvent, type ValidEvent } from './schema.js';
 import { storeBatch, type StoreResult } from './store.js';
 
@@ -20,6 +21,8 @@ export interface IngestOptions {
   metrics?: IngestMetrics;
   /** Attributes whose distinct values catalog metrics count (distinctAttributesOf(catalog)); none by default. */
   distinct?: DistinctAttributes;
+  /** Per-event limits (default: DEFAULT_EVENT_LIMITS). */
+  perEvent?: PerEventLimits;
 }
 
 export interface IngestResult {
@@ -65,7 +68,7 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
   const stopTimer = metrics?.timeBatch();
   const now = options.now?.() ?? Date.now();
   const distinct = options.distinct ?? NO_DISTINCT_ATTRIBUTES;
-  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400, distinct };
+  const limits = { now, maxFutureSkewSeconds: options.maxFutureSkewSeconds ?? 300, retentionDays: options.retentionDays ?? 400, distinct, perEvent: options.perEvent };
 
   const tally = new OutcomeTally();
   const rejected: IngestResult['rejected'] = [];

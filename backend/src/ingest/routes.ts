@@ -32,6 +32,12 @@ export function ingestRouter(context: AppContext, distinct: DistinctAttributes =
         cacheVersions: context.cacheVersions,
         metrics,
         distinct,
+        perEvent: {
+          maxAttributes: config.INGEST_MAX_ATTRIBUTES,
+          maxKeyLength: config.INGEST_MAX_KEY_LENGTH,
+          maxStringLength: config.INGEST_MAX_STRING_LENGTH,
+          maxEventBytes: config.INGEST_MAX_EVENT_BYTES,
+        },
       });
       res.json(result);
     } catch (error) {

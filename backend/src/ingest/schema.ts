@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ROLLUP_DIMENSIONS } from '../rollups/dimensions.js';
 import { distinctValuesOf, type DistinctAttributes } from './distinct-attributes.js';
 import { CONVERSATION_DURATION_TYPES, CONVERSATION_EVENT_TYPES, conversationAttributeRules, derivedStatus, VALUE_REQUIRED_TYPES } from './schema-conversations.js';
+import { DEFAULT_EVENT_LIMITS, eventLimitProblem, type PerEventLimits } from './limits.js';
 
 /**
  * The event contract of `POST /api/v1/events`, one schema per event so a bad
@@ -94,6 +95,8 @@ export interface EventLimits {
   retentionDays: number;
   /** Attributes sketched per event type; none when absent. */
   distinct?: DistinctAttributes;
+  /** Attribute count, key and string lengths, event size (ingest/limits.ts). */
+  perEvent?: PerEventLimits;
 }
 
 export type ParsedEvent = { ok: true; event: ValidEvent } | { ok: false; error: string };
@@ -164,6 +167,8 @@ function tooDeep(value: unknown, depth = 0): boolean {
 }
 
 export function parseEvent(input: unknown, limits: EventLimits): ParsedEvent {
+  const overLimit = eventLimitProblem(input, limits.perEvent ?? DEFAULT_EVENT_LIMITS);
+  if (overLimit) return { ok: false, error: overLimit };
   const parsed = eventSchema.safeParse(input);
   if (!parsed.success) return { ok: false, error: describe(parsed.error) };
   const { id, type, occurredAt, value, attributes } = parsed.data;

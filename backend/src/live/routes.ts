@@ -1,10 +1,14 @@
 import { Router } from 'express';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { principalOf } from '../auth/middleware.js';
+import { rateLimitChargeOf } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/load.js';
 import type { AppContext } from '../context.js';
+import { Admission } from '../http/admission.js';
 import { HttpError } from '../http/errors.js';
-import { LiveMetricError, liveMetrics, readLiveCounters } from './counters.js';
+import { LiveMetricError, liveMetrics } from './counters.js';
+import { LiveHub } from './hub.js';
 
 const paramsSchema = z.object({
   metrics: z
@@ -18,9 +22,18 @@ const paramsSchema = z.object({
  * GET /api/v1/live?metrics=a,b: Server-Sent Events, one `counters` event per
  * interval with each metric's value over the last 60 s. Feeds Grafana Live
  * through the plugin's Go stream handler.
+ *
+ * Streams are capped per API key and per process (429 beyond), the counters
+ * are read once per organization and interval (LiveHub), and an open stream
+ * costs its key one rate-limit request per LIVE_RATE_COST_SECONDS.
  */
 export function liveRouter(context: AppContext, catalog: () => Catalog): Router {
+  const { config } = context;
   const router = Router();
+  const hub = new LiveHub(context.pool, context.logger);
+  const streams = new Admission('live streams', { perOwner: config.LIVE_MAX_STREAMS_PER_KEY, total: config.LIVE_MAX_STREAMS_PER_PROCESS, queueMs: 0 });
+  context.onClose.push(async () => hub.close());
+
   router.get('/live', async (req, res, next) => {
     const parsed = paramsSchema.safeParse(req.query);
     if (!parsed.success) {
@@ -35,29 +48,42 @@ export function liveRouter(context: AppContext, catalog: () => Catalog): Router 
       next(error instanceof LiveMetricError ? new HttpError(400, error.message, 'metrics') : error);
       return;
     }
-    const { organizationId } = principalOf(req);
+    const { organizationId, keyId } = principalOf(req);
+    let release;
+    try {
+      release = await streams.acquire(keyId);
+    } catch (error) {
+      next(error);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`retry: 2000\n\n`);
     let closed = false;
-    let running = false;
-    const tick = async () => {
-      if (closed || running) return;
-      running = true;
-      try {
-        const values = await readLiveCounters(context.pool, organizationId, metrics);
-        if (!closed) res.write(`event: counters\ndata: ${JSON.stringify({ time: Date.now(), values })}\n\n`);
-      } catch (error) {
-        context.logger.warn({ err: error }, 'live counters failed');
-        if (!closed) res.write(`event: error\ndata: ${JSON.stringify({ error: 'live counters are unavailable; retrying' })}\n\n`);
-      } finally {
-        running = false;
-      }
+    const write = (event: string, data: unknown) => {
+      if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    const timer = setInterval(() => void tick(), parsed.data.intervalMs);
-    void tick();
+    const unsubscribe = hub.subscribe(organizationId, parsed.data.intervalMs, {
+      metrics,
+      send: (time, values) => write('counters', { time, values }),
+      fail: () => write('error', { error: 'live counters are unavailable; retrying' }),
+    });
+    // A stream is charged for the time it stays open, not once: a key cannot hold many streams for free.
+    const charge = rateLimitChargeOf(res);
+    const billing = charge
+      ? setInterval(() => {
+          charge(1).catch((rejection: unknown) => {
+            if (!(rejection instanceof RateLimiterRes)) return;
+            write('error', { error: `rate limit of this API key exceeded while streaming; reconnect after ${Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))} s` });
+            stop();
+          });
+        }, config.LIVE_RATE_COST_SECONDS * 1000)
+      : undefined;
     const stop = () => {
+      if (closed) return;
       closed = true;
-      clearInterval(timer);
+      clearInterval(billing);
+      unsubscribe();
+      release();
       context.shutdown.signal.removeEventListener('abort', stop);
       res.end();
     };

@@ -47,6 +47,12 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
       logger: context.logger,
       catalogVersion: version,
       levels,
+      limits: {
+        maxSeries: context.config.QUERY_MAX_SERIES,
+        maxCells: context.config.QUERY_MAX_CELLS,
+        maxResponseBytes: context.config.QUERY_MAX_RESPONSE_BYTES,
+        maxExportRows: context.config.EXPORT_MAX_ROWS,
+      },
     });
     const router = queryRouter({
       service,

@@ -10,8 +10,10 @@ import { HttpError } from '../http/errors.js';
 import { jsonBody } from '../http/json-body.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import { DAY_MS } from './buckets.js';
+import { writeQueryAnswer } from './answer-writer.js';
+import { AnswerBudget, BudgetError } from './budget.js';
 import { isPlanError } from './planner.js';
-import { filterSchema, firstIssue, instantSchema, queryRequestSchema } from './schema.js';
+import { filterSchema, firstIssue, instantSchema, MAX_INTERVAL_MS, queryRequestSchema } from './schema.js';
 import type { QueryService } from './service.js';
 
 /** Recent alerts for the summary; the anomaly engine provides them (none until it does). */
@@ -45,7 +47,7 @@ function rangeOf(params: { from?: Date; to?: Date }, days: number): { from: Date
 const exportSchema = z.object({
   from: instantSchema,
   to: instantSchema,
-  intervalMs: z.coerce.number().positive('must be > 0').optional(),
+  intervalMs: z.coerce.number().positive('must be > 0').max(MAX_INTERVAL_MS, `must be at most ${MAX_INTERVAL_MS} (10 years)`).optional(),
   maxDataPoints: z.coerce.number().int('must be a whole number').positive('must be > 0').max(100_000).default(1000),
   source: z.string().min(1).max(200).optional(),
   metric: z.string().min(1).max(200),
@@ -76,6 +78,20 @@ const variablesSchema = z.object({
 
 const summarySchema = z.object({ metrics: listParam.optional(), ...rangeParams });
 
+/**
+ * A failed series read as the HTTP answer of a single-question route: over
+ * budget 422, the request's own bad input 400, otherwise the source is
+ * unavailable (503, retry) or the server failed (500).
+ */
+function asHttpError(service: QueryService, refId: string) {
+  return (error: unknown): never => {
+    if (error instanceof HttpError) throw error;
+    const failure = service.failure(error, refId);
+    if (error instanceof BudgetError || failure.status === 400) throw new HttpError(failure.status, failure.error!);
+    throw new HttpError(failure.status === 500 ? 500 : 503, failure.error!, undefined, { 'Retry-After': '5' });
+  };
+}
+
 export interface QueryRouterOptions {
   service: QueryService;
   registry: SourceRegistry;
@@ -101,7 +117,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
 
   router.post('/query', async (req, res) => {
     const request = parse(queryRequestSchema, jsonBody(req, '{"from":"now-7d","to":"now","queries":[{"refId":"A","metric":"orders_created"}]}'));
-    res.json(await service.query(principalOf(req).organizationId, request));
+    const { results } = await service.query(principalOf(req).organizationId, request);
+    await writeQueryAnswer(res, results, service.limits.maxResponseBytes);
   });
 
   router.get('/catalog', (_req, res) => {
@@ -152,10 +169,8 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
         const aggregation = metric.aggregations.includes('count') ? 'count' : metric.defaultAggregation;
         const plan = service.plan({ refId: 'variables', metric: metric.key, aggregation, groupBy: [body.dimension], filters: [], format: 'table', compareToPrevious: false, live: false, hide: false }, { from, to, intervalMs: undefined, maxDataPoints: 1 });
         if (isPlanError(plan)) throw new HttpError(plan.status, plan.error, plan.error.startsWith('dimension') ? 'dimension' : undefined);
-        const { series } = await service.series(principalOf(req).organizationId, plan, from, to).catch((error: unknown) => {
-          const failure = service.failure(error, 'variables');
-          throw new HttpError(failure.status === 500 ? 500 : 503, failure.error!, undefined, { 'Retry-After': '5' });
-        });
+        const budget = new AnswerBudget(service.limits);
+        const { series } = await service.series(principalOf(req).organizationId, plan, from, to, (count) => budget.checkSeries(plan, count)).catch(asHttpError(service, 'variables'));
         const values = [...new Set(series.map((one) => one.labels[body.dimension!] ?? '').filter(Boolean))].sort();
         res.json(values.map((value) => ({ text: value, value })));
         return;
@@ -212,10 +227,19 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
     );
     if (isPlanError(planned)) throw new HttpError(planned.status, planned.error);
     const plan = planned;
-    const { series } = await service.series(principalOf(req).organizationId, plan, plan.from, plan.to).catch((error: unknown) => {
-      const failure = service.failure(error, 'A');
-      throw new HttpError(failure.status === 500 ? 500 : 503, failure.error!, undefined, { 'Retry-After': '5' });
-    });
+    const organizationId = principalOf(req).organizationId;
+    // The same budget as /query, and a row cap, both checked before the first row is written.
+    const budget = new AnswerBudget(service.limits);
+    const withinBudget = (count: number) => {
+      try {
+        budget.checkSeries(plan, count);
+        AnswerBudget.checkExportRows(plan, count, service.limits);
+      } catch (error) {
+        asHttpError(service, 'A')(error);
+      }
+    };
+    withinBudget(await service.estimateSeries(organizationId, plan).catch(asHttpError(service, 'A')));
+    const { series } = await service.series(organizationId, plan, plan.from, plan.to, withinBudget).catch(asHttpError(service, 'A'));
     const columns = [...(plan.format === 'timeseries' ? ['time'] : []), ...plan.groupBy, plan.metric.key];
     function* rows() {
       for (const one of series) {
@@ -228,7 +252,13 @@ export function queryRouter({ service, registry, alertsFor, cacheMode }: QueryRo
     }
     res.set('Content-Type', 'text/csv; charset=utf-8');
     res.set('Content-Disposition', `attachment; filename="${plan.metric.key}.csv"`);
-    await pipeline(Readable.from(rows()), stringify({ header: true, columns }), res);
+    try {
+      await pipeline(Readable.from(rows()), stringify({ header: true, columns }), res);
+    } catch (error) {
+      // The client went away mid-download: nothing to answer any more.
+      if (res.headersSent) return;
+      throw error;
+    }
   });
 
   router.get('/whoami', (req, res) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRepresentableInstant, REPRESENTABLE_RANGE } from '../http/input-guard.js';
 import { FILTER_OPS } from '../sources/types.js';
 import { BAND_FIELDS } from './band-fields.js';
 import { parseRelativeTime, RELATIVE_TIME_HINT } from './relative-time.js';
@@ -23,10 +24,18 @@ export const instantSchema = z
   .union([z.number(), z.string().trim().min(1)], { error: (issue) => (issue.input === undefined ? `required: ${INSTANT_HINT}` : `must be ${INSTANT_HINT}`) })
   .transform((input, ctx) => {
     const relative = typeof input === 'string' ? parseRelativeTime(input) : undefined;
-    if (relative) return relative;
+    if (relative && isRepresentableInstant(relative)) return relative;
+    if (relative) {
+      ctx.addIssue({ code: 'custom', message: `must be ${REPRESENTABLE_RANGE}` });
+      return z.NEVER;
+    }
     const date = typeof input === 'number' || /^\d+$/.test(input) ? new Date(Number(input)) : new Date(input);
     if (Number.isNaN(date.getTime()) || (typeof input === 'string' && !/^\d+$/.test(input) && !/^\d{4}-\d{2}-\d{2}/.test(input))) {
       ctx.addIssue({ code: 'custom', message: `must be ${INSTANT_HINT}` });
+      return z.NEVER;
+    }
+    if (!isRepresentableInstant(date)) {
+      ctx.addIssue({ code: 'custom', message: `must be ${REPRESENTABLE_RANGE}` });
       return z.NEVER;
     }
     return date;
@@ -83,11 +92,14 @@ export interface OrderBy {
   direction: (typeof ORDER_DIRECTIONS)[number];
 }
 
+/** Wider buckets than the longest range mean nothing, and PostgreSQL intervals have a limit. */
+export const MAX_INTERVAL_MS = 10 * 366 * 86_400_000;
+
 export const queryRequestSchema = z
   .object({
     from: instantSchema,
     to: instantSchema,
-    intervalMs: z.number().positive('must be > 0').optional(),
+    intervalMs: z.number().positive('must be > 0').max(MAX_INTERVAL_MS, `must be at most ${MAX_INTERVAL_MS} (10 years)`).optional(),
     maxDataPoints: z.number().int('must be a whole number').positive('must be > 0').max(100_000, 'must be at most 100000').default(1000),
     queries: z
       .array(querySchema, { error: (issue) => (issue.input === undefined ? 'required: a list of queries, e.g. [{"refId":"A","metric":"orders_created"}]' : 'must be a list of queries') })

@@ -3,11 +3,13 @@ import type { Catalog } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { LevelHistory } from '../levels/history.js';
 import type { Logger } from '../logger.js';
+import { Yielder } from '../sources/cooperative.js';
 import { SourceError } from '../sources/errors.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { Series, SourceQuery } from '../sources/types.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
+import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
 import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
@@ -45,12 +47,16 @@ const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.st
  * empty buckets filled), sorted by labels, so answers are stable and series
  * line up. Without group-by there is always exactly one series.
  */
-function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Series[] {
-  const dense = series.map((one) => {
+async function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Promise<Series[]> {
+  const dense: Series[] = [];
+  // Up to QUERY_MAX_CELLS cells: hand the event loop back now and then.
+  const yielder = new Yielder(20_000);
+  for (const one of series) {
+    await yielder.tick(times.length);
     const byTime = new Map<number, number | null>();
     one.times.forEach((time, index) => byTime.set(alignDown(time, bucketMs), one.values[index] ?? null));
-    return { labels: one.labels, times, values: times.map((time) => (byTime.has(time) ? byTime.get(time)! : fill)) };
-  });
+    dense.push({ labels: one.labels, times, values: times.map((time) => (byTime.has(time) ? byTime.get(time)! : fill)) });
+  }
   if (dense.length === 0 && groupBy.length === 0) dense.push({ labels: {}, times, values: times.map(() => fill) });
   return dense.sort((a, b) => (seriesKey(groupBy, a.labels) < seriesKey(groupBy, b.labels) ? -1 : 1));
 }
@@ -74,6 +80,20 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
       return over === 0 ? null : (num?.values[index] ?? 0) / over;
     }),
   }));
+}
+
+/** Sees how many series a source answered, before they are densified; throws to refuse them. */
+export type SeriesGuard = (series: number) => void;
+
+/** A guard that grows a query's reservation when its source answers more series than estimated. */
+function growWithin(budget: AnswerBudget, plan: Plan, estimated: number): SeriesGuard {
+  let known = Math.max(1, estimated);
+  return (series) => {
+    if (series <= known) return;
+    budget.checkSeries(plan, series);
+    budget.reserve(plan, series - known);
+    known = series;
+  };
 }
 
 /**
@@ -110,7 +130,7 @@ export class QueryService {
     readonly catalog: Catalog,
     readonly registry: SourceRegistry,
     private readonly cache: QueryCache,
-    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; catalogVersion?: string; levels?: LevelHistory | undefined },
+    private readonly options: { maxRangeDays: number; severityFor: SeverityFor; logger: Logger; limits: AnswerLimits; catalogVersion?: string; levels?: LevelHistory | undefined },
   ) {}
 
   /** The catalog's anomaly rules, for the `band` option (validated at start by the anomalies module). */
@@ -127,32 +147,64 @@ export class QueryService {
     return plan;
   }
 
+  get limits(): AnswerLimits {
+    return this.options.limits;
+  }
+
+  /**
+   * Answers a request within its budget: every query's size is estimated
+   * (from the rollups, before its buckets are read) and reserved in request
+   * order; a query that does not fit gets its own 422 naming the limit.
+   * Results are keyed in a null-prototype object, so any refId is kept.
+   */
   async query(organizationId: string, request: QueryRequest): Promise<{ results: Record<string, QueryResult> }> {
     const queries = request.queries.filter((query) => !query.hide);
+    const budget = new AnswerBudget(this.options.limits);
+    const plans = queries.map((query) => this.plan(query, request));
+    const estimates = await Promise.allSettled(plans.map((plan) => (isPlanError(plan) ? Promise.resolve(0) : this.estimateSeries(organizationId, plan))));
     const settled = await Promise.allSettled(
-      queries.map(async (query): Promise<QueryResult> => {
-        const plan = this.plan(query, request);
+      plans.map(async (plan, index): Promise<QueryResult> => {
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
         const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
         if (typeof bandProblem === 'string') return { status: 400, error: bandProblem, frames: [] };
-        return { status: 200, frames: await this.frames(organizationId, plan) };
+        const estimate = estimates[index]!;
+        if (estimate.status === 'rejected') throw estimate.reason;
+        budget.reserve(plan, estimate.value);
+        return { status: 200, frames: await this.frames(organizationId, plan, growWithin(budget, plan, estimate.value)) };
       }),
     );
-    const results: Record<string, QueryResult> = {};
+    const results: Record<string, QueryResult> = Object.create(null);
     settled.forEach((outcome, index) => {
       results[queries[index]!.refId] = outcome.status === 'fulfilled' ? outcome.value : this.failure(outcome.reason, queries[index]!.refId);
     });
     return { results };
   }
 
+  /**
+   * Series a plan will answer, counted by its source up to one over the
+   * limit (through the cache, like the answer itself); 1 without group-by or
+   * when the source cannot tell (its actual answer is checked instead).
+   */
+  async estimateSeries(organizationId: string, plan: Plan): Promise<number> {
+    if (plan.groupBy.length === 0 || plan.format === 'kpi') return 1;
+    const metric = plan.metric.kind === 'ratio' ? this.catalog.metric(plan.metric.denominator!)! : plan.metric;
+    const limit = this.options.limits.maxSeries + 1;
+    const query: SourceQuery = { organizationId, metric, aggregation: 'count', groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, bucketMs: plan.bucketMs };
+    const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: metric.query, groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
+    const { value } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), async () =>
+      (await this.registry.estimateSeries(metric.source, query, limit)) ?? 1,
+    );
+    return value;
+  }
+
   /** A source's own failure keeps its status and message; anything else is logged, not shown. */
   failure(error: unknown, refId: string): QueryResult {
-    if (error instanceof SourceError) return { status: error.status, error: error.message, frames: [] };
+    if (error instanceof SourceError || error instanceof BudgetError) return { status: error.status, error: error.message, frames: [] };
     this.options.logger.error({ err: error, refId }, 'query failed');
     return { status: 500, error: 'internal error while answering this query; see the server log', frames: [] };
   }
 
-  async frames(organizationId: string, plan: Plan): Promise<Frame[]> {
+  async frames(organizationId: string, plan: Plan, onSeries?: SeriesGuard): Promise<Frame[]> {
     const context = (cached: boolean): FrameContext => ({ refId: plan.refId, metric: plan.metric, aggregation: plan.aggregation, source: plan.source, cached });
     if (plan.format === 'kpi') {
       const { kpi, cached } = await this.kpi(organizationId, plan);
@@ -163,15 +215,15 @@ export class QueryService {
       return [listFrame(context(cached), plan.list.columns, value)];
     }
     if (plan.format === 'table') {
-      const current = await this.series(organizationId, plan, plan.from, plan.to);
+      const current = await this.series(organizationId, plan, plan.from, plan.to, onSeries);
       return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones.
     const span = plan.to.getTime() - plan.from.getTime();
     const shift = Math.ceil(span / plan.bucketMs) * plan.bucketMs;
     const [current, previous] = await Promise.all([
-      this.series(organizationId, plan, plan.from, plan.to),
-      plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift)) : undefined,
+      this.series(organizationId, plan, plan.from, plan.to, onSeries),
+      plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries) : undefined,
     ]);
     const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? []) : undefined;
     const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
@@ -191,7 +243,7 @@ export class QueryService {
         const times = bucketTimes(from.getTime(), to.getTime(), p.bucketMs);
         const dense = (series: Series[]) => densify(series, p.groupBy, times, p.bucketMs, 0);
         const [numerator, denominator] = await Promise.all([this.ratioPart(organizationId, p, p.metric.numerator!, from, to), this.ratioPart(organizationId, p, p.metric.denominator!, from, to)]);
-        return { numerator: dense(numerator.series), denominator: dense(denominator.series) };
+        return { numerator: await dense(numerator.series), denominator: await dense(denominator.series) };
       },
     };
     return bandColumns(reader, plan, rule, times, Date.now());
@@ -303,25 +355,34 @@ export class QueryService {
     return this.fetch(organizationId, plan, partMetric, partMetric.aggregations.includes('sum') ? 'sum' : 'count', from, to);
   }
 
-  /** Dense, sorted series of the plan's metric over [from, to) in the plan's buckets. */
-  async series(organizationId: string, plan: Plan, from: Date, to: Date): Promise<Fetched> {
-    const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
+  /**
+   * Dense, sorted series of the plan's metric over [from, to) in the plan's
+   * buckets. `onSeries` sees the number of series the source answered before
+   * any bucket is filled, and may refuse it (answer budgets).
+   */
+  async series(organizationId: string, plan: Plan, from: Date, to: Date, onSeries?: SeriesGuard): Promise<Fetched> {
     const metric = plan.metric;
     if (metric.level && this.options.levels) {
       const fetched = await this.levelSeries(organizationId, plan, this.options.levels, from, to);
-      return { series: densify(fetched.series, plan.groupBy, times, plan.bucketMs, null), cached: fetched.cached };
+      onSeries?.(fetched.series.length);
+      const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
+      return { series: await densify(fetched.series, plan.groupBy, times, plan.bucketMs, null), cached: fetched.cached };
     }
     if (metric.kind !== 'ratio') {
       const fetched = await this.fetch(organizationId, plan, metric, plan.aggregation as SourceQuery['aggregation'], from, to);
-      return { series: densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };
+      onSeries?.(fetched.series.length);
+      const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
+      return { series: await densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };
     }
     const [numerator, denominator] = await Promise.all([
       this.ratioPart(organizationId, plan, metric.numerator!, from, to),
       this.ratioPart(organizationId, plan, metric.denominator!, from, to),
     ]);
+    onSeries?.(Math.max(numerator.series.length, denominator.series.length));
+    const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
     const dense = (series: Series[]) => densify(series, plan.groupBy, times, plan.bucketMs, 0);
     return {
-      series: densify(ratio(dense(numerator.series), dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, null),
+      series: await densify(ratio(await dense(numerator.series), await dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, null),
       cached: numerator.cached && denominator.cached,
     };
   }

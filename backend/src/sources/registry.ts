@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/load.js';
 import { CatalogError, problemAt, type CatalogProblem } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
-import { SourceError } from './errors.js';
+import { isInputRejection, SourceError } from './errors.js';
 import type { AdapterType, HealthStatus, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from './types.js';
 
 export type SourceState = 'up' | 'down' | 'initializing';
@@ -204,6 +204,16 @@ export class SourceRegistry {
     });
   }
 
+  /**
+   * How many series a query would answer, up to `limit`, when the source can
+   * tell without reading its buckets; undefined when it cannot.
+   */
+  async estimateSeries(sourceId: string, query: SourceQuery, limit: number): Promise<number | undefined> {
+    const adapter = this.entries.get(sourceId)?.adapter;
+    if (!adapter?.estimateSeries) return undefined;
+    return this.run(sourceId, (one, signal) => one.estimateSeries!(query, limit, signal));
+  }
+
   private async run<T>(sourceId: string, work: (adapter: SourceAdapter, signal: AbortSignal) => Promise<T>): Promise<T> {
     const entry = this.entries.get(sourceId);
     if (!entry) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' is not in the catalog`);
@@ -224,16 +234,20 @@ export class SourceRegistry {
         entry.lastSuccessAt = new Date();
         return answer;
       } catch (error) {
-        const failure = error instanceof SourceError ? error : error instanceof TimeoutError ? new SourceError(sourceId, 'timeout', error.message) : new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
+        const failure = classifyFailure(sourceId, error);
         outcome = failure.failure;
-        this.failures.inc({ source: sourceId, reason: failure.failure });
-        entry.lastError = failure.message;
-        entry.lastErrorAt = new Date();
+        // A question the request itself made unanswerable is that request's error, not the source's:
+        // it must not show in every organization's /catalog, /summary or the source error counters.
+        if (failure.failure !== 'bad_query') {
+          this.failures.inc({ source: sourceId, reason: failure.failure });
+          entry.lastError = failure.message;
+          entry.lastErrorAt = new Date();
+        }
         throw failure;
       } finally {
         const ms = performance.now() - started;
         this.latency.observe({ source: sourceId, outcome }, ms / 1000);
-        recordSample(entry.recent, { at: Date.now(), ms, ok: outcome === 'ok' });
+        recordSample(entry.recent, { at: Date.now(), ms, ok: outcome === 'ok' || outcome === 'bad_query' });
       }
     };
     return entry.limit ? entry.limit(run) : run();
@@ -322,6 +336,13 @@ function percentile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;
   const value = sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
   return Math.round(value * 10) / 10;
+}
+
+function classifyFailure(sourceId: string, error: unknown): SourceError {
+  if (error instanceof SourceError) return error;
+  if (error instanceof TimeoutError) return new SourceError(sourceId, 'timeout', error.message);
+  if (isInputRejection(error)) return new SourceError(sourceId, 'bad_query', `source '${sourceId}' cannot answer this question: ${errorMessage(error)}`);
+  return new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
 }
 
 function errorMessage(error: unknown): string {

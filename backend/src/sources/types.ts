@@ -76,6 +76,12 @@ export interface SourceAdapter {
   query(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
   /** Lists raw events (format: list); only sources that keep events implement it. */
   list?(query: ListQuery, signal: AbortSignal): Promise<ListRow[]>;
+  /**
+   * How many series `query` would answer, counted up to `limit` without
+   * reading its buckets (answer budgets, issue 23). Sources that cannot tell
+   * cheaply leave it out and are checked on their actual answer.
+   */
+  estimateSeries?(query: SourceQuery, limit: number, signal: AbortSignal): Promise<number>;
   healthCheck(): Promise<HealthStatus>;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
 import { SketchAccumulator } from '../../rollups/sketch.js';
+import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
 import { levelSeries } from './events-levels.js';
@@ -202,6 +203,28 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
 }
 
+/**
+ * Counts the distinct group-by value sets of a query, stopping at `limit`,
+ * from the daily rollups (a 24th of the hourly rows): the answer budget's
+ * estimate of how many series a query will answer before any bucket is read.
+ */
+export function buildEstimateSql(query: SourceQuery, metricQuery: EventsMetricQuery, limit: number): { text: string; values: unknown[] } {
+  const params = new Params();
+  const groups = query.groupBy.map((name) => `dims->>${params.add(name)}::text`);
+  const where = [
+    `organization_id = ${params.add(query.organizationId)}::uuid`,
+    `event_type = ANY(${params.add(metricQuery.eventTypes)}::text[])`,
+    `bucket >= ${params.add(new Date(alignDown(query.from.getTime(), DAY)))}::timestamptz`,
+    `bucket < ${params.add(query.to)}::timestamptz`,
+  ];
+  for (const [name, values] of Object.entries(metricQuery.where ?? {})) where.push(filterCondition({ dimension: name, op: 'in', value: values as string[] }, params));
+  for (const filter of query.filters) where.push(filterCondition(filter, params));
+  return {
+    text: `SELECT count(*)::int AS n FROM (SELECT DISTINCT ${groups.join(', ')} FROM rollups_daily WHERE ${where.join(' AND ')} LIMIT ${params.add(limit)}) s`,
+    values: params.values,
+  };
+}
+
 export interface Row {
   b: number;
   c?: number;
@@ -253,10 +276,12 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  * labels, times ascending. This runs for every row of every cold answer, so it
  * avoids per-row allocations beyond one accumulator per query bucket.
  */
-export function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Series[] {
+export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
   const { groupBy, bucketMs } = query;
   const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
+  const yielder = new Yielder();
   for (const row of rows) {
+    await yielder.tick();
     let key = '';
     for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
     let entry = series.get(key);
@@ -326,6 +351,12 @@ export class EventsAdapter implements SourceAdapter {
     const metricQuery = this.metricQueryOf(query);
     if (signal.aborted) throw new SourceError(this.id, 'timeout', 'list cancelled');
     return listEvents(this.pool, query, metricQuery.eventTypes, (metricQuery.where ?? {}) as Record<string, string[]>);
+  }
+
+  async estimateSeries(query: SourceQuery, limit: number): Promise<number> {
+    if (query.groupBy.length === 0) return 1;
+    const { rows } = await this.pool.query<{ n: number }>(buildEstimateSql(query, this.metricQueryOf(query), limit));
+    return rows[0]?.n ?? 0;
   }
 
   async healthCheck() {

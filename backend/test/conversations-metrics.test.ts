@@ -128,7 +128,7 @@ async function send(events: Event[], apiKey = key): Promise<{ accepted: number; 
 }
 
 /** {labels-as-string: values} of one query; hourly over 00:00-03:00 unless told. */
-async function values(query: Record<string, unknown>, range: { from?: number; to?: number; intervalMs?: number } = {}, apiKey = key): Promise<Record<string, number[]>> {
+async function values(query: Record<string, unknown>, range: { from?: number; to?: number; intervalMs?: number } = {}, apiKey = key): Promise<Record<string, Array<number | null>>> {
   const res = await server.request('/api/v1/query', {
     method: 'POST',
     key: apiKey,
@@ -224,7 +224,8 @@ describe('bots', () => {
     assert.deepEqual(await values({ metric: 'bot_conversations_started' }), { all: [2, 1, 1] });
     assert.deepEqual(await values({ metric: 'bot_conversations_ended', groupBy: ['status'] }), { escalated: [0, 1, 0], resolved: [1, 0, 1] });
     assert.deepEqual(await values({ metric: 'bot_success_rate' }), { all: [1, 0, 1] });
-    assert.deepEqual(await values({ metric: 'bot_handoff_rate', groupBy: ['botId'] }), { booking: [0, 0, 0], faq: [0, 1, 0] });
+    // A ratio over an hour without conversations has no rate (null), not 0 %.
+    assert.deepEqual(await values({ metric: 'bot_handoff_rate', groupBy: ['botId'] }), { booking: [null, null, 0], faq: [0, 1, null] });
   });
 
   test('active conversations: a level that an end before its start never unbalances', async () => {
@@ -242,8 +243,8 @@ describe('bots', () => {
   test('tokens, cost, fallback and knowledge-base hit rates', async () => {
     assert.deepEqual(await values({ metric: 'bot_tokens' }), { all: [400, 50, 0] });
     assert.deepEqual(await values({ metric: 'bot_cost', groupBy: ['botId'] }), { booking: [0, 0.001, 0], faq: [0.008, 0, 0] });
-    assert.deepEqual(await values({ metric: 'bot_fallback_rate' }), { all: [0.5, 0, 0] });
-    assert.deepEqual(await values({ metric: 'bot_knowledge_hit_rate' }), { all: [0.5, 1, 0] });
+    assert.deepEqual(await values({ metric: 'bot_fallback_rate' }), { all: [0.5, 0, null] });
+    assert.deepEqual(await values({ metric: 'bot_knowledge_hit_rate' }), { all: [0.5, 1, null] });
     assert.deepEqual(await values({ metric: 'bot_tokens_per_conversation', format: 'table' }), { all: [112.5] });
     assert.deepEqual(await values({ metric: 'bot_cost_per_conversation', format: 'table' }, { from: T0, to: T0 + DAY, intervalMs: DAY }), { all: [0.00225] });
   });
@@ -253,7 +254,7 @@ describe('contacts', () => {
   test('opt-outs by initiator and the opt-out rate of contacted contacts (once per contact and day)', async () => {
     assert.deepEqual(await values({ metric: 'opt_outs', groupBy: ['initiatedBy'] }), { agent: [0, 1, 0], contact: [1, 0, 0] });
     assert.deepEqual(await values({ metric: 'contacts_contacted' }), { all: [1, 1, 0] });
-    assert.deepEqual(await values({ metric: 'opt_out_rate' }), { all: [1, 1, 0] });
+    assert.deepEqual(await values({ metric: 'opt_out_rate' }), { all: [1, 1, null] });
     assert.deepEqual(await values({ metric: 'contacts_contacted' }, { from: T0, to: T0 + 2 * DAY, intervalMs: DAY }), { all: [2, 1] });
     assert.deepEqual(await values({ metric: 'opt_outs', filters: [{ dimension: 'channel', op: 'eq', value: 'email' }] }), { all: [0, 1, 0] });
   });
@@ -332,8 +333,7 @@ describe('format list', () => {
   test('what a list cannot be is a per-query error naming the reason', async () => {
     assert.match((await list({ metric: 'spam_rate' })).error!, /'spam_rate' is a ratio, so list 'conversations_spam' or 'conversations_opened'/);
     assert.match((await list({ metric: 'bot_conversations', groupBy: ['botId'] })).error!, /groupBy does not apply to format 'list'/);
-    const res = await server.request('/api/v1/query', { method: 'POST', key, json: { from: at(T0), to: at(T0 + HOUR), queries: [{ refId: 'L', metric: 'bot_conversations', format: 'list', limit: 5000 }] } });
-    assert.equal(res.status, 400);
-    assert.match(((await res.json()) as { error: string }).error, /queries\[0\]\.limit: must be at most 1000/);
+    // Like a table's top-N limit, a list's limit is checked per query.
+    assert.match((await list({ metric: 'bot_conversations', limit: 5000 })).error!, /limit: must be a whole number from 1 to 1000/);
   });
 });

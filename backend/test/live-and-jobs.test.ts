@@ -113,13 +113,15 @@ describe('scheduled jobs on BullMQ', () => {
     try {
       assert.equal(server.running.context.jobs?.mode, 'bullmq');
       const key = await server.keyFor('acme');
-      const now = Date.now();
-      const events = Array.from({ length: 10 }, (_, i) => ({
+      // The shipped rule judges complete hours on the Wilson interval: 10 failures in 20 runs
+      // in the last complete hour are a breach whatever the current hour holds.
+      const lastHour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+      const events = Array.from({ length: 20 }, (_, i) => ({
         id: `wf${i}`,
         type: 'workflow.finished',
-        occurredAt: new Date(now - 60_000 - i * 1000).toISOString(),
+        occurredAt: new Date(lastHour + 1_800_000 + i * 1000).toISOString(),
         value: 500,
-        attributes: { status: i < 3 ? 'FAILED' : 'SUCCESS' },
+        attributes: { status: i < 10 ? 'FAILED' : 'SUCCESS' },
       }));
       assert.equal((await server.request('/api/v1/events', { key, method: 'POST', json: { events } })).status, 200);
       const alert = await waitFor(async () => {
@@ -135,7 +137,7 @@ describe('scheduled jobs on BullMQ', () => {
         return rows[0]!.n === 0 ? true : undefined;
       }, 30_000, 'the scheduled fold of pending totals');
       const folded = await pool.query<{ count: number }>(`SELECT count::int FROM rollup_totals_hourly WHERE event_type = 'workflow.finished'`);
-      assert.equal(folded.rows.reduce((sum, row) => sum + row.count, 0), 10);
+      assert.equal(folded.rows.reduce((sum, row) => sum + row.count, 0), 20);
       const metrics = await (await server.request('/metrics')).text();
       assert.match(metrics, /^metricshub_rollup_totals_folded_rows_total [1-9]/m);
       assert.match(metrics, /^metricshub_rollup_totals_pending_rows 0$/m);

@@ -74,6 +74,14 @@ describe('demo alerts', () => {
     assert.deepEqual(incidentWindows(demo.incidents, 'acme-demo', new Set(['no_such_metric']), HOUR), []);
   });
 
+  test('a replay never evaluates past now: the scheduler cannot have judged the future', () => {
+    const workflow = incidentOf('acme-demo', 'workflow_failure_spike');
+    const now = workflow.end + HOUR;
+    const [window] = incidentWindows(demo.incidents, 'acme-demo', new Set(['workflow_failure_rate']), 30 * 24 * HOUR, now);
+    assert.deepEqual(window, { from: workflow.start - 2 * HOUR, to: now });
+    assert.deepEqual(incidentWindows(demo.incidents, 'acme-demo', new Set(['workflow_failure_rate']), HOUR, workflow.start - 3 * HOUR), [], 'an incident still to come is not replayed');
+  });
+
   test('the hours after an incident cover the longest rule window and keepFiringFor, so its alert can resolve', () => {
     assert.equal(settleMs([workflowRule]), 3 * HOUR + HOUR + HOUR);
   });

@@ -18,11 +18,16 @@ export function settleMs(rules: MetricRule[]): number {
   return longest + HOUR_MS;
 }
 
-/** The windows around the organization's incidents that some catalog rule watches. */
-export function incidentWindows(incidents: Incident[], organization: string, watched: Set<string>, afterMs: number): ReplayWindow[] {
+/**
+ * The windows around the organization's incidents that some catalog rule watches,
+ * never past `now`: the scheduler cannot have evaluated the future, and an alert
+ * stamped with a time to come would be wrong (it stays firing until the scheduler resolves it).
+ */
+export function incidentWindows(incidents: Incident[], organization: string, watched: Set<string>, afterMs: number, now = Date.now()): ReplayWindow[] {
   return incidents
     .filter((incident) => incident.organization === organization && incident.metrics.some((metric) => watched.has(metric)))
-    .map((incident) => ({ from: Date.parse(incident.start) - BEFORE_MS, to: Date.parse(incident.end) + afterMs }));
+    .map((incident) => ({ from: Date.parse(incident.start) - BEFORE_MS, to: Math.min(Date.parse(incident.end) + afterMs, now) }))
+    .filter((window) => window.from < window.to);
 }
 
 /**

@@ -41,11 +41,15 @@ describe('all sources', () => {
     for (const row of rows) assert.equal(row.value, row.status === 'up' ? 1 : 0, String(row.source));
   });
 
-  test('a source that answered shows when; one that failed shows its last error', async () => {
-    await server.request('/api/v1/query', { method: 'POST', key, json: { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z', queries: [{ refId: 'A', metric: 'orders_created' }, { refId: 'B', metric: 'revenue' }] } });
+  test('a source that answered shows when; a source that is down shows why, but not one organization\'s own missing setting', async () => {
+    const answer = await server.request('/api/v1/query', { method: 'POST', key, json: { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z', queries: [{ refId: 'A', metric: 'orders_created' }, { refId: 'B', metric: 'revenue' }] } });
+    const { results } = (await answer.json()) as { results: Record<string, { status: number; error?: string }> };
+    // acme has no module_user_id setting: its bookkeeping query fails, with the reason, for acme alone.
+    assert.match(results.B!.error ?? '', /no module_user_id setting/);
     const rows = Object.fromEntries((await sourcesTable()).map((row) => [row.source, row]));
     assert.ok(Date.parse(String(rows.events!.lastSuccess)) > Date.now() - 60_000, `events last success ${rows.events!.lastSuccess}`);
-    // acme has no module_user_id setting: the bookkeeping query failed, and the table says why.
-    assert.match(String(rows.bookkeeping!.lastError), /no module_user_id setting/);
+    // The shared table every organization reads never carries another organization's problem (issue 23).
+    assert.doesNotMatch(String(rows.bookkeeping!.lastError), /module_user_id/);
+    for (const row of Object.values(rows) as Array<Record<string, unknown>>) if (row.status === 'down') assert.ok(String(row.lastError).length > 0, `${row.source} is down without a reason`);
   });
 });

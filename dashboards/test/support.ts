@@ -56,7 +56,11 @@ export async function pluginValidation(): Promise<PluginValidation> {
 export function pluginCatalog(catalog: Catalog): unknown {
   return {
     sources: catalog.sources.map((source) => ({ id: source.id, type: source.type, label: source.label ?? source.id, status: 'up' })),
-    metrics: catalog.metrics,
+    // As GET /api/v1/catalog shows them: list-friendly metrics carry their list columns.
+    metrics: catalog.metrics.map((metric) => {
+      const list = (metric.query as { list?: string[] } | undefined)?.list;
+      return list ? { ...metric, listColumns: list } : metric;
+    }),
   };
 }
 

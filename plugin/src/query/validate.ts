@@ -100,7 +100,9 @@ function aggregationProblems(query: MetricsHubQuery, metric: CatalogMetric): str
 }
 
 function dimensionProblems(query: MetricsHubQuery, metric: CatalogMetric): string[] {
-  const used = [...(query.groupBy ?? []), ...(query.filters ?? []).map((f) => f.dimension), ...(query.columns ?? [])];
+  // List columns are any event attributes (the editor offers the metric's dimensions and list columns), so only
+  // group-by and filter dimensions are checked against the catalog.
+  const used = [...(query.groupBy ?? []), ...(query.filters ?? []).map((f) => f.dimension)];
   return [...new Set(used)]
     .filter((d) => d && !hasTemplateVariable(d) && !metric.dimensions.includes(d))
     .map((d) => `'${d}' is not a dimension of ${metric.label}; use one of: ${metric.dimensions.join(', ') || 'none'}.`);

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { alignDown, HOUR_MS, WHOLE_RANGE_MS } from '../query/buckets.js';
 import { isPlanError, type Plan } from '../query/planner.js';
 import type { QueryService } from '../query/service.js';
+import { SourceError } from '../sources/errors.js';
 import type { Series } from '../sources/types.js';
 import { DetectorCache } from './detector-cache.js';
 import { describeFinding, evaluateChange, type Finding, type Severity } from './detectors/index.js';
@@ -169,7 +170,10 @@ export class RuleEvaluator {
         try {
           summaries.push(await this.evaluate(id, metricRule, at));
         } catch (error) {
-          this.logger.warn({ err: error, organizationId: id, rule: metricRule.rule.id }, 'rule evaluation failed');
+          // A question the source refuses for this organization (e.g. no module_user_id mapping: the
+          // organization does not use that module) is its configuration, not a failure to page on each minute.
+          const level = error instanceof SourceError && error.failure === 'bad_query' ? 'debug' : 'warn';
+          this.logger[level]({ err: error, organizationId: id, rule: metricRule.rule.id }, 'rule evaluation failed');
         }
       }
     }

@@ -5,19 +5,9 @@ import pg from 'pg';
 import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { DistinctAccumulator, entryOf, SPARSE_MAX, type StoredSketch } from '../src/rollups/distinct.js';
+import { seededRandom } from './support/seeded-random.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
-/** A small seeded generator (mulberry32), so a failing run can be replayed from its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.DISTINCT_SEED ?? randomInt(2 ** 31));
 console.log(`distinct sketch property tests: seed ${SEED} (replay with DISTINCT_SEED=${SEED})`);
@@ -56,7 +46,7 @@ describe('distinct sketch (HyperLogLog++)', () => {
   });
 
   test(`property: within 2 % of the exact count from 10^3 to 10^6 values, merged in any split (seed ${SEED})`, () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     for (const magnitude of [3, 4, 5, 6]) {
       const n = Math.floor(10 ** magnitude * (1 + random() * 9)) / (magnitude === 6 ? 10 : 1);
       const exact = Math.floor(n);

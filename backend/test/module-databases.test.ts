@@ -12,6 +12,7 @@ import { BUSINESS_MODULES_DDL, COMMUNICATIONS_DDL } from '../src/demo/schema.js'
 import { setModuleUserId, setSourceConnection } from '../src/organizations/settings.js';
 import { ADAPTER_TYPES } from '../src/sources/adapters/index.js';
 import { SourceRegistry } from '../src/sources/registry.js';
+import { seededRandom } from './support/seeded-random.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -30,17 +31,6 @@ const run = promisify(execFile);
 const SEED = Number(process.env.TEST_SEED ?? Date.now() % 1_000_000);
 console.log(`module-databases seed: ${SEED} (TEST_SEED=${SEED} repeats it)`);
 
-/** mulberry32: small, seeded, good enough for test data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -153,7 +143,7 @@ before(async () => {
   businessPool = new pg.Pool({ connectionString: business.url, max: 2 });
   commsPools.acme = new pg.Pool({ connectionString: comms.acme.url, max: 2 });
   commsPools.globex = new pg.Pool({ connectionString: comms.globex.url, max: 2 });
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   await fillBusiness(businessPool, ACME_USER, next);
   await fillBusiness(businessPool, GLOBEX_USER, next);
   await fillBusiness(businessPool, STRANGER_USER, next);

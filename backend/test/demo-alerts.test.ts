@@ -15,7 +15,7 @@ import { listTransitions } from '../src/anomalies/store.js';
 import { loadConfig } from '../src/config/env.js';
 import type { AppContext } from '../src/context.js';
 import { migrateUp } from '../src/db/migrate.js';
-import { incidentWindows, replayDemoAlerts, settleMs } from '../src/demo/alerts.js';
+import { incidentWindows, replayDemoAlerts, replayPlan, settleMs } from '../src/demo/alerts.js';
 import type { Incident } from '../src/demo/incidents.js';
 import { runDemo, type DemoResult } from '../src/demo/run.js';
 import { createLogger } from '../src/logger.js';
@@ -84,6 +84,16 @@ describe('demo alerts', () => {
 
   test('the hours after an incident cover the longest rule window and keepFiringFor, so its alert can resolve', () => {
     assert.equal(settleMs([workflowRule]), 3 * HOUR + HOUR + HOUR);
+  });
+
+  test('each rule is replayed only around incidents of its metric, settling for its own window', () => {
+    const weekRule: MetricRule = { metric: workflowRule.metric, rule: thresholdRuleSchema.parse({ id: 'week', type: 'threshold', direction: 'above', warning: 0.25, window: '7d', keepFiringFor: '1d' }) };
+    const unwatched: MetricRule = { metric: { ...workflowRule.metric, key: 'no_incident_metric' }, rule: workflowRule.rule };
+    const plan = replayPlan([workflowRule, weekRule, unwatched], demo.incidents, 'acme-demo', NOW.getTime());
+    const workflow = incidentOf('acme-demo', 'workflow_failure_spike');
+    assert.deepEqual(plan.map(({ metricRule }) => metricRule.rule.id), ['demo_workflow_failures', 'week'], 'the rule of a metric without incidents is left to the scheduler');
+    assert.deepEqual(plan[0].windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + settleMs([workflowRule]), NOW.getTime()) }], 'the short rule does not inherit the week rule\'s settle time');
+    assert.deepEqual(plan[1].windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + 7 * DAY + DAY + HOUR, NOW.getTime()) }]);
   });
 
   test('the workflow failure incident fires inside its window and resolves after it, as annotations show it', async () => {

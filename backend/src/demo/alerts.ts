@@ -31,20 +31,36 @@ export function incidentWindows(incidents: Incident[], organization: string, wat
 }
 
 /**
+ * Each rule with the windows it must be evaluated over: around the incidents in the
+ * metric it watches, settling for its own window only. A rule of a metric without
+ * incidents is left to the scheduler.
+ */
+export function replayPlan(rules: MetricRule[], incidents: Incident[], organization: string, now = Date.now()): { metricRule: MetricRule; windows: ReplayWindow[] }[] {
+  return rules
+    .map((metricRule) => ({ metricRule, windows: incidentWindows(incidents, organization, new Set([metricRule.metric.key]), settleMs([metricRule]), now) }))
+    .filter(({ windows }) => windows.length > 0);
+}
+
+/**
  * The demo's history was never seen by the scheduler, so its incidents would not
- * show as alerts or annotations. This evaluates the catalog's rules hour by hour
- * around each recorded incident that a rule watches, as the scheduler would have
- * then. Only around incidents: every hour of 90 days would take minutes.
+ * show as alerts or annotations. This evaluates each catalog rule hour by hour
+ * around the recorded incidents in the metric it watches, as the scheduler would
+ * have then. Only around incidents, and each rule only for as long as it needs to
+ * settle: every rule over every hour of 90 days would take minutes.
  */
 export async function replayDemoAlerts(anomalies: Pick<AnomalyModule, 'evaluator' | 'rules'>, demo: DemoResult, logger: Logger): Promise<{ transitions: number; elapsedMs: number }> {
   const started = performance.now();
-  const watched = new Set(anomalies.rules.map(({ metric }) => metric.key));
   let transitions = 0;
   for (const organization of demo.organizations.filter((one) => one.generated)) {
-    const windows = incidentWindows(demo.incidents, organization.name, watched, settleMs(anomalies.rules));
-    const summary = await replayRules(anomalies.evaluator, anomalies.rules, organization.id, windows);
-    transitions += summary.transitions;
-    logger.info({ organization: organization.name, ticks: summary.ticks, transitions: summary.transitions, elapsedMs: summary.elapsedMs }, 'demo alerts replayed');
+    let ticks = 0;
+    let organizationTransitions = 0;
+    for (const { metricRule, windows } of replayPlan(anomalies.rules, demo.incidents, organization.name)) {
+      const summary = await replayRules(anomalies.evaluator, [metricRule], organization.id, windows);
+      ticks += summary.ticks;
+      organizationTransitions += summary.transitions;
+    }
+    transitions += organizationTransitions;
+    logger.info({ organization: organization.name, ticks, transitions: organizationTransitions }, 'demo alerts replayed');
   }
   return { transitions, elapsedMs: Math.round(performance.now() - started) };
 }

@@ -92,8 +92,8 @@ describe('demo alerts', () => {
     const plan = replayPlan([workflowRule, weekRule, unwatched], demo.incidents, 'acme-demo', NOW.getTime());
     const workflow = incidentOf('acme-demo', 'workflow_failure_spike');
     assert.deepEqual(plan.map(({ metricRule }) => metricRule.rule.id), ['demo_workflow_failures', 'week'], 'the rule of a metric without incidents is left to the scheduler');
-    assert.deepEqual(plan[0].windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + settleMs([workflowRule]), NOW.getTime()) }], 'the short rule does not inherit the week rule\'s settle time');
-    assert.deepEqual(plan[1].windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + 7 * DAY + DAY + HOUR, NOW.getTime()) }]);
+    assert.deepEqual(plan[0]?.windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + settleMs([workflowRule]), NOW.getTime()) }], 'the short rule does not inherit the week rule\'s settle time');
+    assert.deepEqual(plan[1]?.windows, [{ from: workflow.start - 2 * HOUR, to: Math.min(workflow.end + 7 * DAY + DAY + HOUR, NOW.getTime()) }]);
   });
 
   test('the workflow failure incident fires inside its window and resolves after it, as annotations show it', async () => {

@@ -6,7 +6,11 @@
  * load. Reports the quiet organization's p50/p99 and the process RSS with and
  * without the noisy one, /health/ready latency and unexpected 5xx.
  *
- *   npm run reliability -- --mode noisy [--seconds 30] [--products 2000] [--days 20]
+ *   npm run reliability -- --mode noisy [--seconds 30] [--products 2000] [--days 20] [--rate-limit 6000]
+ *
+ * `--rate-limit` is the backend's RATE_LIMIT_PER_MINUTE: the shipped default
+ * unless given, so the flood meets what a deployment runs; `0` turns it off and
+ * leaves the admission limits alone against the flood.
  *
  * Targets: quiet p99 at most 2x solo, RSS under 512 MB, /health/ready always
  * under 200 ms, 0 unexpected 5xx. Exit code 1 on a 5xx or a leak; latency and
@@ -24,6 +28,8 @@ interface Options {
   seconds: number;
   products: number;
   days: number;
+  /** RATE_LIMIT_PER_MINUTE of the backend; undefined: the shipped default. */
+  rateLimitPerMinute?: number;
 }
 
 const DAY = 86_400_000;
@@ -136,7 +142,8 @@ function flood(probe: Probe, key: string, baseUrl: string, over: () => boolean):
 export async function runNoisy(options: Options): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mh-noisy-'));
   if (os.userInfo().uid === 0) fs.chmodSync(work, 0o755);
-  log(`noisy-neighbour mode: ${options.seconds} s per phase, ${options.products} products x ${options.days} days for the noisy organization; work dir ${work}`);
+  const rateLimit = options.rateLimitPerMinute === undefined ? 'the shipped RATE_LIMIT_PER_MINUTE' : options.rateLimitPerMinute === 0 ? 'no rate limit' : `RATE_LIMIT_PER_MINUTE=${options.rateLimitPerMinute}`;
+  log(`noisy-neighbour mode: ${options.seconds} s per phase, ${options.products} products x ${options.days} days for the noisy organization, ${rateLimit}; work dir ${work}`);
   const postgres = new Postgres(path.join(work, 'pg'));
   const redis = new RedisServer(await freePort());
   await postgres.start();
@@ -144,7 +151,7 @@ export async function runNoisy(options: Options): Promise<number> {
   const backend = new Backend(
     'noisy',
     await freePort(),
-    { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DEMO_DATA: 'off', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '1000000' },
+    { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DEMO_DATA: 'off', LOG_LEVEL: 'warn', ...(options.rateLimitPerMinute === undefined ? {} : { RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute) }) },
     path.join(work, 'backend.log'),
   );
   const admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
@@ -216,7 +223,7 @@ export async function runNoisy(options: Options): Promise<number> {
     const soloP99 = quantile(quietMs.solo!, 0.99);
     const noisyP99 = quantile(quietMs.noisy!, 0.99);
     rows.push(
-      ['phase length', `${options.seconds} s each; noisy data ${options.products} products x ${options.days} days`],
+      ['phase length', `${options.seconds} s each; noisy data ${options.products} products x ${options.days} days; ${rateLimit}`],
       ['quiet requests (solo / noisy)', `${quietMs.solo!.length} / ${quietMs.noisy!.length}`],
       ['quiet p50 (solo / noisy)', `${ms(quantile(quietMs.solo!, 0.5))} / ${ms(quantile(quietMs.noisy!, 0.5))}`],
       ['quiet p99 (solo / noisy)', `${ms(soloP99)} / ${ms(noisyP99)} (${soloP99 && noisyP99 ? (noisyP99 / soloP99).toFixed(2) : 'n/a'}x; target <= 2x)`],

@@ -27,14 +27,14 @@ const CLI = path.resolve(HERE, '../../backend/bin/metrics-hub.js');
 const CATALOG_TEMPLATE = path.join(HERE, 'catalog.yaml');
 
 const { values: args } = parseArgs({
-  options: { mode: { type: 'string', default: 'short' }, seed: { type: 'string' }, seconds: { type: 'string' }, products: { type: 'string' }, days: { type: 'string' } },
+  options: { mode: { type: 'string', default: 'short' }, seed: { type: 'string' }, seconds: { type: 'string' }, products: { type: 'string' }, days: { type: 'string' }, 'rate-limit': { type: 'string' } },
 });
 if (args.mode === 'noisy') {
   const { runNoisy } = await import('./noisy.js');
-  process.exit(await runNoisy({ seconds: Number(args.seconds ?? 30), products: Number(args.products ?? 2000), days: Number(args.days ?? 20) }));
+  process.exit(await runNoisy({ seconds: Number(args.seconds ?? 30), products: Number(args.products ?? 2000), days: Number(args.days ?? 20), rateLimitPerMinute: args['rate-limit'] === undefined ? undefined : Number(args['rate-limit']) }));
 }
 if (args.mode !== 'short' && args.mode !== 'long') {
-  console.error('usage: run.ts --mode short|long|noisy [--seed N] [--seconds S --products N --days D]');
+  console.error('usage: run.ts --mode short|long|noisy [--seed N] [--seconds S --products N --days D --rate-limit PER_MINUTE]');
   process.exit(2);
 }
 const LONG = args.mode === 'long';

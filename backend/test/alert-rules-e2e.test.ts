@@ -21,11 +21,13 @@ interface Event {
 
 /**
  * A steady business: every 3 minutes in [from, to) one order (40..59), one workflow run (every
- * 40th fails), one message sent (every 25th never delivered) and one bot answer (300..899 ms).
+ * 40th fails), one message sent (every 25th never delivered) and one bot answer (300..899 ms),
+ * except in the times `closed` names.
  */
-function normalTraffic(prefix: string, from: number, to: number): Event[] {
+function normalTraffic(prefix: string, from: number, to: number, closed: (time: number) => boolean = () => false): Event[] {
   const events: Event[] = [];
   for (let t = from, n = 0; t < to; t += 3 * MINUTE, n += 1) {
+    if (closed(t)) continue;
     const at = (offset: number) => new Date(t + offset).toISOString();
     events.push(
       { id: `${prefix}o${n}`, type: 'order.created', occurredAt: at(0), value: 40 + ((n * 13) % 20), attributes: { channel: 'web' } },
@@ -46,11 +48,11 @@ function incidents(from: number, to: number): Event[] {
   const span = to - from;
   const at = (index: number, of: number) => new Date(from + Math.floor(((index + 0.5) * span) / of)).toISOString();
   return [
-    ...Array.from({ length: 7 }, (_, n) => ({ id: `io${n}`, type: 'order.created', occurredAt: at(n, 7), value: 2000, attributes: { channel: 'web' } })),
-    ...Array.from({ length: 60 }, (_, n) => ({ id: `iw${n}`, type: 'workflow.finished', occurredAt: at(n, 60), value: 1200, attributes: { status: n < 45 ? 'FAILED' : 'SUCCESS' } })),
-    ...Array.from({ length: 60 }, (_, n) => ({ id: `is${n}`, type: 'message.sent', occurredAt: at(n, 60), attributes: { messageId: `im${n}`, channel: 'sms' } })),
-    ...Array.from({ length: 10 }, (_, n) => ({ id: `id${n}`, type: 'message.delivered', occurredAt: at(n, 10), attributes: { messageId: `im${n}`, channel: 'sms' } })),
-    ...Array.from({ length: 30 }, (_, n) => ({ id: `ib${n}`, type: 'bot.response', occurredAt: at(n, 30), value: 9000, attributes: { botId: 'faq', success: true } })),
+    ...Array.from({ length: 7 }, (_, n) => ({ id: `incident-o${n}`, type: 'order.created', occurredAt: at(n, 7), value: 2000, attributes: { channel: 'web' } })),
+    ...Array.from({ length: 60 }, (_, n) => ({ id: `incident-w${n}`, type: 'workflow.finished', occurredAt: at(n, 60), value: 1200, attributes: { status: n < 45 ? 'FAILED' : 'SUCCESS' } })),
+    ...Array.from({ length: 60 }, (_, n) => ({ id: `incident-s${n}`, type: 'message.sent', occurredAt: at(n, 60), attributes: { messageId: `incident-m${n}`, channel: 'sms' } })),
+    ...Array.from({ length: 10 }, (_, n) => ({ id: `incident-d${n}`, type: 'message.delivered', occurredAt: at(n, 10), attributes: { messageId: `incident-m${n}`, channel: 'sms' } })),
+    ...Array.from({ length: 30 }, (_, n) => ({ id: `incident-b${n}`, type: 'bot.response', occurredAt: at(n, 30), value: 9000, attributes: { botId: 'faq', success: true } })),
   ];
 }
 
@@ -80,7 +82,12 @@ test('every provisioned alert rule fires on its incident in the partial current 
     const organizations = [
       { name: 'no traffic at all', events: [] as Event[], firing: [] as string[] },
       { name: 'normal traffic up to the partial current hour', events: normalTraffic('n', history, at), firing: [] },
-      { name: 'normal traffic that stopped 4 hours ago (a quiet night)', events: normalTraffic('q', history, at - 4 * HOUR), firing: [] },
+      {
+        // Closed every day from 4 hours before `at`'s time of day to the end of its hour: the silence is the usual one.
+        name: 'a quiet night: no traffic for 4 hours, as every night',
+        events: normalTraffic('q', history, at, (time) => (((time - (at - 4 * HOUR)) % DAY) + DAY) % DAY < 4 * HOUR + HOUR),
+        firing: [],
+      },
       {
         name: 'incidents in the partial current hour',
         events: [...normalTraffic('i', history, at), ...incidents(at - 20 * MINUTE, at)],

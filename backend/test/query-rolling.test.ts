@@ -88,6 +88,13 @@ describe('the rolling query option: a metric over exactly the last N minutes', (
     assert.equal(single(await query(60, { metric: 'bot_response_time_ms', aggregation: 'p50' })), 300);
   });
 
+  test('compareToPrevious adds the window of equal length just before, at the same time', async () => {
+    const result = await query(20, { metric: 'orders_created', aggregation: 'count', compareToPrevious: true });
+    assert.equal(result.status, 200, result.error);
+    assert.deepEqual(result.frames.map((frame) => [column(frame, 'time')[0], column(frame, 'value')[0]]), [[at, 3], [at, 2]]);
+    assert.deepEqual(result.frames[1]!.schema.fields[1]!.labels, { period: 'previous' });
+  });
+
   test('no events at all: a count is 0, an average null, a ratio null (no data, not 0 %)', async () => {
     const quiet = at - 6 * HOUR;
     const count = await query(30, { metric: 'orders_created', aggregation: 'count' }, quiet);

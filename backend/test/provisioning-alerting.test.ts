@@ -41,7 +41,7 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
     assert.deepEqual(metrics, ['bot_response_time_ms', 'delivery_rate', 'order_value', 'orders_created', 'workflow_failure_rate']);
   });
 
-  test('rules on a band judge exactly what their catalog rule judges: its bound, hysteresis, pending time, split and complete hours', () => {
+  test('rules on a band judge exactly what their catalog rule judges: its bound, hysteresis, pending time, split and window', () => {
     const catalogRules = loadRules(catalog);
     let checked = 0;
     for (const rule of rules) {
@@ -51,17 +51,23 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
       assert.ok(source, `${rule.uid}: band names a catalog rule`);
       assert.equal(source.metric.key, query.model.metric, `${rule.uid}: the rule is the metric's`);
       assert.deepEqual(query.model.groupBy, source.rule.groupBy, `${rule.uid}: split`);
-      assert.deepEqual([reduce.model.reducer, reduce.model.settings.mode], ['last', 'dropNN'], `${rule.uid}: the last complete bucket (the partial one is null)`);
+      assert.deepEqual([reduce.model.reducer, reduce.model.settings.mode], ['last', 'dropNN'], `${rule.uid}: the one value (nulls are no data)`);
       const { evaluator, unloadEvaluator } = condition.model.conditions[0];
       const r = source.rule;
       if (r.type === 'baseline') {
         assert.equal(query.model.bandField, 'score');
         assert.deepEqual(evaluator, { type: 'gte', params: [0.5] }, `${rule.uid}: score 0.5 is the warning z`);
+        // A seasonal model predicts whole hours: one bucket back, `last` reads the last complete one.
+        assert.equal(query.model.rolling, undefined, `${rule.uid}: a baseline judges whole buckets`);
+        assert.equal(query.relativeTimeRange.from * 1000, r.bucket, `${rule.uid}: one bucket`);
       } else if (r.type === 'threshold') {
         const bound = (r.warning ?? r.critical)!;
         const slack = r.hysteresis ?? Math.abs(bound) * 0.05;
         const above = r.direction === 'above';
         assert.equal(query.model.bandField, above ? 'lower' : 'upper');
+        // The rule's window, rolling: up to the evaluation, the current partial hour included.
+        assert.equal(query.model.rolling, true, `${rule.uid}: rolling`);
+        assert.deepEqual(query.relativeTimeRange, { from: r.window / 1000, to: 0 }, `${rule.uid}: window`);
         assert.deepEqual(evaluator, { type: above ? 'gte' : 'lte', params: [bound] }, `${rule.uid}: bound`);
         assert.equal(unloadEvaluator.type, above ? 'lt' : 'gt');
         assert.ok(Math.abs(unloadEvaluator.params[0] - (above ? bound - slack : bound + slack)) < 1e-9, `${rule.uid}: hysteresis as recovery threshold`);
@@ -80,7 +86,34 @@ describe('alert rule provisioning (provisioning/alerting/rules.yaml)', () => {
     const [query, , condition] = rule.data;
     assert.deepEqual(condition.model.conditions[0].evaluator, { type: 'gt', params: [source.critical] });
     assert.equal(query.relativeTimeRange.from * 1000, source.window);
+    assert.equal(query.model.rolling, true, 'the last 2 h up to the evaluation, not whole clock hours');
     assert.deepEqual(query.model.groupBy, source.groupBy);
+  });
+
+  test('the revenue spike compares the rolling last 30 minutes with three average half hours of the previous week', () => {
+    const rule = rules.find((one) => one.uid === 'mh-revenue-spike');
+    const [recent, week, , , math] = rule.data;
+    assert.deepEqual([recent.model.rolling, recent.relativeTimeRange], [true, { from: 1800, to: 0 }]);
+    assert.deepEqual([week.model.rolling, week.relativeTimeRange], [undefined, { from: 7 * 86_400, to: 3600 }], 'complete hours of the week before');
+    assert.equal(math.model.expression, '$D > 0 && $C > $D * 1.5');
+  });
+
+  test('no data is Normal and an unanswerable query is an error, on purpose', () => {
+    // No data: no traffic or too little volume in the window (quiet nights), never an incident.
+    // Error: a backend that cannot answer raises Grafana's DatasourceError instead of staying silent.
+    for (const rule of rules) assert.deepEqual([rule.noDataState, rule.execErrState], ['OK', 'Error'], rule.uid);
+  });
+
+  test('alert rules go into the dashboards\' folder, found by its title by both provisioners', () => {
+    // Grafana's alerting provisioner finds (or creates, with a random uid) a folder by title only.
+    // A dashboards provider with its own folderUid would then make a second "Metrics Hub"; without
+    // one it finds the same folder by title, so both share one folder and its uid.
+    const providers: any[] = readYaml('provisioning/dashboards/metricshub.yaml').providers;
+    for (const group of rulesFile.groups) {
+      const provider = providers.find((one) => one.folder === group.folder);
+      assert.ok(provider, `group ${group.name}: folder '${group.folder}' is a dashboards provider's folder`);
+      assert.equal(provider.folderUid, undefined, `provider ${provider.name}: a folderUid would split the folder in two`);
+    }
   });
 
   test('every rule has a unique uid, a title, a duration, valid states, labels and runbook annotations', () => {

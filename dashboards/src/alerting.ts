@@ -14,8 +14,11 @@ export const FOLDER = 'Metrics Hub';
 export const GROUP = 'metricshub-business';
 export const CONTACT_POINT = 'Metrics Hub on-call';
 const EXPRESSIONS = { type: '__expr__', uid: '__expr__' };
-const HOUR = 3600;
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+/** What "Revenue spike" compares: the last half hour, to the minute. */
+const REVENUE_WINDOW = 30 * MINUTE;
 
 /** A data step that runs a Metrics Hub query over [now - from, now - to]. */
 function metricsHub(refId: string, query: MetricsHubQueryBuilder, from: number, to = 0): QueryBuilder {
@@ -49,6 +52,8 @@ function rule(uid: string, title: string, severity: 'warning' | 'critical', metr
   return new RuleBuilder(title)
     .uid(uid)
     .labels({ team: 'metricshub', severity, metric })
+    // No data is no traffic in the window (a quiet night, a new organization) or too little
+    // volume to judge (a ratio's minVolume): not an incident, so the rule stays Normal.
     .noDataState('OK')
     // A Metrics Hub backend that cannot answer is its own alert (DatasourceError), not a silent OK.
     .execErrState('Error')
@@ -80,9 +85,10 @@ interface LimitTexts {
 }
 
 /**
- * A Grafana rule on the metric's own threshold anomaly rule from the catalog:
- * same critical limit, window, pending time and per-dimension split, so Grafana
- * pages exactly when the backend's anomaly turns critical.
+ * A Grafana rule on the metric's own threshold anomaly rule from the catalog: same critical
+ * limit, window length, pending time and per-dimension split, judged over a rolling window
+ * (the last `window` up to the evaluation, to the minute), so an incident in the current hour
+ * pages before the hour is over.
  */
 function limitRule(catalog: CatalogQueries, key: string, texts: LimitTexts): RuleBuilder {
   const metric = catalog.metric(key);
@@ -94,7 +100,7 @@ function limitRule(catalog: CatalogQueries, key: string, texts: LimitTexts): Rul
   const shown = percent ? 'humanizePercentage' : 'humanize';
   const per = source.groupBy.map((dimension) => `{{ $labels.${dimension} }}`).join(', ');
   return rule(texts.uid, texts.title(limit), 'critical', key)
-    .withQuery(metricsHub('A', catalog.query(key, { groupBy: source.groupBy }), source.window / 1000))
+    .withQuery(metricsHub('A', catalog.query(key, { groupBy: source.groupBy, rolling: true }), source.window / 1000))
     .withQuery(reduce('B', 'A', 'last'))
     .withQuery(threshold('C', 'B', severity.bad === 'above' ? 'gt' : 'lt', critical))
     .condition('C')
@@ -111,7 +117,7 @@ function limitRule(catalog: CatalogQueries, key: string, texts: LimitTexts): Rul
 interface BandTexts {
   uid: string;
   title: string;
-  summary: string;
+  summary: (rule: MetricRule['rule']) => string;
   /** Says exactly what is judged, from the catalog rule's own settings. */
   description: (rule: MetricRule['rule']) => string;
   runbook: string[];
@@ -121,40 +127,50 @@ const pct = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
 const windowOf = (rule: MetricRule['rule']) => (rule.type === 'threshold' ? `${rule.window / 3_600_000}` : '?');
 
 /**
- * A Grafana rule on what a catalog rule judges, read through the `band` query option: for a
- * ratio rule the edge of its Wilson interval against its first bound, with the rule's hysteresis
- * as Grafana's recovery threshold; for a baseline rule the anomaly score against 0.5 (the score
- * at its warning z). The range is one bucket long, so it holds the last complete bucket and the
- * partial current one, whose band is null: `last` (nulls dropped) reads the bucket the backend
- * rule judges, and a bucket without enough volume is no data, as the backend skips it.
+ * A Grafana rule on what a catalog rule judges, read through the `band` query option.
+ *
+ * A ratio rule: the edge of its Wilson interval against its first bound, with the rule's
+ * hysteresis as Grafana's recovery threshold, over a rolling window as long as the rule's
+ * (`rolling`: the last 3 hours up to the evaluation, the current partial hour as far as it has
+ * happened). Evaluated on the hour it judges exactly the hours the backend rule judges; between
+ * hours it sees an incident that began in the current hour. Fewer events than the rule's
+ * minVolume (a quiet night) is no data, as the backend skips it.
+ *
+ * A baseline rule: the anomaly score against 0.5 (the score at its warning z). Its model predicts
+ * whole hours of the week, so it judges the last complete hour: the range is one bucket long, it
+ * holds that hour and the partial current one, whose band is null, and `last` (nulls dropped)
+ * reads the hour the backend rule judges.
  */
 function bandRule(catalog: CatalogQueries, id: string, texts: BandTexts): RuleBuilder {
   const { metric, rule: source } = catalog.rule(id);
   let field: 'lower' | 'upper' | 'score';
   let condition: QueryBuilder;
-  let bucketSeconds = HOUR;
+  let rangeSeconds: number;
+  let rolling = false;
   if (source.type === 'baseline') {
     field = 'score';
-    bucketSeconds = source.bucket / 1000;
+    rangeSeconds = source.bucket / 1000;
     condition = threshold('C', 'B', 'gte', 0.5);
   } else if (source.type === 'threshold' && metric.kind === 'ratio') {
     const bound = (source.warning ?? source.critical)!;
     const slack = source.hysteresis ?? Math.abs(bound) * 0.05;
     const above = source.direction === 'above';
     field = above ? 'lower' : 'upper';
+    rangeSeconds = source.window / 1000;
+    rolling = true;
     condition = threshold('C', 'B', above ? 'gte' : 'lte', bound, above ? { type: 'lt', value: bound - slack } : { type: 'gt', value: bound + slack });
   } else {
     throw new Error(`alerting: rule '${id}' has no band (bands exist for baseline rules and threshold rules on ratios)`);
   }
-  const query = catalog.query(metric.key, { groupBy: source.groupBy, band: id, bandField: field });
+  const query = catalog.query(metric.key, { groupBy: source.groupBy, band: id, bandField: field, ...(rolling && { rolling }) });
   return rule(texts.uid, texts.title, 'warning', metric.key)
-    .withQuery(metricsHub('A', query, bucketSeconds))
+    .withQuery(metricsHub('A', query, rangeSeconds))
     .withQuery(reduce('B', 'A', 'last'))
     .withQuery(condition)
     .condition('C')
     .forDuration(duration(source.for))
     .keepFiringFor(duration(source.keepFiringFor))
-    .annotations(annotations(texts.summary, texts.description(source), texts.runbook));
+    .annotations(annotations(texts.summary(source), texts.description(source), texts.runbook));
 }
 
 export function alertRules(catalog: CatalogQueries): Rule[] {
@@ -162,10 +178,10 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     bandRule(catalog, 'workflow_failure_rate_high', {
       uid: 'mh-workflow-failure-rate',
       title: 'Workflow failure rate high',
-      summary: 'At least {{ humanizePercentage $values.B.Value }} of workflow runs are failing (lower edge of the Wilson interval, last complete hours)',
+      summary: (r) => `At least {{ humanizePercentage $values.B.Value }} of workflow runs are failing (lower edge of the Wilson interval, last ${windowOf(r)} hours up to now)`,
       description: (r) =>
         r.type === 'threshold'
-          ? `The catalog rule workflow_failure_rate_high, read through its band: over the last ${windowOf(r)} complete hours (at least ${r.minVolume} runs), the failure rate's Wilson interval at z = ${r.confidence} lies at or above ${pct(r.warning!)}; it resolves once it falls under ${pct(r.warning! - (r.hysteresis ?? r.warning! * 0.05))}.`
+          ? `The catalog rule workflow_failure_rate_high, read through its band over a rolling window: over the last ${windowOf(r)} hours up to the evaluation, the current hour as far as it has happened (at least ${r.minVolume} runs), the failure rate's Wilson interval at z = ${r.confidence} lies at or above ${pct(r.warning!)}; it resolves once it falls under ${pct(r.warning! - (r.hysteresis ?? r.warning! * 0.05))}.`
           : '',
       runbook: [
         'Open the Business overview dashboard, row "Workflow health": which status grows (FAILED or FAILED_SAFETY_LIMIT)?',
@@ -178,10 +194,10 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     bandRule(catalog, 'delivery_rate_low', {
       uid: 'mh-delivery-rate-drop',
       title: 'Message delivery rate dropped',
-      summary: 'At most {{ humanizePercentage $values.B.Value }} of sent messages are delivered (upper edge of the Wilson interval, last complete hours)',
+      summary: (r) => `At most {{ humanizePercentage $values.B.Value }} of sent messages are delivered (upper edge of the Wilson interval, last ${windowOf(r)} hours up to now)`,
       description: (r) =>
         r.type === 'threshold'
-          ? `The catalog rule delivery_rate_low, read through its band: over the last ${windowOf(r)} complete hours (at least ${r.minVolume} messages sent), the delivery rate's Wilson interval at z = ${r.confidence} lies at or below ${pct(r.warning!)}; it resolves once it rises over ${pct(r.warning! + (r.hysteresis ?? r.warning! * 0.05))}.`
+          ? `The catalog rule delivery_rate_low, read through its band over a rolling window: over the last ${windowOf(r)} hours up to the evaluation, the current hour as far as it has happened (at least ${r.minVolume} messages sent), the delivery rate's Wilson interval at z = ${r.confidence} lies at or below ${pct(r.warning!)}; it resolves once it rises over ${pct(r.warning! + (r.hysteresis ?? r.warning! * 0.05))}.`
           : '',
       runbook: [
         'Open the Source: Metrics Hub events dashboard, panel "Delivery rate": is one channel affected or all?',
@@ -193,7 +209,7 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     bandRule(catalog, 'orders_unusual', {
       uid: 'mh-orders-unusual',
       title: 'Orders unusual for this hour of the week',
-      summary: 'Orders in the last complete hour have an anomaly score of {{ humanize $values.B.Value }} (alert from 0.5)',
+      summary: () => 'Orders in the last complete hour have an anomaly score of {{ humanize $values.B.Value }} (alert from 0.5)',
       description: (r) =>
         r.type === 'baseline'
           ? `The catalog rule orders_unusual, read through its band: the orders of the last complete hour are at least ${r.warningZ} robust standard deviations (${r.transform === 'sqrt' ? 'on a square-root scale' : 'raw'}) from what the same hour of the last ${r.seasons} weeks, the same hour of recent days or the last hours predict (score 0.5 and more).`
@@ -206,18 +222,20 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
     }),
 
     rule('mh-revenue-spike', 'Revenue spike', 'warning', 'order_value')
-      .withQuery(metricsHub('A', catalog.query('order_value'), HOUR))
+      .withQuery(metricsHub('A', catalog.query('order_value', { rolling: true }), REVENUE_WINDOW))
+      // Complete hours: the range ends an hour ago, and the hour holding its end is the last complete one.
       .withQuery(metricsHub('B', catalog.query('order_value'), 7 * DAY, HOUR))
       .withQuery(reduce('C', 'A', 'last'))
       .withQuery(reduce('D', 'B', 'mean'))
-      .withQuery(math('E', '$D > 0 && $C > $D * 3'))
+      // Three average half hours: 1.5 average hours. With no orders for a week D is 0 and nothing is a spike.
+      .withQuery(math('E', `$D > 0 && $C > $D * ${(3 * REVENUE_WINDOW) / HOUR}`))
       .withQuery(threshold('F', 'E', 'gt', 0))
       .condition('F')
       .forDuration('5m')
       .annotations(
         annotations(
-          'Revenue this hour is {{ humanize $values.C.Value }}, over 3x the hourly average of {{ humanize $values.D.Value }}',
-          'Order value in the current hour is more than three times the average hourly order value of the previous 7 days.',
+          'Revenue in the last 30 minutes is {{ humanize $values.C.Value }}, over 3x an average half hour of the previous 7 days (average hour: {{ humanize $values.D.Value }})',
+          'Order value in the last 30 minutes up to the evaluation (a rolling window: the current hour as far as it has happened) is more than three times that of an average half hour of the previous 7 days (half the average hourly order value over the complete hours of the last 7 days).',
           [
             'Good news or a problem? Compare "Orders and payments": a real spike shows more orders and successful payments.',
             'If orders rise without payments, look for duplicated order events or a test shop sending to production.',
@@ -230,7 +248,7 @@ export function alertRules(catalog: CatalogQueries): Rule[] {
       uid: 'mh-bot-p95-response-time',
       title: (limit) => `Bot p95 response time above ${limit}`,
       subject: 'Bot p95 response time',
-      description: (limit, window) => `The 95th percentile response time of all bot responses over the last ${window} is above ${limit}.`,
+      description: (limit, window) => `The 95th percentile response time of all bot responses over the last ${window} up to the evaluation (a rolling window: the current hour as far as it has happened) is above ${limit}.`,
       runbook: [
         'Open Bot performance with $bot set to this bot: do p50 and p99 rise too (the bot is slow) or only p99 (a few slow calls)?',
         'Check the bot\'s upstream model or API latency and its error rate on the same dashboard.',

@@ -31,6 +31,8 @@ export interface MetricsHubQuery extends Dataquery {
   /** What an anomaly rule of the metric judges (docs/api.md, "Bands"). */
   band?: string;
   bandField?: BandField;
+  /** The metric over exactly the query's range, from raw events (docs/api.md, "Rolling windows"). */
+  rolling?: boolean;
   /** format 'list' only: how many events and which attributes as columns. */
   limit?: number;
   columns?: string[];
@@ -47,6 +49,7 @@ export interface QueryOptions {
   live?: boolean;
   band?: string;
   bandField?: BandField;
+  rolling?: boolean;
   limit?: number;
   columns?: string[];
   refId?: string;
@@ -70,6 +73,7 @@ export class MetricsHubQueryBuilder implements Builder<Dataquery> {
       ...(options.live ? { live: true } : {}),
       ...(options.band ? { band: options.band } : {}),
       ...(options.bandField ? { bandField: options.bandField } : {}),
+      ...(options.rolling ? { rolling: true } : {}),
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       ...(options.columns ? { columns: options.columns } : {}),
       _implementsDataqueryVariant() {},

@@ -55,6 +55,11 @@ export interface MetricsHubQuery extends DataQuery {
   format?: QueryFormat;
   compareToPrevious?: boolean;
   live?: boolean;
+  /**
+   * The metric over exactly the panel's or alert rule's range, to the millisecond, from raw
+   * events: one point per series at the range's end (time series and tables, at most 24 h).
+   */
+  rolling?: boolean;
   /** Series names from a label template such as `{{botId}} p95` (time series only). */
   legend?: string;
   /** Table only: sort by "value" or a group-by dimension; with limit, the top N rows. */

@@ -37,6 +37,8 @@ export function bandRule(rules: readonly MetricRule[], plan: Plan, ruleId: strin
   if (plan.bandField && !bandFieldsOf(found).includes(plan.bandField)) return `bandField: rule '${ruleId}' has no '${plan.bandField}' (it has ${bandFieldsOf(found).join(', ')})`;
   const rule = found.rule;
   if (rule.type === 'change' || (rule.type === 'threshold' && found.metric.kind !== 'ratio')) return `band: rule '${ruleId}' is a ${rule.type} rule on a ${found.metric.kind}; bands exist for baseline rules and for threshold rules on ratios${offer}`;
+  // A rolling window is one exact range: what a ratio rule judges over it needs no buckets, a seasonal baseline does.
+  if (plan.rolling) return rule.type === 'threshold' ? found : `band: rule '${ruleId}' judges whole ${rule.bucket / 3_600_000} h buckets against its seasonal baseline; turn off rolling to read its band`;
   const step = rule.type === 'baseline' ? rule.bucket : 3_600_000;
   if (plan.bucketMs !== step) return `band: rule '${ruleId}' judges ${step / 3_600_000} h buckets but this query has ${plan.bucketMs / 3_600_000} h buckets; set the interval (or max data points) so buckets are ${step / 3_600_000} h`;
   return found;
@@ -52,6 +54,7 @@ export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule
   // A bucket still open at `to` (or now) is partial: an alert rule replayed at a past time sees what it would have seen then.
   const end = Math.min(now, plan.to.getTime());
   const complete = (time: number) => time + plan.bucketMs <= end;
+  if (plan.rolling && rule.type === 'threshold') return rollingRatioBand(reader, plan, rule);
   if (rule.type === 'baseline') return baselineBand(reader, plan, rule, times, complete);
   if (rule.type === 'threshold' && metric.kind === 'ratio') return ratioBand(reader, plan, rule, times, complete);
   return new Map();
@@ -96,6 +99,18 @@ async function ratioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConf
     };
     const bounds = times.map((time) => (complete(time) ? ratioBounds(rule, sums(num, alignDown(time, plan.bucketMs)), sums(den, alignDown(time, plan.bucketMs))) : null));
     out.set(keyOf(den.labels), { lower: bounds.map((b) => b?.lower ?? null), upper: bounds.map((b) => b?.upper ?? null) });
+  }
+  return out;
+}
+
+/** A rolling window's band: the rule's interval over exactly [from, to), the window the query itself names. */
+async function rollingRatioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConfig): Promise<Map<string, BandColumns>> {
+  const { numerator, denominator } = await reader.parts(plan, plan.from, plan.to);
+  const numerators = new Map(numerator.map((one) => [keyOf(one.labels), one.values[0] ?? 0]));
+  const out = new Map<string, BandColumns>();
+  for (const den of denominator) {
+    const bounds = ratioBounds(rule, numerators.get(keyOf(den.labels)) ?? 0, den.values[0] ?? 0);
+    out.set(keyOf(den.labels), { lower: [bounds?.lower ?? null], upper: [bounds?.upper ?? null] });
   }
   return out;
 }

@@ -11,6 +11,9 @@ export const DAY_MS = BUCKET_MS.day;
  */
 export const WHOLE_RANGE_MS = 2 ** 52;
 
+/** Longest `rolling` range: raw events are read row by row, so longer ranges belong to the rollups. */
+export const ROLLING_MAX_MS = DAY_MS;
+
 export const alignDown = (ms: number, size: number): number => Math.floor(ms / size) * size;
 
 /** Start times of the buckets that touch [from, to), ascending. */

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load.js';
 import { suggestMetric } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { Filter } from '../sources/types.js';
-import { chooseBucketMs, DAY_MS, WHOLE_RANGE_MS } from './buckets.js';
+import { chooseBucketMs, DAY_MS, ROLLING_MAX_MS, WHOLE_RANGE_MS } from './buckets.js';
 import { LIMIT_MAX, LIST_DEFAULT_LIMIT, ORDER_DIRECTIONS, type Format, type OrderBy, type QueryInput } from './schema.js';
 
 /** One query checked against the catalog and ready to run. */
@@ -20,6 +20,8 @@ export interface Plan {
   band?: string;
   /** Only this band column instead of the series (for alert rules). */
   bandField?: BandField;
+  /** Exactly [from, to) from raw events, one bucket for the whole range (the `rolling` option). */
+  rolling?: boolean;
   /** Half-open range [from, to). */
   from: Date;
   to: Date;
@@ -90,6 +92,11 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     return fail(`the time range spans ${Math.ceil(rangeDays)} days; the limit is ${context.maxRangeDays} days (QUERY_MAX_RANGE_DAYS)`);
   }
 
+  if (query.rolling) {
+    const problem = rollingProblem(query, metric, catalog, to.getTime() - from.getTime());
+    if (problem) return fail(problem);
+  }
+
   const groupBy = [...new Set(query.groupBy)];
   // A list's limit is its own (checked above); top-N is for tables.
   const top = query.format === 'list' ? {} : topN(query, groupBy);
@@ -110,9 +117,19 @@ export function planQuery(query: QueryInput, context: PlanContext): Plan | PlanE
     ...(query.bandField && { bandField: query.bandField }),
     from,
     to,
-    bucketMs: query.format === 'timeseries' ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
+    ...(query.rolling && { rolling: true }),
+    bucketMs: query.format === 'timeseries' && !query.rolling ? chooseBucketMs(from.getTime(), to.getTime(), intervalMs, context.maxDataPoints) : WHOLE_RANGE_MS,
     ...(listing && { list: listing }),
   };
+}
+
+/** Why a query cannot have a rolling window (the source's own limits are its adapter's to check). */
+function rollingProblem(query: QueryInput, metric: CatalogMetric, catalog: Catalog, spanMs: number): string | undefined {
+  if (query.format !== 'timeseries' && query.format !== 'table') return `rolling: applies to formats timeseries and table, not '${query.format}'`;
+  if (catalog.source(metric.source)?.type !== 'events') return `rolling: reads raw events, which only an events source keeps; '${metric.key}' comes from '${metric.source}'`;
+  if (metric.level) return `rolling: metric '${metric.key}' is a level (a running total); it has no rolling window`;
+  if (spanMs > ROLLING_MAX_MS) return `rolling: the range spans ${Math.ceil(spanMs / 60_000)} minutes; a rolling window is at most ${ROLLING_MAX_MS / 60_000} minutes (24 h), longer ranges read the hourly buckets`;
+  return undefined;
 }
 
 /** Checks a table query's top-N: `orderBy` by value or a group-by dimension, `limit` 1..1000. */

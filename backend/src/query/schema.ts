@@ -76,6 +76,11 @@ export const querySchema = z.object({
     .max(20, 'at most 20 columns')
     .optional(),
   live: z.boolean().default(false),
+  /**
+   * The metric over exactly [from, to), to the millisecond, from the raw events: one point per
+   * series at `to` (a table: one row per group). What an alert rule on "the last 30 minutes" reads.
+   */
+  rolling: z.boolean().optional(),
   hide: z.boolean().default(false),
   /** Id of one of the metric's anomaly rules: adds what it judges (expected, lower, upper, score) to each series. */
   band: z.string().max(64, 'must be at most 64 characters').optional(),

@@ -218,17 +218,19 @@ export class QueryService {
       const current = await this.series(organizationId, plan, plan.from, plan.to, onSeries);
       return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
-    // The previous period is shifted by whole buckets so its points line up with the current ones.
+    // The previous period is shifted by whole buckets so its points line up with the current ones (a rolling window by its length).
     const span = plan.to.getTime() - plan.from.getTime();
-    const shift = Math.ceil(span / plan.bucketMs) * plan.bucketMs;
+    const shift = plan.rolling ? span : Math.ceil(span / plan.bucketMs) * plan.bucketMs;
     const [current, previous] = await Promise.all([
       this.series(organizationId, plan, plan.from, plan.to, onSeries),
       plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries) : undefined,
     ]);
     const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? []) : undefined;
+    // A rolling window's one point stands at its end: the value as of `to`.
+    if (plan.rolling) for (const one of current.series) one.times = [plan.to.getTime()];
     const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
     if (previous) {
-      const shifted = previous.series.map((one) => ({ ...one, times: one.times.map((time) => time + shift) }));
+      const shifted = previous.series.map((one) => ({ ...one, times: plan.rolling ? [plan.to.getTime()] : one.times.map((time) => time + shift) }));
       frames.push(...timeSeriesFrames(context(previous.cached), shifted, { previous: true }));
     }
     return frames;
@@ -391,9 +393,9 @@ export class QueryService {
   private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date): Promise<Fetched> {
     const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
     // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
-    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
+    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
     const { value, cached } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), () =>
-      this.registry.query(metric.source, query),
+      plan.rolling ? this.registry.window(metric.source, query) : this.registry.query(metric.source, query),
     );
     return { series: value, cached };
   }

@@ -196,6 +196,14 @@ export class SourceRegistry {
     return this.run(sourceId, (adapter, signal) => adapter.query(query, signal));
   }
 
+  /** A rolling window of a metric (exact [from, to)), under the same timeout and limit as its queries. */
+  async window(sourceId: string, query: SourceQuery): Promise<Series[]> {
+    return this.run(sourceId, (adapter, signal) => {
+      if (!adapter.window) throw new SourceError(sourceId, 'bad_query', `source '${sourceId}' (${adapter.type}) keeps no raw events, so it has no rolling window; turn off rolling to read its buckets`);
+      return adapter.window(query, signal);
+    });
+  }
+
   /** Lists raw events of a metric (format: list), under the same timeout and limit as its queries. */
   async list(sourceId: string, query: ListQuery): Promise<ListRow[]> {
     return this.run(sourceId, (adapter, signal) => {

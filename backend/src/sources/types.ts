@@ -74,6 +74,11 @@ export interface SourceAdapter {
   readonly type: string;
   initialize(): Promise<void>;
   query(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
+  /**
+   * The metric over exactly [from, to), to the millisecond, as one point per series (the
+   * `rolling` query option); only sources that keep raw events implement it.
+   */
+  window?(query: SourceQuery, signal: AbortSignal): Promise<Series[]>;
   /** Lists raw events (format: list); only sources that keep events implement it. */
   list?(query: ListQuery, signal: AbortSignal): Promise<ListRow[]>;
   /**

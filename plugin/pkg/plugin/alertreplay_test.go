@@ -52,11 +52,16 @@ func (e evaluator) holds(v float64) bool {
 	panic("evaluator type " + e.Type + " not emulated")
 }
 
-// bandRules reads the provisioned rules that query a band: uid -> (backend rule id, condition).
-func bandRules(t *testing.T) map[string]struct {
+// bandRule is a provisioned rule that queries a band: the backend rule it reads, its condition,
+// and whether it reads a rolling window (the last N hours up to the evaluation) or whole buckets.
+type bandRule struct {
 	band      string
+	rolling   bool
 	condition thresholdModel
-} {
+}
+
+// bandRules reads the provisioned rules that query a band, by uid.
+func bandRules(t *testing.T) map[string]bandRule {
 	t.Helper()
 	raw, err := os.ReadFile(provisionedRules)
 	if err != nil {
@@ -77,21 +82,20 @@ func bandRules(t *testing.T) map[string]struct {
 	if err := yaml.Unmarshal(raw, &file); err != nil {
 		t.Fatalf("%s: %v", provisionedRules, err)
 	}
-	out := map[string]struct {
-		band      string
-		condition thresholdModel
-	}{}
+	out := map[string]bandRule{}
 	for _, g := range file.Groups {
 		for _, r := range g.Rules {
 			var band string
+			var rolling bool
 			var condition thresholdModel
 			for _, d := range r.Data {
 				var model struct {
-					Band string `yaml:"band"`
+					Band    string `yaml:"band"`
+					Rolling bool   `yaml:"rolling"`
 				}
 				_ = d.Model.Decode(&model)
 				if model.Band != "" {
-					band = model.Band
+					band, rolling = model.Band, model.Rolling
 				}
 				if d.RefID == r.Condition {
 					if err := d.Model.Decode(&condition); err != nil {
@@ -100,10 +104,7 @@ func bandRules(t *testing.T) map[string]struct {
 				}
 			}
 			if band != "" {
-				out[r.UID] = struct {
-					band      string
-					condition thresholdModel
-				}{band, condition}
+				out[r.UID] = bandRule{band, rolling, condition}
 			}
 		}
 	}
@@ -152,6 +153,10 @@ func TestProvisionedBandRulesFireInTheHoursTheirBackendRulesDo(t *testing.T) {
 			loaded := map[string]bool{}
 			for i, tick := range replay.Ticks {
 				at := time.UnixMilli(tick)
+				if rule.rolling {
+					// A rolling window evaluated on the hour holds exactly the hours the backend judged a minute later.
+					at = at.Truncate(time.Hour)
+				}
 				var queries []alertQuery
 				for _, aq := range provisionedAlertQueries(t, at) {
 					if aq.rule == uid {

@@ -57,6 +57,10 @@ type Query struct {
 	Band string `json:"band,omitempty"`
 	// BandField answers only one band column (expected, lower, upper or score): what an alert rule thresholds.
 	BandField string `json:"bandField,omitempty"`
+	// Rolling answers the metric over exactly the query's range, to the millisecond, from raw
+	// events: one point per series at the range's end. An alert rule with a 30-minute relative
+	// range then judges the last 30 minutes, the current partial hour included.
+	Rolling bool `json:"rolling,omitempty"`
 	// Live queries are answered by a Grafana Live channel, never sent to /api/v1/query.
 	Live bool `json:"-"`
 }
@@ -90,6 +94,7 @@ type queryJSON struct {
 	Columns           []string `json:"columns"`
 	Band              string   `json:"band"`
 	BandField         string   `json:"bandField"`
+	Rolling           bool     `json:"rolling"`
 	Live              bool     `json:"live"`
 }
 
@@ -115,6 +120,7 @@ func ParseQuery(dq backend.DataQuery) (Query, error) {
 		Columns:           raw.Columns,
 		Band:              strings.TrimSpace(raw.Band),
 		BandField:         strings.TrimSpace(raw.BandField),
+		Rolling:           raw.Rolling,
 		Live:              raw.Live,
 	}
 	if raw.Limit != nil {
@@ -152,6 +158,9 @@ func (q Query) validate() error {
 		if err := f.validate(); err != nil {
 			return fmt.Errorf("%w: filters[%d]: %v", errInvalidQuery, i, err)
 		}
+	}
+	if q.Rolling && q.Format != FormatTimeSeries && q.Format != FormatTable {
+		return fmt.Errorf("%w: rolling: applies to formats timeseries and table, not '%s'", errInvalidQuery, q.Format)
 	}
 	if err := q.validateTopN(); err != nil {
 		return err

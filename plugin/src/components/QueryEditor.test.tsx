@@ -164,6 +164,15 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ legend: '{{channel}} sum' }));
   });
 
+  it('turns on a rolling window for alert rules on the last N minutes, and drops it when turned off', async () => {
+    const { onChange } = setup({ format: 'timeseries' });
+    await catalogLoaded();
+    await userEvent.click(screen.getByLabelText(/^Rolling window/));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ rolling: true }));
+    await userEvent.click(screen.getByLabelText(/^Rolling window/));
+    expect(onChange.mock.calls.at(-1)[0].rolling).toBeUndefined();
+  });
+
   it('keeps format and comparison through Live on and off', async () => {
     const { onChange } = setup({ compareToPrevious: true, format: 'timeseries' });
     await catalogLoaded();

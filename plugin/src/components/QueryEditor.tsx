@@ -132,7 +132,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <>
             <EditorRow>
               <EditorField label="Format" tooltip={FORMAT_OPTIONS.map((o) => `${o.label}: ${o.description}`).join('. ')}>
-                <RadioButtonGroup options={FORMAT_OPTIONS} value={format} onChange={(next) => update({ ...query, format: next })} />
+                <RadioButtonGroup options={FORMAT_OPTIONS} value={format} onChange={(next) => update({ ...query, format: next, rolling: next === 'timeseries' || next === 'table' ? query.rolling : undefined })} />
               </EditorField>
               {(timeseries || format === 'table') && (
                 <EditorField label="Group by" htmlFor="mh-group-by" optional tooltip="One series (or table row) per value of these dimensions">
@@ -155,6 +155,15 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                     value={Boolean(query.compareToPrevious)}
                     onChange={(e) => update({ ...query, compareToPrevious: e.currentTarget.checked })}
                   />
+                </EditorField>
+              )}
+              {(timeseries || format === 'table') && (
+                <EditorField
+                  label="Rolling window"
+                  htmlFor="mh-rolling"
+                  tooltip="Exactly the time range, to the minute, from raw events: one value per series at its end (at most 24 h). For alert rules on the last N minutes; off, whole hourly buckets are read"
+                >
+                  <EditorSwitch id="mh-rolling" value={Boolean(query.rolling)} onChange={(e) => update({ ...query, rolling: e.currentTarget.checked || undefined })} />
                 </EditorField>
               )}
               {timeseries && (

@@ -23,6 +23,9 @@ export function queryDisplayText(query: MetricsHubQuery): string {
   if (query.format && query.format !== 'timeseries') {
     parts.push(`as ${query.format}`);
   }
+  if (query.rolling) {
+    parts.push('over the exact range (rolling)');
+  }
   if (query.compareToPrevious) {
     parts.push('vs previous period');
   }

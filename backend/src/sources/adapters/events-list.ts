@@ -13,14 +13,14 @@ import type { Filter, ListQuery, ListRow } from '../types.js';
  * the status of a bot response comes from `success`, a started bot
  * conversation is `active`; any other dimension is the attribute as text.
  */
-function dimensionSql(nameParam: string): string {
+export function dimensionSql(nameParam: string): string {
   return `CASE
     WHEN ${nameParam} = 'status' AND event_type = 'bot.response' THEN CASE WHEN attributes->'success' = 'true'::jsonb THEN 'success' ELSE 'error' END
     WHEN ${nameParam} = 'status' AND event_type = 'bot.conversation_started' THEN 'active'
     ELSE attributes->>${nameParam} END`;
 }
 
-class Params {
+export class Params {
   readonly values: unknown[] = [];
   add(value: unknown): string {
     this.values.push(value);
@@ -28,7 +28,7 @@ class Params {
   }
 }
 
-function condition(filter: Filter, params: Params): string {
+export function condition(filter: Filter, params: Params): string {
   const column = dimensionSql(`${params.add(filter.dimension)}::text`);
   const values = Array.isArray(filter.value) ? filter.value : [filter.value];
   if (filter.op === 'eq' || filter.op === 'in') return `(${column}) = ANY(${params.add(values)}::text[])`;

@@ -12,6 +12,7 @@ import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
+import { windowSeries } from './events-window.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -345,6 +346,13 @@ export class EventsAdapter implements SourceAdapter {
       signal.removeEventListener('abort', cancel);
       client.release();
     }
+  }
+
+  /** The `rolling` option: the metric over exactly [from, to), from the raw events (events-window.ts). */
+  async window(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
+    const metricQuery = this.metricQueryOf(query);
+    if (signal.aborted) throw new SourceError(this.id, 'timeout', 'rolling window cancelled');
+    return windowSeries(this.pool, query, metricQuery, measureOf(query, metricQuery), this.id);
   }
 
   async list(query: ListQuery, signal: AbortSignal): Promise<ListRow[]> {

@@ -8,6 +8,15 @@ import type { ReadinessCheck } from './health/routes.js';
 import type { JobRunner } from './jobs/queue.js';
 import type { SourceStatus } from './sources/registry.js';
 
+/** One source's headline: which metric stands for it and its value over a range (null when it failed or has no data). */
+export interface SourceHeadline {
+  source: string;
+  metric: string;
+  metricLabel: string;
+  unit: string;
+  value: number | null;
+}
+
 /**
  * What every module receives: configuration and the shared connections.
  * Built once by `server.ts`; modules never create their own pools.
@@ -27,6 +36,8 @@ export interface AppContext {
   jobs?: JobRunner;
   /** Last known state of every catalog source, once the source registry runs (read by the `system` source). */
   sourceStatuses?: () => SourceStatus[];
+  /** Each source's headline metric over [from, to) for one organization (read by the `system` source's `headlines` report). */
+  sourceHeadlines?: (organizationId: string, from: Date, to: Date) => Promise<SourceHeadline[]>;
   /** Aborted when shutdown begins: long-lived responses (live streams) end on it. */
   shutdown: AbortController;
   /** Reads the catalog file again and swaps it in (SIGHUP); set by the admin module. */

@@ -16,15 +16,15 @@ after(async () => {
   await server?.stop();
 });
 
-async function sourcesTable(): Promise<Array<Record<string, unknown>>> {
+async function sourcesTable(
+  query: Record<string, unknown> = { metric: 'source_status', groupBy: ['source', 'status', 'lastSuccess', 'lastError'] },
+  range = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date().toISOString() },
+  apiKey = key,
+): Promise<Array<Record<string, unknown>>> {
   const response = await server.request('/api/v1/query', {
     method: 'POST',
-    key,
-    json: {
-      from: new Date(Date.now() - 3_600_000).toISOString(),
-      to: new Date().toISOString(),
-      queries: [{ refId: 'S', metric: 'source_status', format: 'table', groupBy: ['source', 'status', 'lastSuccess', 'lastError'], orderBy: { by: 'source', direction: 'asc' } }],
-    },
+    key: apiKey,
+    json: { ...range, queries: [{ refId: 'S', format: 'table', orderBy: { by: 'source', direction: 'asc' }, ...query }] },
   });
   const { results } = (await response.json()) as { results: Record<string, { status: number; error?: string; frames: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> }> };
   assert.equal(results.S!.status, 200, results.S!.error);
@@ -51,5 +51,24 @@ describe('all sources', () => {
     // The shared table every organization reads never carries another organization's problem (issue 23).
     assert.doesNotMatch(String(rows.bookkeeping!.lastError), /module_user_id/);
     for (const row of Object.values(rows) as Array<Record<string, unknown>>) if (row.status === 'down') assert.ok(String(row.lastError).length > 0, `${row.source} is down without a reason`);
+  });
+
+  test('beside each source its headline metric over the range, for the key organization only; a source that fails has none', async () => {
+    const range = { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z' };
+    const order = (id: string, at: string) => ({ id, type: 'order.created', occurredAt: at, value: 10, attributes: { channel: 'web' } });
+    await server.request('/api/v1/events', { method: 'POST', key, json: { events: [order('h1', '2026-02-01T10:00:00Z'), order('h2', '2026-02-01T11:00:00Z'), order('h3', '2026-02-03T11:00:00Z')] } });
+    const other = await server.keyFor('globex');
+    await server.request('/api/v1/events', { method: 'POST', key: other, json: { events: [order('g1', '2026-02-01T10:00:00Z')] } });
+    const rows = Object.fromEntries((await sourcesTable({ metric: 'source_headline', groupBy: ['source', 'headline', 'metric'] }, range)).map((row) => [row.source, row]));
+    const catalog = (await (await server.request('/api/v1/catalog', { key })).json()) as { sources: Array<{ id: string; type: string }> };
+    assert.deepEqual(Object.keys(rows).sort(), catalog.sources.filter((source) => source.type !== 'system').map((source) => source.id).sort());
+    // The events source's headline is its first counter, orders_created: the two orders of acme on that day.
+    assert.equal(rows.events!.metric, 'orders_created');
+    assert.equal(rows.events!.headline, 'Orders created');
+    assert.equal(rows.events!.value, 2);
+    // acme has no module_user_id: the bookkeeping headline is empty, not another tenant's figure.
+    assert.equal(rows.bookkeeping!.value, null);
+    const globex = Object.fromEntries((await sourcesTable({ metric: 'source_headline', groupBy: ['source'] }, range, other)).map((row) => [row.source, row]));
+    assert.equal(globex.events!.value, 1);
   });
 });

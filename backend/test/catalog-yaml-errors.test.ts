@@ -60,3 +60,35 @@ ${metric}
     assert.equal(eventsMetricQuerySchema.safeParse({ eventTypes: ['order.created'], measure: 'count', attribute: 'x' }).success, false);
   });
 });
+
+describe('a source headline and a live window in the catalog', () => {
+  const catalogWith = (events: string, metric = '') => `
+sources:
+  - { id: events, type: events${events} }
+  - { id: crm, type: postgres, connection: main }
+metrics:
+  - { key: orders, label: Orders, source: events, kind: counter, query: { eventTypes: [order.created], measure: count } }
+  - { key: deals, label: Deals, source: crm, kind: counter, query: { sql: "SELECT 1" } }
+${metric}
+`;
+
+  test('a headline must be a metric of its own source', () => {
+    assert.equal(parseCatalog(catalogWith(', headline: orders'), 'ok.yaml').source('events')!.headline, 'orders');
+    assert.throws(() => parseCatalog(catalogWith(', headline: deals'), 'bad.yaml'), (error: unknown) => error instanceof CatalogError && /sources\[0\]\.headline: 'deals' is not a metric of source 'events' \(it belongs to 'crm'\)/.test(error.message));
+    assert.throws(() => parseCatalog(catalogWith(', headline: order'), 'bad.yaml'), (error: unknown) => error instanceof CatalogError && /sources\[0\]\.headline: 'order' is not a metric of source 'events'.*did you mean 'orders'/.test(error.message));
+  });
+
+  test('liveWindowSeconds: 60 to 3600, on counts and sums only', () => {
+    assert.equal(eventsMetricQuerySchema.safeParse({ eventTypes: ['bot.response'], measure: 'count', liveWindowSeconds: 3600 }).success, true);
+    for (const [query, message] of [
+      [{ eventTypes: ['bot.response'], measure: 'count', liveWindowSeconds: 7200 }, /must be at most 3600/],
+      [{ eventTypes: ['bot.response'], measure: 'count', liveWindowSeconds: 30 }, /must be at least 60/],
+      [{ eventTypes: ['x:level'], measure: 'level', liveWindowSeconds: 600 }, /only measures count and value stream over a window/],
+    ] as const) {
+      const result = eventsMetricQuerySchema.safeParse(query);
+      assert.equal(result.success, false);
+      assert.deepEqual(result.error!.issues[0]!.path, ['liveWindowSeconds']);
+      assert.match(result.error!.issues[0]!.message, message);
+    }
+  });
+});

@@ -104,6 +104,24 @@ describe('live counters', () => {
   });
 });
 
+describe('live windows', () => {
+  test('a metric with liveWindowSeconds 3600 streams the last hour; the 60-s metrics of the same stream keep their minute', async () => {
+    const server = await startTestServer('live_window', { REDIS_URL: undefined });
+    try {
+      const key = await server.keyFor('acme');
+      const now = Date.now();
+      const response = (id: string, msAgo: number, botId = 'faq') => ({ id, type: 'bot.response', occurredAt: new Date(now - msAgo).toISOString(), value: 100, attributes: { botId, success: true } });
+      // Inside the last minute: 2; inside the last hour: 2 + 3; before the hour: 1 (not counted).
+      const events = [response('r1', 5_000), response('r2', 20_000, 'booking'), response('r3', 5 * 60_000), response('r4', 30 * 60_000), response('r5', 58 * 60_000), response('r6', 62 * 60_000)];
+      assert.equal((await server.request('/api/v1/events', { key, method: 'POST', json: { events } })).status, 200);
+      const [first] = await readCounters(await server.request('/api/v1/live?metrics=bot_messages_per_hour,bot_responses&intervalMs=250', { key }), 1);
+      assert.deepEqual(first!.values, { bot_messages_per_hour: 5, bot_responses: 2 });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('scheduled jobs on BullMQ', () => {
   test('with Redis the evaluator runs from a job scheduler and records alert state', { timeout: 60_000 }, async () => {
     const redisUrl = redisUrlForTest(11);

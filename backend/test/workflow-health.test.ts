@@ -16,7 +16,13 @@ before(async () => {
   server = await startTestServer('workflow_health');
   key = await server.keyFor('acme');
   organizationId = (await server.running.context.pool.query<{ id: string }>("SELECT id FROM organizations WHERE name = 'acme'")).rows[0]!.id;
-  const events = DURATIONS.map((value, index) => ({ id: `wf-${index}`, type: 'workflow.finished', occurredAt: `2026-02-01T0${index}:10:00Z`, value, attributes: { status: STATUSES[index] } }));
+  const events = DURATIONS.map((value, index) => ({
+    id: `wf-${index}`,
+    type: 'workflow.finished',
+    occurredAt: `2026-02-01T0${index}:10:00Z`,
+    value,
+    attributes: { status: STATUSES[index], workflowId: `flow-${index}`, ...(STATUSES[index] !== 'SUCCESS' && { error: `error of run ${index}` }) },
+  }));
   const response = await server.request('/api/v1/events', { method: 'POST', key, json: { events } });
   assert.equal(response.status, 200);
 });
@@ -43,6 +49,42 @@ describe('workflow health', () => {
     const sorted = [...DURATIONS].sort((a, b) => a - b);
     const expected = sorted[Math.floor(0.95 * (sorted.length - 1))]!;
     assert.ok(Math.abs(value('p95') - expected) / expected < 0.02, `p95 ${value('p95')} vs ${expected}`);
+  });
+
+  test('the recent failures list: the newest failed runs with workflow id, status, error message and time, of the key organization only', async () => {
+    const other = await server.keyFor('globex');
+    const foreign = { id: 'foreign', type: 'workflow.finished', occurredAt: '2026-02-01T09:30:00Z', value: 1, attributes: { status: 'FAILED', workflowId: 'not-yours', error: 'secret' } };
+    assert.equal((await server.request('/api/v1/events', { method: 'POST', key: other, json: { events: [foreign] } })).status, 200);
+    const list = async (query: Record<string, unknown>) => {
+      const response = await server.request('/api/v1/query', { method: 'POST', key, json: { from: FROM, to: TO, queries: [{ refId: 'F', metric: 'workflows_failed', format: 'list', ...query }] } });
+      const { results } = (await response.json()) as { results: { F: { status: number; error?: string; frames: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> } } };
+      assert.equal(results.F.status, 200, results.F.error);
+      const frame = results.F.frames[0]!;
+      const names = frame.schema.fields.map((field) => field.name);
+      return { names, rows: frame.data.values[0]!.map((_, row) => Object.fromEntries(names.map((name, column) => [name, frame.data.values[column]![row]]))) };
+    };
+    const { names, rows } = await list({ limit: 20 });
+    // The catalog's list columns of workflows_failed, as the dashboard panel shows them.
+    for (const column of ['time', 'workflowId', 'status', 'error']) assert.ok(names.includes(column), `column ${column} in ${names.join(', ')}`);
+    assert.deepEqual(
+      rows.map((row) => [new Date(row.time as number).toISOString(), row.workflowId, row.status, row.error]),
+      [
+        ['2026-02-01T08:10:00.000Z', 'flow-8', 'FAILED', 'error of run 8'],
+        ['2026-02-01T07:10:00.000Z', 'flow-7', 'FAILED_SAFETY_LIMIT', 'error of run 7'],
+      ],
+    );
+    assert.equal((await list({ limit: 1 })).rows.length, 1);
+  });
+
+  test('workflowId and error must be strings: a bad one is rejected alone, naming the field', async () => {
+    const response = await server.request('/api/v1/events', {
+      method: 'POST',
+      key,
+      json: { events: [{ id: 'wf-bad', type: 'workflow.finished', occurredAt: '2026-02-01T10:00:00Z', value: 5, attributes: { status: 'FAILED', workflowId: 42 } }] },
+    });
+    const body = (await response.json()) as { accepted: number; rejected: Array<{ index: number; error: string }> };
+    assert.equal(body.accepted, 0);
+    assert.match(body.rejected[0]!.error, /attributes\.workflowId: must be a string/);
   });
 
   test('systemHealth in the summary counts firing alerts by severity', async () => {

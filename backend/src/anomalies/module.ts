@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { startJobs, tickOf, type JobRunner } from '../jobs/queue.js';
 import { foldTotalsJob } from '../jobs/fold-totals.js';
 import { runMaintenance } from '../jobs/maintenance.js';
+import { pruneStates } from '../jobs/state-retention.js';
 import { LEVEL_SNAPSHOT_JOB, levelSnapshotJob, snapshotDue } from '../levels/snapshot.js';
 import type { ActiveCatalog } from '../query/active-catalog.js';
 import { RuleEvaluator } from './evaluator.js';
@@ -56,6 +57,8 @@ export async function createAnomalyModule(context: AppContext, active: ActiveCat
       run: async () => {
         const { dropped } = await runMaintenance(context.pool, context.config.RAW_RETENTION_DAYS);
         if (dropped.length > 0) context.logger.info({ dropped }, 'raw event partitions past retention dropped');
+        const pruned = await pruneStates(context.pool, context.config.STATE_RETENTION_DAYS);
+        if (pruned.conversations + pruned.agents > 0) context.logger.info(pruned, 'conversation and agent states past retention deleted');
       },
     },
     // Getters: each daily run snapshots the levels of the catalog in force then.

@@ -88,6 +88,10 @@ function crossCheck(file: z.infer<typeof catalogFileSchema>): Array<{ path: Prop
   const metricKeys = file.metrics.map((metric) => metric.key);
   file.sources.forEach((source, index) => {
     if (sourceIds.indexOf(source.id) !== index) problems.push({ path: ['sources', index, 'id'], message: `duplicate source id '${source.id}'` });
+    const headline = source.headline === undefined ? undefined : file.metrics.find((metric) => metric.key === source.headline);
+    if (source.headline !== undefined && headline?.source !== source.id) {
+      problems.push({ path: ['sources', index, 'headline'], message: `'${source.headline}' is not a metric of source '${source.id}'${headline ? ` (it belongs to '${headline.source}')` : didYouMean(source.headline, metricKeys)}` });
+    }
   });
   file.metrics.forEach((metric, index) => {
     const at = (...rest: PropertyKey[]) => ['metrics', index, ...rest];

@@ -40,6 +40,8 @@ export const sourceSchema = z
     cacheTtlSeconds: z.number().int().positive().optional(),
     /** At most this many queries in flight against the source at once. */
     maxConcurrency: z.number().int().positive().optional(),
+    /** The metric that stands for the source in "All sources" (default: its first counter, else its first metric that is not a ratio). */
+    headline: identifier.optional(),
   })
   .passthrough();
 export type CatalogSource = z.infer<typeof sourceSchema>;

@@ -47,13 +47,24 @@ export const envSchema = z.object({
   INGEST_MAX_EVENTS: positiveInt('INGEST_MAX_EVENTS').default(5_000),
   INGEST_MAX_FUTURE_SKEW_SECONDS: positiveInt('INGEST_MAX_FUTURE_SKEW_SECONDS').default(300),
   RAW_RETENTION_DAYS: positiveInt('RAW_RETENTION_DAYS').default(400),
+  /**
+   * Rows of conversation_states and agent_availability untouched for this long
+   * are deleted (jobs/state-retention.ts). Unset: RAW_RETENTION_DAYS.
+   */
+  STATE_RETENTION_DAYS: positiveInt('STATE_RETENTION_DAYS').optional(),
   ALERT_EVALUATION_INTERVAL_SECONDS: positiveInt('ALERT_EVALUATION_INTERVAL_SECONDS').default(60),
   /** Longest time range one query may ask for; longer ones get a per-query error naming this cap. */
   QUERY_MAX_RANGE_DAYS: positiveInt('QUERY_MAX_RANGE_DAYS').default(400),
   /** Requests per API key per minute, shared across processes through Redis; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be >= 0 (0 turns it off)').default(6_000),
   ...fairnessEnv,
-});
+})
+  // A state younger than the raw events still decides whether a retried or late event counts: keep it as long.
+  .refine((env) => env.STATE_RETENTION_DAYS === undefined || env.STATE_RETENTION_DAYS >= env.RAW_RETENTION_DAYS, {
+    message: 'must be at least RAW_RETENTION_DAYS (a late event within the raw retention needs its conversation\'s or agent\'s state)',
+    path: ['STATE_RETENTION_DAYS'],
+  })
+  .transform((env) => ({ ...env, STATE_RETENTION_DAYS: env.STATE_RETENTION_DAYS ?? env.RAW_RETENTION_DAYS }));
 
 export type AppConfig = z.infer<typeof envSchema>;
 

@@ -122,6 +122,36 @@ function extraSeed(slug: string, index: number): number {
   return hash * 1_000_003 + index;
 }
 
+const WORKFLOW_SOURCES = ['crm', 'billing', 'shop'] as const;
+const WORKFLOWS: Record<(typeof WORKFLOW_SOURCES)[number], string[]> = {
+  crm: ['crm-contact-sync', 'lead-enrichment', 'follow-up-reminders'],
+  billing: ['invoice-generation', 'payment-reconciliation'],
+  shop: ['order-fulfilment', 'stock-update', 'abandoned-cart-emails'],
+};
+const WORKFLOW_ERRORS: Record<(typeof WORKFLOW_SOURCES)[number], string[]> = {
+  crm: ['CRM API answered 429 Too Many Requests', 'contact has no email address', 'timeout after 30 s waiting for the CRM'],
+  billing: ['payment provider answered 502 Bad Gateway', 'invoice template "default" not found', 'currency mismatch: EUR invoice for a USD account'],
+  shop: ['SKU not found in the warehouse system', 'timeout after 30 s waiting for the shop API', 'address validation failed: postal code missing'],
+};
+
+/** What a failure spike looks like from the runs: the upstream API of each source is down. */
+const OUTAGE_ERRORS: Record<(typeof WORKFLOW_SOURCES)[number], string> = {
+  crm: 'CRM API answered 503 Service Unavailable',
+  billing: 'payment provider answered 502 Bad Gateway',
+  shop: 'shop API answered 503 Service Unavailable',
+};
+
+/**
+ * A run's workflowId and, when it failed, its error message as the automation
+ * layer reports them. During a failure spike most failures share one cause.
+ */
+function workflowDetails(random: Random, source: (typeof WORKFLOW_SOURCES)[number], status: string, spike: boolean): { workflowId: string; error?: string } {
+  const workflowId = random.pick(WORKFLOWS[source]);
+  if (status === 'SUCCESS') return { workflowId };
+  if (status === 'FAILED_SAFETY_LIMIT') return { workflowId, error: random.pick(['safety limit reached: 1000 steps in one run', 'safety limit reached: 500 emails in one run']) };
+  return { workflowId, error: spike && random.chance(0.8) ? OUTAGE_ERRORS[source] : random.pick(WORKFLOW_ERRORS[source]) };
+}
+
 export function generateHour(context: HourContext, events: DemoEvent[], rows: ModuleRows): void {
   const { random, plan, hourStart } = context;
   if (hourStart >= context.now) return;
@@ -161,10 +191,19 @@ export function generateHour(context: HourContext, events: DemoEvent[], rows: Mo
 
   // Workflow runs
   const failureRate = incidents.has('workflow_failure_spike') ? 0.4 : 0.04;
+  // Which workflow ran and why it failed draw from their own stream: the runs themselves stay as they were.
+  const details = new Random(extraSeed(`${plan.slug}:workflows`, context.index));
   for (let n = count(5); n > 0; n -= 1) {
     const failed = random.chance(failureRate);
     const status = failed ? (random.chance(0.8) ? 'FAILED' : 'FAILED_SAFETY_LIMIT') : 'SUCCESS';
-    events.push({ id: id('workflow', n), type: 'workflow.finished', occurredAt: iso(timeIn(context)), value: Math.round(random.lognormal(failed ? 2500 : 1200, 0.8)), attributes: { status, source: random.pick(['crm', 'billing', 'shop']) } });
+    const source = random.pick(WORKFLOW_SOURCES);
+    events.push({
+      id: id('workflow', n),
+      type: 'workflow.finished',
+      occurredAt: iso(timeIn(context)),
+      value: Math.round(random.lognormal(failed ? 2500 : 1200, 0.8)),
+      attributes: { status, source, ...workflowDetails(details, source, status, incidents.has('workflow_failure_spike')) },
+    });
   }
 
   // Messages (events) and the Communications module's message log

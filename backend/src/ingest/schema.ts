@@ -43,7 +43,12 @@ const messageAttributes = z.looseObject({ messageId: requiredString.max(200, 'mu
  * silently drop an event from a failure rate, so it is rejected instead.
  */
 const attributeRules: Partial<Record<BuiltInType, z.ZodType>> = {
-  'workflow.finished': z.looseObject({ status: oneOf(['SUCCESS', 'FAILED', 'FAILED_SAFETY_LIMIT']) }),
+  // workflowId and error are what the recent-failures list shows (format list on workflows_failed).
+  'workflow.finished': z.looseObject({
+    status: oneOf(['SUCCESS', 'FAILED', 'FAILED_SAFETY_LIMIT']),
+    workflowId: z.string({ error: 'must be a string (the workflow\'s id)' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+    error: z.string({ error: 'must be a string (the failure message)' }).optional(),
+  }),
   'message.sent': messageAttributes,
   'message.delivered': messageAttributes,
   'message.read': messageAttributes,

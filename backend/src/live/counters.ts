@@ -3,6 +3,7 @@ import type { CatalogMetric } from '../catalog/schema.js';
 import type { Pool } from '../db/pool.js';
 import { dimensionsOf } from '../ingest/schema.js';
 
+/** The trailing window of a live count, sum, average or ratio unless its metric sets `liveWindowSeconds`. */
 export const LIVE_WINDOW_MS = 60_000;
 
 /** What a live value reads: which events, which dimension values, and what is measured. */
@@ -10,14 +11,15 @@ interface EventsMetricQuery {
   eventTypes: string[];
   measure: 'count' | 'value' | 'level';
   where?: Record<string, string[]>;
+  liveWindowSeconds?: number;
 }
 
 /**
  * How one metric streams:
- * - count / sum: the events (or their values) of the last 60 s;
- * - avg: distributions, the average value of the last 60 s (no events: null);
- * - ratio: numerator / denominator over the last 60 s (no denominator: 0);
- * - level: the level now (every +1/-1 delta so far), not a 60-s window.
+ * - count / sum: the events (or their values) of its window (60 s, or the metric's `liveWindowSeconds`);
+ * - avg: distributions, the average value over the window (no events: null);
+ * - ratio: numerator / denominator, each over its own window (no denominator: 0);
+ * - level: the level now (every +1/-1 delta so far), not a window.
  */
 type LiveMode = 'count' | 'sum' | 'avg' | 'ratio' | 'level';
 
@@ -25,6 +27,8 @@ export interface LiveMetric {
   key: string;
   mode: LiveMode;
   query: EventsMetricQuery;
+  /** The trailing window counted (windowed modes). */
+  windowMs: number;
   /** Ratios: the numerator's and denominator's own live metrics (count or sum). */
   parts?: [LiveMetric, LiveMetric];
 }
@@ -45,13 +49,14 @@ function liveMetric(catalog: Catalog, key: string): LiveMetric {
     const parts = [metric.numerator!, metric.denominator!].map((part) => liveMetric(catalog, part));
     if (parts.some((part) => part.mode !== 'count' && part.mode !== 'sum')) throw new LiveMetricError(`metric '${key}' has no live counter: its parts are not counts or sums`);
     eventsQuery(catalog, metric);
-    return { key, mode: 'ratio', query: { eventTypes: [], measure: 'count' }, parts: parts as [LiveMetric, LiveMetric] };
+    return { key, mode: 'ratio', query: { eventTypes: [], measure: 'count' }, windowMs: 0, parts: parts as [LiveMetric, LiveMetric] };
   }
   const query = eventsQuery(catalog, metric);
   if (metric.kind === 'distinct') throw new LiveMetricError(`metric '${key}' has no live counter: distinct counts come from the rollups' sketches`);
-  if (query.measure === 'level') return { key, mode: 'level', query };
-  if (metric.kind === 'distribution') return { key, mode: 'avg', query };
-  return { key, mode: query.measure === 'value' ? 'sum' : 'count', query };
+  const windowMs = query.liveWindowSeconds === undefined ? LIVE_WINDOW_MS : query.liveWindowSeconds * 1000;
+  if (query.measure === 'level') return { key, mode: 'level', query, windowMs: 0 };
+  if (metric.kind === 'distribution') return { key, mode: 'avg', query, windowMs };
+  return { key, mode: query.measure === 'value' ? 'sum' : 'count', query, windowMs };
 }
 
 /** Every metric of the events source streams; see LiveMode for what each kind shows. */
@@ -163,35 +168,44 @@ async function levelNow(pool: Pool, organizationId: string, query: EventsMetricQ
   return Number(result.rows[0]!.level);
 }
 
+/** The counted events of one trailing window, for the event types its metrics read. */
+async function windowRows(pool: Pool, organizationId: string, metrics: LiveMetric[], windowMs: number, now: number): Promise<Counted[]> {
+  const counts = new Set(metrics.flatMap((metric) => metric.query.eventTypes));
+  // Rows that can count as a type: a read callback also counts as a delivery.
+  const types = [...counts, ...(counts.has('message.delivered') ? ['message.read'] : [])];
+  if (types.length === 0) return [];
+  const raw = await pool.query<RawRow>(
+    `SELECT event_type, value, attributes, extract(epoch FROM occurred_at) * 1000 AS at_ms FROM events
+     WHERE organization_id = $1 AND event_type = ANY($2::text[]) AND occurred_at >= $3 AND occurred_at < $4
+     ORDER BY received_at, event_id`,
+    [organizationId, [...new Set(types)], new Date(now - windowMs), new Date(now + 1)],
+  );
+  return countedRows(pool, organizationId, raw.rows.map((row) => ({ ...row, at_ms: Number(row.at_ms) })));
+}
+
 /**
  * Each metric's live value: counts, sums, averages and ratios over the events
- * that occurred in the last 60 seconds, levels as they are now. Reads what
- * every backend process shares (raw events, claims, rollups), so the values
- * are the same whichever process a viewer is connected to, and counts what
- * the rollups count: a repeated delivery or bot-conversation callback once.
+ * that occurred in their trailing window (60 s unless the metric sets
+ * `liveWindowSeconds`), levels as they are now. Reads what every backend
+ * process shares (raw events, claims, rollups), so the values are the same
+ * whichever process a viewer is connected to, and counts what the rollups
+ * count: a repeated delivery or bot-conversation callback once.
  */
 export async function readLiveCounters(pool: Pool, organizationId: string, metrics: LiveMetric[], now = Date.now()): Promise<Record<string, number | null>> {
   const windowed = metrics.flatMap((metric) => (metric.mode === 'level' ? [] : metric.parts ?? [metric]));
-  const counts = new Set(windowed.flatMap((metric) => metric.query.eventTypes));
-  // Rows that can count as a type: a read callback also counts as a delivery.
-  const types = [...counts, ...(counts.has('message.delivered') ? ['message.read'] : [])];
-  let rows: Counted[] = [];
-  if (types.length > 0) {
-    const raw = await pool.query<RawRow>(
-      `SELECT event_type, value, attributes, extract(epoch FROM occurred_at) * 1000 AS at_ms FROM events
-       WHERE organization_id = $1 AND event_type = ANY($2::text[]) AND occurred_at >= $3 AND occurred_at < $4
-       ORDER BY received_at, event_id`,
-      [organizationId, [...new Set(types)], new Date(now - LIVE_WINDOW_MS), new Date(now + 1)],
-    );
-    rows = await countedRows(pool, organizationId, raw.rows.map((row) => ({ ...row, at_ms: Number(row.at_ms) })));
-  }
+  // One read per window length: the 60-s metrics do not pay for an hour-long one.
+  const windows = new Map<number, LiveMetric[]>();
+  for (const metric of windowed) windows.set(metric.windowMs, [...(windows.get(metric.windowMs) ?? []), metric]);
+  const rows = new Map<number, Counted[]>();
+  for (const [windowMs, group] of windows) rows.set(windowMs, await windowRows(pool, organizationId, group, windowMs, now));
+  const valueOf = (metric: LiveMetric) => windowValue(metric, rows.get(metric.windowMs) ?? []);
   const values: Record<string, number | null> = {};
   for (const metric of metrics) {
     if (metric.mode === 'level') values[metric.key] = await levelNow(pool, organizationId, metric.query);
     else if (metric.parts) {
-      const [numerator, denominator] = metric.parts.map((part) => windowValue(part, rows) ?? 0) as [number, number];
+      const [numerator, denominator] = metric.parts.map((part) => valueOf(part) ?? 0) as [number, number];
       values[metric.key] = denominator === 0 ? 0 : numerator / denominator;
-    } else values[metric.key] = windowValue(metric, rows);
+    } else values[metric.key] = valueOf(metric);
   }
   return values;
 }

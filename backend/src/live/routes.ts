@@ -20,7 +20,8 @@ const paramsSchema = z.object({
 
 /**
  * GET /api/v1/live?metrics=a,b: Server-Sent Events, one `counters` event per
- * interval with each metric's value over the last 60 s. Feeds Grafana Live
+ * interval with each metric's value over its live window (60 s unless the
+ * metric sets `liveWindowSeconds`; levels: now). Feeds Grafana Live
  * through the plugin's Go stream handler.
  *
  * Streams are capped per API key and per process (429 beyond), the counters

@@ -7,6 +7,7 @@ import { ADAPTER_TYPES } from '../sources/adapters/index.js';
 import { SourceRegistry } from '../sources/registry.js';
 import { ActiveCatalog, type CatalogGeneration } from './active-catalog.js';
 import { queryRouter, type AlertsFor } from './routes.js';
+import { sourceHeadlines } from './headlines.js';
 import { QueryService } from './service.js';
 import { severityFor, type SeverityFor } from './severity.js';
 
@@ -65,6 +66,12 @@ export async function createQueryModule(context: AppContext, hooks: QueryHooks =
   const active = await ActiveCatalog.create(context.config.CATALOG_FILE ?? DEFAULT_CATALOG_FILE, build, context.logger);
   context.onClose.push(() => active.close());
   context.sourceStatuses = () => active.current.registry.status();
+  context.sourceHeadlines = (organizationId, from, to) => {
+    const { catalog, service } = active.current;
+    // Inside the system source's own timeout, so a slow source costs its headline, not the whole report.
+    const system = catalog.sources.find((source) => source.type === 'system');
+    return sourceHeadlines(catalog, service, organizationId, from, to, Math.max(100, (system?.timeoutMs ?? 5_000) - 1_000));
+  };
   context.readinessChecks.push({
     name: 'sources',
     check: async () => {

@@ -45,11 +45,7 @@ export function bots(catalog: CatalogQueries): Dashboard {
     .withPanel(liveStat(catalog, 'bot_active_conversations', 'Active conversations (live)', { description: 'Bot conversations started and not ended, now (all bots). Streamed through Grafana Live.' }))
     .withPanel(liveStat(catalog, 'bot_response_time_ms', 'Average response time (live, last 60 s)', { aggregation: 'avg', description: 'Average bot response time over the last 60 seconds (all bots). Streamed through Grafana Live.' }))
     .withPanel(liveStat(catalog, 'bot_success_rate', 'Success rate (live, last 60 s)', { description: 'Bot conversations resolved / ended in the last 60 seconds (all bots). Streamed through Grafana Live.' }))
-    .withPanel(
-      kpiStat(catalog, 'bot_responses', { title: 'Messages per hour (last hour)', width: 6 })
-        .timeFrom('1h')
-        .description('Bot messages in the last hour, against the hour before; refreshed with the dashboard (every 30 s).'),
-    )
+    .withPanel(liveStat(catalog, 'bot_messages_per_hour', 'Messages per hour (live, last 60 min)', { description: 'Bot messages in the last 60 minutes (all bots), a trailing window. Streamed through Grafana Live.' }))
     .withRow(new RowBuilder('Conversation feed'))
     .withPanel(feedTable(catalog, 'Latest bot conversations', 'bot_conversations', { filters: byBot, description: 'The newest bot conversation events: started (status active) and ended (resolved, escalated, abandoned, failed), with bot, channel and time. Refreshes with the dashboard.' }))
     .withRow(new RowBuilder('Engagement'))

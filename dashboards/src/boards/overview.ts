@@ -1,6 +1,6 @@
 import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { CatalogQueries } from '../catalog.js';
-import { alertList, anomalyTable, bandTrend, dashboard, kpiStat, trend } from '../panels.js';
+import { alertList, anomalyTable, bandTrend, dashboard, feedTable, kpiStat, trend } from '../panels.js';
 
 export const OVERVIEW_UID = 'metricshub-overview';
 
@@ -51,6 +51,9 @@ export function overview(catalog: CatalogQueries): Dashboard {
       }),
     )
     .withRow(new RowBuilder('Workflow health'))
+    .withPanel(kpiStat(catalog, 'workflows_total', { title: 'Workflow runs', width: 8 }))
+    .withPanel(kpiStat(catalog, 'workflow_success_rate', { width: 8 }))
+    .withPanel(kpiStat(catalog, 'workflow_duration_ms', { title: 'Workflow duration p95', aggregation: 'p95', width: 8 }))
     .withPanel(
       trend(catalog, 'Workflow runs by status', [catalog.query('workflows_total', { groupBy: ['status'] })], {
         stacked: true,
@@ -79,6 +82,13 @@ export function overview(catalog: CatalogQueries): Dashboard {
           description: "Delivered / sent messages per hour; the shaded band is the delivery rate over the rule's window with 95% confidence, and the rule alerts when all of it lies below its bound (dashed).",
         },
       ),
+    )
+    .withPanel(
+      feedTable(catalog, 'Recent workflow failures', 'workflows_failed', {
+        columns: ['workflowId', 'status', 'error'],
+        width: 12,
+        description: 'The newest failed workflow runs (FAILED and FAILED_SAFETY_LIMIT) in the range, with the workflow, its status and error message (format list on workflows_failed). Refreshes with the dashboard.',
+      }),
     )
     .withRow(new RowBuilder('Alerts'))
     .withPanel(alertList('Firing and pending alert rules'))

@@ -124,7 +124,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               />
             </EditorField>
           )}
-          <EditorField label="Live" htmlFor="mh-live" tooltip="Stream the metric's realtime counters (events in the last 60 seconds) instead of querying the time range">
+          <EditorField label="Live" htmlFor="mh-live" tooltip="Stream the metric's realtime counters (events in the last 60 seconds, or the metric's own live window, e.g. an hour for per-hour figures) instead of querying the time range">
             <EditorSwitch id="mh-live" value={Boolean(query.live)} onChange={(e) => update({ ...query, live: e.currentTarget.checked })} />
           </EditorField>
         </EditorRow>

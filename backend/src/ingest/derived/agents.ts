@@ -2,7 +2,7 @@ import type { PoolClient } from '../../db/pool.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import type { Contribution } from '../aggregate.js';
 import type { ValidEvent } from '../schema.js';
-import { DERIVED, emptyDerived, ofType, orderedDims, stringAttribute, type Derived } from './types.js';
+import { DERIVED, emptyDerived, ensureAndLock, ofType, orderedDims, stringAttribute, type Derived } from './types.js';
 
 const HOUR = BUCKET_MS.hour;
 /** Longest interval one change closes: older time is not counted (a lost event must not book months at once). */
@@ -46,9 +46,8 @@ export async function availabilityContributions(client: PoolClient, organization
   const changes = ofType(events, 'agent.status_changed');
   if (changes.length === 0) return derived;
   const ids = [...new Set(changes.map((event) => stringAttribute(event, 'agentId')!))].sort();
-  await client.query(ENSURE_ROWS, [organizationId, ids]);
-  const rows = await client.query<{ agent_id: string; status: string | null; since_ms: number | null }>(LOCK_ROWS, [organizationId, ids]);
-  const states = new Map(rows.rows.map((row) => [row.agent_id, { status: row.status, sinceMs: row.since_ms === null ? null : Number(row.since_ms), dirty: false }]));
+  const rows = await ensureAndLock<{ agent_id: string; status: string | null; since_ms: number | null }>(client, { ensure: ENSURE_ROWS, lock: LOCK_ROWS }, organizationId, ids, (row) => row.agent_id);
+  const states = new Map(rows.map((row) => [row.agent_id, { status: row.status, sinceMs: row.since_ms === null ? null : Number(row.since_ms), dirty: false }]));
 
   for (const event of changes) {
     const agentId = stringAttribute(event, 'agentId')!;

@@ -1,7 +1,7 @@
 import type { PoolClient } from '../../db/pool.js';
 import { claimKeys, keyId } from '../claims.js';
 import type { ValidEvent } from '../schema.js';
-import { DERIVED, emptyDerived, ofType, orderedDims, stringAttribute, type Derived } from './types.js';
+import { DERIVED, emptyDerived, ensureAndLock, ofType, orderedDims, stringAttribute, type Derived } from './types.js';
 
 const STATUS_CHANGED = 'conversation.status_changed';
 const FIRST_RESPONSE = 'conversation.first_response';
@@ -32,11 +32,15 @@ FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) AS u (id, st
 WHERE c.organization_id = $1 AND c.conversation_id = u.id`;
 
 async function lockStates(client: PoolClient, organizationId: string, ids: string[]): Promise<Map<string, State>> {
-  const sorted = [...new Set(ids)].sort();
-  await client.query(ENSURE_ROWS, [organizationId, sorted]);
-  const rows = await client.query<{ conversation_id: string; state: string | null; changed_at_ms: number | null; level_dims: Record<string, unknown> }>(LOCK_ROWS, [organizationId, sorted]);
+  const rows = await ensureAndLock<{ conversation_id: string; state: string | null; changed_at_ms: number | null; level_dims: Record<string, unknown> }>(
+    client,
+    { ensure: ENSURE_ROWS, lock: LOCK_ROWS },
+    organizationId,
+    ids,
+    (row) => row.conversation_id,
+  );
   return new Map(
-    rows.rows.map((row) => [
+    rows.map((row) => [
       row.conversation_id,
       { state: row.state, changedAtMs: row.changed_at_ms === null ? null : Number(row.changed_at_ms), levelDims: orderedDims(row.level_dims), dirty: false },
     ]),

@@ -1,3 +1,5 @@
+import type { QueryResultRow } from 'pg';
+import type { PoolClient } from '../../db/pool.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import type { Contribution } from '../aggregate.js';
 import type { ValidEvent } from '../schema.js';
@@ -53,3 +55,30 @@ export const stringAttribute = (event: ValidEvent, name: string): string | undef
   const value = event.attributes[name];
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 };
+
+/**
+ * Ensures a state row for every id, then locks them (FOR UPDATE, in id order).
+ * The ensure takes no lock, so state retention (jobs/state-retention.ts) may
+ * delete a row between the two statements; such a row is ensured again (a
+ * deleted row held nothing a new one lacks: retention takes only closed or
+ * blank states, and skips rows another transaction has locked).
+ */
+export async function ensureAndLock<Row>(
+  client: PoolClient,
+  statements: { ensure: string; lock: string },
+  organizationId: string,
+  ids: string[],
+  idOf: (row: Row) => string,
+): Promise<Row[]> {
+  const locked: Row[] = [];
+  let missing = [...new Set(ids)].sort();
+  for (let attempt = 0; missing.length > 0; attempt += 1) {
+    if (attempt === 3) throw new Error(`state rows of ${missing.length} ids vanished three times while being locked`);
+    await client.query(statements.ensure, [organizationId, missing]);
+    const rows = (await client.query<Row & QueryResultRow>(statements.lock, [organizationId, missing])).rows;
+    locked.push(...rows);
+    const found = new Set(rows.map(idOf));
+    missing = missing.filter((id) => !found.has(id));
+  }
+  return locked;
+}

@@ -33,11 +33,22 @@ export const eventsMetricQuerySchema = z
     where: z.partialRecord(dimension, z.array(z.string()).min(1)).optional(),
     /** Event attributes a `format: list` query shows by default (else the metric's dimensions); marks the metric as list-friendly. */
     list: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must be an attribute name')).min(1).max(20).optional(),
+    /**
+     * Live streaming (GET /api/v1/live): the trailing window a count, sum or
+     * average covers, in seconds (default 60); 3600 makes "per hour" figures
+     * such as a real-time card's messages per hour. Each tick reads the
+     * window's raw events, hence the one-hour cap.
+     */
+    liveWindowSeconds: z.number().int('must be a whole number of seconds').min(60, 'must be at least 60').max(3600, 'must be at most 3600 (one hour)').optional(),
   })
   .strict()
   .refine((query) => (query.measure === 'distinct') === (query.attribute !== undefined), {
     message: 'measure distinct needs an attribute (e.g. attribute: contactId), and only measure distinct takes one',
     path: ['attribute'],
+  })
+  .refine((query) => query.liveWindowSeconds === undefined || query.measure === 'count' || query.measure === 'value', {
+    message: 'only measures count and value stream over a window (a level streams its value now; distinct counts do not stream)',
+    path: ['liveWindowSeconds'],
   });
 export type EventsMetricQuery = z.infer<typeof eventsMetricQuerySchema>;
 

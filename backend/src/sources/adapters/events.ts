@@ -248,8 +248,19 @@ interface Partial {
   s: number;
   mn: number | null;
   mx: number | null;
-  bins: SketchAccumulator | undefined;
+  /** The bucket's sketches (jsonb text), merged once when its value is read. */
+  sketches: string[] | undefined;
   distinct: DistinctAccumulator | undefined;
+}
+
+/** One accumulator for every bucket's merge: answers are computed synchronously, one bucket at a time. */
+const merged = new SketchAccumulator();
+
+function quantileOf(sketches: string[] | undefined, q: number): number | null {
+  if (!sketches) return null;
+  merged.clear();
+  for (const sketch of sketches) merged.addJson(sketch);
+  return merged.quantile(q) ?? null;
 }
 
 function valueOf(partial: Partial, measure: Measure, q: number | undefined): number | null {
@@ -265,7 +276,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
     case 'max':
       return partial.mx;
     case 'sketch':
-      return partial.bins?.quantile(q!) ?? null;
+      return quantileOf(partial.sketches, q!);
     case 'distinct':
       return partial.distinct?.count() ?? 0;
   }
@@ -292,13 +303,13 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     }
     const t = Math.floor(Number(row.b) / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketches: undefined, distinct: undefined }));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);
     if (row.s !== undefined) point.s += Number(row.s);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
-    if (row.sketch) (point.bins ??= new SketchAccumulator()).addJson(row.sketch);
+    if (row.sketch) (point.sketches ??= []).push(row.sketch);
     // The union of the range's sketches, never a sum of per-bucket counts.
     if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(row.sp);
     if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(row.dn);

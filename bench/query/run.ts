@@ -9,6 +9,7 @@ import { buildContext } from '../../backend/src/server.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
 import { generateOrReuse, openDatabase } from './dataset.js';
 import { createRawIndexes, questions, RAW_INDEXES } from './questions.js';
+import { startCpu } from './cpu.js';
 import { storageReport } from './storage.js';
 
 /**
@@ -78,6 +79,14 @@ async function time(iterations: number, before: () => Promise<unknown>, run: () 
   return samples;
 }
 
+/** Wall-clock samples of `iterations` runs, and the CPU per run (this process + PostgreSQL backends). */
+async function measure(pool: Parameters<typeof startCpu>[0], iterations: number, before: () => Promise<unknown>, run: () => Promise<unknown>): Promise<{ samples: number[]; cpu?: number }> {
+  const meter = await startCpu(pool);
+  const samples = await time(iterations, before, run);
+  const used = await meter.stop();
+  return { samples, cpu: used ? (used[0] + used[1]) / iterations : undefined };
+}
+
 const fmt = (ms: number | undefined) => (ms === undefined ? '-' : ms < 1 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 const ratio = (baseline: number | undefined, ms: number) => (baseline === undefined ? '-' : `${(baseline / ms).toFixed(baseline / ms < 10 ? 1 : 0)}x`);
 
@@ -118,7 +127,7 @@ try {
     const params = [org.id, new Date(data.end - 30 * 24 * HOUR), new Date(data.end)];
     const rawReader = async (sql: string) => (await indexed.query(sql, params)).rows as Array<Record<string, unknown>>;
 
-    const results: Array<{ title: string; checked: string; a: number[]; b: number[]; c?: number[]; d?: number[] }> = [];
+    const results: Array<{ title: string; checked: string; a: number[]; b: number[]; c: number[]; d?: number[]; aCpu?: number; cCpu?: number }> = [];
     try {
       for (const question of chosen) {
         log(`${question.key}`);
@@ -126,21 +135,21 @@ try {
         const checked = await question.check((await ask(question.body)).A!.frames, rawReader);
         log(`  checked: ${checked}`);
         await time(5, cold, () => ask(question.body));
-        const a = await time(numbers.iterations, cold, () => ask(question.body));
+        const { samples: a, cpu: aCpu } = await measure(context.pool, numbers.iterations, cold, () => ask(question.body));
         await ask(question.body);
         const b = await time(numbers.iterations * 5, none, () => ask(question.body));
         await indexed.query(question.rawSql, params);
-        const c = await time(numbers['baseline-iterations'], none, () => indexed.query(question.rawSql, params));
+        const { samples: c, cpu: cCpu } = await measure(context.pool, numbers['baseline-iterations'], none, () => indexed.query(question.rawSql, params));
         const d = flags['no-scan'] ? undefined : await time(numbers['scan-iterations'], none, () => scanning.query(question.rawSql, params));
         log(`  rollups ${fmt(percentile(a, 0.5))} ms, cached ${fmt(percentile(b, 0.5))} ms, indexed raw ${fmt(percentile(c, 0.5))} ms${d ? `, scanned raw ${fmt(percentile(d, 0.5))} ms` : ''}`);
-        results.push({ title: question.title, checked, a, b, c, d });
+        results.push({ title: question.title, checked, a, b, c, d, aCpu, cCpu });
       }
     } finally {
       indexed.release();
       scanning.release();
     }
 
-    const boards: Array<{ title: string; panels: number; queries: number; a: number[]; b: number[]; serial: number[] }> = [];
+    const boards: Array<{ title: string; panels: number; queries: number; a: number[]; b: number[]; serial: number[]; cpu?: number }> = [];
     if (!flags['no-dashboards']) {
       for (const board of DASHBOARDS) {
         const panels = dashboardRequests(board.file, data.end);
@@ -149,30 +158,32 @@ try {
         await Promise.all(panels.map((panel) => ask(panel.body)));
         const whole = () => Promise.all(panels.map((panel) => ask(panel.body)));
         await time(3, cold, whole);
-        const a = await time(Math.max(20, Math.floor(numbers.iterations / 4)), cold, whole);
+        const { samples: a, cpu } = await measure(context.pool, Math.max(20, Math.floor(numbers.iterations / 4)), cold, whole);
         const b = await time(numbers.iterations, none, whole);
         // The same panels one after another: what the dashboard costs the backend in all.
         const serial = await time(Math.max(10, Math.floor(numbers.iterations / 10)), cold, async () => {
           for (const panel of panels) await ask(panel.body);
         });
         log(`${board.title}: ${panels.length} panels, rollups ${fmt(percentile(a, 0.5))} ms, cached ${fmt(percentile(b, 0.5))} ms`);
-        boards.push({ title: board.title, panels: panels.length, queries: panels.reduce((n, panel) => n + panel.body.queries.length, 0), a, b, serial });
+        boards.push({ title: board.title, panels: panels.length, queries: panels.reduce((n, panel) => n + panel.body.queries.length, 0), a, b, serial, cpu });
       }
     }
 
     const p50 = (samples?: number[]) => (samples ? percentile(samples, 0.5) : undefined);
     console.log(`\nQuery benchmark: ${data.events.toLocaleString('en')} events, ${numbers.days} days, ${data.organizations.length} organizations; largest organization ${org.name} with ${org.events.toLocaleString('en')} events`);
     console.log(`${os.cpus().length} CPUs, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}; raw indexes: ${RAW_INDEXES.map((index) => index.name).join(', ')}\n`);
-    console.log('| question | rollups, cold p50 | cold p99 | cached p50 | raw, indexed p50 | raw, no index p50 | vs indexed | vs no index |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('Milliseconds; CPU = this process + its PostgreSQL backends per answer.\n');
+    console.log('| question | rollups, cold p50 | cold p99 | cached p50 | raw, indexed p50 | raw, no index p50 | vs indexed | vs no index | rollups CPU | raw, indexed CPU | CPU vs indexed |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of results) {
       const a = p50(row.a)!;
-      console.log(`| ${row.title} | ${fmt(a)} | ${fmt(percentile(row.a, 0.99))} | ${fmt(p50(row.b))} | ${fmt(p50(row.c))} | ${fmt(p50(row.d))} | ${ratio(p50(row.c), a)} | ${ratio(p50(row.d), a)} |`);
+      const cpuRatio = row.aCpu && row.cCpu ? ratio(row.cCpu, row.aCpu) : '-';
+      console.log(`| ${row.title} | ${fmt(a)} | ${fmt(percentile(row.a, 0.99))} | ${fmt(p50(row.b))} | ${fmt(p50(row.c))} | ${fmt(p50(row.d))} | ${ratio(p50(row.c), a)} | ${ratio(p50(row.d), a)} | ${fmt(row.aCpu)} | ${fmt(row.cCpu)} | ${cpuRatio} |`);
     }
     if (boards.length > 0) {
-      console.log('\n| dashboard | panel requests (queries) | rollups, cold p50 (panels in parallel) | cold p99 | panels one after another, p50 | cached p50 |');
-      console.log('|---|---:|---:|---:|---:|---:|');
-      for (const board of boards) console.log(`| ${board.title} | ${board.panels} (${board.queries}) | ${fmt(p50(board.a))} | ${fmt(percentile(board.a, 0.99))} | ${fmt(p50(board.serial))} | ${fmt(p50(board.b))} |`);
+      console.log('\n| dashboard | panel requests (queries) | rollups, cold p50 (panels in parallel) | cold p99 | panels one after another, p50 | cached p50 | cold CPU |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|');
+      for (const board of boards) console.log(`| ${board.title} | ${board.panels} (${board.queries}) | ${fmt(p50(board.a))} | ${fmt(percentile(board.a, 0.99))} | ${fmt(p50(board.serial))} | ${fmt(p50(board.b))} | ${fmt(board.cpu)} |`);
     }
     console.log('\nChecks against the raw rows (before timing):');
     for (const row of results) console.log(`  ${row.title}: ${row.checked}`);

@@ -6,11 +6,10 @@ import type { Pool } from '../../backend/src/db/pool.js';
  * the raw events table and the indexes the raw-table peer adds.
  */
 export async function storageReport(pool: Pool): Promise<string> {
-  const tables = await pool.query<{ name: string; rows: string; bytes: number | null; total: string }>(
-    `SELECT c.relname AS name, c.reltuples::bigint AS rows,
-            NULL::int AS bytes, pg_size_pretty(pg_total_relation_size(c.oid)) AS total
+  const tables = await pool.query<{ name: string; rows: string; total: string }>(
+    `SELECT c.relname AS name, c.reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(c.oid)) AS total
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind = 'r' AND (c.relname LIKE 'rollup%')
+     WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'rollup%'
      ORDER BY pg_total_relation_size(c.oid) DESC`,
   );
   const lines = ['| table | rows | bytes per row | size with indexes |', '|---|---:|---:|---:|'];

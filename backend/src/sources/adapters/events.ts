@@ -146,7 +146,8 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
  * totals rows (one per type and bucket, and the few pending ones) travel as
  * they are. Sketches travel as jsonb text and are merged bin by bin in Node,
  * which measured several times faster than expanding every bin with
- * jsonb_each in SQL.
+ * jsonb_each in SQL; those of dimensioned rows arrive packed, one row per
+ * series (bench/README.md, "Query against the indexed raw table").
  *
  * Totals questions get a statement name: their shapes are few (measure x
  * slices), so each pooled connection plans each shape once and reuses it.

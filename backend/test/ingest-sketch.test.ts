@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DDSketch } from '@datadog/sketches-js';
+import { LogarithmicMapping } from '@datadog/sketches-js/dist/ddsketch/mapping/index.js';
 import { createOrganization } from '../src/auth/keys.js';
 import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins, quantile, SketchAccumulator, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, quantile, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -105,6 +107,8 @@ test('values below 1 and negative values keep their sign and size in the sketch'
   assert.equal(Object.keys(mixed).length, 4);
 });
 
+const mapping = new LogarithmicMapping(SKETCH_RELATIVE_ACCURACY);
+
 test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging would, and falls back on any other form', async () => {
   const fc = (await import('fast-check')).default;
   const key = fc.oneof(fc.constant('z'), fc.integer({ min: -3000, max: 3000 }).map(String), fc.integer({ min: -3000, max: 3000 }).map((n) => `n${n}`));
@@ -125,6 +129,25 @@ test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging woul
       }
       assert.deepEqual(accumulator.toBins(), expected);
       for (const q of [0, 0.5, 0.95, 1]) assert.equal(accumulator.quantile(q), quantile(expected, q));
+    }),
+    { numRuns: 300 },
+  );
+  // One accumulator cleared between merges answers what a DDSketch of the same bins answers.
+  const reused = new SketchAccumulator();
+  fc.assert(
+    fc.property(fc.array(bins, { minLength: 1, maxLength: 4 }), fc.double({ min: 0, max: 1, noNaN: true }), (sketches, q) => {
+      reused.clear();
+      const reference = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+      for (const one of sketches) {
+        reused.addJson(jsonbText(one));
+        for (const [name, count] of Object.entries(one)) {
+          if (name === 'z') reference.accept(0, count);
+          else if (name.startsWith('n')) reference.accept(-mapping.value(Number(name.slice(1))), count);
+          else reference.accept(mapping.value(Number(name)), count);
+        }
+      }
+      const expected = reference.count === 0 ? undefined : reference.getValueAtQuantile(q);
+      assert.equal(reused.quantile(q), expected, `q=${q}`);
     }),
     { numRuns: 300 },
   );

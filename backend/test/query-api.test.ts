@@ -330,6 +330,22 @@ describe('ratios and percentiles', () => {
     assert.equal(hourly!.value[2], null);
   });
 
+  test('grouped and filtered percentiles merge the sketches of each series and bucket, and nothing matched is null', async () => {
+    // Hour 0: odd values 1..99, all successes; hour 1: even values, of which 10, 20, ..., 100 are errors.
+    const byStatus = readSeries(await one({ metric: 'bot_response_time_ms', aggregation: 'p50', groupBy: ['status'] }));
+    assert.deepEqual(byStatus.map((series) => series.labels), [{ status: 'error' }, { status: 'success' }]);
+    const [error, success] = byStatus;
+    assert.equal(error!.value[0], null);
+    closeTo(error!.value[1] as number, 50); // 10..100: rank 4.5 -> 50
+    closeTo(success!.value[0] as number, 49); // 1..99 odd: rank 24.5 -> 49
+    closeTo(success!.value[1] as number, 48); // 40 even non-errors: rank 19.5 -> 48
+    const [faq] = readSeries(await one({ metric: 'bot_response_time_ms', aggregation: 'p95', filters: [{ dimension: 'botId', op: 'eq', value: 'faq' }] }));
+    closeTo(faq!.value[0] as number, 93);
+    closeTo(faq!.value[1] as number, 94);
+    const nobody = readSeries(await one({ metric: 'bot_response_time_ms', aggregation: 'p95', filters: [{ dimension: 'botId', op: 'eq', value: 'nobody' }] }));
+    assert.ok(nobody.every((series) => series.value.every((value) => value === null)), JSON.stringify(nobody));
+  });
+
   test('bot error rate uses the derived status dimension', async () => {
     const frame = grafana.dataFrameFromJSON((await one({ metric: 'bot_error_rate', format: 'table' })).frames[0] as never);
     assert.deepEqual([...frame.fields[0]!.values], [0.1]);

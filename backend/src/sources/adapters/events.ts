@@ -158,7 +158,8 @@ function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure 
  * totals rows (one per type and bucket, and the few pending ones) travel as
  * they are. Sketches travel as jsonb text and are merged bin by bin in Node,
  * which measured several times faster than expanding every bin with
- * jsonb_each in SQL.
+ * jsonb_each in SQL; those of dimensioned rows arrive packed, one row per
+ * series (bench/README.md, "Query against the indexed raw table").
  *
  * Totals questions get a statement name: their shapes are few (measure x
  * slices), so each pooled connection plans each shape once and reuses it.
@@ -203,7 +204,12 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
     return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
   }
-  if (measure === 'sketch') return { text: `SELECT ${[time, ...keys, 'sketch'].join(', ')} FROM (${rows}) r`, values: params.values };
+  if (measure === 'sketch') {
+    // One row per series, its sketches in one text ("<b> <bins> <b> <bins> ..."): a grouped hourly percentile reads
+    // thousands of small sketches, and receiving each as its own row cost more than formatting and merging them.
+    const packed = `string_agg((extract(epoch FROM bucket)::bigint * 1000)::text || ' ' || sketch::text, ' ') AS packed`;
+    return { text: `SELECT ${[...keys, packed].join(', ')} FROM (${rows}) r${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`, values: params.values };
+  }
   if (measure === 'distinct') return { text: `SELECT ${[time, ...keys, 'sp', 'dn'].join(', ')} FROM (${rows}) r`, values: params.values };
   const partials = {
     count: ['sum(count)::float8 AS c'],
@@ -246,6 +252,8 @@ export interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
+  /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
+  packed?: string | null;
   /** A distinct sketch: sparse entries (binary int4[]) or dense registers. */
   sp?: Buffer | null;
   dn?: Buffer | null;
@@ -260,8 +268,38 @@ interface Partial {
   s: number;
   mn: number | null;
   mx: number | null;
-  bins: SketchAccumulator | undefined;
+  /** The bucket's sketches (jsonb text at an offset of a text), merged once when its value is read. */
+  sketches: string[] | undefined;
+  sketchAt: number[] | undefined;
   distinct: DistinctAccumulator | undefined;
+}
+
+/** One accumulator for every bucket's merge: answers are computed synchronously, one bucket at a time. */
+const merged = new SketchAccumulator();
+
+function quantileOf(partial: Partial, q: number): number | null {
+  if (!partial.sketches) return null;
+  merged.clear();
+  for (let index = 0; index < partial.sketches.length; index += 1) merged.addJsonAt(partial.sketches[index]!, partial.sketchAt![index]!);
+  return merged.quantile(q) ?? null;
+}
+
+function addSketch(point: Partial, text: string, at: number): void {
+  (point.sketches ??= []).push(text);
+  (point.sketchAt ??= []).push(at);
+}
+
+/** Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }. */
+function forEachPacked(packed: string, visit: (bucket: number, at: number) => void): void {
+  let p = 0;
+  while (p < packed.length) {
+    const space = packed.indexOf(' ', p);
+    const bucket = Number(packed.slice(p, space));
+    const close = packed.indexOf('}', space + 1);
+    if (space < 0 || close < 0 || !Number.isFinite(bucket)) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
+    visit(bucket, space + 1);
+    p = close + 2;
+  }
 }
 
 function valueOf(partial: Partial, measure: Measure, q: number | undefined): number | null {
@@ -277,7 +315,7 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
     case 'max':
       return partial.mx;
     case 'sketch':
-      return partial.bins?.quantile(q!) ?? null;
+      return quantileOf(partial, q!);
     case 'distinct':
       return partial.distinct?.count() ?? 0;
   }
@@ -292,8 +330,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
   const { groupBy, bucketMs } = query;
   const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
   const yielder = new Yielder();
-  for (const row of rows) {
-    await yielder.tick();
+  const pointOf = (row: Row, bucket: number): Partial => {
     let key = '';
     for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
     let entry = series.get(key);
@@ -302,24 +339,50 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       const labels = Object.fromEntries(groupBy.map((name, index) => [name, row[`g${index}`] ?? '']));
       series.set(key, (entry = { labels, points: new Map() }));
     }
-    const t = Math.floor(Number(row.b) / bucketMs) * bucketMs;
+    const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, bins: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketches: undefined, sketchAt: undefined, distinct: undefined }));
+    return point;
+  };
+  for (const row of rows) {
+    if (row.packed !== undefined) {
+      // No rollup rows at all: string_agg over nothing is one NULL row.
+      if (row.packed === null) continue;
+      const packed = row.packed;
+      await yielder.tick(packed.length / 100);
+      forEachPacked(packed, (bucket, at) => addSketch(pointOf(row, bucket), packed, at));
+      continue;
+    }
+    await yielder.tick();
+    const point = pointOf(row, Number(row.b));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);
     if (row.s !== undefined) point.s += Number(row.s);
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
-    if (row.sketch) (point.bins ??= new SketchAccumulator()).addJson(row.sketch);
+    if (row.sketch) addSketch(point, row.sketch, 0);
     // The union of the range's sketches, never a sum of per-bucket counts.
     if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(row.sp);
     if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(row.dn);
   }
   const q = QUANTILES[query.aggregation];
-  return [...series.values()].map(({ labels, points }) => {
+  let merges = 0;
+  const out: Series[] = [];
+  for (const { labels, points } of series.values()) {
     const times = [...points.keys()].sort((a, b) => a - b);
-    return { labels, times, values: times.map((t) => valueOf(points.get(t)!, measure, q)) };
-  });
+    const values: Array<number | null> = [];
+    for (const t of times) {
+      const point = points.get(t)!;
+      values.push(valueOf(point, measure, q));
+      merges += point.sketches?.length ?? 0;
+      if (merges >= 2_000) {
+        merges = 0;
+        await yielder.tick(2_000);
+      }
+    }
+    out.push({ labels, times, values });
+  }
+  return out;
 }
 
 // Sketches stay jsonb text: SketchAccumulator reads them faster than JSON.parse builds objects.

@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import type { Pool } from '../../backend/src/db/pool.js';
+
+/**
+ * CPU time of the benchmark process plus the PostgreSQL backends serving its
+ * database (from /proc, as bench/ingest does): on a machine shared with other
+ * work, wall-clock latency grows with the load; the CPU an answer costs does
+ * much less. Redis's CPU is not counted. Returns undefined where /proc cannot
+ * be read (not Linux, or PostgreSQL on another host).
+ */
+const TICK_MS = 10; // USER_HZ 100 on Linux
+
+function backendMs(pid: number): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CpuMeter {
+  /** Milliseconds of CPU since `start()`: [this process, PostgreSQL backends]. */
+  stop(): Promise<[number, number] | undefined>;
+}
+
+export async function startCpu(pool: Pool): Promise<CpuMeter> {
+  const pids = async () => (await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')).rows.map((row) => row.pid);
+  const before = new Map<number, number>();
+  for (const pid of await pids()) {
+    const ms = backendMs(pid);
+    if (ms !== undefined) before.set(pid, ms);
+  }
+  const node = process.cpuUsage();
+  return {
+    stop: async () => {
+      const used = process.cpuUsage(node);
+      if (before.size === 0) return undefined;
+      let database = 0;
+      for (const pid of await pids()) {
+        const ms = backendMs(pid);
+        if (ms !== undefined) database += ms - (before.get(pid) ?? 0);
+      }
+      return [(used.user + used.system) / 1000, database];
+    },
+  };
+}

@@ -9,10 +9,13 @@ import {
   evaluateRatio,
   evaluateThreshold,
   formatValue,
+  historyPoints,
+  judgedHistoryPoints,
   mad,
   median,
   ratio,
   ratioOfSums,
+  replay,
   robustStats,
   seasonLengths,
   thresholdSeverity,
@@ -24,6 +27,7 @@ import {
   type Severity,
   type ThresholdRule,
 } from '../src/anomalies/detectors/index.js';
+import { seededRandom } from './support/seeded-random.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -288,6 +292,27 @@ describe('baseline rule', () => {
       return gappy.push(p).score;
     });
     assert.deepEqual(gappyScores, scores);
+  });
+
+  test('a cold replay that only seeds the older history judges as a replay of all of it', () => {
+    const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
+    console.log(`seed ${seed}`);
+    const random = seededRandom(seed);
+    const options = { intervalMs: HOUR, seasons: 6, warningZ: 4.5, criticalZ: 7, transform: 'sqrt' as const, minVolume: 5 };
+    const length = historyPoints(HOUR, 6) + 48;
+    // Poisson-like orders with a weekly shape, an incident somewhere in the last 48 hours.
+    const incident = length - 1 - Math.floor(random() * 48);
+    const series = hourly(length, (t, i) => weeklyShape(t, i) * (0.8 + 0.4 * random())).map((p, i) => (i >= incident && i < incident + 6 ? { ...p, value: p.value * 0.2 } : p));
+    assert.ok(judgedHistoryPoints(HOUR) < historyPoints(HOUR, 6) / 4, 'most of the history is only seeded');
+    for (let end = length - 48; end <= length; end += 6) {
+      const points = series.slice(end - historyPoints(HOUR, 6), end);
+      const full = evaluateBaseline(points, options);
+      const { finding } = replay(points, options);
+      assert.equal(finding.severity, full.severity, `severity at point ${end}`);
+      assert.equal(finding.model, full.model);
+      assert.equal(finding.expected, full.expected);
+      assert.ok(Math.abs(finding.z - full.z) < 1e-3, `z ${finding.z} vs ${full.z} at point ${end}`);
+    }
   });
 
   test('each decision uses earlier points only: a prefix scores the same as the full stream', () => {

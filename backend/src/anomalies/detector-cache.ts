@@ -1,4 +1,4 @@
-import { BaselineDetector, type BaselineFinding, type BaselineOptions, type Point } from './detectors/index.js';
+import { replay, type BaselineDetector, type BaselineFinding, type BaselineOptions, type Point } from './detectors/index.js';
 
 interface Entry {
   detector: BaselineDetector;
@@ -34,11 +34,9 @@ export class DetectorCache {
       entry.value = last.value;
       return entry.finding;
     }
-    const detector = new BaselineDetector(options);
-    let finding: BaselineFinding | undefined;
-    for (const point of points) finding = detector.push(point);
-    this.entries.set(key, { detector, time: last.time, value: last.value, finding: finding! });
-    return finding!;
+    const { detector, finding } = replay(points, options);
+    this.entries.set(key, { detector, time: last.time, value: last.value, finding });
+    return finding;
   }
 
   /** Forgets series not judged since `before` (a series that vanished, a removed rule). */

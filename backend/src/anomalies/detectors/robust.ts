@@ -26,13 +26,17 @@ function medianOf(n: number, fill: (buffer: Float64Array) => void): number {
   return n % 2 === 1 ? view[mid]! : (view[mid - 1]! + view[mid]!) / 2;
 }
 
-export function median(values: readonly number[]): number {
-  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = v)));
+export function median(values: ArrayLike<number>, n = values.length): number {
+  return medianOf(n, (buffer) => {
+    for (let i = 0; i < n; i++) buffer[i] = values[i]!;
+  });
 }
 
 /** Median absolute deviation around `center` (the median when omitted), unscaled. */
-export function mad(values: readonly number[], center = median(values)): number {
-  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = Math.abs(v - center))));
+export function mad(values: ArrayLike<number>, center = median(values), n = values.length): number {
+  return medianOf(n, (buffer) => {
+    for (let i = 0; i < n; i++) buffer[i] = Math.abs(values[i]! - center);
+  });
 }
 
 export interface RobustStats {
@@ -47,14 +51,20 @@ export interface RobustStats {
  * absolute deviation (times sqrt(pi/2), its normal-consistency factor) and finally to `floor`,
  * so a flat series still yields finite, comparable scores.
  */
-export function robustStats(values: readonly number[], floor: number): RobustStats {
-  const center = median(values);
-  let scale = MAD_TO_SIGMA * mad(values, center);
-  if (!(scale > 0) && values.length > 0) {
-    const meanAbs = values.reduce((sum, v) => sum + Math.abs(v - center), 0) / values.length;
-    scale = Math.sqrt(Math.PI / 2) * meanAbs;
+export function robustStats(values: ArrayLike<number>, floor: number, n = values.length): RobustStats {
+  const center = median(values, n);
+  return { median: center, scale: robustScale(values, center, floor, n) };
+}
+
+/** The scale of `robustStats` around a median already known (the first `n` values). */
+export function robustScale(values: ArrayLike<number>, center: number, floor: number, n = values.length): number {
+  let scale = MAD_TO_SIGMA * mad(values, center, n);
+  if (!(scale > 0) && n > 0) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += Math.abs(values[i]! - center);
+    scale = Math.sqrt(Math.PI / 2) * (sum / n);
   }
-  return { median: center, scale: Math.max(scale, floor) };
+  return Math.max(scale, floor);
 }
 
 /** Default scale floor: a small fraction of the level, so 100 -> 100.001 is not an anomaly. */

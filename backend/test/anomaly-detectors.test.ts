@@ -349,6 +349,29 @@ describe('baseline rule', () => {
     assert.ok(calibrated.score < plain.score, `${calibrated.score} < ${plain.score}`);
   });
 
+  test('runBuckets: three hours a little high together are a warning that no single hour is', () => {
+    // Fixed data (seed 1): a weekly shape with a little noise, so the weekly model judges.
+    const random = seededRandom(1);
+    const history = hourly(7 * 168, (t) => weeklyShape(t, 0) + 4 * (random() - 0.5));
+    const options = { intervalMs: HOUR, seasons: 6 };
+    const [single, runs, zigzag, probe] = [options, { ...options, runBuckets: 3 }, { ...options, runBuckets: 3 }, options].map((o) => new BaselineDetector(o));
+    for (const p of history) [single, runs, zigzag, probe].forEach((d) => d!.push(p));
+    const severities: Severity[][] = [[], [], []];
+    for (let k = 0; k < 3; k++) {
+      const time = MONDAY + (7 * 168 + 10 + k) * HOUR;
+      // The probe tells what this hour is expected at and what one sigma is, before the others see it.
+      const normal = probe!.push({ time, value: weeklyShape(time, 0) });
+      const sigma = (normal.upper - normal.expected) / 4;
+      severities[0]!.push(single!.push({ time, value: normal.expected + 3.3 * sigma }).severity);
+      severities[1]!.push(runs!.push({ time, value: normal.expected + 3.3 * sigma }).severity);
+      severities[2]!.push(zigzag!.push({ time, value: normal.expected + (k % 2 === 0 ? 3.3 : -3.3) * sigma }).severity);
+    }
+    assert.deepEqual(severities[0], ['healthy', 'healthy', 'healthy'], 'no single hour is a warning (warning z 4)');
+    assert.equal(severities[1]!.at(-1), 'warning', `the run of three is: ${severities[1]}`);
+    assert.deepEqual(severities[2], ['healthy', 'healthy', 'healthy'], 'hours on alternating sides are no run');
+    assert.throws(() => new BaselineDetector({ runBuckets: 0 }), /runBuckets/);
+  });
+
   test('minimum volume: 0 -> 2 orders at night is not an anomaly', () => {
     const quiet = hourly(3 * 168, (t) => (new Date(t).getUTCHours() < 6 ? 0 : 50));
     const night = { time: MONDAY + 3 * 168 * HOUR + 2 * HOUR, value: 2 };

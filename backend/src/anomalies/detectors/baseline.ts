@@ -42,6 +42,14 @@ export interface BaselineOptions {
    * 0 (the default) turns it off, as alert rules judge against their seasons only.
    */
   rangeTolerance?: number;
+  /**
+   * Also judge runs of up to this many consecutive buckets on the same side together: their
+   * summed z over the square root of their number, which is a normal z again when the buckets are
+   * independent. Two hours at 2.5x the usual night orders say what neither says alone. The run
+   * must clear the warning z by a tenth more than one bucket (it is a second look at the same
+   * data). 1 (the default) judges single buckets only.
+   */
+  runBuckets?: number;
 }
 
 /** Which reference a prediction came from; the detector picks the one that fits the data best. */
@@ -56,7 +64,7 @@ export interface BaselineFinding extends Finding {
   upper: number;
 }
 
-const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false, rangeTolerance: 0 };
+const DEFAULTS = { seasons: 6, direction: 'both' as Direction, warningZ: 4, criticalZ: 6, minVolume: 0, suppressPoints: 0, transform: 'none' as 'none' | 'sqrt', tailCalibration: false, rangeTolerance: 0, runBuckets: 1 };
 
 /** Points looked at by the `recent` model (median of the last few values). */
 const RECENT_POINTS = 6;
@@ -122,6 +130,8 @@ const TAIL_WINDOW = 5000;
 const MIN_TAIL_SAMPLES = 200;
 /** Points seen before a new extreme means anything (a range of a few points is no range). */
 const MIN_RANGE_POINTS = 200;
+/** How much more than a single bucket's z a run's combined z must reach (see `runBuckets`). */
+const RUN_MARGIN = 1.1;
 /** Weight of the newest z-score in the drift average (about the last 40 points). */
 const DRIFT_ALPHA = 0.05;
 /** One wild point moves the drift average by at most this many sigmas. */
@@ -161,6 +171,8 @@ export class BaselineDetector {
   private readonly pastZ = new RollingWindow(TAIL_WINDOW);
   private readonly pastDriftZ = new RollingWindow(TAIL_WINDOW);
   private drift = 0;
+  /** The last `runBuckets` clipped z-scores, newest last. */
+  private readonly runZ: number[] = [];
   private range = { min: Infinity, max: -Infinity };
   private peak: { index: number; size: number } | null = null;
   private count = 0;
@@ -171,6 +183,7 @@ export class BaselineDetector {
       throw new Error(`baseline: warningZ ${this.opts.warningZ} must not exceed criticalZ ${this.opts.criticalZ}`);
     }
     if (!(this.opts.seasons >= 1)) throw new Error(`baseline: seasons must be >= 1, got ${this.opts.seasons}`);
+    if (!(Number.isInteger(this.opts.runBuckets) && this.opts.runBuckets >= 1)) throw new Error(`baseline: runBuckets must be a whole number >= 1, got ${this.opts.runBuckets}`);
     if (options.intervalMs !== undefined) this.start(options.intervalMs, 0);
   }
 
@@ -247,7 +260,12 @@ export class BaselineDetector {
   private observe(point: Point): BaselineFinding {
     const bucket = Math.round((point.time - this.origin) / this.intervalMs!);
     const value = this.forward(point.value);
-    let chosen: { meanError: number; expected: number; errScale: number; model: Model; refs: number } | null = null;
+    // The winner so far (locals, not an object: this runs for every point of every replay).
+    let chosen: Model | null = null;
+    let chosenRefs = 0;
+    let chosenError = Infinity;
+    let chosenExpected = 0;
+    let chosenErrScale = 0;
     for (const model of this.models) {
       const refs = this.references(model, bucket);
       if (refs < (model.name === 'recent' ? RECENT_POINTS : 2)) continue;
@@ -255,8 +273,12 @@ export class BaselineDetector {
       if (model.errors.size >= MIN_ERRORS) {
         // Mean error picks the model: it counts the big misses a median would hide.
         const meanError = model.errors.mean();
-        if (chosen === null || meanError < chosen.meanError) {
-          chosen = { meanError, expected, errScale: MAD_TO_SIGMA * model.errors.median(), model, refs };
+        if (chosen === null || meanError < chosenError) {
+          chosen = model;
+          chosenRefs = refs;
+          chosenError = meanError;
+          chosenExpected = expected;
+          chosenErrScale = MAD_TO_SIGMA * model.errors.median();
         }
       }
       model.errors.push(Math.abs(value - expected));
@@ -266,9 +288,9 @@ export class BaselineDetector {
       chosen === null
         ? null
         : {
-            expected: chosen.expected,
-            scale: Math.max(chosen.errScale, robustScale(chosen.model.refs, chosen.expected, 0, chosen.refs), scaleFloor(chosen.expected)),
-            model: chosen.model.name,
+            expected: chosenExpected,
+            scale: Math.max(chosenErrScale, robustScale(chosen.refs, chosenExpected, 0, chosenRefs), scaleFloor(chosenExpected)),
+            model: chosen.name,
           };
     this.remember(bucket, value);
     const index = this.count++;
@@ -281,9 +303,18 @@ export class BaselineDetector {
     this.drift = (1 - DRIFT_ALPHA) * this.drift + DRIFT_ALPHA * Math.max(-DRIFT_CLIP, Math.min(DRIFT_CLIP, rawZ));
     const driftZ = this.drift * DRIFT_NORMALISER;
     const driftTail = this.tailFactor(this.pastDriftZ, driftZ);
-    const pointWise = Math.abs(rawZ / tail) >= Math.abs(driftZ / driftTail);
-    const z = pointWise ? rawZ / tail : driftZ / driftTail;
-    const scale = pointWise ? best.scale * tail : (best.scale * driftTail) / DRIFT_NORMALISER;
+    let z = rawZ / tail;
+    let scale = best.scale * tail;
+    if (Math.abs(driftZ / driftTail) > Math.abs(z)) {
+      z = driftZ / driftTail;
+      scale = (best.scale * driftTail) / DRIFT_NORMALISER;
+    }
+    const run = this.runStatistic(rawZ);
+    if (Math.abs(run) > Math.abs(z)) {
+      z = run;
+      // The single-bucket bound that this run would have made a warning.
+      scale = Math.abs(value - best.expected) / Math.abs(run);
+    }
     const side: 'above' | 'below' = z >= 0 ? 'above' : 'below';
     const counts = this.opts.direction === 'both' || this.opts.direction === side;
     const expected = this.inverse(best.expected);
@@ -322,6 +353,27 @@ export class BaselineDetector {
       lower: this.inverse(best.expected - this.opts.warningZ * best.scale * tail),
       upper: this.inverse(best.expected + this.opts.warningZ * best.scale * tail),
     };
+  }
+
+  /**
+   * The strongest combined z of the runs of 2..runBuckets latest buckets (this one included) on
+   * the same side, over RUN_MARGIN; 0 when runs are off or none is on one side.
+   */
+  private runStatistic(rawZ: number): number {
+    if (this.opts.runBuckets < 2) return 0;
+    const clipped = Math.max(-DRIFT_CLIP, Math.min(DRIFT_CLIP, rawZ));
+    this.runZ.push(clipped);
+    if (this.runZ.length > this.opts.runBuckets) this.runZ.shift();
+    let strongest = 0;
+    let sum = clipped;
+    for (let k = 2; k <= this.runZ.length; k++) {
+      const earlier = this.runZ[this.runZ.length - k]!;
+      if (Math.sign(earlier) !== Math.sign(clipped) || clipped === 0) break;
+      sum += earlier;
+      const combined = sum / Math.sqrt(k) / RUN_MARGIN;
+      if (Math.abs(combined) > Math.abs(strongest)) strongest = combined;
+    }
+    return strongest;
   }
 
   /**

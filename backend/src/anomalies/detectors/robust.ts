@@ -4,39 +4,43 @@ export const MAD_TO_SIGMA = 1.4826;
 /** Reused sort buffer: the detector takes medians of a handful of values per point, millions of times. */
 let scratch = new Float64Array(64);
 
-/** Median of `n` values written by `fill` into the scratch buffer (sorted in place, no allocation). */
-function medianOf(n: number, fill: (buffer: Float64Array) => void): number {
-  if (n === 0) return Number.NaN;
+function scratchFor(n: number): Float64Array {
   if (scratch.length < n) scratch = new Float64Array(2 * n);
-  fill(scratch);
-  const view = scratch.subarray(0, n);
+  return scratch;
+}
+
+/** Median of the first `n` values of the scratch buffer, sorted in place (no allocation, no closure). */
+function scratchMedian(n: number): number {
+  if (n === 0) return Number.NaN;
+  const buffer = scratch;
   if (n <= 32) {
     // Insertion sort: fastest for the few references a seasonal model has.
     for (let i = 1; i < n; i++) {
-      const v = view[i]!;
+      const v = buffer[i]!;
       let j = i - 1;
-      while (j >= 0 && view[j]! > v) {
-        view[j + 1] = view[j]!;
+      while (j >= 0 && buffer[j]! > v) {
+        buffer[j + 1] = buffer[j]!;
         j--;
       }
-      view[j + 1] = v;
+      buffer[j + 1] = v;
     }
-  } else view.sort();
+  } else buffer.subarray(0, n).sort();
   const mid = n >> 1;
-  return n % 2 === 1 ? view[mid]! : (view[mid - 1]! + view[mid]!) / 2;
+  return n % 2 === 1 ? buffer[mid]! : (buffer[mid - 1]! + buffer[mid]!) / 2;
 }
 
+/** Median of the first `n` values (all by default). */
 export function median(values: ArrayLike<number>, n = values.length): number {
-  return medianOf(n, (buffer) => {
-    for (let i = 0; i < n; i++) buffer[i] = values[i]!;
-  });
+  const buffer = scratchFor(n);
+  for (let i = 0; i < n; i++) buffer[i] = values[i]!;
+  return scratchMedian(n);
 }
 
 /** Median absolute deviation around `center` (the median when omitted), unscaled. */
 export function mad(values: ArrayLike<number>, center = median(values), n = values.length): number {
-  return medianOf(n, (buffer) => {
-    for (let i = 0; i < n; i++) buffer[i] = Math.abs(values[i]! - center);
-  });
+  const buffer = scratchFor(n);
+  for (let i = 0; i < n; i++) buffer[i] = Math.abs(values[i]! - center);
+  return scratchMedian(n);
 }
 
 export interface RobustStats {

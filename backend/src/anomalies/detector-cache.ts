@@ -13,7 +13,8 @@ interface Entry {
  * is one push instead of a replay of weeks of history, and the minute ticks within an hour reuse
  * the hour's finding. A replay from the history the evaluator read gives the same finding (the
  * detector forgets where it started, see `historyPoints`), so a cold process, a gap or a late
- * event in the last bucket just replays; several backend processes agree.
+ * event in the last bucket just replays (`replay`: the older hours only fill the seasons, the
+ * last `judgedHistoryPoints` are judged); several backend processes agree.
  */
 export class DetectorCache {
   private readonly entries = new Map<string, Entry>();

@@ -9,10 +9,13 @@ import {
   evaluateRatio,
   evaluateThreshold,
   formatValue,
+  historyPoints,
+  judgedHistoryPoints,
   mad,
   median,
   ratio,
   ratioOfSums,
+  replay,
   robustStats,
   seasonLengths,
   thresholdSeverity,
@@ -24,6 +27,7 @@ import {
   type Severity,
   type ThresholdRule,
 } from '../src/anomalies/detectors/index.js';
+import { seededRandom } from './support/seeded-random.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -290,6 +294,27 @@ describe('baseline rule', () => {
     assert.deepEqual(gappyScores, scores);
   });
 
+  test('a cold replay that only seeds the older history judges as a replay of all of it', () => {
+    const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
+    console.log(`seed ${seed}`);
+    const random = seededRandom(seed);
+    const options = { intervalMs: HOUR, seasons: 6, warningZ: 4.5, criticalZ: 7, transform: 'sqrt' as const, minVolume: 5 };
+    const length = historyPoints(HOUR, 6) + 48;
+    // Poisson-like orders with a weekly shape, an incident somewhere in the last 48 hours.
+    const incident = length - 1 - Math.floor(random() * 48);
+    const series = hourly(length, (t, i) => weeklyShape(t, i) * (0.8 + 0.4 * random())).map((p, i) => (i >= incident && i < incident + 6 ? { ...p, value: p.value * 0.2 } : p));
+    assert.ok(judgedHistoryPoints(HOUR) < historyPoints(HOUR, 6) / 4, 'most of the history is only seeded');
+    for (let end = length - 48; end <= length; end += 6) {
+      const points = series.slice(end - historyPoints(HOUR, 6), end);
+      const full = evaluateBaseline(points, options);
+      const { finding } = replay(points, options);
+      assert.equal(finding.severity, full.severity, `severity at point ${end}`);
+      assert.equal(finding.model, full.model);
+      assert.equal(finding.expected, full.expected);
+      assert.ok(Math.abs(finding.z - full.z) < 1e-3, `z ${finding.z} vs ${full.z} at point ${end}`);
+    }
+  });
+
   test('each decision uses earlier points only: a prefix scores the same as the full stream', () => {
     const series = hourly(3 * 168, weeklyShape);
     const full = new BaselineDetector();
@@ -322,6 +347,29 @@ describe('baseline rule', () => {
     const plain = evaluateBaseline([...spiky, probe], { intervalMs: HOUR });
     const calibrated = evaluateBaseline([...spiky, probe], { intervalMs: HOUR, tailCalibration: true });
     assert.ok(calibrated.score < plain.score, `${calibrated.score} < ${plain.score}`);
+  });
+
+  test('runBuckets: three hours a little high together are a warning that no single hour is', () => {
+    // Fixed data (seed 1): a weekly shape with a little noise, so the weekly model judges.
+    const random = seededRandom(1);
+    const history = hourly(7 * 168, (t) => weeklyShape(t, 0) + 4 * (random() - 0.5));
+    const options = { intervalMs: HOUR, seasons: 6 };
+    const [single, runs, zigzag, probe] = [options, { ...options, runBuckets: 3 }, { ...options, runBuckets: 3 }, options].map((o) => new BaselineDetector(o));
+    for (const p of history) [single, runs, zigzag, probe].forEach((d) => d!.push(p));
+    const severities: Severity[][] = [[], [], []];
+    for (let k = 0; k < 3; k++) {
+      const time = MONDAY + (7 * 168 + 10 + k) * HOUR;
+      // The probe tells what this hour is expected at and what one sigma is, before the others see it.
+      const normal = probe!.push({ time, value: weeklyShape(time, 0) });
+      const sigma = (normal.upper - normal.expected) / 4;
+      severities[0]!.push(single!.push({ time, value: normal.expected + 3.3 * sigma }).severity);
+      severities[1]!.push(runs!.push({ time, value: normal.expected + 3.3 * sigma }).severity);
+      severities[2]!.push(zigzag!.push({ time, value: normal.expected + (k % 2 === 0 ? 3.3 : -3.3) * sigma }).severity);
+    }
+    assert.deepEqual(severities[0], ['healthy', 'healthy', 'healthy'], 'no single hour is a warning (warning z 4)');
+    assert.equal(severities[1]!.at(-1), 'warning', `the run of three is: ${severities[1]}`);
+    assert.deepEqual(severities[2], ['healthy', 'healthy', 'healthy'], 'hours on alternating sides are no run');
+    assert.throws(() => new BaselineDetector({ runBuckets: 0 }), /runBuckets/);
   });
 
   test('minimum volume: 0 -> 2 orders at night is not an anomaly', () => {

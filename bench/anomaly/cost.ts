@@ -5,7 +5,10 @@
  * buckets; a threshold rule on its window's totals). Prints the time of a pass on a cold cache
  * (a new process), in steady state (one new bucket) and within an hour, and the memory per rule.
  *
- *   node --expose-gc --import tsx bench/anomaly/cost.ts [--rules 1000] [--catalog backend/catalog/default.yaml]
+ *   node --expose-gc --import tsx bench/anomaly/cost.ts [--rules 1000] [--catalog backend/catalog/default.yaml] [--only baseline]
+ *
+ * `--only baseline` cycles through the catalog's baseline rules alone: the worst case, as only
+ * they replay history on a cold cache.
  */
 import { parseArgs } from 'node:util';
 import { DetectorCache } from '../../backend/src/anomalies/detector-cache.js';
@@ -14,10 +17,11 @@ import { baselineOptionsOf, judgeThreshold } from '../../backend/src/anomalies/j
 import { loadRules, type MetricRule } from '../../backend/src/anomalies/rules.js';
 import { DEFAULT_CATALOG_FILE, loadCatalog } from '../../backend/src/catalog/load.js';
 
-const { values: flags } = parseArgs({ options: { rules: { type: 'string', default: '1000' }, catalog: { type: 'string', default: DEFAULT_CATALOG_FILE } } });
+const { values: flags } = parseArgs({ options: { rules: { type: 'string', default: '1000' }, catalog: { type: 'string', default: DEFAULT_CATALOG_FILE }, only: { type: 'string' } } });
 const count = Number(flags.rules);
 if (!(count >= 1)) throw new Error('--rules must be a number >= 1');
-const catalogRules = loadRules(loadCatalog(flags.catalog));
+const catalogRules = loadRules(loadCatalog(flags.catalog)).filter(({ rule }) => flags.only === undefined || rule.type === flags.only);
+if (catalogRules.length === 0) throw new Error(`no ${flags.only ?? ''} rules in ${flags.catalog}`);
 const rules: MetricRule[] = Array.from({ length: count }, (_, i) => catalogRules[i % catalogRules.length]!);
 
 const HOUR = 3_600_000;
@@ -52,17 +56,26 @@ function pass(cache: DetectorCache, upTo: (points: number) => number): number {
   return breaches;
 }
 
-/** Median, best and worst of 5 runs of `run` (each on fresh state from `setup`). */
+/**
+ * Median, best and worst of 5 runs of `run` (each on fresh state from `setup`), wall time and
+ * the process's CPU time: on a shared machine the wall time grows with the others' load, the CPU
+ * time much less.
+ */
 function timed(setup: () => DetectorCache, run: (cache: DetectorCache) => void): string {
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let k = 0; k < 5; k++) {
     const cache = setup();
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     run(cache);
+    const used = process.cpuUsage(cpuStarted);
     times.push(performance.now() - started);
+    cpu.push((used.user + used.system) / 1000);
   }
   times.sort((a, b) => a - b);
-  return `median ${times[2]!.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, worst ${times[4]!.toFixed(1)} ms (5 runs)`;
+  cpu.sort((a, b) => a - b);
+  return `median ${times[2]!.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, worst ${times[4]!.toFixed(1)} ms; CPU median ${cpu[2]!.toFixed(1)} ms (5 runs)`;
 }
 
 const all = (n: number) => n;
@@ -82,10 +95,17 @@ console.log(`same-hour pass (the minute ticks within an hour):                  
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc) {
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const cache = warm();
-  gc();
-  const held = process.memoryUsage().heapUsed - before;
-  console.log(`memory the evaluator keeps: ${(held / 1024 / 1024).toFixed(1)} MiB for ${cache.size} baseline detectors, ${(held / Math.max(1, cache.size) / 1024).toFixed(1)} KiB each (threshold rules keep nothing)`);
+  // Typed arrays keep their values outside the JS heap, freed after their owners: count both,
+  // with the detectors held and after letting them go.
+  const used = () => {
+    for (let k = 0; k < 3; k++) gc();
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    return heapUsed + arrayBuffers;
+  };
+  let cache: DetectorCache | null = warm();
+  const size = cache.size;
+  const withCache = used();
+  cache = null;
+  const held = withCache - used();
+  console.log(`memory the evaluator keeps: ${(held / 1024 / 1024).toFixed(1)} MiB for ${size} baseline detectors, ${(held / Math.max(1, size) / 1024).toFixed(1)} KiB each (threshold rules keep nothing)`);
 } else console.log('run with node --expose-gc for the memory per rule');

@@ -1,4 +1,4 @@
-import { BaselineDetector, type BaselineFinding, type BaselineOptions, type Point } from './detectors/index.js';
+import { replay, type BaselineDetector, type BaselineFinding, type BaselineOptions, type Point } from './detectors/index.js';
 
 interface Entry {
   detector: BaselineDetector;
@@ -13,7 +13,8 @@ interface Entry {
  * is one push instead of a replay of weeks of history, and the minute ticks within an hour reuse
  * the hour's finding. A replay from the history the evaluator read gives the same finding (the
  * detector forgets where it started, see `historyPoints`), so a cold process, a gap or a late
- * event in the last bucket just replays; several backend processes agree.
+ * event in the last bucket just replays (`replay`: the older hours only fill the seasons, the
+ * last `judgedHistoryPoints` are judged); several backend processes agree.
  */
 export class DetectorCache {
   private readonly entries = new Map<string, Entry>();
@@ -34,11 +35,9 @@ export class DetectorCache {
       entry.value = last.value;
       return entry.finding;
     }
-    const detector = new BaselineDetector(options);
-    let finding: BaselineFinding | undefined;
-    for (const point of points) finding = detector.push(point);
-    this.entries.set(key, { detector, time: last.time, value: last.value, finding: finding! });
-    return finding!;
+    const { detector, finding } = replay(points, options);
+    this.entries.set(key, { detector, time: last.time, value: last.value, finding });
+    return finding;
   }
 
   /** Forgets series not judged since `before` (a series that vanished, a removed rule). */

@@ -17,6 +17,7 @@ export function baselineOptionsOf(rule: BaselineRuleConfig): BaselineOptions {
     criticalZ: rule.criticalZ,
     minVolume: rule.minVolume,
     transform: rule.transform,
+    runBuckets: rule.runBuckets,
   };
 }
 

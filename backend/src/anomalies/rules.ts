@@ -78,6 +78,8 @@ export const baselineRuleSchema = z
     transform: z.enum(['none', 'sqrt']).default('none'),
     /** Bucket judged: hourly by default, the last complete one. */
     bucket: duration.default(3_600_000),
+    /** Also judge runs of up to this many consecutive buckets on the same side together (1: single buckets only). */
+    runBuckets: z.number().int().min(1).max(6).default(1),
   })
   .strict();
 

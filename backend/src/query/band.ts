@@ -10,7 +10,7 @@
  *
  * The current, partial bucket gets nulls: rules judge complete buckets only.
  */
-import { BaselineDetector } from '../anomalies/detectors/index.js';
+import { BaselineDetector, judgedHistoryPoints, type Point } from '../anomalies/detectors/index.js';
 import { baselineHistoryMs, baselineOptionsOf, ratioBounds } from '../anomalies/judge.js';
 import type { BaselineRuleConfig, MetricRule, ThresholdRuleConfig } from '../anomalies/rules.js';
 import type { Series } from '../sources/types.js';
@@ -61,16 +61,24 @@ export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule
 }
 
 async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
-  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - baselineHistoryMs(rule));
+  const start = alignDown(plan.from.getTime(), plan.bucketMs);
+  const from = new Date(start - baselineHistoryMs(rule));
   const out = new Map<string, BandColumns>();
   for (const one of await reader.series(plan, from, plan.to)) {
     const detector = new BaselineDetector(baselineOptionsOf(rule));
     const byTime = new Map<number, { expected: number; lower: number; upper: number; score: number }>();
+    const points: Point[] = [];
     one.times.forEach((time, index) => {
       const value = one.values[index];
-      if (value === null || value === undefined || !complete(time)) return;
-      const finding = detector.push({ time, value });
-      if (finding.model !== null) byTime.set(time, finding);
+      if (value !== null && value !== undefined && complete(time)) points.push({ time, value });
+    });
+    // As the evaluator's cold start (`replay`): history long before the first bucket shown only fills the seasons.
+    const firstShown = points.findIndex((point) => point.time >= start);
+    const seedUntil = (firstShown === -1 ? points.length : firstShown) + 1 - judgedHistoryPoints(rule.bucket);
+    points.forEach((point, index) => {
+      if (index < seedUntil) return detector.seed(point);
+      const finding = detector.push(point);
+      if (finding.model !== null) byTime.set(point.time, finding);
     });
     const column = (pick: (f: { expected: number; lower: number; upper: number; score: number }) => number) =>
       times.map((time) => {

@@ -10,6 +10,8 @@ export {
   BaselineDetector,
   evaluateBaseline,
   historyPoints,
+  judgedHistoryPoints,
+  replay,
   seasonLengths,
   STREAM_SCORING,
   zToScore,

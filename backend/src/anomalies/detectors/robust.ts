@@ -4,35 +4,43 @@ export const MAD_TO_SIGMA = 1.4826;
 /** Reused sort buffer: the detector takes medians of a handful of values per point, millions of times. */
 let scratch = new Float64Array(64);
 
-/** Median of `n` values written by `fill` into the scratch buffer (sorted in place, no allocation). */
-function medianOf(n: number, fill: (buffer: Float64Array) => void): number {
-  if (n === 0) return Number.NaN;
+function scratchFor(n: number): Float64Array {
   if (scratch.length < n) scratch = new Float64Array(2 * n);
-  fill(scratch);
-  const view = scratch.subarray(0, n);
+  return scratch;
+}
+
+/** Median of the first `n` values of the scratch buffer, sorted in place (no allocation, no closure). */
+function scratchMedian(n: number): number {
+  if (n === 0) return Number.NaN;
+  const buffer = scratch;
   if (n <= 32) {
     // Insertion sort: fastest for the few references a seasonal model has.
     for (let i = 1; i < n; i++) {
-      const v = view[i]!;
+      const v = buffer[i]!;
       let j = i - 1;
-      while (j >= 0 && view[j]! > v) {
-        view[j + 1] = view[j]!;
+      while (j >= 0 && buffer[j]! > v) {
+        buffer[j + 1] = buffer[j]!;
         j--;
       }
-      view[j + 1] = v;
+      buffer[j + 1] = v;
     }
-  } else view.sort();
+  } else buffer.subarray(0, n).sort();
   const mid = n >> 1;
-  return n % 2 === 1 ? view[mid]! : (view[mid - 1]! + view[mid]!) / 2;
+  return n % 2 === 1 ? buffer[mid]! : (buffer[mid - 1]! + buffer[mid]!) / 2;
 }
 
-export function median(values: readonly number[]): number {
-  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = v)));
+/** Median of the first `n` values (all by default). */
+export function median(values: ArrayLike<number>, n = values.length): number {
+  const buffer = scratchFor(n);
+  for (let i = 0; i < n; i++) buffer[i] = values[i]!;
+  return scratchMedian(n);
 }
 
 /** Median absolute deviation around `center` (the median when omitted), unscaled. */
-export function mad(values: readonly number[], center = median(values)): number {
-  return medianOf(values.length, (buffer) => values.forEach((v, i) => (buffer[i] = Math.abs(v - center))));
+export function mad(values: ArrayLike<number>, center = median(values), n = values.length): number {
+  const buffer = scratchFor(n);
+  for (let i = 0; i < n; i++) buffer[i] = Math.abs(values[i]! - center);
+  return scratchMedian(n);
 }
 
 export interface RobustStats {
@@ -47,14 +55,20 @@ export interface RobustStats {
  * absolute deviation (times sqrt(pi/2), its normal-consistency factor) and finally to `floor`,
  * so a flat series still yields finite, comparable scores.
  */
-export function robustStats(values: readonly number[], floor: number): RobustStats {
-  const center = median(values);
-  let scale = MAD_TO_SIGMA * mad(values, center);
-  if (!(scale > 0) && values.length > 0) {
-    const meanAbs = values.reduce((sum, v) => sum + Math.abs(v - center), 0) / values.length;
-    scale = Math.sqrt(Math.PI / 2) * meanAbs;
+export function robustStats(values: ArrayLike<number>, floor: number, n = values.length): RobustStats {
+  const center = median(values, n);
+  return { median: center, scale: robustScale(values, center, floor, n) };
+}
+
+/** The scale of `robustStats` around a median already known (the first `n` values). */
+export function robustScale(values: ArrayLike<number>, center: number, floor: number, n = values.length): number {
+  let scale = MAD_TO_SIGMA * mad(values, center, n);
+  if (!(scale > 0) && n > 0) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += Math.abs(values[i]! - center);
+    scale = Math.sqrt(Math.PI / 2) * (sum / n);
   }
-  return { median: center, scale: Math.max(scale, floor) };
+  return Math.max(scale, floor);
 }
 
 /** Default scale floor: a small fraction of the level, so 100 -> 100.001 is not an anomaly. */

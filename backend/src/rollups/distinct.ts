@@ -129,14 +129,7 @@ export class DistinctAccumulator {
   /** Sorts and keeps the highest rho' per sparse index; turns dense past SPARSE_MAX of them. */
   private compact(): void {
     if (this.dense || this.compacted === this.length) return;
-    const sorted = this.entries.subarray(0, this.length).sort();
-    let kept = 0;
-    for (let index = 0; index < sorted.length; index += 1) {
-      const entry = sorted[index]!;
-      // Sorted, so the last entry of a sparse index has its highest rho'.
-      if (kept > 0 && sorted[kept - 1]! >>> 6 === entry >>> 6) sorted[kept - 1] = entry;
-      else sorted[kept++] = entry;
-    }
+    const kept = keepHighestPerIndex(this.entries.subarray(0, this.length).sort());
     this.length = this.compacted = kept;
     if (kept > SPARSE_MAX) this.toDense();
   }
@@ -162,6 +155,32 @@ export class DistinctAccumulator {
     if (!this.dense) return this.length === 0 ? 0 : Math.round(SPARSE_SLOTS * Math.log(SPARSE_SLOTS / (SPARSE_SLOTS - this.length)));
     return Math.round(ertlEstimate(this.dense));
   }
+}
+
+/**
+ * Keeps the highest rho' per sparse index of sorted entries, moving them to
+ * the front; returns how many are kept. Sorted, so the last entry of a sparse
+ * index has its highest rho'.
+ */
+function keepHighestPerIndex(sorted: { length: number; [index: number]: number }): number {
+  let kept = 0;
+  for (let index = 0; index < sorted.length; index += 1) {
+    const entry = sorted[index]!;
+    if (kept > 0 && sorted[kept - 1]! >>> 6 === entry >>> 6) sorted[kept - 1] = entry;
+    else sorted[kept++] = entry;
+  }
+  return kept;
+}
+
+/**
+ * The sparse sketch of a few entries (one batch's values of one rollup row),
+ * sorted with the highest rho' per sparse index, without building an
+ * accumulator: ingestion makes thousands of these per batch, mostly of one or
+ * two entries. Sorts `entries` in place.
+ */
+export function sparseEntries(entries: number[]): number[] {
+  if (entries.length > 1) entries.length = keepHighestPerIndex(entries.sort((a, b) => a - b));
+  return entries;
 }
 
 function raise(registers: Uint8Array, entry: number): void {
@@ -207,9 +226,4 @@ function ertlEstimate(registers: Uint8Array): number {
   for (let k = MAX_RHO - 1; k >= 1; k -= 1) z = 0.5 * (z + histogram[k]!);
   z += m * sigma(histogram[0]! / m);
   return (m * m) / (2 * Math.LN2 * z);
-}
-
-/** A sparse sketch as a PostgreSQL int4[] literal, the way ingestion sends it. */
-export function sparseLiteral(entries: Iterable<number>): string {
-  return `{${[...entries].join(',')}}`;
 }

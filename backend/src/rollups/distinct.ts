@@ -7,17 +7,21 @@ import { hash } from 'node:crypto';
  *
  * Every value is hashed to 64 bits (the first 8 bytes of its MD5, which SQL's
  * md5() computes too). A sketch is either
- *  - sparse: the sorted entries `index25 << 6 | rho'` of the values seen,
- *    index25 the hash's top 25 bits, rho' the position of the first 1-bit in
- *    the 39 bits after them (1-40). Counted by linear counting over 2^25
- *    slots: exact in practice for the small sets most rollup rows hold (an
+ *  - sparse: the entries `index25 << 6 | rho'` of the values seen, index25
+ *    the hash's top 25 bits, rho' the position of the first 1-bit in the 39
+ *    bits after them (1-40). Sorted, one per index25, as this class writes
+ *    them; a stored sketch may also hold entries appended after them by
+ *    ingestion's upserts (hll_union, migration 0100), so readers sort and keep
+ *    the highest rho' per index25 before counting. Counted by linear counting
+ *    over 2^25 slots: exact in practice for the small sets most rows hold (an
  *    expected 0.02 collisions at 1,000 values, and the estimator corrects for
  *    them on average);
  *  - dense: 2^15 one-byte registers, the maximum rho (1-50) per index15 =
  *    index25 >> 10. Counted with Ertl's improved estimator ("New cardinality
  *    estimation algorithms for HyperLogLog sketches", 2017), which needs no
  *    empirical bias tables: relative standard error 1.04 / sqrt(2^15) = 0.57 %,
- *    so the 2 % the API promises is 3.5 standard errors.
+ *    so the 2 % the API promises is 3.5 standard errors (about one set in
+ *    2,000 lands further off: a probabilistic bound, as for any HyperLogLog).
  * A sparse sketch becomes dense past SPARSE_MAX entries (then the dense form,
  * 32 KiB, is about as small). Merging is exact: the merge of the sketches of
  * two sets is the sketch of their union, whatever the order.

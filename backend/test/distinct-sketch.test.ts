@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
-import { DistinctAccumulator, entryOf, SPARSE_MAX, type StoredSketch } from '../src/rollups/distinct.js';
+import { DistinctAccumulator, entryOf, REGISTERS, SPARSE_MAX, type StoredSketch } from '../src/rollups/distinct.js';
 import { seededRandom } from './support/seeded-random.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
@@ -17,6 +17,8 @@ function sketchOf(values: Iterable<string>): DistinctAccumulator {
   for (const value of values) sketch.addValue(value);
   return sketch;
 }
+
+const STANDARD_ERROR = 1.04 / Math.sqrt(REGISTERS);
 
 const range = (from: number, to: number, prefix = 'contact-') => Array.from({ length: to - from }, (_, index) => `${prefix}${from + index}`);
 
@@ -45,7 +47,11 @@ describe('distinct sketch (HyperLogLog++)', () => {
     assert.deepEqual(merged.toStored(), sketchOf(range(0, 100)).toStored());
   });
 
-  test(`property: within 2 % of the exact count from 10^3 to 10^6 values, merged in any split (seed ${SEED})`, () => {
+  // Merging is exact, so a split never changes an estimate; the estimate of a set depends only on its values' hashes.
+  // Relative standard error 1.04 / sqrt(2^15) = 0.57 %: 2 % is 3.5 of them, so about one random set in 2,000 lands
+  // further off (seed 1823724976 drew one: 712,614 values estimated 2.12 % low). Random sets are held to 5 standard
+  // errors (2.9 %: one set in a million), fixed sets of each magnitude to the 2 % the API promises.
+  test(`property: a merge of any split is the sketch of the union, within 5 standard errors of the exact count (seed ${SEED})`, () => {
     const random = seededRandom(SEED);
     for (const magnitude of [3, 4, 5, 6]) {
       const n = Math.floor(10 ** magnitude * (1 + random() * 9)) / (magnitude === 6 ? 10 : 1);
@@ -53,14 +59,24 @@ describe('distinct sketch (HyperLogLog++)', () => {
       // Values drawn with repeats: ids from a random offset, each sent 1-3 times, split over random buckets.
       const offset = Math.floor(random() * 1e9);
       const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => new DistinctAccumulator());
+      const whole = new DistinctAccumulator();
       for (let index = 0; index < exact; index += 1) {
         const repeats = 1 + Math.floor(random() * 3);
         for (let r = 0; r < repeats; r += 1) parts[Math.floor(random() * parts.length)]!.addValue(`user-${offset + index}`);
+        whole.addValue(`user-${offset + index}`);
       }
       const merged = new DistinctAccumulator();
       for (const part of parts) merged.addSketch(part.toStored());
+      assert.deepEqual(merged.toStored(), whole.toStored(), `${exact} values: the merge equals the sketch of the union`);
       const error = Math.abs(merged.count() - exact) / exact;
-      assert.ok(error <= 0.02, `${exact} distinct values estimated as ${merged.count()} (${(error * 100).toFixed(2)} % off, seed ${SEED})`);
+      assert.ok(error <= 5 * STANDARD_ERROR, `${exact} distinct values estimated as ${merged.count()} (${(error * 100).toFixed(2)} % off, seed ${SEED})`);
+    }
+  });
+
+  test('within 2 % of the exact count for 10^3, 10^4, 10^5 and 10^6 values', () => {
+    for (const n of [1_000, 10_000, 100_000, 1_000_000]) {
+      const error = Math.abs(sketchOf(range(0, n, 'user-')).count() - n) / n;
+      assert.ok(error <= 0.02, `${n} values: ${(error * 100).toFixed(2)} % off`);
     }
   });
 
@@ -90,6 +106,8 @@ describe('distinct sketch in PostgreSQL (migration 0020)', () => {
   const toSql = (sketch: StoredSketch) => [sketch.sparse ? `{${sketch.sparse.join(',')}}` : null, sketch.dense ? Buffer.from(sketch.dense) : null];
   const fromSql = (row: { sparse: number[] | null; dense: Buffer | null }): StoredSketch => ({ sparse: row.sparse, dense: row.dense ? new Uint8Array(row.dense) : null });
 
+  const unionSql = 'SELECT (s).sparse AS sparse, (s).dense AS dense FROM (SELECT hll_union(ROW($1::int4[], $2::bytea)::hll, ROW($3::int4[], $4::bytea)::hll) AS s) merged';
+
   test('hll_entry computes the entries entryOf computes', async () => {
     const values = ['a', 'contact-1', '42', 'ünïcode', ...range(0, 200, 'x')];
     const { rows } = await client.query<{ entry: number }>('SELECT hll_entry(v) AS entry FROM unnest($1::text[]) WITH ORDINALITY AS u (v, n) ORDER BY n', [values]);
@@ -109,16 +127,51 @@ describe('distinct sketch in PostgreSQL (migration 0020)', () => {
     test(`hll_union merges ${label} exactly as the accumulator does`, async () => {
       const a = sketchOf(left).toStored();
       const b = sketchOf(right).toStored();
-      const { rows } = await client.query(
-        'SELECT (s).sparse AS sparse, (s).dense AS dense FROM (SELECT hll_union(ROW($1::int4[], $2::bytea)::hll, ROW($3::int4[], $4::bytea)::hll) AS s) merged',
-        [...toSql(a), ...toSql(b)],
-      );
+      const { rows } = await client.query(unionSql, [...toSql(a), ...toSql(b)]);
       const expected = new DistinctAccumulator();
       expected.addSketch(a);
       expected.addSketch(b);
       assert.deepEqual(fromSql(rows[0]), expected.toStored());
     });
   }
+
+  test('hll_union adds a batch of a few entries to a stored sparse sketch by appending only the new ones (migration 0100)', async () => {
+    const stored = sketchOf(range(0, 3_000)).toStored();
+    // Values already counted, new values repeated, and an entry of a stored sparse index with a higher rank.
+    const higher = stored.sparse!.find((entry) => entry % 64 < 40)! + 1;
+    const batch = [...sketchOf([...range(10, 20), ...range(3_000, 3_005)]).toStored().sparse!, higher, entryOf('contact-3000')];
+    const { rows } = await client.query(unionSql, [...toSql(stored), `{${batch.join(',')}}`, null]);
+    const merged = fromSql(rows[0]);
+    assert.equal(merged.dense, null);
+    assert.deepEqual(merged.sparse!.slice(0, stored.sparse!.length), stored.sparse, 'the stored entries stay as they were');
+    assert.deepEqual(new Set(merged.sparse!.slice(stored.sparse!.length)), new Set([...sketchOf(range(3_000, 3_005)).toStored().sparse!, higher]), 'only new entries are appended, once');
+    const expected = new DistinctAccumulator();
+    expected.addSketch(stored);
+    for (const entry of batch) expected.addEntry(entry);
+    const read = new DistinctAccumulator();
+    read.addSketch(merged);
+    assert.deepEqual(read.toStored(), expected.toStored(), 'read back, the same sketch as the union');
+    assert.equal(read.count(), sketchOf(range(0, 3_005)).count());
+  });
+
+  test(`hll_union folds many small batches into the sketch of all their values, unsorted or past the sparse limit (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED);
+    await client.query('CREATE TEMP TABLE folded (sketch hll)');
+    await client.query('INSERT INTO folded VALUES (NULL)');
+    const seen: string[] = [];
+    // 600 batches of up to 30 values from 12,000 ids, as ingestion merges them: the sketch turns dense near the end.
+    for (let batch = 0; batch < 600; batch += 1) {
+      const values = Array.from({ length: 1 + Math.floor(random() * 30) }, () => `contact-${Math.floor(random() * 12_000)}`);
+      seen.push(...values);
+      const delta = sketchOf(values).toStored();
+      await client.query('UPDATE folded SET sketch = hll_union(sketch, ROW($1::int4[], NULL)::hll)', [`{${delta.sparse!.join(',')}}`]);
+    }
+    const { rows } = await client.query('SELECT (sketch).sparse AS sparse, (sketch).dense AS dense FROM folded');
+    const read = new DistinctAccumulator();
+    read.addSketch(fromSql(rows[0]));
+    assert.deepEqual(read.toStored(), sketchOf(seen).toStored());
+    await client.query('DROP TABLE folded');
+  });
 
   test('sparse sketches read in binary array form (array_send) merge as the stored entries do', async () => {
     const sketches = [range(0, 300), range(200, 700), [], range(650, 7_000)].map((values) => sketchOf(values).toStored());

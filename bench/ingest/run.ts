@@ -8,6 +8,7 @@ import { loadCatalog } from '../../backend/src/catalog/load.js';
 import { createPool, type Pool } from '../../backend/src/db/pool.js';
 import { distinctAttributesOf, NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from '../../backend/src/ingest/distinct-attributes.js';
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
+import { FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
 import { createLogger } from '../../backend/src/logger.js';
 import { startServer } from '../../backend/src/server.js';
 import { createTestDatabase } from '../../backend/test/support/databases.js';
@@ -18,11 +19,14 @@ import { eventAt, mulberry32 } from './events.js';
  * baseline of one transaction per event, same code path and tables, measured
  * in the same run on a fresh database that is dropped afterwards.
  *
- *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000] [--http] [--compare-distinct]
+ *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/run.ts [--events 1000000] [--http] [--compare-distinct] [--fold]
  *
  * Batches sketch what the default catalog's distinct metrics count (unique
  * contacts, active users and bots), as the API does. --compare-distinct adds
  * the same batched run without them (another organization, the same events).
+ * --fold folds the pending totals every 5 s during each run, as the server's
+ * job does, on the benchmark's pool: its CPU counts in the run's (without it,
+ * what batches append is left for a fold that no run pays for).
  * --http adds a run through `POST /api/v1/events` of a real server in
  * this process (JSON encoding, HTTP, API key check, body parsing on top).
  */
@@ -35,6 +39,7 @@ const { values: flags } = parseArgs({
     'span-days': { type: 'string', default: '30' },
     http: { type: 'boolean', default: false },
     'compare-distinct': { type: 'boolean', default: false },
+    fold: { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(flags.events);
@@ -114,8 +119,18 @@ const overHttp =
     return (await response.json()) as Awaited<ReturnType<Send>>;
   };
 
+/** Folds pending totals every FOLD_TOTALS_EVERY_MS while `running()`, then once more for what is left. */
+async function foldWhile(pool: Pool, running: () => boolean): Promise<void> {
+  while (running()) {
+    const started = performance.now();
+    await foldPendingTotals(pool);
+    while (running() && performance.now() - started < FOLD_TOTALS_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await foldPendingTotals(pool);
+}
+
 /** `clients` workers take batches from one shared cursor until the stream is used up. */
-async function drive(name: string, send: Send, total: number, batchSize: number, seed: number, end: number): Promise<Run> {
+async function drive(name: string, send: Send, total: number, batchSize: number, seed: number, end: number, fold?: Pool): Promise<Run> {
   const start = end - SPAN_MS;
   const latenciesMs: number[] = [];
   let next = 0;
@@ -124,6 +139,8 @@ async function drive(name: string, send: Send, total: number, batchSize: number,
   const began = performance.now();
   const ownBefore = ownCpuSeconds();
   const databaseBefore = backendCpu();
+  let driving = true;
+  const folding = fold ? foldWhile(fold, () => driving) : Promise.resolve();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < total) {
@@ -142,6 +159,8 @@ async function drive(name: string, send: Send, total: number, batchSize: number,
       }
     }),
   );
+  driving = false;
+  await folding;
   const seconds = (performance.now() - began) / 1000;
   const databaseCpu = backendCpuSince(databaseBefore);
   latenciesMs.sort((a, b) => a - b);
@@ -169,22 +188,24 @@ const silent = createLogger('silent');
 const database = await createTestDatabase('bench_ingest');
 try {
   await migrateUp(database.url, silent);
-  const pool = createPool(database.url, CLIENTS, silent);
+  // One more connection for the fold (--fold), as the server's job has its own.
+  const pool = createPool(database.url, CLIENTS + 1, silent);
   // Open all connections up front so their backends' CPU time can be followed.
-  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => pool.connect()));
+  const clients = await Promise.all(Array.from({ length: CLIENTS + 1 }, () => pool.connect()));
   for (const client of clients) backendPids.add((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
   for (const client of clients) client.release();
   const end = Date.now();
   const loadBefore = os.loadavg();
   try {
     const distinct = distinctAttributesOf(loadCatalog());
+    const foldPool = flags.fold ? pool : undefined;
     const baselineOrg = (await createOrganization(pool, 'bench-baseline')).id;
     const batchedOrg = (await createOrganization(pool, 'bench-batched')).id;
     // Baseline first, on the smaller tables: any bias favours the baseline.
     const baseline = await drive('one transaction per event', direct(pool, baselineOrg, distinct), BASELINE_EVENTS, 1, 1, end);
-    const withoutDistinct = flags['compare-distinct'] ? await drive(`batches of ${BATCH}, no distinct metrics`, direct(pool, (await createOrganization(pool, 'bench-no-distinct')).id, NO_DISTINCT_ATTRIBUTES), EVENTS, BATCH, 2, end) : undefined;
+    const withoutDistinct = flags['compare-distinct'] ? await drive(`batches of ${BATCH}, no distinct metrics`, direct(pool, (await createOrganization(pool, 'bench-no-distinct')).id, NO_DISTINCT_ATTRIBUTES), EVENTS, BATCH, 2, end, foldPool) : undefined;
     // After the run without distinct metrics, on tables it filled: any bias is against the distinct sketches.
-    const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg, distinct), EVENTS, BATCH, 2, end);
+    const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg, distinct), EVENTS, BATCH, 2, end, foldPool);
     const runs = [baseline, ...(withoutDistinct ? [withoutDistinct] : []), batched];
     const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
     const sketchBytes = await pool.query<{ table: string; rows: number; bytes: number }>(
@@ -229,12 +250,12 @@ try {
       );
     }
     console.log('');
-    console.log('CPU s: this process (event generation, validation, aggregation; with --http also the server, which runs in it) plus its PostgreSQL backends; WAL writer and checkpointer not included.');
+    console.log(`CPU s: this process (event generation, validation, aggregation; with --http also the server, which runs in it) plus its PostgreSQL backends${flags.fold ? ' (with the folds of pending totals every 5 s)' : ' (pending totals not folded)'}; WAL writer and checkpointer not included.`);
     for (const run of runs) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);
     console.log('');
-    console.log(`rollup rows of '${batched.name}' (pending totals not folded here): ${sketchBytes.rows.map((row) => `${row.table} ${row.rows} rows, ${row.bytes} bytes on average`).join('; ')}`);
+    console.log(`rollup rows of '${batched.name}': ${sketchBytes.rows.map((row) => `${row.table} ${row.rows} rows, ${row.bytes} bytes on average`).join('; ')}`);
     if (withoutDistinct) {
       const ratio = batched.events / batched.cpuSeconds / (withoutDistinct.events / withoutDistinct.cpuSeconds);
       console.log(`distinct metrics: ${Math.round((1 - ratio) * 100)} % fewer events per CPU s than without them (target: at most 15 %) -> ${ratio >= 0.85 ? 'met' : 'NOT met'}`);

@@ -1,5 +1,5 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
-import { DistinctAccumulator, entryOf } from '../rollups/distinct.js';
+import { entryOf, sparseEntries } from '../rollups/distinct.js';
 import { binKey, type SketchBins } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
@@ -25,15 +25,17 @@ export interface RollupDelta {
   min: number | null;
   max: number | null;
   sketch: SketchBins | null;
+  /** Sparse entries (unsorted, repeated) of the row's values of each sketched attribute; null when none. */
+  distinct: Record<string, number[]> | null;
 }
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
 
-function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): void {
+function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): RollupDelta {
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
   let row = rows.get(key);
   if (!row) {
-    row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
+    row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
     rows.set(key, row);
   }
   row.count += 1;
@@ -45,6 +47,13 @@ function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dim
     row.sketch ??= {};
     row.sketch[bin] = (row.sketch[bin] ?? 0) + 1;
   }
+  return row;
+}
+
+/** Adds hashed values to the row's distinct entries: a plain array, sorted once when written. */
+function addEntries(row: RollupDelta, entries: ReadonlyArray<readonly [string, number]>): void {
+  row.distinct ??= {};
+  for (const [attribute, entry] of entries) (row.distinct[attribute] ??= []).push(entry);
 }
 
 /** The distinct values one batch adds to one sketch row: (type, attribute, bucket, dims). */
@@ -53,7 +62,8 @@ export interface DistinctDelta {
   attribute: string;
   bucketMs: number;
   dims: string;
-  sketch: DistinctAccumulator;
+  /** Sorted sparse entries, one per sparse index (sparseEntries()). */
+  entries: number[];
 }
 
 /** The increments of one granularity: per dimension set, and per (type, bucket) over all of them. */
@@ -64,11 +74,13 @@ export interface RollupDeltas {
   distinctTotals: DistinctDelta[];
 }
 
-function addDistinct(rows: Map<string, DistinctDelta>, type: string, attribute: string, bucketMs: number, dims: string, entry: number): void {
-  const key = `${type}\u0000${attribute}\u0000${bucketMs}\u0000${dims}`;
-  let row = rows.get(key);
-  if (!row) rows.set(key, (row = { type, attribute, bucketMs, dims, sketch: new DistinctAccumulator() }));
-  row.sketch.addEntry(entry);
+/** The distinct deltas of the rows that carry distinct values, in lock order (type, attribute, bucket, dims). */
+function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
+  const deltas: DistinctDelta[] = [];
+  for (const { type, bucketMs, dims, distinct } of rows) {
+    for (const attribute in distinct) deltas.push({ type, attribute, bucketMs, dims, entries: sparseEntries(distinct[attribute]!) });
+  }
+  return deltas.sort(compareDistinct);
 }
 
 /**
@@ -81,32 +93,27 @@ function addDistinct(rows: Map<string, DistinctDelta>, type: string, attribute: 
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
   const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
-  const distinctRows: Record<Granularity, Map<string, DistinctDelta>> = { hour: new Map(), day: new Map() };
-  const distinctTotals: Record<Granularity, Map<string, DistinctDelta>> = { hour: new Map(), day: new Map() };
   for (const { type, occurredAtMs, value, dims, distinct } of contributions) {
     const dimsJson = JSON.stringify(dims);
     const bin = value === null ? undefined : binKey(value);
-    // Hashed once per value, added to all four sketches it belongs to.
-    const entries: Array<[string, number]> = [];
-    for (const attribute in distinct ?? {}) entries.push([attribute, entryOf(distinct![attribute]!)]);
+    // Hashed once per value, added to the four rows it belongs to (their sketches share the rows' keys).
+    let entries: Array<[string, number]> | undefined;
+    for (const attribute in distinct) (entries ??= []).push([attribute, entryOf(distinct[attribute]!)]);
     for (const granularity of GRANULARITIES) {
       const bucketMs = bucketStart(occurredAtMs, granularity);
-      add(rows[granularity], type, bucketMs, dimsJson, value, bin);
-      add(totals[granularity], type, bucketMs, '{}', value, bin);
-      for (const [attribute, entry] of entries) {
-        addDistinct(distinctRows[granularity], type, attribute, bucketMs, dimsJson, entry);
-        addDistinct(distinctTotals[granularity], type, attribute, bucketMs, '{}', entry);
+      const row = add(rows[granularity], type, bucketMs, dimsJson, value, bin);
+      const total = add(totals[granularity], type, bucketMs, '{}', value, bin);
+      if (entries) {
+        addEntries(row, entries);
+        addEntries(total, entries);
       }
     }
   }
-  const sorted = (map: Map<string, RollupDelta>) => [...map.values()].sort(compareRows);
-  const sortedDistinct = (map: Map<string, DistinctDelta>) => [...map.values()].sort(compareDistinct);
-  const of = (granularity: Granularity): RollupDeltas => ({
-    byDims: sorted(rows[granularity]),
-    totals: sorted(totals[granularity]),
-    distinctByDims: sortedDistinct(distinctRows[granularity]),
-    distinctTotals: sortedDistinct(distinctTotals[granularity]),
-  });
+  const of = (granularity: Granularity): RollupDeltas => {
+    const byDims = [...rows[granularity].values()].sort(compareRows);
+    const totalRows = [...totals[granularity].values()].sort(compareRows);
+    return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows) };
+  };
   return { hour: of('hour'), day: of('day') };
 }
 

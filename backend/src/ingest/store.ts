@@ -1,6 +1,7 @@
 import type { PoolClient } from '../db/pool.js';
-import { sparseLiteral } from '../rollups/distinct.js';
-import { aggregate, type Contribution, type DistinctDelta, type RollupDelta } from './aggregate.js';
+import type { Granularity } from '../rollups/buckets.js';
+import { SPARSE_MAX } from '../rollups/distinct.js';
+import { aggregate, type Contribution, type RollupDelta, type RollupDeltas } from './aggregate.js';
 import { claimKeys, keyId, type Key } from './claims.js';
 import { derivedContributions } from './derived.js';
 import type { DistinctAttributes } from './distinct-attributes.js';
@@ -63,21 +64,53 @@ const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_dai
 INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
 SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
 
-/** A batch's distinct sketches as rows `d`: sparse entries as int4[] literals, or dense registers. */
-const DISTINCT_DELTAS = `
-FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::bytea[])
-  AS d (event_type, attribute, bucket, dims, sparse, dense)`;
+/**
+ * A batch's distinct sketches, all four tables in one named statement (one
+ * parse, plan and round trip per batch on each pooled connection). Rows
+ * arrive as columns plus one flat int4[] of every row's sparse entries, which
+ * each row slices ($9[first : first + size - 1]): one array to parse instead
+ * of thousands of small ones. A batch never holds more than SPARSE_MAX values
+ * of a row unless its limit was raised; hll_normalize makes those dense.
+ * The dimensioned rows are increment upserts (hll_union, migrations 0020 and
+ * 0100, merges under the row lock); totals are appended to the pending tables
+ * and folded like the other totals (fold_distinct_totals()). Every batch runs
+ * the same statement, so all take row locks table by table in the same order,
+ * and rows within a table sorted by key.
+ */
+const DISTINCT_DELTAS = `d AS MATERIALIZED (
+  SELECT d.target, d.n, d.event_type, d.attribute, d.bucket, d.dims,
+    CASE WHEN d.size > ${SPARSE_MAX} THEN hll_normalize(ROW(s.sparse, NULL)::hll) ELSE ROW(s.sparse, NULL)::hll END AS sketch
+  FROM unnest($2::int4[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::int4[], $8::int4[]) WITH ORDINALITY
+    AS d (target, event_type, attribute, bucket, dims, first, size, n)
+  CROSS JOIN LATERAL (SELECT ($9::int4[])[d.first : d.first + d.size - 1] AS sparse) s
+)`;
 
-/** Increment upsert of distinct sketches: hll_union (migration 0020) merges under the row lock. */
-const upsertDistinct = (table: 'rollups_distinct_hourly' | 'rollups_distinct_daily') => `
+const upsertDistinct = (table: 'rollups_distinct_hourly' | 'rollups_distinct_daily', target: number) => `
 INSERT INTO ${table} AS r (organization_id, event_type, attribute, bucket, dims, sketch)
-SELECT $1::uuid, d.event_type, d.attribute, d.bucket, d.dims, ROW(d.sparse::int4[], d.dense)::hll${DISTINCT_DELTAS}
+SELECT $1::uuid, event_type, attribute, bucket, dims, sketch FROM d WHERE target = ${target} ORDER BY n
 ON CONFLICT (organization_id, event_type, attribute, bucket, dims) DO UPDATE SET sketch = hll_union(r.sketch, EXCLUDED.sketch)`;
 
-/** Distinct totals are appended and folded like the other totals (fold_distinct_totals()). */
-const appendDistinctTotals = (table: 'rollup_totals_distinct_hourly_pending' | 'rollup_totals_distinct_daily_pending') => `
+const appendDistinctTotals = (table: 'rollup_totals_distinct_hourly_pending' | 'rollup_totals_distinct_daily_pending', target: number) => `
 INSERT INTO ${table} (organization_id, event_type, attribute, bucket, sketch)
-SELECT $1::uuid, d.event_type, d.attribute, d.bucket, ROW(d.sparse::int4[], d.dense)::hll${DISTINCT_DELTAS}`;
+SELECT $1::uuid, event_type, attribute, bucket, sketch FROM d WHERE target = ${target}`;
+
+/** The statement; `target` of each row is the index of its kind in DISTINCT_KINDS. */
+const WRITE_DISTINCT = {
+  name: 'ingest_distinct_sketches_v1',
+  text: `WITH ${DISTINCT_DELTAS},
+hourly AS (${upsertDistinct('rollups_distinct_hourly', 0)}),
+daily AS (${upsertDistinct('rollups_distinct_daily', 1)}),
+hourly_totals AS (${appendDistinctTotals('rollup_totals_distinct_hourly_pending', 2)})
+${appendDistinctTotals('rollup_totals_distinct_daily_pending', 3)}`,
+};
+
+/** The kinds of distinct deltas, by their `target` in WRITE_DISTINCT. */
+const DISTINCT_KINDS = [
+  ['hour', 'distinctByDims'],
+  ['day', 'distinctByDims'],
+  ['hour', 'distinctTotals'],
+  ['day', 'distinctTotals'],
+] as const;
 
 // Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
 const WRITES = [
@@ -85,13 +118,6 @@ const WRITES = [
   ['day', 'byDims', upsertRollups('rollups_daily')],
   ['hour', 'totals', appendTotals('rollup_totals_hourly_pending')],
   ['day', 'totals', appendTotals('rollup_totals_daily_pending')],
-] as const;
-
-const DISTINCT_WRITES = [
-  ['hour', 'distinctByDims', upsertDistinct('rollups_distinct_hourly')],
-  ['day', 'distinctByDims', upsertDistinct('rollups_distinct_daily')],
-  ['hour', 'distinctTotals', appendDistinctTotals('rollup_totals_distinct_hourly_pending')],
-  ['day', 'distinctTotals', appendDistinctTotals('rollup_totals_distinct_daily_pending')],
 ] as const;
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
@@ -114,24 +140,30 @@ async function writeDeltas(client: PoolClient, sql: string, organizationId: stri
   ]);
 }
 
-async function writeDistinct(client: PoolClient, sql: string, organizationId: string, rows: DistinctDelta[]): Promise<void> {
-  if (rows.length === 0) return;
-  const sketches = rows.map((r) => r.sketch.toStored());
-  await client.query(sql, [
-    organizationId,
-    rows.map((r) => r.type),
-    rows.map((r) => r.attribute),
-    rows.map((r) => new Date(r.bucketMs).toISOString()),
-    rows.map((r) => r.dims),
-    sketches.map((sketch) => (sketch.sparse ? sparseLiteral(sketch.sparse) : null)),
-    sketches.map((sketch) => (sketch.dense ? Buffer.from(sketch.dense.buffer, sketch.dense.byteOffset, sketch.dense.byteLength) : null)),
-  ]);
+async function writeDistinct(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
+  const columns = { target: [] as number[], type: [] as string[], attribute: [] as string[], bucket: [] as string[], dims: [] as string[], first: [] as number[], size: [] as number[] };
+  const entries: number[] = [];
+  DISTINCT_KINDS.forEach(([granularity, kind], target) => {
+    for (const row of deltas[granularity][kind]) {
+      columns.target.push(target);
+      columns.type.push(row.type);
+      columns.attribute.push(row.attribute);
+      columns.bucket.push(new Date(row.bucketMs).toISOString());
+      columns.dims.push(row.dims);
+      columns.first.push(entries.length + 1);
+      columns.size.push(row.entries.length);
+      for (const entry of row.entries) entries.push(entry);
+    }
+  });
+  if (columns.target.length === 0) return;
+  const { target, type, attribute, bucket, dims, first, size } = columns;
+  await client.query({ ...WRITE_DISTINCT, values: [organizationId, target, type, attribute, bucket, dims, first, size, `{${entries.join(',')}}`] });
 }
 
-/** Only the attributes sketched for the type an event counts as. */
-function distinctFor(type: string, event: ValidEvent, attributes: DistinctAttributes): Record<string, string> {
+/** Only the attributes sketched for the type an event counts as; undefined when it has none. */
+function distinctFor(type: string, event: ValidEvent, attributes: DistinctAttributes): Record<string, string> | undefined {
   const names = attributes.get(type);
-  if (!names) return {};
+  if (!names) return undefined;
   const values: Record<string, string> = {};
   for (const name of names) if (event.distinct[name] !== undefined) values[name] = event.distinct[name];
   return values;
@@ -199,7 +231,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
     const contributions = [...counted, ...derived.extra];
     const deltas = aggregate(contributions);
     for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
-    for (const [granularity, kind, sql] of DISTINCT_WRITES) await writeDistinct(client, sql, organizationId, deltas[granularity][kind]);
+    await writeDistinct(client, organizationId, deltas);
   }
   return { stored, duplicates: events.length - stored.length };
 }

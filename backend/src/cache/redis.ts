@@ -8,9 +8,10 @@ export type { Redis };
  * ioredis options for a target: a URL, or a master found through Sentinel.
  * With Sentinel, ioredis asks the sentinels for the master at every
  * (re)connect and checks that the server it reached is a master, so after a
- * failover it lands on the promoted replica by itself; `failoverDetector`
- * also listens for the sentinels' `+switch-master` so it moves at once
- * instead of waiting for the old connection to break.
+ * failover it lands on the promoted replica by itself. A master that was
+ * demoted while the connection stayed up answers writes with READONLY: that
+ * reconnects too. (ioredis' `failoverDetector` is not used: a `+switch-master`
+ * arriving while it connects ends the client for good, ioredis 5.11.)
  */
 export function redisConnection(target: RedisTarget, options: RedisOptions = {}): RedisOptions & { url?: string } {
   if (target.kind === 'url') return { url: target.url, ...options };
@@ -19,9 +20,9 @@ export function redisConnection(target: RedisTarget, options: RedisOptions = {})
     name: target.name,
     ...(target.password !== undefined && { password: target.password }),
     ...(target.sentinelPassword !== undefined && { sentinelPassword: target.sentinelPassword }),
-    failoverDetector: true,
     // Keep asking the sentinels while they elect a new master (the default gives up after 10 tries).
     sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
+    reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     ...options,
   };
 }

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { createApiKey, createOrganization } from '../src/auth/keys.js';
 import { connectRedis, redisConnection } from '../src/cache/redis.js';
-import { loadConfig } from '../src/config/env.js';
+import { ConfigError, loadConfig } from '../src/config/env.js';
 import { redisTargetOf, type RedisTarget } from '../src/config/redis.js';
 import { FOLD_TOTALS_JOB } from '../src/jobs/fold-totals.js';
 import { createLogger } from '../src/logger.js';
@@ -222,5 +222,34 @@ describe('Redis under Sentinel: the master is killed while two backends take tra
     } finally {
       probe.disconnect();
     }
+  });
+});
+
+describe('Sentinel settings', () => {
+  test('REDIS_SENTINELS takes host:port pairs; a bad one names the variable, the item and the form', () => {
+    const config = loadConfig({ REDIS_SENTINELS: ' 10.0.0.1:26379, sentinel-b:26380 ,[::1]:26381', REDIS_SENTINEL_NAME: 'cache' });
+    assert.deepEqual(redisTargetOf(config), {
+      kind: 'sentinel',
+      name: 'cache',
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: 'sentinel-b', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      password: undefined,
+      sentinelPassword: undefined,
+    });
+    assert.throws(() => loadConfig({ REDIS_SENTINELS: '10.0.0.1' }), /REDIS_SENTINELS: '10\.0\.0\.1' is not host:port/);
+    assert.throws(() => loadConfig({ REDIS_SENTINELS: 'a:1,b:99999' }), /'b:99999' is not host:port/);
+    assert.throws(() => loadConfig({ REDIS_SENTINELS: ' , ' }), /REDIS_SENTINELS: lists no sentinel/);
+  });
+
+  test('REDIS_URL and REDIS_SENTINELS together are refused; neither means in-process', () => {
+    assert.throws(
+      () => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0', REDIS_SENTINELS: '127.0.0.1:26379' }),
+      (error: unknown) => error instanceof ConfigError && /REDIS_URL and REDIS_SENTINELS are both set/.test(error.message),
+    );
+    assert.equal(redisTargetOf(loadConfig({})), undefined);
+    assert.deepEqual(redisTargetOf(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2' })), { kind: 'url', url: 'redis://127.0.0.1:6379/2' });
   });
 });

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { createRedis } from './cache/redis.js';
 import { CacheVersions } from './cache/versions.js';
 import type { AppConfig } from './config/env.js';
+import { describeRedisTarget, redisTargetOf } from './config/redis.js';
 import type { AppContext } from './context.js';
 import { openEmbeddedPostgres, takeOverShutdownSignals } from './db/embedded.js';
 import type { EmbeddedRole } from './db/embedded-record.js';
@@ -36,7 +37,8 @@ export async function resolveDatabase(config: AppConfig, logger: Logger, role: E
 
 export async function buildContext(config: AppConfig, logger: Logger, databaseUrl: string): Promise<AppContext> {
   const pool = createPool(databaseUrl, config.DB_POOL_MAX, logger);
-  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : undefined;
+  const redisTarget = redisTargetOf(config);
+  const redis = redisTarget ? createRedis(redisTarget, logger) : undefined;
   const context: AppContext = {
     config,
     logger,
@@ -58,9 +60,9 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
   context.readinessChecks.push({
     name: 'cache',
     check: async () => {
-      if (!redis) return { ok: true, detail: 'in-process (REDIS_URL not set)' };
+      if (!redis) return { ok: true, detail: 'in-process (REDIS_URL and REDIS_SENTINELS not set)' };
       const answer = await redis.ping().catch((error: Error) => `redis unreachable: ${error.message}`);
-      return answer === 'PONG' ? { ok: true, detail: 'redis ok' } : { ok: false, detail: answer };
+      return answer === 'PONG' ? { ok: true, detail: redisTarget!.kind === 'sentinel' ? `redis ok (${describeRedisTarget(redisTarget!)})` : 'redis ok' } : { ok: false, detail: answer };
     },
   });
   context.onClose.push(async () => {
@@ -129,7 +131,8 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
   server.keepAliveTimeout = 5_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  logger.info({ port, embeddedDatabase: database.embedded, redis: Boolean(config.REDIS_URL) }, 'metrics-hub listening');
+  const redisTarget = redisTargetOf(config);
+  logger.info({ port, embeddedDatabase: database.embedded, redis: redisTarget ? describeRedisTarget(redisTarget) : false }, 'metrics-hub listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -125,8 +125,10 @@ describe('versioned cache on Redis', () => {
     const version = await redis.get(CacheVersions.key(organizationId));
     assert.ok(version && Number(version) > 1_700_000_000_000, `version ${version} is seeded from the clock`);
     assert.equal(await redis.ttl(CacheVersions.key(organizationId)), -1, 'the version key never expires');
-    // The organization's version, then the source's own (moved only by an operator's cache clear).
-    const keys = await redis.keys(`metrics:${organizationId}:events:v${version}.0:*`);
+    // The Redis master's replication id (a failover to a replica moves it), the organization's
+    // version, then the source's own (moved only by an operator's cache clear).
+    const masterReplid = /^master_replid:(\w+)/m.exec(await redis.info('replication'))![1]!.slice(0, 12);
+    const keys = await redis.keys(`metrics:${organizationId}:events:v${masterReplid}-${version}.0:*`);
     assert.ok(keys.length >= 1);
     const ttl = await redis.ttl(keys[0]!);
     assert.ok(ttl > 0 && ttl <= 45, `ttl ${ttl}`);

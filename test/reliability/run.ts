@@ -21,6 +21,7 @@ import { hangingSourceWorker, ingestWorker, queryTotals, queryWorker, seeded, ty
 import { faultLatency, latencyRows, table, type Fault } from './report.js';
 import { fuzzApi, fuzzCatalog, isolation, limits, revocation, type Findings } from './scenarios.js';
 import { Backend, freePort, Postgres, RedisServer, sleep } from './services.js';
+import { SentinelGroup } from '../../backend/test/support/redis-sentinel.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '../../backend/bin/metrics-hub.js');
@@ -59,12 +60,16 @@ const CATALOG = path.join(work, 'catalog.yaml');
 fs.writeFileSync(CATALOG, fs.readFileSync(CATALOG_TEMPLATE, 'utf8').replace('baseUrl: HANG_URL', `baseUrl: ${hangUrl}`));
 
 const postgres = new Postgres(path.join(work, 'pg'));
-const redis = new RedisServer(await freePort());
 await postgres.start();
-await redis.start();
+// Long mode runs Redis as production would beyond one machine: a master, a replica and three
+// sentinels (issue 22), so it can also kill the master and let Sentinel promote the replica.
+const sentinel = LONG ? await SentinelGroup.start() : undefined;
+const redis = sentinel ? undefined : new RedisServer(await freePort());
+await redis?.start();
+const redisEnv: Record<string, string> = sentinel ? sentinel.env : { REDIS_URL: redis!.url };
 const backendEnv = (extra: Record<string, string> = {}) => ({
   DATABASE_URL: postgres.url,
-  REDIS_URL: redis.url,
+  ...redisEnv,
   CATALOG_FILE: CATALOG,
   DEMO_DATA: 'off',
   LOG_LEVEL: 'warn',
@@ -78,7 +83,7 @@ const backends = [
 ];
 await backends[0]!.start();
 await backends[1]!.start();
-log(`backends on ${backends.map((b) => b.url).join(', ')}; postgres ${postgres.url}; redis ${redis.url}`);
+log(`backends on ${backends.map((b) => b.url).join(', ')}; postgres ${postgres.url}; redis ${JSON.stringify(redisEnv)}`);
 
 const admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
 // The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected.
@@ -125,15 +130,32 @@ try {
     log(`recovered: ${name} after ${((Date.now() - start) / 1000).toFixed(1)} s`);
   }
 
-  const slot = (PLAN.loadS * 1000) / (PLAN.cycles * 3 + 1);
+  const perCycle = sentinel ? 4 : 3;
+  const slot = (PLAN.loadS * 1000) / (PLAN.cycles * perCycle + 1);
+  const at = (cycle: number, step: number) => sleep(Math.max(0, loadStart + slot * (cycle * perCycle + step) - Date.now()));
   for (let cycle = 0; cycle < PLAN.cycles; cycle += 1) {
     const victim = backends[(cycle + 1) % 2]!;
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 1) - Date.now()));
+    await at(cycle, 1);
     await fault(`kill -9 backend ${victim.name}`, () => victim.kill9(), 3_000, () => victim.start());
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 2) - Date.now()));
-    await fault('Redis stopped', () => redis.stop(), 4_000, () => redis.start());
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 3) - Date.now()));
+    await at(cycle, 2);
+    // Under Sentinel: every data node down at once (the sentinels stay up and find the master again).
+    if (sentinel) await fault('Redis stopped', () => sentinel.killDataNodes(), 4_000, () => sentinel.startDataNodes().then(() => sentinel.waitUntilSettled(60_000)).then(() => undefined));
+    else await fault('Redis stopped', () => redis!.stop(), 4_000, () => redis!.start());
+    await at(cycle, 3);
     await fault('PostgreSQL restarted', () => postgres.stop(), 2_000, () => postgres.start());
+    if (sentinel) {
+      await at(cycle, 4);
+      let killed = 0;
+      // Recovered when Sentinel has promoted the replica; the old master then rejoins as a replica.
+      await fault(
+        'Redis master killed (Sentinel failover)',
+        async () => void (killed = await sentinel.killMaster()),
+        0,
+        async () => void (await sentinel.waitForPromotion(killed)),
+      );
+      await sentinel.restart(killed);
+      await sentinel.waitUntilSettled(60_000);
+    }
   }
   await sleep(Math.max(0, loadStart + PLAN.loadS * 1000 - Date.now()));
   loadOver = true;
@@ -206,7 +228,8 @@ try {
 } finally {
   await Promise.all([...backends, ...(limited ? [limited] : [])].map((b) => b.stop()));
   await admin.end();
-  await redis.stop();
+  await redis?.stop();
+  await sentinel?.stop();
   await postgres.stop();
   for (const socket of hangingSockets) socket.destroy();
   hanging.close();

@@ -106,13 +106,18 @@ export class Backend {
     });
     fs.closeSync(log);
     const child = this.child;
-    await waitFor(`backend ${this.name}`, async () => {
-      if (child.exitCode !== null) throw new Error(`backend ${this.name} exited with ${child.exitCode}; see ${this.logFile}`);
-      return fetch(`${this.url}/health/live`).then(
-        (response) => response.ok,
-        () => false,
-      );
-    });
+    // Generous: a start compiles the backend (tsx), and on two cores shared with other work that took 60 s.
+    await waitFor(
+      `backend ${this.name}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`backend ${this.name} exited with ${child.exitCode}; see ${this.logFile}`);
+        return fetch(`${this.url}/health/live`).then(
+          (response) => response.ok,
+          () => false,
+        );
+      },
+      180_000,
+    );
   }
 
   async kill9(): Promise<void> {

@@ -15,9 +15,31 @@ export class CacheVersions {
   /** Organizations written while Redis was unreachable: their Redis versions must move on when it returns. */
   private readonly missed = new Set<string>();
 
+  /** The replication id of the Redis master this connection is on (see `epoch`); reset when the connection drops. */
+  private masterEpoch: Promise<string> | undefined;
+
   constructor(private readonly redis: Redis | undefined) {
     // Answers cached in Redis before an outage would otherwise outlive writes made during it.
     redis?.on('ready', () => void this.replayMissed());
+    redis?.on('close', () => (this.masterEpoch = undefined));
+  }
+
+  /**
+   * Replication is asynchronous, so a failover to a replica (Sentinel) can lose
+   * the last version bumps while keeping answers cached before them: the
+   * version would step back onto stale answers. A promoted replica (or a
+   * restarted Redis) has a new `master_replid`, and it leads every version
+   * read from Redis, so nothing cached under an earlier master is read again.
+   */
+  private epoch(): Promise<string> {
+    this.masterEpoch ??= this.redis!.info('replication').then(
+      (info) => /^master_replid:(\w+)/m.exec(info)?.[1]?.slice(0, 12) ?? 'standalone',
+      (error: unknown) => {
+        this.masterEpoch = undefined;
+        throw error;
+      },
+    );
+    return this.masterEpoch;
   }
 
   static key(organizationId: string): string {
@@ -34,8 +56,12 @@ export class CacheVersions {
    * version (moved by every write) and the scope's (moved by a cache clear).
    */
   async currentFor(organizationId: string, scope: string): Promise<string> {
+    const epoch = this.redis && this.redis.status === 'ready' ? await this.epoch().catch(() => undefined) : undefined;
     const [organization, own] = await Promise.all([this.current(organizationId), this.scopeVersion(organizationId, scope)]);
-    return `${organization}.${own}`;
+    if (organization.startsWith('local-')) return `${organization}.${own}`;
+    // Read from Redis, but its master unknown (the connection just dropped): this process's own versions.
+    if (epoch === undefined) return `${this.localVersion(organizationId)}.local-${this.localScopes.get(`${organizationId}:${scope}`) ?? 0}`;
+    return `${epoch}-${organization}.${own}`;
   }
 
   /**

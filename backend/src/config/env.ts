@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { fromRepoRoot } from './paths.js';
 import { fairnessEnv } from './fairness.js';
+import { redisEnv, redisEnvProblem } from './redis.js';
 
 /**
  * Environment configuration, validated once at start. A bad value stops the
@@ -35,6 +36,7 @@ export const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).optional(),
+  ...redisEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CATALOG_FILE: z.string().min(1).optional(),
   /** Relative to the repository root, so `npm start` (in backend/) and `npx metrics-hub` (anywhere) share one folder. */
@@ -85,5 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
+  const redisProblem = redisEnvProblem(parsed.data);
+  if (redisProblem) throw new ConfigError([redisProblem]);
   return parsed.data;
 }

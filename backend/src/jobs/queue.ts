@@ -1,6 +1,8 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Counter, Histogram } from 'prom-client';
 import type { AppContext } from '../context.js';
+import { redisConnection } from '../cache/redis.js';
+import { redisTargetOf } from '../config/redis.js';
 
 /** A recurring job: a name, how often, and what to do. `scheduledAt` is the tick's logical time. */
 export interface RecurringJob {
@@ -70,7 +72,8 @@ export async function startJobs(context: AppContext, jobs: RecurringJob[]): Prom
     await timed(job, scheduledAt);
   };
 
-  if (!context.config.REDIS_URL) {
+  const target = redisTargetOf(context.config);
+  if (!target) {
     const timers = jobs.map((job) => {
       let running = false;
       const timer = setInterval(() => {
@@ -90,8 +93,9 @@ export async function startJobs(context: AppContext, jobs: RecurringJob[]): Prom
     };
   }
 
-  // BullMQ needs its own connections with maxRetriesPerRequest: null (blocking commands).
-  const connection = { url: context.config.REDIS_URL, maxRetriesPerRequest: null, enableOfflineQueue: true };
+  // BullMQ needs its own connections with maxRetriesPerRequest: null (blocking commands); under
+  // Sentinel they follow a failover to the promoted replica like the shared connection.
+  const connection = redisConnection(target, { maxRetriesPerRequest: null, enableOfflineQueue: true });
   const queue = new Queue(QUEUE_NAME, {
     connection,
     defaultJobOptions: { attempts: ATTEMPTS, backoff: { type: 'exponential', delay: BACKOFF_MS }, removeOnComplete: 1_000, removeOnFail: 5_000 },

@@ -79,6 +79,13 @@ const DISTINCT_TABLES: Record<Slice['table'], { byDims: string; totals: [string,
   rollups_daily: { byDims: 'rollups_distinct_daily', totals: ['rollup_totals_distinct_daily', 'rollup_totals_distinct_daily_pending'] },
 };
 
+/**
+ * Whether the rollups exist and this role may read them, from the catalog
+ * alone: touching no rows keeps the check a no-op on every shard once the
+ * rollups are distributed (Citus), where even `LIMIT 0` visits each one.
+ */
+const ROLLUPS_READABLE = "SELECT has_table_privilege('rollups_hourly', 'SELECT') AS readable";
+
 const alignDown = (ms: number, size: number) => Math.floor(ms / size) * size;
 const alignUp = (ms: number, size: number) => Math.ceil(ms / size) * size;
 
@@ -402,7 +409,12 @@ export class EventsAdapter implements SourceAdapter {
   ) {}
 
   async initialize(): Promise<void> {
-    await this.pool.query('SELECT 1 FROM rollups_hourly LIMIT 0');
+    await this.assertRollupsReadable();
+  }
+
+  private async assertRollupsReadable(): Promise<void> {
+    const { rows } = await this.pool.query<{ readable: boolean }>(ROLLUPS_READABLE);
+    if (!rows[0]?.readable) throw new SourceError(this.id, 'unavailable', 'the database role may not read rollups_hourly (GRANT SELECT on the rollup tables)');
   }
 
   async query(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
@@ -442,7 +454,7 @@ export class EventsAdapter implements SourceAdapter {
   }
 
   async healthCheck() {
-    await this.pool.query('SELECT 1 FROM rollups_hourly LIMIT 0');
+    await this.assertRollupsReadable();
     return { ok: true, detail: 'rollups readable' };
   }
 

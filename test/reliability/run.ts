@@ -14,9 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { createApiKey, createOrganization } from '../../backend/src/auth/keys.js';
+import { createPool } from '../../backend/src/db/pool.js';
+import { createLogger } from '../../backend/src/logger.js';
 import { Client, Recorder } from './client.js';
+import { forgetLostEvents, ReplicatedPostgres, type Replication } from './failover.js';
 import { hangingSourceWorker, ingestWorker, queryTotals, queryWorker, seeded, type Org } from './load.js';
 import { faultLatency, latencyRows, table, type Fault } from './report.js';
 import { fuzzApi, fuzzCatalog, isolation, limits, revocation, type Findings } from './scenarios.js';
@@ -40,8 +42,10 @@ if (args.mode !== 'short' && args.mode !== 'long') {
 const LONG = args.mode === 'long';
 const SEED = Number(args.seed ?? Date.now() % 1_000_000);
 const PLAN = LONG
-  ? { loadS: 600, ingestClients: 6, queryClients: 4, orgs: 5, fuzzRuns: 1000, isolationQueries: 2000, cycles: 4 }
+  ? { loadS: Number(args.seconds ?? 600), ingestClients: 6, queryClients: 4, orgs: 5, fuzzRuns: 1000, isolationQueries: 2000, cycles: 4 }
   : { loadS: 70, ingestClients: 4, queryClients: 3, orgs: 3, fuzzRuns: 100, isolationQueries: 200, cycles: 1 };
+/** Long mode runs a primary and a hot standby and fails over between them (failover.ts); short mode one embedded server. */
+const FAILOVER = LONG;
 
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 const startedAt = Date.now();
@@ -58,12 +62,13 @@ const hangUrl = `http://127.0.0.1:${(hanging.address() as import('node:net').Add
 const CATALOG = path.join(work, 'catalog.yaml');
 fs.writeFileSync(CATALOG, fs.readFileSync(CATALOG_TEMPLATE, 'utf8').replace('baseUrl: HANG_URL', `baseUrl: ${hangUrl}`));
 
-const postgres = new Postgres(path.join(work, 'pg'));
+const postgres = FAILOVER ? new ReplicatedPostgres('reliability-pg') : new Postgres(path.join(work, 'pg'));
 const redis = new RedisServer(await freePort());
 await postgres.start();
 await redis.start();
 const backendEnv = (extra: Record<string, string> = {}) => ({
   DATABASE_URL: postgres.url,
+  ...(FAILOVER && { DATABASE_READ_URL: postgres.url }),
   REDIS_URL: redis.url,
   CATALOG_FILE: CATALOG,
   DEMO_DATA: 'off',
@@ -80,9 +85,9 @@ await backends[0]!.start();
 await backends[1]!.start();
 log(`backends on ${backends.map((b) => b.url).join(', ')}; postgres ${postgres.url}; redis ${redis.url}`);
 
-const admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
-// The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected.
-admin.on('error', () => undefined);
+// The backend's own pool: it follows the primary through a failover like the backends do.
+// The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected (logged silently).
+const admin = createPool(postgres.url, 2, createLogger('silent'));
 async function newOrg(name: string): Promise<Org> {
   const { id } = await createOrganization(admin, name);
   const { key } = await createApiKey(admin, name);
@@ -98,6 +103,8 @@ const faults: Fault[] = [];
 const scenarioFindings: Array<[string, Findings]> = [];
 let lost = 0;
 let doubled = 0;
+/** Acknowledged events lost in each failover, by replication mode. */
+const failoverLosses: Array<{ mode: Replication; lost: number }> = [];
 let loadStart = Date.now();
 let loadEnd = Date.now();
 let limited: Backend | undefined;
@@ -125,15 +132,33 @@ try {
     log(`recovered: ${name} after ${((Date.now() - start) / 1000).toFixed(1)} s`);
   }
 
-  const slot = (PLAN.loadS * 1000) / (PLAN.cycles * 3 + 1);
+  const perCycle = FAILOVER ? 4 : 3;
+  const slot = (PLAN.loadS * 1000) / (PLAN.cycles * perCycle + 1);
+  const at = (cycle: number, step: number) => sleep(Math.max(0, loadStart + slot * (cycle * perCycle + step) - Date.now()));
   for (let cycle = 0; cycle < PLAN.cycles; cycle += 1) {
     const victim = backends[(cycle + 1) % 2]!;
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 1) - Date.now()));
+    await at(cycle, 1);
     await fault(`kill -9 backend ${victim.name}`, () => victim.kill9(), 3_000, () => victim.start());
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 2) - Date.now()));
+    await at(cycle, 2);
     await fault('Redis stopped', () => redis.stop(), 4_000, () => redis.start());
-    await sleep(Math.max(0, loadStart + slot * (cycle * 3 + 3) - Date.now()));
+    await at(cycle, 3);
     await fault('PostgreSQL restarted', () => postgres.stop(), 2_000, () => postgres.start());
+    if (postgres instanceof ReplicatedPostgres) {
+      // Synchronous and asynchronous replication in turn, each under load for a while before the crash.
+      const mode: Replication = cycle % 2 === 0 ? 'sync' : 'async';
+      await postgres.replication(mode);
+      await at(cycle, 4);
+      await fault(
+        `PostgreSQL failover (${mode})`,
+        () => postgres.failover(),
+        1_000,
+        async () => {
+          // Counted once the promoted primary answers, before anything else writes to the organizations' truth.
+          failoverLosses.push({ mode, lost: await forgetLostEvents(admin, orgs) });
+          await postgres.rebuildStandby('sync');
+        },
+      );
+    }
   }
   await sleep(Math.max(0, loadStart + PLAN.loadS * 1000 - Date.now()));
   loadOver = true;
@@ -208,6 +233,7 @@ try {
   await admin.end();
   await redis.stop();
   await postgres.stop();
+  if (postgres instanceof ReplicatedPostgres) await postgres.cleanup();
   for (const socket of hangingSockets) socket.destroy();
   hanging.close();
 }
@@ -220,6 +246,7 @@ const fiveXX = recorder.samples.filter((s) => s.status >= 500);
 const expected5xx = fiveXX.filter((s) => s.status === 503 && s.retryAfter && inPgFault(s.at));
 const unexpected5xx = fiveXX.filter((s) => !expected5xx.includes(s));
 for (const s of unexpected5xx.slice(0, 10)) failures.push(`unexpected ${s.status} on ${s.kind} at ${new Date(s.at).toISOString()}`);
+for (const { mode, lost: gone } of failoverLosses) if (mode === 'sync' && gone > 0) failures.push(`synchronous replication lost ${gone} acknowledged events in a failover`);
 const leaks = scenarioFindings.reduce((n, [, f]) => n + f.leaks, 0);
 for (const [name, findings] of scenarioFindings) for (const failure of findings.failures.slice(0, 10)) failures.push(`${name}: ${failure}`);
 const latencies = faults.map((f) => faultLatency(recorder.samples, f));
@@ -235,9 +262,12 @@ const rows: Array<[string, string]> = [
   ['bad inputs sent', `${scenarioFindings.filter(([n]) => n.startsWith('fuzz')).reduce((n, [, f]) => n + f.checks, 0)} (fast-check)`],
   ['isolation queries', String(scenarioFindings.find(([n]) => n === 'isolation')?.[1].checks ?? 0)],
   ['events lost', String(lost)],
+  ...(FAILOVER
+    ? ([['acknowledged events lost in failovers', failoverLosses.map((f) => `${f.mode}: ${f.lost}`).join(', ') || 'no failover ran']] as Array<[string, string]>)
+    : []),
   ['events doubled', String(doubled)],
   ['cross-tenant leaks', String(leaks)],
-  ['5xx', `${unexpected5xx.length} unexpected; ${expected5xx.length} expected (503 + Retry-After while PostgreSQL was down, retried)`],
+  ['5xx', `${unexpected5xx.length} unexpected; ${expected5xx.length} expected (503 + Retry-After while PostgreSQL was down${FAILOVER ? ' or failing over' : ''}, retried)`],
   ...latencyRows(latencies),
 ];
 console.log(`\n| measure | value |\n|---|---|\n${table(rows).split('\n').map((line) => line).join('\n')}\n`);

@@ -10,7 +10,7 @@ import { createApiKey, createOrganization } from '../src/auth/keys.js';
 import { CacheVersions } from '../src/cache/versions.js';
 import { loadConfig } from '../src/config/env.js';
 import { serverUrls } from '../src/db/hosts.js';
-import { currentWalPosition } from '../src/db/pool.js';
+import { createPool, currentWalPosition } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { ClusterHome, waitForReplay, type PgServer } from './support/pg-cluster.js';
@@ -166,6 +166,16 @@ describe('failover: the standby is promoted while a backend ingests', () => {
   after(async () => {
     await running?.close();
     await home?.cleanup();
+  });
+
+  test('a standby listed first costs no failed request: the pool finds the primary (pg_is_in_recovery) on the first connection', async () => {
+    const standbyFirst = createPool(`postgres://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/${DATABASE}`, 2, createLogger('silent'));
+    try {
+      const { rows } = await standbyFirst.query<{ standby: boolean; port: number }>('SELECT pg_is_in_recovery() AS standby, inet_server_port() AS port');
+      assert.deepEqual(rows[0], { standby: false, port: primary.port });
+    } finally {
+      await standbyFirst.end();
+    }
   });
 
   test('with synchronous replication no acknowledged event is lost; during the switch answers are 503 with Retry-After, never 500; no restart', async (t) => {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { serverUrls } from './hosts.js';
-import { PrimaryLocator, primaryClientClass } from './primary.js';
+import { PrimaryLocator, primaryPool } from './primary.js';
 import { CURRENT_WAL_POSITION_SQL, parseLsn, type WalPosition } from './wal.js';
 
 export type Pool = pg.Pool;
@@ -24,7 +24,7 @@ export function createPool(connectionString: string, max: number, logger: Logger
   const pool =
     servers.length === 1
       ? new pg.Pool({ ...options, connectionString: servers[0] })
-      : new pg.Pool({ ...options, Client: primaryClientClass(new PrimaryLocator(servers, logger)) });
+      : primaryPool(options, new PrimaryLocator(servers, logger));
   // pool.end() does not wait for its connections to close, so the embedded PostgreSQL stopping
   // right after may end a few of them: expected during shutdown, not worth a warning.
   const lost = (what: string) => (error: Error) =>

@@ -48,6 +48,13 @@ export class PrimaryLocator {
     void this.search();
   }
 
+  /** After a failed connection to `server`: whether a search (the one running, or a new one) found another primary. */
+  async movedFrom(server: string): Promise<boolean> {
+    if (!this.checksRole) return false;
+    if (server === this.target) await this.search();
+    return server !== this.target;
+  }
+
   /** The primary's URL now; rejects when no configured server is a reachable primary. */
   async find(): Promise<string> {
     if (this.checksRole && !(await this.search())) {
@@ -90,7 +97,7 @@ async function isPrimary(url: string): Promise<boolean> {
 type ConnectCallback = (error: Error | null, client?: pg.Client) => void;
 
 /** A pg.Client class whose connections go to the locator's primary (the `Client` option of pg.Pool). */
-export function primaryClientClass(locator: PrimaryLocator): typeof pg.Client {
+function primaryClientClass(locator: PrimaryLocator): typeof pg.Client {
   class PrimaryClient extends pg.Client {
     private readonly server: string;
 
@@ -129,6 +136,40 @@ export function primaryClientClass(locator: PrimaryLocator): typeof pg.Client {
     }
   }
   return PrimaryClient as unknown as typeof pg.Client;
+}
+
+type PoolConnectCallback = (error: Error | undefined, client: pg.PoolClient | undefined, release: (error?: unknown) => void) => void;
+
+/**
+ * A pool whose connections go to the locator's primary. A connection that
+ * fails is tried once more when a search finds the primary elsewhere (as
+ * libpq tries the next host), so a request fails only while no server is the
+ * primary (crashed, not promoted yet): then 503 + Retry-After.
+ */
+export function primaryPool(options: pg.PoolConfig, locator: PrimaryLocator): pg.Pool {
+  class PrimaryPool extends pg.Pool {
+    override connect(): Promise<pg.PoolClient>;
+    override connect(callback: PoolConnectCallback): void;
+    override connect(callback?: PoolConnectCallback): Promise<pg.PoolClient> | void {
+      const connected = this.connectToPrimary();
+      if (!callback) return connected;
+      connected.then(
+        (client) => callback(undefined, client, (error) => client.release(error as Error | undefined)),
+        (error: Error) => callback(error, undefined, () => undefined),
+      );
+    }
+
+    private async connectToPrimary(): Promise<pg.PoolClient> {
+      const target = locator.target;
+      try {
+        return await super.connect();
+      } catch (error) {
+        if (!(await locator.movedFrom(target))) throw error;
+        return super.connect();
+      }
+    }
+  }
+  return new PrimaryPool({ ...options, Client: primaryClientClass(locator) });
 }
 
 /** The URL of the primary among the servers of a (possibly multi-host) DATABASE_URL: for tools that take one URL (migrations). */

@@ -2,6 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { describeServer, serverUrls } from './hosts.js';
 import { createPool, type Pool } from './pool.js';
+import { isDatabaseUnavailable } from './unavailable.js';
 import { maxPosition, parseLsn, type WalPosition } from './wal.js';
 
 /** Why a read went where it went (the `reason` label of metricshub_db_reads_total). */
@@ -19,12 +20,6 @@ interface Replica {
 
 const STANDBY_SQL = 'SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed';
 const RETRY_DOWN_MS = 2_000;
-
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: string } | null)?.code ?? '';
-  const message = error instanceof Error ? error.message : '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03'].includes(code) || /Connection terminated|timeout exceeded when trying to connect|not queryable/i.test(message);
-}
 
 /**
  * Reads that may go to a hot standby (DATABASE_READ_URL): rollup and totals
@@ -73,7 +68,7 @@ export class ReadReplicas {
       this.reads.inc({ target: 'replica', reason: route.reason });
       return answer;
     } catch (error) {
-      if (!isConnectionFailure(error)) throw error;
+      if (!isDatabaseUnavailable(error)) throw error;
       this.markDown(route.replica, error);
       this.reads.inc({ target: 'primary', reason: 'replica failed' });
       return work(this.primary);

@@ -18,6 +18,9 @@ interface Replica {
   checking: Promise<void> | undefined;
 }
 
+/** A standby cancels a read whose rows replay must remove (40001) or whose locks it needs (40P01): the primary can answer. */
+const isRecoveryConflict = (error: unknown) => ['40001', '40P01'].includes((error as { code?: string } | null)?.code ?? '');
+
 const STANDBY_SQL = 'SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed';
 const RETRY_DOWN_MS = 2_000;
 
@@ -68,7 +71,7 @@ export class ReadReplicas {
       this.reads.inc({ target: 'replica', reason: route.reason });
       return answer;
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
+      if (!isDatabaseUnavailable(error) && !isRecoveryConflict(error)) throw error;
       this.markDown(route.replica, error);
       this.reads.inc({ target: 'primary', reason: 'replica failed' });
       return work(this.primary);

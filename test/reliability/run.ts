@@ -103,6 +103,8 @@ const faults: Fault[] = [];
 const scenarioFindings: Array<[string, Findings]> = [];
 let lost = 0;
 let doubled = 0;
+/** When an events query beside the hanging source answered its own 503 (database unavailable). */
+const eventsUnavailableAt: number[] = [];
 /** Acknowledged events lost in each failover, by replication mode. */
 const failoverLosses: Array<{ mode: Replication; lost: number }> = [];
 let loadStart = Date.now();
@@ -119,7 +121,7 @@ try {
   const workers = [
     ...Array.from({ length: PLAN.ingestClients }, (_, i) => guard('ingest client', ingestWorker(client, orgs[i % orgs.length]!, i, () => loadOver, seeded(SEED + i)))),
     ...Array.from({ length: PLAN.queryClients }, (_, i) => guard('query client', queryWorker(client, orgs, () => loadOver, seeded(SEED + 100 + i)))),
-    guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures)),
+    guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures, eventsUnavailableAt)),
   ];
 
   async function fault(name: string, inject: () => Promise<void>, downMs: number, recover: () => Promise<void>): Promise<void> {
@@ -244,6 +246,7 @@ const fiveXX = recorder.samples.filter((s) => s.status >= 500);
 // 503 + Retry-After while PostgreSQL is down is the designed answer (clients retry); anything else is not.
 const expected5xx = fiveXX.filter((s) => s.status === 503 && s.retryAfter && inPgFault(s.at));
 const unexpected5xx = fiveXX.filter((s) => !expected5xx.includes(s));
+for (const at of eventsUnavailableAt.filter((time) => !inPgFault(time))) failures.push(`events query beside the hanging source answered 503 at ${new Date(at).toISOString()}, outside any PostgreSQL fault`);
 for (const s of unexpected5xx.slice(0, 10)) failures.push(`unexpected ${s.status} on ${s.kind} at ${new Date(s.at).toISOString()}`);
 for (const { mode, lost: gone } of failoverLosses) if (mode === 'sync' && gone > 0) failures.push(`synchronous replication lost ${gone} acknowledged events in a failover`);
 const leaks = scenarioFindings.reduce((n, [, f]) => n + f.leaks, 0);

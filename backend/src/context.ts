@@ -1,5 +1,6 @@
 import type { AppConfig } from './config/env.js';
 import type { Pool } from './db/pool.js';
+import type { ReadReplicas } from './db/replicas.js';
 import type { Redis } from './cache/redis.js';
 import type { CacheVersions } from './cache/versions.js';
 import type { Logger } from './logger.js';
@@ -24,7 +25,10 @@ export interface SourceHeadline {
 export interface AppContext {
   config: AppConfig;
   logger: Logger;
+  /** The primary (follows a failover when DATABASE_URL names several servers): writes, key checks, read-your-writes. */
   pool: Pool;
+  /** Hot standbys of DATABASE_READ_URL for rollup reads (none configured: every read uses `pool`). */
+  replicas?: ReadReplicas;
   /** Undefined when REDIS_URL is unset: cache and jobs run in-process. */
   redis: Redis | undefined;
   metrics: Metrics;

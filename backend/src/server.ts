@@ -9,7 +9,8 @@ import type { AppContext } from './context.js';
 import { openEmbeddedPostgres, takeOverShutdownSignals } from './db/embedded.js';
 import type { EmbeddedRole } from './db/embedded-record.js';
 import { migrateUp } from './db/migrate.js';
-import { createPool } from './db/pool.js';
+import { createPool, currentWalPosition } from './db/pool.js';
+import { ReadReplicas } from './db/replicas.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildApiModules } from './modules.js';
 import type { DemoResult } from './demo/run.js';
@@ -39,13 +40,17 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
   const pool = createPool(databaseUrl, config.DB_POOL_MAX, logger);
   const redisTarget = redisTargetOf(config);
   const redis = redisTarget ? createRedis(redisTarget, logger) : undefined;
+  const metrics = new Metrics();
+  const replicas = config.DATABASE_READ_URL ? new ReadReplicas(pool, config.DATABASE_READ_URL, config.DB_POOL_MAX, logger, metrics.registry) : undefined;
   const context: AppContext = {
     config,
     logger,
     pool,
+    replicas,
     redis,
-    metrics: new Metrics(),
-    cacheVersions: new CacheVersions(redis),
+    metrics,
+    // Read floors are only needed when a replica may answer; seeded from the primary's position.
+    cacheVersions: new CacheVersions(redis, replicas ? () => currentWalPosition(pool) : undefined),
     readinessChecks: [],
     shutdown: new AbortController(),
     onClose: [],
@@ -67,6 +72,7 @@ export async function buildContext(config: AppConfig, logger: Logger, databaseUr
   });
   context.onClose.push(async () => {
     redis?.disconnect();
+    await replicas?.close();
     await pool.end();
   });
   return context;

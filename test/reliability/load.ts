@@ -117,8 +117,12 @@ export async function queryWorker(client: Client, orgs: Org[], until: () => bool
   }
 }
 
-/** The hanging source's queries: each must fail on its own timeout while the events query beside it answers. */
-export async function hangingSourceWorker(client: Client, org: Org, until: () => boolean, failures: string[]): Promise<number> {
+/**
+ * The hanging source's queries: each must fail on its own timeout while the events query beside it answers.
+ * An events query that meets PostgreSQL down gets its own 503 (retry): its time goes to `unavailableAt`, judged
+ * against the PostgreSQL fault windows after the run.
+ */
+export async function hangingSourceWorker(client: Client, org: Org, until: () => boolean, failures: string[], unavailableAt: number[]): Promise<number> {
   let checked = 0;
   while (!until()) {
     const body = { ...totalsQuery(), queries: [totalsQuery().queries[0], { ...totalsQuery('rel_hanging').queries[0], refId: 'H' }] };
@@ -126,7 +130,8 @@ export async function hangingSourceWorker(client: Client, org: Org, until: () =>
     const results = (answer.body as { results?: Record<string, { status: number; error?: string }> }).results;
     if (answer.status !== 200 || !results) failures.push(`hanging-source request answered ${answer.status}`);
     else {
-      if (results.A?.status !== 200) failures.push(`events query beside the hanging source failed: ${JSON.stringify(results.A)}`);
+      if (results.A?.status === 503 && /unavailable/.test(results.A.error ?? '')) unavailableAt.push(Date.now());
+      else if (results.A?.status !== 200) failures.push(`events query beside the hanging source failed: ${JSON.stringify(results.A)}`);
       if (results.H?.status !== 504 || !/did not answer within 300 ms/.test(results.H?.error ?? '')) failures.push(`hanging source did not time out on its own: ${JSON.stringify(results.H)}`);
     }
     checked += 1;

@@ -14,9 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { createApiKey, createOrganization } from '../../backend/src/auth/keys.js';
+import { createPool } from '../../backend/src/db/pool.js';
+import { createLogger } from '../../backend/src/logger.js';
 import { Client, Recorder } from './client.js';
+import { forgetLostEvents, ReplicatedPostgres, type Replication } from './failover.js';
 import { hangingSourceWorker, ingestWorker, queryTotals, queryWorker, seeded, type Org } from './load.js';
 import { faultLatency, latencyRows, table, type Fault } from './report.js';
 import { fuzzApi, fuzzCatalog, isolation, limits, revocation, type Findings } from './scenarios.js';
@@ -41,8 +43,10 @@ if (args.mode !== 'short' && args.mode !== 'long') {
 const LONG = args.mode === 'long';
 const SEED = Number(args.seed ?? Date.now() % 1_000_000);
 const PLAN = LONG
-  ? { loadS: 600, ingestClients: 6, queryClients: 4, orgs: 5, fuzzRuns: 1000, isolationQueries: 2000, cycles: 4 }
+  ? { loadS: Number(args.seconds ?? 600), ingestClients: 6, queryClients: 4, orgs: 5, fuzzRuns: 1000, isolationQueries: 2000, cycles: 4 }
   : { loadS: 70, ingestClients: 4, queryClients: 3, orgs: 3, fuzzRuns: 100, isolationQueries: 200, cycles: 1 };
+/** Long mode runs a primary and a hot standby and fails over between them (failover.ts); short mode one embedded server. */
+const FAILOVER = LONG;
 
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 const startedAt = Date.now();
@@ -59,7 +63,7 @@ const hangUrl = `http://127.0.0.1:${(hanging.address() as import('node:net').Add
 const CATALOG = path.join(work, 'catalog.yaml');
 fs.writeFileSync(CATALOG, fs.readFileSync(CATALOG_TEMPLATE, 'utf8').replace('baseUrl: HANG_URL', `baseUrl: ${hangUrl}`));
 
-const postgres = new Postgres(path.join(work, 'pg'));
+const postgres = FAILOVER ? new ReplicatedPostgres('reliability-pg') : new Postgres(path.join(work, 'pg'));
 await postgres.start();
 // Long mode runs Redis as production would beyond one machine: a master, a replica and three
 // sentinels (issue 22), so it can also kill the master and let Sentinel promote the replica.
@@ -69,6 +73,7 @@ await redis?.start();
 const redisEnv: Record<string, string> = sentinel ? sentinel.env : { REDIS_URL: redis!.url };
 const backendEnv = (extra: Record<string, string> = {}) => ({
   DATABASE_URL: postgres.url,
+  ...(FAILOVER && { DATABASE_READ_URL: postgres.url }),
   ...redisEnv,
   CATALOG_FILE: CATALOG,
   DEMO_DATA: 'off',
@@ -85,9 +90,9 @@ await backends[0]!.start();
 await backends[1]!.start();
 log(`backends on ${backends.map((b) => b.url).join(', ')}; postgres ${postgres.url}; redis ${JSON.stringify(redisEnv)}`);
 
-const admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
-// The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected.
-admin.on('error', () => undefined);
+// The backend's own pool: it follows the primary through a failover like the backends do.
+// The suite restarts PostgreSQL itself: an idle admin connection dropping then is expected (logged silently).
+const admin = createPool(postgres.url, 2, createLogger('silent'));
 async function newOrg(name: string): Promise<Org> {
   const { id } = await createOrganization(admin, name);
   const { key } = await createApiKey(admin, name);
@@ -103,6 +108,10 @@ const faults: Fault[] = [];
 const scenarioFindings: Array<[string, Findings]> = [];
 let lost = 0;
 let doubled = 0;
+/** When an events query beside the hanging source answered its own 503 (database unavailable). */
+const eventsUnavailableAt: number[] = [];
+/** Acknowledged events lost in each failover, by replication mode. */
+const failoverLosses: Array<{ mode: Replication; lost: number }> = [];
 let loadStart = Date.now();
 let loadEnd = Date.now();
 let limited: Backend | undefined;
@@ -117,7 +126,7 @@ try {
   const workers = [
     ...Array.from({ length: PLAN.ingestClients }, (_, i) => guard('ingest client', ingestWorker(client, orgs[i % orgs.length]!, i, () => loadOver, seeded(SEED + i)))),
     ...Array.from({ length: PLAN.queryClients }, (_, i) => guard('query client', queryWorker(client, orgs, () => loadOver, seeded(SEED + 100 + i)))),
-    guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures)),
+    guard('hanging-source client', hangingSourceWorker(client, orgs[0]!, () => loadOver, failures, eventsUnavailableAt)),
   ];
 
   async function fault(name: string, inject: () => Promise<void>, downMs: number, recover: () => Promise<void>): Promise<void> {
@@ -130,7 +139,7 @@ try {
     log(`recovered: ${name} after ${((Date.now() - start) / 1000).toFixed(1)} s`);
   }
 
-  const perCycle = sentinel ? 4 : 3;
+  const perCycle = 3 + (sentinel ? 1 : 0) + (FAILOVER ? 1 : 0);
   const slot = (PLAN.loadS * 1000) / (PLAN.cycles * perCycle + 1);
   const at = (cycle: number, step: number) => sleep(Math.max(0, loadStart + slot * (cycle * perCycle + step) - Date.now()));
   for (let cycle = 0; cycle < PLAN.cycles; cycle += 1) {
@@ -143,8 +152,9 @@ try {
     else await fault('Redis stopped', () => redis!.stop(), 4_000, () => redis!.start());
     await at(cycle, 3);
     await fault('PostgreSQL restarted', () => postgres.stop(), 2_000, () => postgres.start());
+    let step = 4;
     if (sentinel) {
-      await at(cycle, 4);
+      await at(cycle, step++);
       let killed = 0;
       // Recovered when Sentinel has promoted the replica; the old master then rejoins as a replica.
       await fault(
@@ -155,6 +165,21 @@ try {
       );
       await sentinel.restart(killed);
       await sentinel.waitUntilSettled(60_000);
+    }
+    if (postgres instanceof ReplicatedPostgres) {
+      // Synchronous and asynchronous replication in turn, each under load for a while before the crash.
+      const mode: Replication = cycle % 2 === 0 ? 'sync' : 'async';
+      await postgres.replication(mode);
+      await at(cycle, step++);
+      await fault(
+        `PostgreSQL failover (${mode})`,
+        () => postgres.failover(),
+        1_000,
+        // Counted once the promoted primary answers: recovered means serving again.
+        async () => void failoverLosses.push({ mode, lost: await forgetLostEvents(admin, orgs) }),
+      );
+      // Under load, outside the fault's window: reads meanwhile go to the primary alone.
+      await postgres.rebuildStandby('sync');
     }
   }
   await sleep(Math.max(0, loadStart + PLAN.loadS * 1000 - Date.now()));
@@ -231,6 +256,7 @@ try {
   await redis?.stop();
   await sentinel?.stop();
   await postgres.stop();
+  if (postgres instanceof ReplicatedPostgres) await postgres.cleanup();
   for (const socket of hangingSockets) socket.destroy();
   hanging.close();
 }
@@ -242,7 +268,9 @@ const fiveXX = recorder.samples.filter((s) => s.status >= 500);
 // 503 + Retry-After while PostgreSQL is down is the designed answer (clients retry); anything else is not.
 const expected5xx = fiveXX.filter((s) => s.status === 503 && s.retryAfter && inPgFault(s.at));
 const unexpected5xx = fiveXX.filter((s) => !expected5xx.includes(s));
+for (const at of eventsUnavailableAt.filter((time) => !inPgFault(time))) failures.push(`events query beside the hanging source answered 503 at ${new Date(at).toISOString()}, outside any PostgreSQL fault`);
 for (const s of unexpected5xx.slice(0, 10)) failures.push(`unexpected ${s.status} on ${s.kind} at ${new Date(s.at).toISOString()}`);
+for (const { mode, lost: gone } of failoverLosses) if (mode === 'sync' && gone > 0) failures.push(`synchronous replication lost ${gone} acknowledged events in a failover`);
 const leaks = scenarioFindings.reduce((n, [, f]) => n + f.leaks, 0);
 for (const [name, findings] of scenarioFindings) for (const failure of findings.failures.slice(0, 10)) failures.push(`${name}: ${failure}`);
 const latencies = faults.map((f) => faultLatency(recorder.samples, f));
@@ -258,9 +286,12 @@ const rows: Array<[string, string]> = [
   ['bad inputs sent', `${scenarioFindings.filter(([n]) => n.startsWith('fuzz')).reduce((n, [, f]) => n + f.checks, 0)} (fast-check)`],
   ['isolation queries', String(scenarioFindings.find(([n]) => n === 'isolation')?.[1].checks ?? 0)],
   ['events lost', String(lost)],
+  ...(FAILOVER
+    ? ([['acknowledged events lost in failovers', failoverLosses.map((f) => `${f.mode}: ${f.lost}`).join(', ') || 'no failover ran']] as Array<[string, string]>)
+    : []),
   ['events doubled', String(doubled)],
   ['cross-tenant leaks', String(leaks)],
-  ['5xx', `${unexpected5xx.length} unexpected; ${expected5xx.length} expected (503 + Retry-After while PostgreSQL was down, retried)`],
+  ['5xx', `${unexpected5xx.length} unexpected; ${expected5xx.length} expected (503 + Retry-After while PostgreSQL was down${FAILOVER ? ' or failing over' : ''}, retried)`],
   ...latencyRows(latencies),
 ];
 console.log(`\n| measure | value |\n|---|---|\n${table(rows).split('\n').map((line) => line).join('\n')}\n`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { WalPosition } from '../db/wal.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from './redis.js';
 import type { CacheVersions } from './versions.js';
@@ -78,12 +79,19 @@ export class QueryCache {
     }
   }
 
-  async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: () => Promise<T>): Promise<Cached<T>> {
+  /**
+   * The cached answer, or `compute`'s, stored under the organization's current
+   * version. `compute` gets how new the data it reads must be (`readAfter`, a
+   * WAL position read after the version): a read replica that has not
+   * replayed that far must not answer, or its lag would be cached as the truth.
+   */
+  async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<Cached<T>> {
     const version = await this.versions.currentFor(organizationId, scope);
     const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
     const existing = this.flights.get(key);
     if (existing) return existing as Promise<Cached<T>>;
-    const flight = this.lookupOrCompute(key, ttlSeconds, compute, newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
+    const computeFresh = async () => compute(await this.versions.readFloor(organizationId));
+    const flight = this.lookupOrCompute(key, ttlSeconds, computeFresh, newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
     return flight;
   }

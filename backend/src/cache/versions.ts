@@ -1,4 +1,28 @@
+import { maxPosition, type WalPosition } from '../db/wal.js';
 import type { Redis } from './redis.js';
+
+/**
+ * Raises a decimal WAL position to at least ARGV[1] (positions exceed Lua's
+ * exact integers, so they compare as decimal strings: longer is larger).
+ */
+const RAISE_FLOOR = `
+local function raise(key, position)
+  local stored = redis.call('GET', key)
+  if not stored or #position > #stored or (#position == #stored and position > stored) then
+    redis.call('SET', key, position)
+    return position
+  end
+  return stored
+end`;
+
+/** A write's position is recorded before its version moves, in one step: a reader seeing the new version sees the position. */
+const BUMP_WITH_FLOOR = `${RAISE_FLOOR}
+if ARGV[1] ~= '' then raise(KEYS[2], ARGV[1]) end
+redis.call('SET', KEYS[1], ARGV[2], 'NX')
+return redis.call('INCR', KEYS[1])`;
+
+const SEED_FLOOR = `${RAISE_FLOOR}
+return raise(KEYS[1], ARGV[1])`;
 
 /**
  * Per-organization cache versions (`metrics:{orgId}:version`). Every write that
@@ -14,11 +38,21 @@ export class CacheVersions {
   private readonly localScopes = new Map<string, number>();
   /** Organizations written while Redis was unreachable: their Redis versions must move on when it returns. */
   private readonly missed = new Set<string>();
+  /** The newest write position this process knows per organization (all of it without Redis). */
+  private readonly localFloors = new Map<string, WalPosition>();
 
   /** The replication id of the Redis master this connection is on (see `epoch`); reset when the connection drops. */
   private masterEpoch: Promise<string> | undefined;
 
-  constructor(private readonly redis: Redis | undefined) {
+  /**
+   * `primaryPosition` (the primary's current WAL position) seeds an
+   * organization's read floor when none is recorded: everything committed
+   * before is then covered. Without it an unrecorded floor is unknown.
+   */
+  constructor(
+    private readonly redis: Redis | undefined,
+    private readonly primaryPosition?: () => Promise<WalPosition>,
+  ) {
     // Answers cached in Redis before an outage would otherwise outlive writes made during it.
     redis?.on('ready', () => void this.replayMissed());
     redis?.on('close', () => (this.masterEpoch = undefined));
@@ -44,6 +78,37 @@ export class CacheVersions {
 
   static key(organizationId: string): string {
     return `metrics:${organizationId}:version`;
+  }
+
+  /** The WAL position of the organization's newest write (decimal), kept beside its version. */
+  static floorKey(organizationId: string): string {
+    return `metrics:${organizationId}:wal`;
+  }
+
+  /**
+   * How new a read for this organization must be (a WAL position, for read
+   * replicas), read after its version: an answer computed from data at least
+   * this new may be cached under that version. Undefined when it cannot be
+   * known (Redis configured but unreachable): read from the primary then.
+   */
+  async readFloor(organizationId: string): Promise<WalPosition | undefined> {
+    if (this.redis) {
+      if (this.redis.status !== 'ready') return undefined;
+      try {
+        const stored = await this.redis.get(CacheVersions.floorKey(organizationId));
+        if (stored !== null) return BigInt(stored);
+        if (!this.primaryPosition) return undefined;
+        const seeded = await this.redis.eval(SEED_FLOOR, 1, CacheVersions.floorKey(organizationId), String(await this.primaryPosition()));
+        return BigInt(String(seeded));
+      } catch {
+        return undefined;
+      }
+    }
+    const known = this.localFloors.get(organizationId);
+    if (known !== undefined || !this.primaryPosition) return known;
+    const seeded = maxPosition(this.localFloors.get(organizationId), await this.primaryPosition().catch(() => undefined));
+    if (seeded !== undefined) this.localFloors.set(organizationId, seeded);
+    return seeded;
   }
 
   /** One source's own version within an organization: bumped by an operator's cache clear. */
@@ -94,7 +159,7 @@ export class CacheVersions {
       try {
         // A write this process could not record in Redis comes first, or older answers would be read.
         if (this.missed.has(organizationId)) {
-          await this.bumpInRedis(organizationId);
+          await this.bumpInRedis(organizationId, this.localFloors.get(organizationId));
           this.missed.delete(organizationId);
         }
         const key = CacheVersions.key(organizationId);
@@ -109,13 +174,20 @@ export class CacheVersions {
     return this.localVersion(organizationId);
   }
 
-  async bump(organizationId: string): Promise<void> {
+  /**
+   * After a write that changed the organization's aggregates. `written` is
+   * the WAL position once it committed (withTransactionAt): reads under the
+   * new version then wait for a replica to replay it, or go to the primary.
+   */
+  async bump(organizationId: string, written?: WalPosition): Promise<void> {
     // Always bump locally too: if Redis goes down later, this process's local
     // version already differs from anything it cached locally before the write.
     this.local.set(organizationId, Math.max(Date.now(), (this.local.get(organizationId) ?? 0) + 1));
+    const floor = maxPosition(this.localFloors.get(organizationId), written);
+    if (floor !== undefined) this.localFloors.set(organizationId, floor);
     if (this.redis && this.redis.status === 'ready') {
       try {
-        await this.bumpInRedis(organizationId);
+        await this.bumpInRedis(organizationId, written);
         return;
       } catch {
         // Redis unavailable: replayed when it is ready again.
@@ -124,16 +196,14 @@ export class CacheVersions {
     if (this.redis) this.missed.add(organizationId);
   }
 
-  private async bumpInRedis(organizationId: string): Promise<void> {
-    const key = CacheVersions.key(organizationId);
-    await this.redis!.set(key, String(Date.now()), 'NX');
-    await this.redis!.incr(key);
+  private async bumpInRedis(organizationId: string, written: WalPosition | undefined): Promise<void> {
+    await this.redis!.eval(BUMP_WITH_FLOOR, 2, CacheVersions.key(organizationId), CacheVersions.floorKey(organizationId), written === undefined ? '' : String(written), String(Date.now()));
   }
 
   private async replayMissed(): Promise<void> {
     for (const organizationId of [...this.missed]) {
       try {
-        await this.bumpInRedis(organizationId);
+        await this.bumpInRedis(organizationId, this.localFloors.get(organizationId));
         this.missed.delete(organizationId);
       } catch {
         return;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatabaseUrlError, serverUrls } from '../db/hosts.js';
 import { fromRepoRoot } from './paths.js';
 import { fairnessEnv } from './fairness.js';
 import { redisEnv, redisEnvProblem } from './redis.js';
@@ -23,6 +24,19 @@ const urlWithProtocol = (protocols: string[]) =>
       { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** One PostgreSQL URL, a libpq multi-host URL, or a comma-separated list of URLs (db/hosts.ts). */
+const postgresServers = () =>
+  z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      try {
+        serverUrls(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof DatabaseUrlError ? error.message : String(error) });
+      }
+    });
+
 const positiveInt = (name: string) =>
   z.coerce.number({ message: `${name} must be a number` }).int('must be a whole number').positive('must be > 0');
 
@@ -34,7 +48,10 @@ export const envSchema = z.object({
     .max(65535, 'must be between 0 and 65535')
     .default(4100),
   HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).optional(),
+  /** Several servers (`postgres://u:p@h1,h2/db`): the one not in recovery takes every connection, found again after a failover. */
+  DATABASE_URL: postgresServers().optional(),
+  /** Hot standbys for rollup reads; each answers only once it has replayed the organization's newest write. */
+  DATABASE_READ_URL: postgresServers().optional(),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).optional(),
   ...redisEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

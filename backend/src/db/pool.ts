@@ -1,5 +1,8 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { serverUrls } from './hosts.js';
+import { PrimaryLocator, primaryPool } from './primary.js';
+import { CURRENT_WAL_POSITION_SQL, parseLsn, type WalPosition } from './wal.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -9,14 +12,19 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 // NUMERIC (sums of bigint) likewise; doubles are already numbers.
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
 
+/**
+ * A pool on one server, or on the primary among several: a libpq-style
+ * multi-host URL (`postgres://u:p@h1:5432,h2:5432/db`) makes every new
+ * connection go to the server found to be the primary (db/primary.ts), so the
+ * pool follows a failover by itself.
+ */
 export function createPool(connectionString: string, max: number, logger: Logger): Pool {
-  const pool = new pg.Pool({
-    connectionString,
-    max,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    application_name: 'metrics-hub',
-  });
+  const servers = serverUrls(connectionString);
+  const options = { max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'metrics-hub' };
+  const pool =
+    servers.length === 1
+      ? new pg.Pool({ ...options, connectionString: servers[0] })
+      : primaryPool(options, new PrimaryLocator(servers, logger));
   // pool.end() does not wait for its connections to close, so the embedded PostgreSQL stopping
   // right after may end a few of them: expected during shutdown, not worth a warning.
   const lost = (what: string) => (error: Error) =>
@@ -32,16 +40,38 @@ export function createPool(connectionString: string, max: number, logger: Logger
 
 /** Runs `work` in one transaction; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return (await transaction(pool, work, async (client) => void (await client.query('COMMIT')))).result;
+}
+
+/**
+ * `withTransaction`, also returning where the primary's WAL stood once the
+ * COMMIT returned: a standby that replayed that far sees the transaction.
+ * COMMIT and the position travel in one round trip.
+ */
+export async function withTransactionAt<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<{ result: T; position: WalPosition }> {
+  const { result, committed } = await transaction(pool, work, async (client) => {
+    const answers = (await client.query(`COMMIT; ${CURRENT_WAL_POSITION_SQL}`)) as unknown as Array<pg.QueryResult<{ lsn: string }>>;
+    return parseLsn(answers[1]!.rows[0]!.lsn);
+  });
+  return { result, position: committed };
+}
+
+async function transaction<T, C>(pool: Pool, work: (client: PoolClient) => Promise<T>, commit: (client: PoolClient) => Promise<C>): Promise<{ result: T; committed: C }> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const result = await work(client);
-    await client.query('COMMIT');
-    return result;
+    return { result, committed: await commit(client) };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
   }
+}
+
+/** Where the primary's WAL ends now (see wal.ts). */
+export async function currentWalPosition(pool: Pool): Promise<WalPosition> {
+  const { rows } = await pool.query<{ lsn: string }>(CURRENT_WAL_POSITION_SQL);
+  return parseLsn(rows[0]!.lsn);
 }

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 
 /** An error whose message is safe and useful to show to the API client. */
@@ -22,17 +23,6 @@ function isBodyParserError(error: unknown): error is { type: string; status: num
 function isMalformedEncoding(error: unknown): error is Error {
   const { status, code } = (error ?? {}) as { status?: unknown; code?: unknown };
   return error instanceof Error && status === 400 && typeof code === 'string' && /^(Z_|ERR__ERROR)/.test(code);
-}
-
-function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: string } | null)?.code ?? '';
-  const message = error instanceof Error ? error.message : '';
-  // Connection refused/reset, admin shutdown, cannot connect now, too many connections,
-  // a checked-out client whose connection dropped (pg: "... is not queryable").
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) ||
-    /Connection terminated|timeout exceeded when trying to connect|not queryable/i.test(message)
-  );
 }
 
 /** Last middleware: JSON errors, never a stack trace over HTTP. */

@@ -1,5 +1,6 @@
 import type { CacheVersions } from '../cache/versions.js';
-import { withTransaction, type Pool } from '../db/pool.js';
+import { withTransactionAt, type Pool } from '../db/pool.js';
+import type { WalPosition } from '../db/wal.js';
 import { NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from './distinct-attributes.js';
 import { OutcomeTally, type IngestMetrics } from './metrics.js';
 import { ensurePartitions, forgetPartitions, isMissingPartition } from './partitions.js';
@@ -41,17 +42,18 @@ export class BatchTooLargeError extends Error {
   }
 }
 
-async function storeWithPartitions(pool: Pool, organizationId: string, events: ValidEvent[], now: number, distinct: DistinctAttributes): Promise<StoreResult> {
+/** Stores the batch; `position` is the WAL position once it committed (for read replicas). */
+async function storeWithPartitions(pool: Pool, organizationId: string, events: ValidEvent[], now: number, distinct: DistinctAttributes): Promise<{ result: StoreResult; position: WalPosition }> {
   const times = events.map((event) => event.occurredAtMs);
   await ensurePartitions(pool, times, now);
   try {
-    return await withTransaction(pool, (client) => storeBatch(client, organizationId, events, distinct));
+    return await withTransactionAt(pool, (client) => storeBatch(client, organizationId, events, distinct));
   } catch (error) {
     // Retention may have dropped a partition this process still believed in; recreate and retry once.
     if (!isMissingPartition(error)) throw error;
     forgetPartitions(pool);
     await ensurePartitions(pool, times, now);
-    return withTransaction(pool, (client) => storeBatch(client, organizationId, events, distinct));
+    return withTransactionAt(pool, (client) => storeBatch(client, organizationId, events, distinct));
   }
 }
 
@@ -90,14 +92,15 @@ export async function ingestEvents(pool: Pool, organizationId: string, events: r
   });
 
   let result: StoreResult = { stored: [], duplicates: 0 };
+  let position: WalPosition | undefined;
   try {
-    if (valid.length > 0) result = await storeWithPartitions(pool, organizationId, valid, now, distinct);
+    if (valid.length > 0) ({ result, position } = await storeWithPartitions(pool, organizationId, valid, now, distinct));
   } catch (error) {
     stopTimer?.('error');
     throw error;
   }
   stopTimer?.('ok');
-  if (result.stored.length > 0) await options.cacheVersions?.bump(organizationId);
+  if (result.stored.length > 0) await options.cacheVersions?.bump(organizationId, position);
 
   if (metrics) {
     const storedIds = new Set(result.stored.map((event) => event.id));

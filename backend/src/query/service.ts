@@ -191,8 +191,8 @@ export class QueryService {
     const limit = this.options.limits.maxSeries + 1;
     const query: SourceQuery = { organizationId, metric, aggregation: 'count', groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, bucketMs: plan.bucketMs };
     const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: metric.query, groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
-    const { value } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), async () =>
-      (await this.registry.estimateSeries(metric.source, query, limit)) ?? 1,
+    const { value } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), async (readAfter) =>
+      (await this.registry.estimateSeries(metric.source, { ...query, readAfter }, limit)) ?? 1,
     );
     return value;
   }
@@ -256,7 +256,9 @@ export class QueryService {
     const { metric, filters, from, to } = plan;
     const query = { organizationId, metric, filters, from, to, ...options };
     const question = { catalog: this.options.catalogVersion, list: metric.key, definition: metric.query, filters, from, to, ...options };
-    return this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), () => this.registry.list(metric.source, query));
+    return this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), (readAfter) =>
+      this.registry.list(metric.source, { ...query, readAfter }),
+    );
   }
 
   /** The value over [from, to) and over the period of equal length just before it. */
@@ -394,8 +396,8 @@ export class QueryService {
     const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
     // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
     const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
-    const { value, cached } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), () =>
-      plan.rolling ? this.registry.window(metric.source, query) : this.registry.query(metric.source, query),
+    const { value, cached } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), (readAfter) =>
+      plan.rolling ? this.registry.window(metric.source, { ...query, readAfter }) : this.registry.query(metric.source, { ...query, readAfter }),
     );
     return { series: value, cached };
   }

@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/load.js';
 import { CatalogError, problemAt, type CatalogProblem } from '../catalog/load.js';
 import type { CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { isInputRejection, SourceError } from './errors.js';
 import type { AdapterType, HealthStatus, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from './types.js';
 
@@ -350,6 +351,8 @@ function classifyFailure(sourceId: string, error: unknown): SourceError {
   if (error instanceof SourceError) return error;
   if (error instanceof TimeoutError) return new SourceError(sourceId, 'timeout', error.message);
   if (isInputRejection(error)) return new SourceError(sourceId, 'bad_query', `source '${sourceId}' cannot answer this question: ${errorMessage(error)}`);
+  // Its database down or failing over: retry shortly (503), not a failure of the question (502).
+  if (isDatabaseUnavailable(error)) return new SourceError(sourceId, 'unavailable', `source '${sourceId}' is unavailable: ${errorMessage(error)}; retry shortly`);
   return new SourceError(sourceId, 'failed', `source '${sourceId}' failed: ${errorMessage(error)}`);
 }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Aggregation, CatalogMetric, CatalogSource } from '../catalog/schema.js';
 import type { AppContext } from '../context.js';
+import type { WalPosition } from '../db/wal.js';
 
 export const FILTER_OPS = ['eq', 'neq', 'in', 'not_in'] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
@@ -30,6 +31,11 @@ export interface SourceQuery {
   to: Date;
   /** Bucket width; buckets start at `from` aligned down to a multiple of it (UTC). */
   bucketMs: number;
+  /**
+   * The organization's newest write (WAL position): a read replica may answer
+   * only once it has replayed this far. Unset: read from the primary.
+   */
+  readAfter?: WalPosition | undefined;
 }
 
 /**
@@ -46,6 +52,8 @@ export interface ListQuery {
   limit: number;
   /** Event attributes (or derived dimensions) to return, in this order. */
   columns: string[];
+  /** As SourceQuery.readAfter. */
+  readAfter?: WalPosition | undefined;
 }
 
 /** One listed event; `columns` follows ListQuery.columns (null where the event lacks the attribute). */

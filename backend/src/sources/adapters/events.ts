@@ -3,6 +3,8 @@ import pg from 'pg';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { Pool } from '../../db/pool.js';
+import type { ReadReplicas } from '../../db/replicas.js';
+import type { WalPosition } from '../../db/wal.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
@@ -398,7 +400,12 @@ const JSONB_AS_TEXT = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === JSONB_OID ? (text: string) => text : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
 };
 
-/** The built-in source: metrics computed from the hourly and daily rollups of ingested events. */
+/**
+ * The built-in source: metrics computed from the hourly and daily rollups of
+ * ingested events. With read replicas (DATABASE_READ_URL) its reads go to a
+ * standby that has replayed the organization's newest write (`readAfter`),
+ * else to the primary.
+ */
 export class EventsAdapter implements SourceAdapter {
   readonly type = 'events';
   private readonly metricQueries = new Map<string, EventsMetricQuery>();
@@ -406,6 +413,7 @@ export class EventsAdapter implements SourceAdapter {
   constructor(
     readonly id: string,
     private readonly pool: Pool,
+    private readonly replicas?: ReadReplicas,
   ) {}
 
   async initialize(): Promise<void> {
@@ -420,37 +428,43 @@ export class EventsAdapter implements SourceAdapter {
   async query(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
     const metricQuery = this.metricQueryOf(query);
     const measure = measureOf(query, metricQuery);
-    const client = await this.pool.connect();
-    // A timed-out query is cancelled server-side rather than left running.
-    const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
-    signal.addEventListener('abort', cancel, { once: true });
-    try {
-      const run = async (one: SourceQuery) => toSeries((await client.query<Row>({ ...buildSql(one, metricQuery, measure), types: JSONB_AS_TEXT })).rows, one, measure);
-      if (metricQuery.measure === 'level') return await levelSeries(query, run);
-      return await run(query);
-    } finally {
-      signal.removeEventListener('abort', cancel);
-      client.release();
-    }
+    return this.read(query.readAfter, async (pool) => {
+      const client = await pool.connect();
+      // A timed-out query is cancelled server-side rather than left running.
+      const cancel = () => void pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
+      signal.addEventListener('abort', cancel, { once: true });
+      try {
+        const run = async (one: SourceQuery) => toSeries((await client.query<Row>({ ...buildSql(one, metricQuery, measure), types: JSONB_AS_TEXT })).rows, one, measure);
+        if (metricQuery.measure === 'level') return await levelSeries(query, run);
+        return await run(query);
+      } finally {
+        signal.removeEventListener('abort', cancel);
+        client.release();
+      }
+    });
   }
 
   /** The `rolling` option: the metric over exactly [from, to), from the raw events (events-window.ts). */
   async window(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
     const metricQuery = this.metricQueryOf(query);
     if (signal.aborted) throw new SourceError(this.id, 'timeout', 'rolling window cancelled');
-    return windowSeries(this.pool, query, metricQuery, measureOf(query, metricQuery), this.id);
+    return this.read(query.readAfter, (pool) => windowSeries(pool, query, metricQuery, measureOf(query, metricQuery), this.id));
   }
 
   async list(query: ListQuery, signal: AbortSignal): Promise<ListRow[]> {
     const metricQuery = this.metricQueryOf(query);
     if (signal.aborted) throw new SourceError(this.id, 'timeout', 'list cancelled');
-    return listEvents(this.pool, query, metricQuery.eventTypes, (metricQuery.where ?? {}) as Record<string, string[]>);
+    return this.read(query.readAfter, (pool) => listEvents(pool, query, metricQuery.eventTypes, (metricQuery.where ?? {}) as Record<string, string[]>));
   }
 
   async estimateSeries(query: SourceQuery, limit: number): Promise<number> {
     if (query.groupBy.length === 0) return 1;
-    const { rows } = await this.pool.query<{ n: number }>(buildEstimateSql(query, this.metricQueryOf(query), limit));
+    const { rows } = await this.read(query.readAfter, (pool) => pool.query<{ n: number }>(buildEstimateSql(query, this.metricQueryOf(query), limit)));
     return rows[0]?.n ?? 0;
+  }
+
+  private read<T>(readAfter: WalPosition | undefined, work: (pool: Pool) => Promise<T>): Promise<T> {
+    return this.replicas ? this.replicas.read(readAfter, work) : work(this.pool);
   }
 
   async healthCheck() {
@@ -478,5 +492,5 @@ export const eventsAdapterType: AdapterType<typeof eventsSourceSchema, typeof ev
   type: 'events',
   sourceSchema: eventsSourceSchema,
   metricQuerySchema: eventsMetricQuerySchema,
-  create: (source, context: AppContext) => new EventsAdapter(source.id, context.pool),
+  create: (source, context: AppContext) => new EventsAdapter(source.id, context.pool, context.replicas),
 };

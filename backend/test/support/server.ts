@@ -19,10 +19,14 @@ export interface TestServer {
 /**
  * Starts the real service (real PostgreSQL, real Redis when `redisUrl` is
  * given) on a free port with a fresh database, exactly as `serve` does.
+ * The alert scheduler ticks once a day unless a test sets
+ * ALERT_EVALUATION_INTERVAL_SECONDS: tests drive evaluation with `runNow` at
+ * chosen times, and a real-time tick in between would record a newer
+ * evaluation, after which the evaluator skips the older hours a test replays.
  */
 export async function startTestServer(label: string, env: Record<string, string | undefined> = {}): Promise<TestServer> {
   const database = await createTestDatabase(label);
-  const config: AppConfig = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATABASE_URL: database.url });
+  const config: AppConfig = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ALERT_EVALUATION_INTERVAL_SECONDS: String(24 * 60 * 60), ...env, DATABASE_URL: database.url });
   const running = await startServer(config, createLogger(config.LOG_LEVEL));
   const baseUrl = `http://127.0.0.1:${running.port}`;
   return {

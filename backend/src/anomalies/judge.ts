@@ -38,12 +38,17 @@ export interface WindowTotals {
 /** Whether a threshold rule needs the ratio's numerator and denominator, not only its rate. */
 export const needsParts = (metric: CatalogMetric, rule: ThresholdRuleConfig): boolean => metric.kind === 'ratio' && (rule.minVolume > 0 || rule.confidence > 0);
 
-/** Whether a threshold rule needs how many values a percentile was computed from (a p95 of two responses says nothing). */
-export const needsCount = (metric: CatalogMetric, rule: ThresholdRuleConfig): boolean => metric.kind === 'distribution' && rule.minVolume > 0;
+/**
+ * Whether a threshold rule needs how many values its value was computed from: a p95 of two
+ * responses says nothing, nor does an average rating of one review. Distributions, and metrics
+ * judged as an average that can also count their values.
+ */
+export const needsCount = (metric: CatalogMetric, rule: ThresholdRuleConfig): boolean =>
+  rule.minVolume > 0 && (metric.kind === 'distribution' || (metric.defaultAggregation === 'avg' && metric.aggregations.includes('count')));
 
 /**
  * A threshold rule on its window's totals. Null when there is nothing to judge: no value, or
- * less volume than `minVolume` (a ratio's denominator, a distribution's number of values), so a
+ * less volume than `minVolume` (a ratio's denominator, the number of values of a distribution or average), so a
  * quiet hour neither opens nor keeps an alert.
  */
 export function judgeThreshold(metric: CatalogMetric, rule: ThresholdRuleConfig, at: number, totals: WindowTotals, previous: Severity): Finding | null {

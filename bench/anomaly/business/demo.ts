@@ -8,6 +8,7 @@ import type { Catalog } from '../../../backend/src/catalog/load.js';
 import type { CatalogMetric } from '../../../backend/src/catalog/schema.js';
 import { emptyRows, generateHour, type DemoEvent, type ModuleRows, type OrganizationPlan } from '../../../backend/src/demo/generate.js';
 import { planIncidents } from '../../../backend/src/demo/incidents.js';
+import { DERIVED } from '../../../backend/src/ingest/derived/types.js';
 import { Random } from '../../../backend/src/demo/random.js';
 import { addFact, DAY, emptyBucket, HOUR, type Bucket, type MetricSeries } from './series.js';
 
@@ -74,13 +75,33 @@ interface EventsQuery {
   where?: Record<string, string[]>;
 }
 
+/**
+ * Derived rollup types (backend/src/ingest/derived) whose value is one numeric attribute of an
+ * event, as ingestion writes them: the derived type, the event type it is read from and the
+ * attribute. Other derived types (levels, availability hours) need ingestion's state and are
+ * not built here.
+ */
+const ATTRIBUTE_VALUED: Record<string, { eventType: string; attribute: string }> = {
+  [DERIVED.conversationSatisfaction]: { eventType: 'conversation.status_changed', attribute: 'satisfaction' },
+  [DERIVED.botConversationSatisfaction]: { eventType: 'bot.conversation_ended', attribute: 'satisfaction' },
+  [DERIVED.botTokens]: { eventType: 'bot.response', attribute: 'tokens' },
+  [DERIVED.botCost]: { eventType: 'bot.response', attribute: 'cost' },
+};
+
+/** The fact one event contributes to a metric's event type (its own, or an attribute-valued derived type). */
+function factOf(type: string, event: DemoEvent, measure: EventsQuery['measure']): Fact | null {
+  const time = Date.parse(event.occurredAt);
+  if (type === event.type) return { time, value: measure === 'count' ? 1 : (event.value ?? 0), labels: event.attributes };
+  const derived = ATTRIBUTE_VALUED[type];
+  const value = derived && derived.eventType === event.type ? event.attributes[derived.attribute] : undefined;
+  return typeof value === 'number' ? { time, value: measure === 'count' ? 1 : value, labels: event.attributes } : null;
+}
+
 /** Facts of an events-source metric, from its catalog query. */
 function eventFacts(metric: CatalogMetric, events: DemoEvent[]): Fact[] {
   const query = metric.query as unknown as EventsQuery;
-  const types = new Set(query.eventTypes);
-  return events
-    .filter((e) => types.has(e.type) && Object.entries(query.where ?? {}).every(([dimension, allowed]) => allowed.includes(String(e.attributes[dimension]))))
-    .map((e) => ({ time: Date.parse(e.occurredAt), value: query.measure === 'count' ? 1 : (e.value ?? 0), labels: e.attributes }));
+  const matches = (e: DemoEvent) => Object.entries(query.where ?? {}).every(([dimension, allowed]) => allowed.includes(String(e.attributes[dimension])));
+  return events.filter(matches).flatMap((e) => query.eventTypes.map((type) => factOf(type, e, query.measure)).filter((fact): fact is Fact => fact !== null));
 }
 
 function factsOf(catalog: Catalog, metric: CatalogMetric, data: OrganizationData): Fact[] | null {

@@ -193,5 +193,13 @@ export function syntheticSeries(): MetricSeries[] {
   [0, 1].forEach((k) => list.push(dailySeries('expenses', 700 + k, 900 + 300 * k, 900 + 300 * k, 0.05, [['spike', 2.2, 1], ['level shift', 1.5, 0], ['spike', 1.6, 2]])));
   [0, 1].forEach((k) => list.push(dailySeries('revenue', 750 + k, 4000 + 2000 * k, 1500, 0.12, [['spike', 3, 1], ['spike', 2.2, 1], ['level shift', 1.6, 0]])));
   [0, 1].forEach((k) => list.push(dailySeries('average_rating', 800 + k, 4.5, 4.5, 0.015, [['drop', 0.85, 3], ['level shift', 0.88, 0]], 6)));
+  // Conversations and bots (issue 16's rules): handoff and spam shares with the failure-rate
+  // shapes, opt-outs of contacts reached, a daily bot cost, and a daily average satisfaction of
+  // 12 ratings (a rating's spread of about 0.9 stars makes their average vary by about 6 %).
+  [12, 30].forEach((conversations, k) => list.push(failureRate('bot_handoff_rate', 360 + k, conversations, 0.16)));
+  [10, 25].forEach((opened, k) => list.push(failureRate('spam_rate', 370 + k, opened, 0.06)));
+  [40, 100].forEach((contacted, k) => list.push(failureRate('opt_out_rate', 380 + k, contacted, 0.01)));
+  [0, 1].forEach((k) => list.push(dailySeries('bot_cost', 720 + k, 40 + 40 * k, 15 + 15 * k, 0.1, [['spike', 2.5, 1], ['level shift', 1.6, 0], ['spike', 1.8, 2]])));
+  [0, 1].forEach((k) => list.push(dailySeries('conversation_satisfaction', 820 + k, 4.3, 4.3, 0.06, [['drop', 0.55, 3], ['level shift', 0.85, 0]], 12)));
   return list;
 }

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { EVALUATE_JOB } from '../src/anomalies/module.js';
 import { runDemo } from '../src/demo/run.js';
+import { runGoTest } from './support/go-test.js';
 import { startTestServer } from './support/server.js';
 
-const PLUGIN_DIR = path.resolve(import.meta.dirname, '../../plugin');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** The rules the provisioned Grafana rules read through their band (provisioning/alerting/rules.yaml). */
@@ -84,17 +83,7 @@ test('each provisioned band rule and its backend rule are in breach in the same 
     const hoursInBreach = [...breach.values()].flatMap((byRule) => Object.values(byRule).flat()).filter(Boolean).length;
     assert.ok(hoursInBreach > 0, `the replayed hours hold incidents the backend rules catch (${replay})`);
 
-    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn('go', ['test', '-count=1', '-v', '-run', 'TestProvisionedBandRulesFireInTheHoursTheirBackendRulesDo', './pkg/plugin/'], {
-        cwd: PLUGIN_DIR,
-        env: { ...process.env, METRICSHUB_E2E_URL: server.baseUrl, METRICSHUB_REPLAY_FILE: replayFile },
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      child.stderr.on('data', (chunk) => (output += chunk));
-      child.on('error', (error) => resolve({ code: -1, output: `cannot run go (install Go to run the plugin's tests): ${error.message}` }));
-      child.on('close', (code) => resolve({ code, output }));
-    });
+    const result = await runGoTest('TestProvisionedBandRulesFireInTheHoursTheirBackendRulesDo', { METRICSHUB_E2E_URL: server.baseUrl, METRICSHUB_REPLAY_FILE: replayFile });
     assert.equal(result.code, 0, `${replay}\n${result.output}`);
     assert.match(result.output, /--- PASS: TestProvisionedBandRulesFireInTheHoursTheirBackendRulesDo/, replay);
     assert.doesNotMatch(result.output, /--- SKIP/, replay);

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { runGoTest } from './support/go-test.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-const PLUGIN_DIR = path.resolve(import.meta.dirname, '../../plugin');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -103,17 +102,7 @@ test('every provisioned alert rule fires on its incident in the partial current 
     const scenarioFile = path.join(directory, 'scenarios.json');
     await fs.writeFile(scenarioFile, JSON.stringify({ at, organizations: written }));
 
-    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn('go', ['test', '-count=1', '-v', '-run', 'TestProvisionedRulesFireOnlyOnTheirIncident', './pkg/plugin/'], {
-        cwd: PLUGIN_DIR,
-        env: { ...process.env, METRICSHUB_E2E_URL: server.baseUrl, METRICSHUB_SCENARIO_FILE: scenarioFile },
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      child.stderr.on('data', (chunk) => (output += chunk));
-      child.on('error', (error) => resolve({ code: -1, output: `cannot run go (install Go to run the plugin's tests): ${error.message}` }));
-      child.on('close', (code) => resolve({ code, output }));
-    });
+    const result = await runGoTest('TestProvisionedRulesFireOnlyOnTheirIncident', { METRICSHUB_E2E_URL: server.baseUrl, METRICSHUB_SCENARIO_FILE: scenarioFile });
     assert.equal(result.code, 0, result.output);
     assert.match(result.output, /--- PASS: TestProvisionedRulesFireOnlyOnTheirIncident/);
     assert.doesNotMatch(result.output, /--- SKIP/);

@@ -24,7 +24,9 @@ import { hash } from 'node:crypto';
  *    2,000 lands further off: a probabilistic bound, as for any HyperLogLog).
  * A sparse sketch becomes dense past SPARSE_MAX entries (then the dense form,
  * 32 KiB, is about as small). Merging is exact: the merge of the sketches of
- * two sets is the sketch of their union, whatever the order.
+ * two sets is the sketch of their union, whatever the order. That is what
+ * lets long ranges read blocks of days (distinct-blocks.ts, migration 0150):
+ * a block's sketch, in this same form, is the merge of its days'.
  *
  * No npm package fitted: the HyperLogLog implementations there (bloom-filters,
  * hyperloglog-lite) have no sparse mode and serialise registers in their own

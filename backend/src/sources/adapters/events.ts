@@ -12,6 +12,7 @@ import { SketchAccumulator } from '../../rollups/sketch.js';
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
+import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
 import { windowSeries } from './events-window.js';
@@ -80,6 +81,9 @@ const DISTINCT_TABLES: Record<Slice['table'], { byDims: string; totals: [string,
   rollups_hourly: { byDims: 'rollups_distinct_hourly', totals: ['rollup_totals_distinct_hourly', 'rollup_totals_distinct_hourly_pending'] },
   rollups_daily: { byDims: 'rollups_distinct_daily', totals: ['rollup_totals_distinct_daily', 'rollup_totals_distinct_daily_pending'] },
 };
+
+/** Sparse distinct sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer. */
+const DISTINCT_COLUMNS = 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn';
 
 /**
  * Whether the rollups exist and this role may read them, from the catalog
@@ -188,10 +192,10 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
   const selectRows = (slice: Slice) => {
+    const keys = [`organization_id = ${org}::uuid`, `event_type = ANY(${types}::text[])`, ...(attribute ? [`attribute = ${attribute}::text`] : [])];
+    if (measure === 'distinct' && totals && slice.table === 'rollups_daily') return distinctDaysSql(keys, DISTINCT_COLUMNS, slice.from, slice.to, query.bucketMs, (value) => params.add(value));
     const where = [
-      `organization_id = ${org}::uuid`,
-      `event_type = ANY(${types}::text[])`,
-      ...(attribute ? [`attribute = ${attribute}::text`] : []),
+      ...keys,
       `bucket >= ${params.add(new Date(slice.from))}::timestamptz`,
       `bucket < ${params.add(new Date(slice.to))}::timestamptz`,
       ...conditions,
@@ -199,8 +203,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     ];
     // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
     const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    // Sparse distinct sketches travel in binary array form: parsing the text of thousands of integers was most of a cold answer.
-    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? 'array_send((sketch).sparse) AS sp, (sketch).dense AS dn' : 'count, value_count, sum, min, max';
+    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? DISTINCT_COLUMNS : 'count, value_count, sum, min, max';
     const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
     if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
     return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);

@@ -30,10 +30,11 @@ export async function foldPendingTotals(pool: Pool): Promise<number> {
 }
 
 /**
- * The recurring fold (and, every FOLD_BLOCKS_EVERY_MS, the distinct blocks'), with what an SRE needs to see it keep up: rows folded
- * by this process, and the rows waiting in PostgreSQL (the same from every
- * instance, whichever one ran the last fold). Answers stay exact while the
- * fold lags, but read more pending rows the longer it lags.
+ * The recurring fold (and, every FOLD_BLOCKS_EVERY_MS, the distinct blocks'),
+ * with what an SRE needs to see it keep up: rows folded by this process, and
+ * the rows waiting in PostgreSQL (the same from every instance, whichever one
+ * ran the last fold). Answers stay exact while the fold lags, but read more
+ * pending rows the longer it lags.
  */
 export function foldTotalsJob(context: AppContext): RecurringJob {
   const registry = context.metrics.registry;

@@ -76,7 +76,10 @@ const TOTALS_TABLES: Record<Slice['table'], [string, string]> = {
   rollups_daily: ['rollup_totals_daily', 'rollup_totals_daily_pending'],
 };
 
-/** Distinct counts read the sketch tables of the same granularity (migration 0020). */
+/**
+ * Distinct counts read the sketch tables of the same granularity (migration 0020); the whole days of a question
+ * without group-by or filters read the blocks of days instead (events-distinct.ts, migration 0150).
+ */
 const DISTINCT_TABLES: Record<Slice['table'], { byDims: string; totals: [string, string] }> = {
   rollups_hourly: { byDims: 'rollups_distinct_hourly', totals: ['rollup_totals_distinct_hourly', 'rollup_totals_distinct_hourly_pending'] },
   rollups_daily: { byDims: 'rollups_distinct_daily', totals: ['rollup_totals_distinct_daily', 'rollup_totals_distinct_daily_pending'] },

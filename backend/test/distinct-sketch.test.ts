@@ -73,6 +73,19 @@ describe('distinct sketch (HyperLogLog++)', () => {
     }
   });
 
+  test(`merging dense registers keeps the larger of each register, from aligned and unaligned buffers (seed ${SEED})`, () => {
+    const random = seededRandom(SEED);
+    // Register values 0-51 (the largest rank), many equal pairs as in sketches of overlapping sets.
+    const registers = () => Uint8Array.from({ length: REGISTERS }, () => (random() < 0.3 ? 3 : Math.floor(random() * 52)));
+    const [a, b, c] = [registers(), registers(), registers()];
+    const unaligned = new Uint8Array(new ArrayBuffer(REGISTERS + 3), 1, REGISTERS);
+    unaligned.set(c);
+    const merged = new DistinctAccumulator();
+    for (const dense of [a, b, unaligned]) merged.addDense(dense);
+    const expected = a.map((value, index) => Math.max(value, b[index]!, c[index]!));
+    assert.deepEqual(merged.toStored().dense, expected);
+  });
+
   test('within 2 % of the exact count for 10^3, 10^4, 10^5 and 10^6 values', () => {
     for (const n of [1_000, 10_000, 100_000, 1_000_000]) {
       const error = Math.abs(sketchOf(range(0, n, 'user-')).count() - n) / n;

@@ -8,8 +8,9 @@ import { loadCatalog } from '../../backend/src/catalog/load.js';
 import { createPool, type Pool } from '../../backend/src/db/pool.js';
 import { distinctAttributesOf, NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from '../../backend/src/ingest/distinct-attributes.js';
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
-import { FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
+import { FOLD_BLOCKS_EVERY_MS, FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
 import { createLogger } from '../../backend/src/logger.js';
+import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js';
 import { startServer } from '../../backend/src/server.js';
 import { createTestDatabase } from '../../backend/test/support/databases.js';
 import { eventAt, mulberry32 } from './events.js';
@@ -119,14 +120,23 @@ const overHttp =
     return (await response.json()) as Awaited<ReturnType<Send>>;
   };
 
-/** Folds pending totals every FOLD_TOTALS_EVERY_MS while `running()`, then once more for what is left. */
+/**
+ * Folds pending totals every FOLD_TOTALS_EVERY_MS and the distinct blocks of days every FOLD_BLOCKS_EVERY_MS while
+ * `running()`, as the server's job does, then once more for what is left.
+ */
 async function foldWhile(pool: Pool, running: () => boolean): Promise<void> {
+  let blocksFoldedAt = performance.now();
   while (running()) {
     const started = performance.now();
     await foldPendingTotals(pool);
+    if (started - blocksFoldedAt >= FOLD_BLOCKS_EVERY_MS) {
+      blocksFoldedAt = started;
+      await foldDistinctBlocks(pool);
+    }
     while (running() && performance.now() - started < FOLD_TOTALS_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await foldPendingTotals(pool);
+  await foldDistinctBlocks(pool);
 }
 
 /** `clients` workers take batches from one shared cursor until the stream is used up. */

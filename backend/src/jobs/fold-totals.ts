@@ -1,11 +1,19 @@
 import { Counter, Gauge } from 'prom-client';
 import type { AppContext } from '../context.js';
 import type { Pool } from '../db/pool.js';
+import { foldDistinctBlocks } from '../rollups/distinct-blocks.js';
 import type { RecurringJob } from './queue.js';
 
 /** How often pending totals rows are folded: readers merge at most this much ingestion per bucket. */
 export const FOLD_TOTALS_EVERY_MS = 5_000;
 export const FOLD_TOTALS_JOB = 'fold-rollup-totals';
+/**
+ * How often the same job folds the distinct daily totals into the blocks of
+ * days (rollups/distinct-blocks.ts): each fold rewrites every block a folded
+ * day touches (32 KiB when dense), so it batches six totals folds' worth.
+ * Readers also read the days waiting for it, so answers stay exact meanwhile.
+ */
+export const FOLD_BLOCKS_EVERY_MS = 30_000;
 
 /**
  * Folds the totals rows ingestion appended into the totals tables
@@ -22,10 +30,11 @@ export async function foldPendingTotals(pool: Pool): Promise<number> {
 }
 
 /**
- * The recurring fold, with what an SRE needs to see it keep up: rows folded
- * by this process, and the rows waiting in PostgreSQL (the same from every
- * instance, whichever one ran the last fold). Answers stay exact while the
- * fold lags, but read more pending rows the longer it lags.
+ * The recurring fold (and, every FOLD_BLOCKS_EVERY_MS, the distinct blocks'),
+ * with what an SRE needs to see it keep up: rows folded by this process, and
+ * the rows waiting in PostgreSQL (the same from every instance, whichever one
+ * ran the last fold). Answers stay exact while the fold lags, but read more
+ * pending rows the longer it lags.
  */
 export function foldTotalsJob(context: AppContext): RecurringJob {
   const registry = context.metrics.registry;
@@ -42,13 +51,15 @@ export function foldTotalsJob(context: AppContext): RecurringJob {
         const result = await context.pool
           .query<{ n: string }>(
             `SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending)
-                  + (SELECT count(*) FROM rollup_totals_distinct_hourly_pending) + (SELECT count(*) FROM rollup_totals_distinct_daily_pending) AS n`,
+                  + (SELECT count(*) FROM rollup_totals_distinct_hourly_pending) + (SELECT count(*) FROM rollup_totals_distinct_daily_pending)
+                  + (SELECT count(*) FROM rollup_totals_distinct_blocks_pending) AS n`,
           )
           .catch(() => undefined);
         if (result) this.set(Number(result.rows[0]!.n));
       },
     });
   }
+  let blocksFoldedAt = 0;
   return {
     name: FOLD_TOTALS_JOB,
     everyMs: FOLD_TOTALS_EVERY_MS,
@@ -56,6 +67,11 @@ export function foldTotalsJob(context: AppContext): RecurringJob {
       const changed = await foldPendingTotals(context.pool);
       // -1: another process is folding right now.
       if (changed > 0) folded.inc(changed);
+      if (Date.now() - blocksFoldedAt >= FOLD_BLOCKS_EVERY_MS) {
+        blocksFoldedAt = Date.now();
+        const blocks = await foldDistinctBlocks(context.pool);
+        if (blocks > 0) folded.inc(blocks);
+      }
     },
   };
 }

@@ -24,7 +24,9 @@ import { hash } from 'node:crypto';
  *    2,000 lands further off: a probabilistic bound, as for any HyperLogLog).
  * A sparse sketch becomes dense past SPARSE_MAX entries (then the dense form,
  * 32 KiB, is about as small). Merging is exact: the merge of the sketches of
- * two sets is the sketch of their union, whatever the order.
+ * two sets is the sketch of their union, whatever the order. That is what
+ * lets long ranges read blocks of days (distinct-blocks.ts, migration 0150):
+ * a block's sketch, in this same form, is the merge of its days'.
  *
  * No npm package fitted: the HyperLogLog implementations there (bloom-filters,
  * hyperloglog-lite) have no sparse mode and serialise registers in their own
@@ -49,15 +51,6 @@ export function entryOf(value: string | number): number {
   const rest = high & 0x7f;
   const rho = rest !== 0 ? Math.clz32(rest) - 25 + 1 : low !== 0 ? 7 + Math.clz32(low) + 1 : 40;
   return index25 * 64 + rho;
-}
-
-/** The dense register index and value of a sparse entry. */
-function registerOf(entry: number): { index: number; rho: number } {
-  const index25 = Math.floor(entry / 64);
-  const extra = index25 & ((1 << EXTRA_BITS) - 1);
-  // Leading zeros of the EXTRA_BITS-bit number, plus one; when they are all zero, count on into rho'.
-  const rho = extra !== 0 ? Math.clz32(extra) - (32 - EXTRA_BITS) + 1 : EXTRA_BITS + (entry % 64);
-  return { index: index25 >>> EXTRA_BITS, rho };
 }
 
 /** A sketch as stored: one of the two forms, or null for no values. */
@@ -126,8 +119,7 @@ export class DistinctAccumulator {
   addDense(registers: Uint8Array): void {
     if (registers.length !== REGISTERS) throw new RangeError(`a dense sketch has ${REGISTERS} registers, got ${registers.length}`);
     if (!this.dense) this.toDense();
-    const own = this.dense!;
-    for (let index = 0; index < REGISTERS; index += 1) if (registers[index]! > own[index]!) own[index] = registers[index]!;
+    maxInto(this.dense!, registers);
   }
 
   /** Sorts and keeps the highest rho' per sparse index; turns dense past SPARSE_MAX of them. */
@@ -187,8 +179,38 @@ export function sparseEntries(entries: number[]): number[] {
   return entries;
 }
 
+/**
+ * own[i] = max(own[i], other[i]) over all registers. Four registers per step
+ * where both arrays allow 32-bit views: a 30-day answer merges several dense
+ * sketches, and the byte loop was most of its merge. Register values are at
+ * most MAX_RHO < 128, so per byte (other | 0x80) - own never borrows from the
+ * next byte, and its top bit says other >= own.
+ */
+function maxInto(own: Uint8Array, other: Uint8Array): void {
+  if (own.byteOffset % 4 === 0 && other.byteOffset % 4 === 0) {
+    const a = new Uint32Array(own.buffer, own.byteOffset, REGISTERS / 4);
+    const b = new Uint32Array(other.buffer, other.byteOffset, REGISTERS / 4);
+    for (let index = 0; index < a.length; index += 1) {
+      const x = a[index]!;
+      const y = b[index]!;
+      if (x === y) continue;
+      // `| 0` and Math.imul keep the arithmetic in 32-bit integers (wrapping, which the bytes never need).
+      const ge = ((((y | 0x80808080) - (x & 0x7f7f7f7f)) | 0) & 0x80808080) >>> 7;
+      const mask = Math.imul(ge, 0xff);
+      a[index] = (y & mask) | (x & ~mask);
+    }
+    return;
+  }
+  for (let index = 0; index < REGISTERS; index += 1) if (other[index]! > own[index]!) own[index] = other[index]!;
+}
+
+/** Raises the dense register of a sparse entry: index25 >> EXTRA_BITS, to the rank of the whole hash after it. */
 function raise(registers: Uint8Array, entry: number): void {
-  const { index, rho } = registerOf(entry);
+  const index25 = Math.floor(entry / 64);
+  const extra = index25 & ((1 << EXTRA_BITS) - 1);
+  // Leading zeros of the EXTRA_BITS-bit number, plus one; when they are all zero, count on into rho'.
+  const rho = extra !== 0 ? Math.clz32(extra) - (32 - EXTRA_BITS) + 1 : EXTRA_BITS + (entry % 64);
+  const index = index25 >>> EXTRA_BITS;
   if (registers[index]! < rho) registers[index] = rho;
 }
 
@@ -223,7 +245,7 @@ function tau(x: number): number {
 
 /** Ertl's improved raw estimator (his algorithm 6) over a register histogram. */
 function ertlEstimate(registers: Uint8Array): number {
-  const histogram = new Array<number>(MAX_RHO + 1).fill(0);
+  const histogram = new Float64Array(MAX_RHO + 1);
   for (let index = 0; index < REGISTERS; index += 1) histogram[registers[index]!]! += 1;
   const m = REGISTERS;
   let z = m * tau(1 - histogram[MAX_RHO]! / m);

@@ -121,7 +121,15 @@ describe('versioned cache on Redis', () => {
 
   test('a repeated answer is served as the frames stored whole: the cold frames, marked cached', async () => {
     await addOrder(server, key);
-    const body = { ...ORDERS_QUERY, queries: [{ refId: 'A', metric: 'orders_created', groupBy: ['channel'] }, { refId: 'B', metric: 'orders_created', format: 'table' }] };
+    // A band over a range that has ended is stored too (its partial bucket is judged at `to`, not at now).
+    const body = {
+      ...ORDERS_QUERY,
+      queries: [
+        { refId: 'A', metric: 'orders_created', groupBy: ['channel'] },
+        { refId: 'B', metric: 'orders_created', format: 'table' },
+        { refId: 'C', metric: 'orders_created', band: 'orders_unusual' },
+      ],
+    };
     const ask = async () => {
       const res = await server.request('/api/v1/query', { method: 'POST', key, json: body });
       assert.equal(res.status, 200);
@@ -129,7 +137,8 @@ describe('versioned cache on Redis', () => {
     };
     const cold = await ask();
     const stored = await ask();
-    for (const refId of ['A', 'B']) {
+    assert.ok(JSON.stringify(cold.results.C).includes('"name":"expected"'), 'the band query answers its band');
+    for (const refId of ['A', 'B', 'C']) {
       assert.deepEqual(
         cold.results[refId]!.frames.map((frame) => frame.schema.meta.custom.cached),
         cold.results[refId]!.frames.map(() => false),

@@ -235,7 +235,7 @@ export class QueryService {
    * are cached and shared underneath (fetch), only the framing repeats.
    */
   private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText } | undefined> {
-    if (!isStorable(plan, this.catalog)) return undefined;
+    if (!isStorable(plan, this.catalog, Date.now())) return undefined;
     try {
       const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.options.catalogVersion));
       const found = slot.text === undefined ? undefined : decodeAnswer(slot.text);

@@ -12,9 +12,14 @@ import type { Plan } from './planner.js';
  * budget reserves for it, as the source's own count was on the cold answer.
  */
 
-/** Answers that depend only on the plan and the data: no band (judged at now), no level (read live). */
-export function isStorable(plan: Plan, catalog: Catalog): boolean {
-  if (plan.band || plan.bandField || plan.metric.level) return false;
+/**
+ * Answers that depend only on the plan and the data: not a level (read live),
+ * and a band only over a range that has ended (a band judges the bucket still
+ * open at now as partial, so one reaching past now changes with the clock).
+ */
+export function isStorable(plan: Plan, catalog: Catalog, now: number): boolean {
+  if (plan.metric.level) return false;
+  if ((plan.band || plan.bandField) && plan.to.getTime() > now) return false;
   if (plan.metric.kind !== 'ratio') return true;
   // A ratio's parts are cached under their own sources' versions; stored whole only when that is this one.
   return [plan.metric.numerator, plan.metric.denominator].every((key) => key !== undefined && catalog.metric(key)?.source === plan.metric.source);

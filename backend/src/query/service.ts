@@ -21,7 +21,7 @@ export interface QueryResult {
   status: number;
   error?: string;
   frames: Frame[];
-  /** The frames already serialized (a stored answer, or a fresh one that was stored): written as they are. */
+  /** The frames already serialized (an answer served from the cache): written to the response as they are. */
   framesJson?: string;
 }
 

@@ -89,6 +89,18 @@ describe('answer budgets', () => {
     assert.match(results.E!.error!, /QUERY_MAX_CELLS/);
   });
 
+  test('an answer served whole from the cache counts its series against the request budget as its cold answer did', async () => {
+    const byChannel = (refId: string) => ({ refId, metric: 'orders_created', groupBy: ['channel'], filters: [{ dimension: 'channel', op: 'in', value: ['web', 'pos', 'api'] }] });
+    const body = { ...timeseries({ intervalMs: HOUR }), queries: [byChannel('A'), byChannel('B'), { refId: 'C', metric: 'orders_created', compareToPrevious: true }, { refId: 'D', metric: 'orders_created' }] };
+    // 3 x 24 + 3 x 24 + 2 x 24 = 192 of 200 cells: D's 24 do not fit, whether A and B are computed or stored.
+    for (const round of ['cold', 'stored']) {
+      const { results } = await query(body);
+      assert.deepEqual(Object.values(results).map((r) => r.status), [200, 200, 200, 422], round);
+      assert.match(results.D!.error!, /QUERY_MAX_CELLS/);
+      assert.equal((results.A!.frames[0] as unknown as { schema: { meta: { custom: { cached: boolean } } } }).schema.meta.custom.cached, round === 'stored');
+    }
+  });
+
   test('bytes per response are held to QUERY_MAX_RESPONSE_BYTES', async () => {
     const small = await startTestServer('budget-bytes', { REDIS_URL: redisUrlForTest(13), QUERY_MAX_RESPONSE_BYTES: '4000' });
     try {

@@ -119,6 +119,43 @@ describe('versioned cache on Redis', () => {
     assert.deepEqual(await orders(server, key), { value: 2, cached: true });
   });
 
+  test('a repeated answer is served as the frames stored whole: the cold frames, marked cached', async () => {
+    await addOrder(server, key);
+    // A band over a range that has ended is stored too (its partial bucket is judged at `to`, not at now).
+    const body = {
+      ...ORDERS_QUERY,
+      queries: [
+        { refId: 'A', metric: 'orders_created', groupBy: ['channel'] },
+        { refId: 'B', metric: 'orders_created', format: 'table' },
+        { refId: 'C', metric: 'orders_created', band: 'orders_unusual' },
+      ],
+    };
+    const ask = async () => {
+      const res = await server.request('/api/v1/query', { method: 'POST', key, json: body });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { results: Record<string, { status: number; frames: Array<{ schema: { meta: { custom: { cached: boolean } } } }> }> };
+    };
+    const cold = await ask();
+    const stored = await ask();
+    assert.ok(JSON.stringify(cold.results.C).includes('"name":"expected"'), 'the band query answers its band');
+    for (const refId of ['A', 'B', 'C']) {
+      assert.deepEqual(
+        cold.results[refId]!.frames.map((frame) => frame.schema.meta.custom.cached),
+        cold.results[refId]!.frames.map(() => false),
+      );
+      const marked = cold.results[refId]!.frames.map((frame) => ({ ...frame, schema: { ...frame.schema, meta: { ...frame.schema.meta, custom: { ...frame.schema.meta.custom, cached: true } } } }));
+      assert.deepEqual(stored.results[refId], { status: 200, frames: marked });
+    }
+    // Stored as "<series>\n<frames JSON>": the series count is what the answer budget reserves on a hit.
+    const organizationId = (await server.running.context.pool.query<{ id: string }>("SELECT id FROM organizations WHERE name = 'cache-org'")).rows[0]!.id;
+    const redis = server.running.context.redis!;
+    const values = await Promise.all((await redis.keys(`metrics:${organizationId}:events:v*`)).map((one) => redis.get(one)));
+    assert.ok(
+      values.some((value) => value?.startsWith(`1\n[`) && value.includes('"refId":"A"')),
+      'the grouped answer (one channel) is stored with its series count',
+    );
+  });
+
   test('keys are versioned per organization in Redis with the configured TTL', async () => {
     const redis = server.running.context.redis!;
     const organizationId = (await server.running.context.pool.query<{ id: string }>("SELECT id FROM organizations WHERE name = 'cache-org'")).rows[0]!.id;

@@ -11,6 +11,7 @@ import { DASHBOARDS, dashboardRequests } from './dashboards.js';
 import { generateOrReuse, openDatabase } from './dataset.js';
 import { createRawIndexes, questions, RAW_INDEXES } from './questions.js';
 import { startCpu } from './cpu.js';
+import { countRoundTrips } from './round-trips.js';
 import { storageReport } from './storage.js';
 
 /**
@@ -159,7 +160,7 @@ try {
       scanning.release(true);
     }
 
-    const boards: Array<{ title: string; panels: number; queries: number; a: number[]; b: number[]; serial: number[]; cpu?: number }> = [];
+    const boards: Array<{ title: string; panels: number; queries: number; a: number[]; b: number[]; serial: number[]; cpu?: number; coldTrips: string; cachedTrips: string }> = [];
     if (!flags['no-dashboards']) {
       for (const board of DASHBOARDS) {
         const panels = dashboardRequests(board.file, data.end);
@@ -168,6 +169,16 @@ try {
         await Promise.all(panels.map((panel) => ask(panel.body)));
         const whole = () => Promise.all(panels.map((panel) => ask(panel.body)));
         await time(3, cold, whole);
+        // Round trips of one cold and one cached load, counted apart from the timed ones.
+        const perLoad = async (before: () => Promise<unknown>) => {
+          await before();
+          const counter = await countRoundTrips(redis);
+          await whole();
+          const { redis: commands, sql } = await counter.stop();
+          return `${commands} / ${sql}`;
+        };
+        const coldTrips = await perLoad(cold);
+        const cachedTrips = await perLoad(none);
         const { samples: a, cpu } = await measure(context.pool, Math.max(20, Math.floor(numbers.iterations / 4)), cold, whole);
         const b = await time(numbers.iterations, none, whole);
         // The same panels one after another: what the dashboard costs the backend in all.
@@ -175,7 +186,7 @@ try {
           for (const panel of panels) await ask(panel.body);
         });
         log(`${board.title}: ${panels.length} panels, rollups ${fmt(percentile(a, 0.5))} ms, cached ${fmt(percentile(b, 0.5))} ms`);
-        boards.push({ title: board.title, panels: panels.length, queries: panels.reduce((n, panel) => n + panel.body.queries.length, 0), a, b, serial, cpu });
+        boards.push({ title: board.title, panels: panels.length, queries: panels.reduce((n, panel) => n + panel.body.queries.length, 0), a, b, serial, cpu, coldTrips, cachedTrips });
       }
     }
 
@@ -191,9 +202,9 @@ try {
       console.log(`| ${row.title} | ${fmt(a)} | ${fmt(percentile(row.a, 0.99))} | ${fmt(p50(row.b))} | ${fmt(p50(row.c))} | ${fmt(p50(row.d))} | ${ratio(p50(row.c), a)} | ${ratio(p50(row.d), a)} | ${fmt(row.aCpu)} | ${fmt(row.cCpu)} | ${cpuRatio} |`);
     }
     if (boards.length > 0) {
-      console.log('\n| dashboard | panel requests (queries) | rollups, cold p50 (panels in parallel) | cold p99 | panels one after another, p50 | cached p50 | cold CPU |');
-      console.log('|---|---:|---:|---:|---:|---:|---:|');
-      for (const board of boards) console.log(`| ${board.title} | ${board.panels} (${board.queries}) | ${fmt(p50(board.a))} | ${fmt(percentile(board.a, 0.99))} | ${fmt(p50(board.serial))} | ${fmt(p50(board.b))} | ${fmt(board.cpu)} |`);
+      console.log('\n| dashboard | panel requests (queries) | rollups, cold p50 (panels in parallel) | cold p99 | panels one after another, p50 | cached p50 | cold CPU | Redis commands / SQL statements, cold | the same, cached |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const board of boards) console.log(`| ${board.title} | ${board.panels} (${board.queries}) | ${fmt(p50(board.a))} | ${fmt(percentile(board.a, 0.99))} | ${fmt(p50(board.serial))} | ${fmt(p50(board.b))} | ${fmt(board.cpu)} | ${board.coldTrips} | ${board.cachedTrips} |`);
     }
     console.log('\nChecks against the raw rows (before timing):');
     for (const row of results) console.log(`  ${row.title}: ${row.checked}`);

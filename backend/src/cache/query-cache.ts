@@ -14,6 +14,13 @@ export interface Cached<T> {
 
 type Store = 'redis' | 'memory';
 
+/** What `lookupText` found: the text when cached, else where and how to store it. */
+export interface StoredText {
+  key: string;
+  text: string | undefined;
+  newest: string;
+}
+
 /** JSON with object keys sorted, so equal questions hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
   if (value instanceof Date) return JSON.stringify(value.toISOString());
@@ -51,6 +58,8 @@ export class QueryCache {
   private readonly lookups: Counter<'store' | 'result'>;
   /** When this process last stored an answer per organization and scope (the memory store's view of "newest"). */
   private readonly newestLocal = new Map<string, number>();
+  /** When this process last wrote the newest-answer time to Redis per organization and scope. */
+  private readonly newestWritten = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -86,20 +95,40 @@ export class QueryCache {
    * replayed that far must not answer, or its lag would be cached as the truth.
    */
   async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<Cached<T>> {
-    const version = await this.versions.currentFor(organizationId, scope);
+    const { version, floor } = await this.versions.currentWithFloor(organizationId, scope);
     const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
     const existing = this.flights.get(key);
     if (existing) return existing as Promise<Cached<T>>;
-    const computeFresh = async () => compute(await this.versions.readFloor(organizationId));
-    const flight = this.lookupOrCompute(key, ttlSeconds, computeFresh, newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
+    const flight = this.lookupOrCompute(key, ttlSeconds, () => compute(floor), newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
     return flight;
+  }
+
+  /**
+   * A stored text answer (e.g. an answer's serialized frames), or where to
+   * store one: the key under the organization's current version. Unlike
+   * `getOrCompute` the text is neither parsed nor shared between concurrent
+   * callers (the caller does that): a hit is two reads, version and text.
+   */
+  async lookupText(organizationId: string, scope: string, question: unknown): Promise<StoredText> {
+    const { version } = await this.versions.currentWithFloor(organizationId, scope);
+    const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
+    const store = this.store();
+    const text = await this.read(store, key);
+    this.lookups.inc({ store, result: text === undefined ? 'miss' : 'hit' });
+    return { key, text, newest: newestKey(organizationId, scope) };
+  }
+
+  /** Stores a text answer under the key `lookupText` gave (not awaited by callers: see lookupOrCompute). */
+  storeText(stored: StoredText, text: string, ttlSeconds: number): Promise<void> {
+    return this.write(this.store(), stored.key, text, ttlSeconds, stored.newest);
   }
 
   /** Drops one source's cached answers for one organization (every process, through the versions). */
   async clear(organizationId: string, scope: string): Promise<void> {
     await this.versions.bumpScope(organizationId, scope);
     this.newestLocal.delete(newestKey(organizationId, scope));
+    this.newestWritten.delete(newestKey(organizationId, scope));
     await this.redis?.del(newestKey(organizationId, scope)).catch(() => undefined);
   }
 
@@ -148,7 +177,10 @@ export class QueryCache {
       return;
     }
     try {
-      await this.redis!.multi().set(key, value, 'EX', ttlSeconds).set(newest, String(now), 'EX', ttlSeconds).exec();
+      // The answer's age is told in whole seconds: the newest-answer time need not be written more than once a second.
+      const due = now - (this.newestWritten.get(newest) ?? 0) >= 1_000;
+      if (due) this.newestWritten.set(newest, now);
+      await Promise.all([this.redis!.set(key, value, 'EX', ttlSeconds), due ? this.redis!.set(newest, String(now), 'EX', ttlSeconds) : undefined]);
     } catch (error) {
       this.logger.debug({ err: error }, 'cache write failed');
     }

@@ -130,6 +130,30 @@ export class CacheVersions {
   }
 
   /**
+   * `currentFor` and `readFloor` in one Redis round trip (MGET reads the three
+   * keys at one instant, and a bump records the floor before the version in
+   * one script, so the floor read is never older than the version). Every
+   * cold answer reads both; answering a dashboard asks this once per query.
+   * Anything unusual (no Redis, a missed bump to replay, a key not yet seeded,
+   * the master unknown) takes the two separate reads.
+   */
+  async currentWithFloor(organizationId: string, scope: string): Promise<{ version: string; floor: WalPosition | undefined }> {
+    const separately = async () => ({ version: await this.currentFor(organizationId, scope), floor: await this.readFloor(organizationId) });
+    if (!this.redis || this.redis.status !== 'ready' || this.missed.has(organizationId)) return separately();
+    try {
+      const epoch = await this.epoch();
+      const [organization, own, floor] = await this.redis.mget(CacheVersions.key(organizationId), CacheVersions.scopeKey(organizationId, scope), CacheVersions.floorKey(organizationId));
+      if (organization == null) return separately();
+      const version = `${epoch}-${organization}.${own ?? '0'}`;
+      if (floor != null) return { version, floor: BigInt(floor) };
+      // No write recorded yet: seeded from the primary's position (readFloor), or unknown without one.
+      return { version, floor: this.primaryPosition ? await this.readFloor(organizationId) : undefined };
+    } catch {
+      return separately();
+    }
+  }
+
+  /**
    * Makes every cached answer of one source for one organization unreachable.
    * With Redis configured the clear must reach Redis (where every process
    * reads), so it fails while Redis is down rather than clear one process only.

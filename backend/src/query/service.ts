@@ -1,4 +1,4 @@
-import type { QueryCache } from '../cache/query-cache.js';
+import type { QueryCache, StoredText } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { LevelHistory } from '../levels/history.js';
@@ -14,12 +14,27 @@ import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
+import { answerQuestion, decodeAnswer, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
 
 export interface QueryResult {
   status: number;
   error?: string;
   frames: Frame[];
+  /** The frames already serialized (an answer served from the cache): written to the response as they are. */
+  framesJson?: string;
+}
+
+/** A stored answer: its frames are parsed only if something other than the answer writer reads them. */
+function servedAnswer(framesJson: string): QueryResult {
+  let frames: Frame[] | undefined;
+  return {
+    status: 200,
+    framesJson,
+    get frames() {
+      return (frames ??= JSON.parse(framesJson) as Frame[]);
+    },
+  };
 }
 
 interface Fetched {
@@ -86,14 +101,15 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
 export type SeriesGuard = (series: number) => void;
 
 /** A guard that grows a query's reservation when its source answers more series than estimated. */
-function growWithin(budget: AnswerBudget, plan: Plan, estimated: number): SeriesGuard {
+function growWithin(budget: AnswerBudget, plan: Plan, estimated: number): SeriesGuard & { known(): number } {
   let known = Math.max(1, estimated);
-  return (series) => {
+  const guard = (series: number) => {
     if (series <= known) return;
     budget.checkSeries(plan, series);
     budget.reserve(plan, series - known);
     known = series;
   };
+  return Object.assign(guard, { known: () => known });
 }
 
 /**
@@ -161,7 +177,15 @@ export class QueryService {
     const queries = request.queries.filter((query) => !query.hide);
     const budget = new AnswerBudget(this.options.limits);
     const plans = queries.map((query) => this.plan(query, request));
-    const estimates = await Promise.allSettled(plans.map((plan) => (isPlanError(plan) ? Promise.resolve(0) : this.estimateSeries(organizationId, plan))));
+    // Whole answers are looked up first: a stored one needs no estimate and no source.
+    const stored = await Promise.all(plans.map((plan) => (isPlanError(plan) ? undefined : this.lookupAnswer(organizationId, plan))));
+    const estimates = await Promise.allSettled(
+      plans.map((plan, index) => {
+        if (isPlanError(plan)) return Promise.resolve(0);
+        const found = stored[index]?.found;
+        return found ? Promise.resolve(found.series) : this.estimateSeries(organizationId, plan);
+      }),
+    );
     const settled = await Promise.allSettled(
       plans.map(async (plan, index): Promise<QueryResult> => {
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
@@ -170,7 +194,13 @@ export class QueryService {
         const estimate = estimates[index]!;
         if (estimate.status === 'rejected') throw estimate.reason;
         budget.reserve(plan, estimate.value);
-        return { status: 200, frames: await this.frames(organizationId, plan, growWithin(budget, plan, estimate.value)) };
+        const { found, slot } = stored[index] ?? {};
+        if (found) return servedAnswer(found.framesJson);
+        const guard = growWithin(budget, plan, estimate.value);
+        const frames = await this.frames(organizationId, plan, guard);
+        // Not awaited, as every cache write (QueryCache.lookupOrCompute).
+        if (slot) void this.cache.storeText(slot, encodeAnswer(frames, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
+        return { status: 200, frames };
       }),
     );
     const results: Record<string, QueryResult> = Object.create(null);
@@ -195,6 +225,25 @@ export class QueryService {
       (await this.registry.estimateSeries(metric.source, { ...query, readAfter }, limit)) ?? 1,
     );
     return value;
+  }
+
+  /**
+   * The stored whole answer of a plan that can have one (`found`), or where
+   * to store the one about to be computed (`slot`); neither when the plan's
+   * answer is not stored whole or the cache cannot be read. Concurrent
+   * identical questions still read their source once: the source's series
+   * are cached and shared underneath (fetch), only the framing repeats.
+   */
+  private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText } | undefined> {
+    if (!isStorable(plan, this.catalog, Date.now())) return undefined;
+    try {
+      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.options.catalogVersion));
+      const found = slot.text === undefined ? undefined : decodeAnswer(slot.text);
+      return found ? { found } : { slot };
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'stored answer lookup failed');
+      return undefined;
+    }
   }
 
   /** A source's own failure keeps its status and message; anything else is logged, not shown. */

@@ -163,17 +163,21 @@ export class BaselineDetector {
   /** Values of the last `horizon` buckets, in a ring indexed by bucket, and which bucket each slot holds. */
   private seasonValues = new Float64Array(0);
   private seasonBuckets = new Float64Array(0);
-  private readonly recent: number[] = [];
+  /** The last RECENT_POINTS values in a ring; `recentCount` of them are set. */
+  private readonly recent = new Float64Array(RECENT_POINTS);
+  private recentCount = 0;
   private models: Model[] = [];
   private daily: number | null = null;
   private weekly: number | null = null;
   private horizon = 0;
-  private readonly pastZ = new RollingWindow(TAIL_WINDOW);
-  private readonly pastDriftZ = new RollingWindow(TAIL_WINDOW);
+  /** Past |z| and |drift z| for `tailCalibration` (null without it: alert rules keep 10 KiB less each). */
+  private readonly pastZ: RollingWindow | null;
+  private readonly pastDriftZ: RollingWindow | null;
   private drift = 0;
   /** The last `runBuckets` clipped z-scores, newest last. */
   private readonly runZ: number[] = [];
-  private range = { min: Infinity, max: -Infinity };
+  private rangeMin = Infinity;
+  private rangeMax = -Infinity;
   private peak: { index: number; size: number } | null = null;
   private count = 0;
 
@@ -184,6 +188,8 @@ export class BaselineDetector {
     }
     if (!(this.opts.seasons >= 1)) throw new Error(`baseline: seasons must be >= 1, got ${this.opts.seasons}`);
     if (!(Number.isInteger(this.opts.runBuckets) && this.opts.runBuckets >= 1)) throw new Error(`baseline: runBuckets must be a whole number >= 1, got ${this.opts.runBuckets}`);
+    this.pastZ = this.opts.tailCalibration ? new RollingWindow(TAIL_WINDOW) : null;
+    this.pastDriftZ = this.opts.tailCalibration ? new RollingWindow(TAIL_WINDOW) : null;
     if (options.intervalMs !== undefined) this.start(options.intervalMs, 0);
   }
 
@@ -238,9 +244,10 @@ export class BaselineDetector {
   private references(model: Model, bucket: number): number {
     const refs = model.refs;
     if (model.name === 'recent') {
-      const from = Math.max(0, this.recent.length - RECENT_POINTS);
-      for (let i = from; i < this.recent.length; i++) refs[i - from] = this.recent[i]!;
-      return this.recent.length - from;
+      // Oldest first, as the values arrived (the scale's fallback sums them in this order).
+      const oldest = this.recentCount < RECENT_POINTS ? 0 : this.count % RECENT_POINTS;
+      for (let i = 0; i < this.recentCount; i++) refs[i] = this.recent[(oldest + i) % RECENT_POINTS]!;
+      return this.recentCount;
     }
     const period = model.name === 'daily' ? this.daily! : this.weekly!;
     let n = 0;
@@ -380,13 +387,14 @@ export class BaselineDetector {
    * How far past the range of all earlier values `value` lies beyond the tolerance, as a share of
    * that range (0 inside it), then widen the range. Off when `rangeTolerance` is 0.
    */
-  private rangeExcess(value: number): { excess: number; side: 'above' | 'below'; edge: number } {
-    const none = { excess: 0, side: 'above' as const, edge: Number.NaN };
-    if (!(this.opts.rangeTolerance > 0)) return none;
-    const { min, max } = this.range;
-    this.range = { min: Math.min(min, value), max: Math.max(max, value) };
+  private rangeExcess(value: number): RangeExcess {
+    if (!(this.opts.rangeTolerance > 0)) return NO_EXCESS;
+    const min = this.rangeMin;
+    const max = this.rangeMax;
+    this.rangeMin = Math.min(min, value);
+    this.rangeMax = Math.max(max, value);
     const span = max - min;
-    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return none;
+    if (!(span > 0) || this.count < MIN_RANGE_POINTS) return NO_EXCESS;
     const past = value > max ? (value - max) / span : value < min ? (min - value) / span : 0;
     const side = value > max ? 'above' : 'below';
     // The edge is where a value starts to count: reported as the bound, so the alert says what was crossed.
@@ -407,8 +415,8 @@ export class BaselineDetector {
    * How much heavier than normal the tails of a statistic have been (1 when they are not), then
    * remember `value`. Dividing by it judges a spiky metric against its usual spikes.
    */
-  private tailFactor(past: RollingWindow, value: number): number {
-    if (!this.opts.tailCalibration) return 1;
+  private tailFactor(past: RollingWindow | null, value: number): number {
+    if (past === null) return 1;
     const factor = past.size >= MIN_TAIL_SAMPLES ? Math.max(1, past.quantile(TAIL_QUANTILE) / NORMAL_TAIL_Z) : 1;
     past.push(Math.abs(value));
     return factor;
@@ -418,10 +426,18 @@ export class BaselineDetector {
     const slot = this.slot(bucket);
     this.seasonBuckets[slot] = bucket;
     this.seasonValues[slot] = value;
-    this.recent.push(value);
-    if (this.recent.length > RECENT_POINTS) this.recent.shift();
+    this.recent[this.count % RECENT_POINTS] = value;
+    if (this.recentCount < RECENT_POINTS) this.recentCount++;
   }
 }
+
+interface RangeExcess {
+  excess: number;
+  side: 'above' | 'below';
+  edge: number;
+}
+
+const NO_EXCESS: Readonly<RangeExcess> = { excess: 0, side: 'above', edge: Number.NaN };
 
 function quiet(point: Point): BaselineFinding {
   return {
@@ -466,10 +482,10 @@ export function replay(points: readonly Point[], options: BaselineOptions): { de
   const detector = new BaselineDetector(options);
   const seedUntil = options.intervalMs === undefined ? 0 : points.length - judgedHistoryPoints(options.intervalMs);
   let finding: BaselineFinding | undefined;
-  points.forEach((point, index) => {
-    if (index < seedUntil) detector.seed(point);
-    else finding = detector.push(point);
-  });
+  for (let index = 0; index < points.length; index++) {
+    if (index < seedUntil) detector.seed(points[index]!);
+    else finding = detector.push(points[index]!);
+  }
   return { detector, finding: finding! };
 }
 

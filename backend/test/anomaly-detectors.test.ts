@@ -349,6 +349,27 @@ describe('baseline rule', () => {
     assert.ok(calibrated.score < plain.score, `${calibrated.score} < ${plain.score}`);
   });
 
+  test('driftWeight: a longer drift average sees a small lasting rise that the default one does not', () => {
+    // Fixed data (seed 1): a weekly shape with normal noise (sigma 3), then 120 hours 10 % higher.
+    const random = seededRandom(1);
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const length = 7 * 168;
+    const riseAt = length - 120;
+    const series = hourly(length, (t, i) => weeklyShape(t, 0) * (i >= riseAt ? 1.1 : 1) + 3 * gaussian());
+    const last = (driftWeight?: number) => {
+      const detector = new BaselineDetector({ intervalMs: HOUR, driftWeight });
+      let finding = detector.push(series[0]!);
+      for (const p of series.slice(1)) finding = detector.push(p);
+      return finding;
+    };
+    const short = last();
+    const long = last(0.02);
+    assert.equal(long.model, 'weekly');
+    assert.equal(short.severity, 'healthy', `about 40 hours of average: z ${short.z}`);
+    assert.equal(long.severity, 'warning', `about 100 hours of average: z ${long.z}`);
+    assert.ok(long.z > short.z + 0.5);
+  });
+
   test('runBuckets: three hours a little high together are a warning that no single hour is', () => {
     // Fixed data (seed 1): a weekly shape with a little noise, so the weekly model judges.
     const random = seededRandom(1);

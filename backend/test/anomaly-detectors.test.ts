@@ -393,6 +393,7 @@ describe('baseline rule', () => {
     assert.throws(() => new BaselineDetector({ runBuckets: 0 }), /runBuckets/);
     assert.throws(() => new BaselineDetector({ driftWeight: 0 }), /driftWeight must be between 0 and 1/);
     assert.throws(() => new BaselineDetector({ driftWeight: 1 }), /driftWeight must be between 0 and 1/);
+    assert.throws(() => new BaselineDetector({ modelChoiceQuantile: 1.5 }), /modelChoiceQuantile must be between 0 and 1/);
   });
 
   test('minimum volume: 0 -> 2 orders at night is not an anomaly', () => {

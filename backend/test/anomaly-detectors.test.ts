@@ -294,18 +294,18 @@ describe('baseline rule', () => {
     assert.deepEqual(gappyScores, scores);
   });
 
-  test('a cold replay that only seeds the older history judges as a replay of all of it', () => {
+  for (const driftWeight of [undefined, 0.02]) test(`a cold replay that only seeds the older history judges as a replay of all of it (drift weight ${driftWeight ?? 'default'})`, () => {
     const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
     console.log(`seed ${seed}`);
     const random = seededRandom(seed);
-    const options = { intervalMs: HOUR, seasons: 6, warningZ: 4.5, criticalZ: 7, transform: 'sqrt' as const, minVolume: 5 };
-    const length = historyPoints(HOUR, 6) + 48;
+    const options = { intervalMs: HOUR, seasons: 6, warningZ: 4.5, criticalZ: 7, transform: 'sqrt' as const, minVolume: 5, driftWeight };
+    const length = historyPoints(HOUR, 6, driftWeight) + 48;
     // Poisson-like orders with a weekly shape, an incident somewhere in the last 48 hours.
     const incident = length - 1 - Math.floor(random() * 48);
     const series = hourly(length, (t, i) => weeklyShape(t, i) * (0.8 + 0.4 * random())).map((p, i) => (i >= incident && i < incident + 6 ? { ...p, value: p.value * 0.2 } : p));
-    assert.ok(judgedHistoryPoints(HOUR) < historyPoints(HOUR, 6) / 4, 'most of the history is only seeded');
+    assert.ok(judgedHistoryPoints(HOUR, driftWeight) < historyPoints(HOUR, 6, driftWeight) / (driftWeight === undefined ? 4 : 2), 'most of the history is only seeded');
     for (let end = length - 48; end <= length; end += 6) {
-      const points = series.slice(end - historyPoints(HOUR, 6), end);
+      const points = series.slice(end - historyPoints(HOUR, 6, driftWeight), end);
       const full = evaluateBaseline(points, options);
       const { finding } = replay(points, options);
       assert.equal(finding.severity, full.severity, `severity at point ${end}`);
@@ -349,6 +349,27 @@ describe('baseline rule', () => {
     assert.ok(calibrated.score < plain.score, `${calibrated.score} < ${plain.score}`);
   });
 
+  test('driftWeight: a longer drift average sees a small lasting rise that the default one does not', () => {
+    // Fixed data (seed 1): a weekly shape with normal noise (sigma 3), then 120 hours 10 % higher.
+    const random = seededRandom(1);
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const length = 7 * 168;
+    const riseAt = length - 120;
+    const series = hourly(length, (t, i) => weeklyShape(t, 0) * (i >= riseAt ? 1.1 : 1) + 3 * gaussian());
+    const last = (driftWeight?: number) => {
+      const detector = new BaselineDetector({ intervalMs: HOUR, driftWeight });
+      let finding = detector.push(series[0]!);
+      for (const p of series.slice(1)) finding = detector.push(p);
+      return finding;
+    };
+    const short = last();
+    const long = last(0.02);
+    assert.equal(long.model, 'weekly');
+    assert.equal(short.severity, 'healthy', `about 40 hours of average: z ${short.z}`);
+    assert.equal(long.severity, 'warning', `about 100 hours of average: z ${long.z}`);
+    assert.ok(long.z > short.z + 0.5);
+  });
+
   test('runBuckets: three hours a little high together are a warning that no single hour is', () => {
     // Fixed data (seed 1): a weekly shape with a little noise, so the weekly model judges.
     const random = seededRandom(1);
@@ -370,6 +391,9 @@ describe('baseline rule', () => {
     assert.equal(severities[1]!.at(-1), 'warning', `the run of three is: ${severities[1]}`);
     assert.deepEqual(severities[2], ['healthy', 'healthy', 'healthy'], 'hours on alternating sides are no run');
     assert.throws(() => new BaselineDetector({ runBuckets: 0 }), /runBuckets/);
+    assert.throws(() => new BaselineDetector({ driftWeight: 0 }), /driftWeight must be between 0 and 1/);
+    assert.throws(() => new BaselineDetector({ driftWeight: 1 }), /driftWeight must be between 0 and 1/);
+    assert.throws(() => new BaselineDetector({ modelChoiceQuantile: 1.5 }), /modelChoiceQuantile must be between 0 and 1/);
   });
 
   test('minimum volume: 0 -> 2 orders at night is not an anomaly', () => {

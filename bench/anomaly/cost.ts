@@ -5,10 +5,11 @@
  * buckets; a threshold rule on its window's totals). Prints the time of a pass on a cold cache
  * (a new process), in steady state (one new bucket) and within an hour, and the memory per rule.
  *
- *   node --expose-gc --import tsx bench/anomaly/cost.ts [--rules 1000] [--catalog backend/catalog/default.yaml] [--only baseline]
+ *   node --expose-gc --import tsx bench/anomaly/cost.ts [--rules 1000] [--catalog backend/catalog/default.yaml] [--only baseline] [--rule orders_unusual]
  *
- * `--only baseline` cycles through the catalog's baseline rules alone: the worst case, as only
- * they replay history on a cold cache.
+ * `--only baseline` cycles through the catalog's baseline rules alone, as only they replay
+ * history on a cold cache; `--rule <id>` repeats one rule (an hourly baseline rule such as
+ * `orders_unusual` reads the longest history: the worst case).
  */
 import { parseArgs } from 'node:util';
 import { DetectorCache } from '../../backend/src/anomalies/detector-cache.js';
@@ -17,11 +18,11 @@ import { baselineOptionsOf, judgeThreshold } from '../../backend/src/anomalies/j
 import { loadRules, type MetricRule } from '../../backend/src/anomalies/rules.js';
 import { DEFAULT_CATALOG_FILE, loadCatalog } from '../../backend/src/catalog/load.js';
 
-const { values: flags } = parseArgs({ options: { rules: { type: 'string', default: '1000' }, catalog: { type: 'string', default: DEFAULT_CATALOG_FILE }, only: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { rules: { type: 'string', default: '1000' }, catalog: { type: 'string', default: DEFAULT_CATALOG_FILE }, only: { type: 'string' }, rule: { type: 'string' } } });
 const count = Number(flags.rules);
 if (!(count >= 1)) throw new Error('--rules must be a number >= 1');
-const catalogRules = loadRules(loadCatalog(flags.catalog)).filter(({ rule }) => flags.only === undefined || rule.type === flags.only);
-if (catalogRules.length === 0) throw new Error(`no ${flags.only ?? ''} rules in ${flags.catalog}`);
+const catalogRules = loadRules(loadCatalog(flags.catalog)).filter(({ rule }) => (flags.only === undefined || rule.type === flags.only) && (flags.rule === undefined || rule.id === flags.rule));
+if (catalogRules.length === 0) throw new Error(`no ${flags.only ?? ''} rule${flags.rule ? ` '${flags.rule}'` : 's'} in ${flags.catalog}`);
 const rules: MetricRule[] = Array.from({ length: count }, (_, i) => catalogRules[i % catalogRules.length]!);
 
 const HOUR = 3_600_000;

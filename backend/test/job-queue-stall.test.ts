@@ -51,20 +51,24 @@ function startRunner(redisUrl: string): Runner {
   };
 }
 
-/** The exit of the runner, or undefined if it has not exited within STOP_BOUND_MS. */
-async function exitWithinBound(runner: Runner): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
+/** What `waiting` resolves to, or undefined if it has not within STOP_BOUND_MS. */
+async function withinBound<T>(waiting: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STOP_BOUND_MS)));
   try {
-    return await Promise.race([runner.exited, bound]);
+    return await Promise.race([waiting, bound]);
   } finally {
     clearTimeout(timer);
   }
 }
 
+async function within(waiting: Promise<void>, what: string): Promise<void> {
+  if ((await withinBound(waiting.then(() => true))) !== true) assert.fail(`no ${what} within ${STOP_BOUND_MS / 1000} s`);
+}
+
 async function assertStops(runner: Runner): Promise<void> {
   runner.child.stdin!.write('close\n');
-  const stopped = await exitWithinBound(runner);
+  const stopped = await withinBound(runner.exited);
   if (!stopped) {
     const cpu = await cpuSeconds(runner.child.pid!).catch(() => NaN);
     assert.fail(`the runner did not stop within ${STOP_BOUND_MS / 1000} s of close (it used ${cpu} s of CPU)\n${runner.stderr().slice(-2000)}`);
@@ -132,6 +136,19 @@ describe('the job runner when Redis stalls', () => {
       await assertStops(runner);
     } finally {
       redis.process.kill('SIGCONT');
+      if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill('SIGKILL');
+    }
+  });
+
+  test('a Redis restarted empty (no persistence) gets the job schedulers back, and the jobs run again', { timeout: 120_000 }, async () => {
+    const runner = startRunner(redis.url);
+    try {
+      await runner.next('ran');
+      await redis.stop();
+      redis = await startRedisServer(redis.port);
+      await within(runner.next('ran'), 'a job run after the restart');
+      await assertStops(runner);
+    } finally {
       if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill('SIGKILL');
     }
   });

@@ -136,7 +136,16 @@ export async function startJobs(context: JobContext, jobs: RecurringJob[]): Prom
   const connectionError = (what: string) => (error: Error) =>
     closing ? context.logger.debug({ err: error }, `${what} while closing`) : context.logger.warn({ err: error }, what);
   queue.on('error', connectionError('job queue connection error'));
-  const registered = registerSchedulers(queue, jobs, context.logger);
+  let registered = registerSchedulers(queue, jobs, context.logger);
+  // A Redis restarted without persistence comes back without the schedulers, and nothing would
+  // ever run again: register them again on every reconnect (an upsert of the same scheduler is a no-op).
+  void queue.client
+    .then((client) =>
+      client.on('ready', () => {
+        if (!closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
+      }),
+    )
+    .catch(() => undefined);
   const worker = new Worker(
     QUEUE_NAME,
     async (bullJob: Job) => {

@@ -9,6 +9,8 @@ import { startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startStallProxy, type StallProxy } from './support/stall-proxy.js';
 
 const CHILD = fileURLToPath(new URL('./support/job-runner-child.ts', import.meta.url));
+/** BullMQ's request to schedule a scheduler's next tick (its updateJobScheduler script), by hash (EVALSHA) or body (EVAL). */
+const NEXT_TICK_MARKERS = [createHash('sha1').update(updateJobScheduler.content).digest('hex'), 'Updates a job scheduler and adds next delayed job'];
 /** How long a closing runner may take before it counts as hung (its own close gives up on Redis after 2 s). */
 const STOP_BOUND_MS = 30_000;
 
@@ -102,8 +104,21 @@ describe('the job runner when Redis stalls', () => {
       await runner.next('ran');
       // The worker, having taken a tick, asks Redis to schedule the next one (BullMQ's
       // updateJobScheduler script). Hold exactly that request, by its script hash or body.
-      const sha = createHash('sha1').update(updateJobScheduler.content).digest('hex');
-      await proxy.stallAt([sha, 'Updates a job scheduler and adds next delayed job']);
+      await proxy.stallAt(NEXT_TICK_MARKERS);
+      await assertStops(runner);
+    } finally {
+      if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill('SIGKILL');
+    }
+  });
+
+  test('a next tick Redis refuses to schedule (READONLY from a demoted master) is scheduled again, and the jobs go on', { timeout: 120_000 }, async () => {
+    const runner = startRunner(`redis://127.0.0.1:${proxy.port}/0`);
+    try {
+      await runner.next('ran');
+      await proxy.refuseAt(NEXT_TICK_MARKERS, "-READONLY You can't write against a read only replica.\r\n");
+      // One tick already scheduled may still run; a second run needs the schedule back.
+      await within(runner.next('ran'), 'job run after the refused tick');
+      await within(runner.next('ran'), 'second job run after the refused tick');
       await assertStops(runner);
     } finally {
       if (runner.child.exitCode === null && runner.child.signalCode === null) runner.child.kill('SIGKILL');

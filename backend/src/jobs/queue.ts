@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { redisConnection } from '../cache/redis.js';
 import { redisTargetOf } from '../config/redis.js';
 import type { Logger } from '../logger.js';
-import { paceWorkerRetries } from './worker-retries.js';
+import { LOST_NEXT_TICK, paceWorkerRetries } from './worker-retries.js';
 
 /** A recurring job: a name, how often, and what to do. `scheduledAt` is the tick's logical time. */
 export interface RecurringJob {
@@ -156,7 +156,11 @@ export async function startJobs(context: JobContext, jobs: RecurringJob[]): Prom
     },
     { connection, concurrency: 2, autorun: false },
   );
-  worker.on('error', connectionError('job worker error'));
+  const workerError = connectionError('job worker error');
+  worker.on('error', (error) => {
+    workerError(error);
+    if (LOST_NEXT_TICK.test(error.message) && !closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
+  });
   paceWorkerRetries(worker, context.logger);
   worker.run().catch((error: unknown) => context.logger.error({ err: error }, 'job worker stopped'));
   return {

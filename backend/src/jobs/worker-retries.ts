@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 
 /** First pause after a Redis connection error; it doubles per failure up to the worker's runRetryDelay. */
 const FIRST_PAUSE_MS = 250;
+/** BullMQ's error when the worker gave up scheduling a job scheduler's next tick: the scheduler must be registered again. */
+export const LOST_NEXT_TICK = /^Failed to add repeatable job for next iteration/;
 
 interface RetryOptions {
   delayInMs?: number;
@@ -23,7 +25,11 @@ type Retry = <T>(fn: () => Promise<T>, options: RetryOptions) => Promise<T | und
  * closed.", and the loop never yields to a timer. BullMQ 6 stops retrying
  * when the worker closes; this does the same on 5.81, and while the worker
  * runs it backs off exponentially (250 ms doubling up to `runRetryDelay`)
- * with a log line per failure, rather than BullMQ's fixed pause.
+ * with a log line per failure, rather than BullMQ's fixed pause. It does not
+ * give up while the worker runs, as BullMQ does not: a given-up job completion
+ * would end the worker's loop for good. A next tick BullMQ gives up (an error
+ * that is not a connection error, e.g. READONLY from a demoted master) is
+ * reported as LOST_NEXT_TICK, and queue.ts registers the schedulers again.
  *
  * `retryIfFailed` is private in BullMQ's types, hence the instance property;
  * the check below fails at startup, not silently, if a BullMQ upgrade renames it.

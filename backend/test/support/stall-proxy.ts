@@ -2,9 +2,11 @@
  * A TCP proxy in front of a real server that can stall one connection at a
  * chosen command: the chunk that contains a marker, and everything the client
  * sends after it on that connection, is held back (the server never sees it),
- * as a network partition or a paused server would hold it. Other connections
- * pass untouched. Lets a test put a client exactly in "command in flight,
- * no answer" without racing a SIGSTOP against the client's timing.
+ * as a network partition or a paused server would hold it. Or that chunk is
+ * answered with an error reply of the test's choosing instead of reaching the
+ * server. Other connections and chunks pass untouched. Lets a test put a
+ * client exactly in "command in flight, no answer" (or "refused") without
+ * racing a SIGSTOP against the client's timing.
  */
 import net from 'node:net';
 
@@ -12,12 +14,14 @@ export interface StallProxy {
   port: number;
   /** Stalls the first connection that sends a chunk containing one of `markers`; resolves once it has. */
   stallAt(markers: string[]): Promise<void>;
+  /** Answers the first chunk containing one of `markers` with `reply` (RESP, e.g. `-READONLY ...\r\n`); resolves once it has. */
+  refuseAt(markers: string[], reply: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startStallProxy(targetPort: number): Promise<StallProxy> {
   const sockets = new Set<net.Socket>();
-  let armed: { markers: Buffer[]; stalled: () => void } | undefined;
+  let armed: { markers: Buffer[]; reply?: string; hit: () => void } | undefined;
 
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
@@ -25,10 +29,11 @@ export async function startStallProxy(targetPort: number): Promise<StallProxy> {
     let stalled = false;
     client.on('data', (chunk: Buffer) => {
       if (!stalled && armed && armed.markers.some((marker) => chunk.includes(marker))) {
-        stalled = true;
-        const { stalled: notify } = armed;
+        const { reply, hit } = armed;
         armed = undefined;
-        notify();
+        hit();
+        if (reply === undefined) stalled = true;
+        else return void client.write(reply);
       }
       if (!stalled) upstream.write(chunk);
     });
@@ -46,7 +51,8 @@ export async function startStallProxy(targetPort: number): Promise<StallProxy> {
 
   return {
     port: (server.address() as net.AddressInfo).port,
-    stallAt: (markers) => new Promise<void>((resolve) => (armed = { markers: markers.map((marker) => Buffer.from(marker)), stalled: resolve })),
+    stallAt: (markers) => new Promise<void>((resolve) => (armed = { markers: markers.map((marker) => Buffer.from(marker)), hit: resolve })),
+    refuseAt: (markers, reply) => new Promise<void>((resolve) => (armed = { markers: markers.map((marker) => Buffer.from(marker)), reply, hit: resolve })),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -137,15 +137,12 @@ export async function startJobs(context: JobContext, jobs: RecurringJob[]): Prom
     closing ? context.logger.debug({ err: error }, `${what} while closing`) : context.logger.warn({ err: error }, what);
   queue.on('error', connectionError('job queue connection error'));
   let registered = registerSchedulers(queue, jobs, context.logger);
+  const registerAgain = () => {
+    if (!closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
+  };
   // A Redis restarted without persistence comes back without the schedulers, and nothing would
   // ever run again: register them again on every reconnect (an upsert of the same scheduler is a no-op).
-  void queue.client
-    .then((client) =>
-      client.on('ready', () => {
-        if (!closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
-      }),
-    )
-    .catch(() => undefined);
+  void queue.client.then((client) => client.on('ready', registerAgain)).catch(() => undefined);
   const worker = new Worker(
     QUEUE_NAME,
     async (bullJob: Job) => {
@@ -159,7 +156,7 @@ export async function startJobs(context: JobContext, jobs: RecurringJob[]): Prom
   const workerError = connectionError('job worker error');
   worker.on('error', (error) => {
     workerError(error);
-    if (LOST_NEXT_TICK.test(error.message) && !closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
+    if (LOST_NEXT_TICK.test(error.message)) registerAgain();
   });
   paceWorkerRetries(worker, context.logger);
   worker.run().catch((error: unknown) => context.logger.error({ err: error }, 'job worker stopped'));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
@@ -11,8 +12,8 @@ import { startStallProxy, type StallProxy } from './support/stall-proxy.js';
 const CHILD = fileURLToPath(new URL('./support/job-runner-child.ts', import.meta.url));
 /** BullMQ's request to schedule a scheduler's next tick (its updateJobScheduler script), by hash (EVALSHA) or body (EVAL). */
 const NEXT_TICK_MARKERS = [createHash('sha1').update(updateJobScheduler.content).digest('hex'), 'Updates a job scheduler and adds next delayed job'];
-/** How long a closing runner may take before it counts as hung (its own close gives up on Redis after 2 s). */
-const STOP_BOUND_MS = 30_000;
+/** How long an awaited step (a stop, a job run) may take before it counts as hung; a stop gives up on Redis after 2 s. */
+const BOUND_MS = 30_000;
 
 interface Runner {
   child: ChildProcess;
@@ -53,10 +54,10 @@ function startRunner(redisUrl: string): Runner {
   };
 }
 
-/** What `waiting` resolves to, or undefined if it has not within STOP_BOUND_MS. */
+/** What `waiting` resolves to, or undefined if it has not within BOUND_MS. */
 async function withinBound<T>(waiting: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STOP_BOUND_MS)));
+  const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), BOUND_MS)));
   try {
     return await Promise.race([waiting, bound]);
   } finally {
@@ -65,7 +66,7 @@ async function withinBound<T>(waiting: Promise<T>): Promise<T | undefined> {
 }
 
 async function within(waiting: Promise<void>, what: string): Promise<void> {
-  if ((await withinBound(waiting.then(() => true))) !== true) assert.fail(`no ${what} within ${STOP_BOUND_MS / 1000} s`);
+  if ((await withinBound(waiting.then(() => true))) !== true) assert.fail(`no ${what} within ${BOUND_MS / 1000} s`);
 }
 
 async function assertStops(runner: Runner): Promise<void> {
@@ -73,14 +74,13 @@ async function assertStops(runner: Runner): Promise<void> {
   const stopped = await withinBound(runner.exited);
   if (!stopped) {
     const cpu = await cpuSeconds(runner.child.pid!).catch(() => NaN);
-    assert.fail(`the runner did not stop within ${STOP_BOUND_MS / 1000} s of close (it used ${cpu} s of CPU)\n${runner.stderr().slice(-2000)}`);
+    assert.fail(`the runner did not stop within ${BOUND_MS / 1000} s of close (it used ${cpu} s of CPU)\n${runner.stderr().slice(-2000)}`);
   }
   assert.deepEqual(stopped, { code: 0, signal: null }, runner.stderr().slice(-2000));
 }
 
 /** CPU seconds a process has used (utime + stime in /proc, Linux). */
 async function cpuSeconds(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -83,7 +83,14 @@ let dataDir: string;
 before(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mh-first-run-'));
 });
+/** Every `npm start` of the file: one a failed assertion left running would keep the test process (and npm test) alive. */
+const startedPids: number[] = [];
 after(async () => {
+  for (const pid of startedPids) {
+    if (!alive(pid)) continue;
+    const below = await descendants(pid);
+    for (const stray of [pid, ...below]) if (alive(stray)) process.kill(stray, 'SIGKILL');
+  }
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
@@ -101,6 +108,7 @@ async function npmStart(): Promise<Started> {
     env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, DEMO_DATA: 'off', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  startedPids.push(npm.pid!);
   let output = '';
   npm.stdout!.on('data', (chunk) => (output += chunk));
   npm.stderr!.on('data', (chunk) => (output += chunk));

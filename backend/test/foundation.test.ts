@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,20 +11,12 @@ import { ConfigError, loadConfig } from '../src/config/env.js';
 import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { createTestDatabase } from './support/databases.js';
+import { freePort, startRedisServer } from './support/redis-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const BACKEND_DIR = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(BACKEND_DIR, 'bin/metrics-hub.js');
 const silent = createLogger('silent');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function runCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -155,18 +146,17 @@ describe('API keys', () => {
 
 describe('health and metrics', () => {
   test('/health/ready is 503 with the reason when Redis stops', async () => {
-    const port = await freePort();
-    const redis: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const server = await startTestServer('health_redis', { REDIS_URL: `redis://127.0.0.1:${port}/0` });
+    const redis = await startRedisServer();
+    const server = await startTestServer('health_redis', { REDIS_URL: redis.url });
     try {
       await waitFor(async () => (await server.request('/health/ready')).status === 200, 10_000, 'ready with redis');
-      redis.kill('SIGKILL');
+      await redis.stop();
       await waitFor(async () => (await server.request('/health/ready')).status === 503, 10_000, '503 after redis stops');
       const body = (await (await server.request('/health/ready')).json()) as { reason: string; checks: Record<string, { ok: boolean }> };
       assert.match(body.reason, /^cache: /);
       assert.equal(body.checks.database!.ok, true);
     } finally {
-      redis.kill('SIGKILL');
+      await redis.stop();
       await server.stop();
     }
   });

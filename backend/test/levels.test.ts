@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createBusinessTables, DEMO_SCHEMA } from '../src/demo/schema.js';
 import { LEVEL_SNAPSHOT_JOB } from '../src/levels/snapshot.js';
 import { setModuleUserId } from '../src/organizations/settings.js';
+import { clearOfBoundary } from './support/clock.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /**
@@ -45,6 +46,8 @@ const kpiOf = (result: Result) => {
 };
 
 before(async () => {
+  // Daily buckets of "now" and "yesterday": a run across UTC midnight would add a day mid-file.
+  await clearOfBoundary(DAY, 3 * 60_000);
   server = await startTestServer('levels');
   acme = await server.keyFor('acme');
   unmapped = await server.keyFor('unmapped');

@@ -13,11 +13,14 @@ import { startTestServer, type TestServer } from './support/server.js';
  * The plugin's editors with the real @grafana/ui in headless Chromium, against
  * the real backend with demo data, used as an analyst would (issue 24). Each
  * flow asserts the query model the editor leaves and that every change sends
- * exactly one query. Screenshots go to plugin/src/img/ for plugin.json and the README.
+ * exactly one query. Screenshots go to a temp folder; with SCREENSHOTS=1 to
+ * plugin/src/img/ for plugin.json and the README (so `npm test` never rewrites
+ * files of the checkout).
  */
 
 const GRAFANA_ASSET = /\/public\/fonts\/|\/favicon\.ico$/;
-const IMG_DIR = path.resolve(import.meta.dirname, '../../plugin/src/img');
+const REPOSITORY_IMG_DIR = path.resolve(import.meta.dirname, '../../plugin/src/img');
+let imgDir: string;
 
 interface Recorded {
   changes: Array<Record<string, unknown>>;
@@ -40,6 +43,7 @@ let catalog: { metrics: Array<{ key: string; label: string; source: string; defa
 
 before(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mh-browser-'));
+  imgDir = process.env.SCREENSHOTS === '1' ? REPOSITORY_IMG_DIR : path.join(dataDir, 'img');
   server = await startTestServer('plugin_browser', { DATA_DIR: dataDir });
   const demo = await runDemo(server.running.context, { days: 3, progress: false });
   const acme = demo.organizations.find((organization) => organization.name === 'acme-demo')!;
@@ -117,7 +121,7 @@ async function screenshot(page: Page, name: string) {
   // A hover tooltip (e.g. of the format buttons) would hide the fields behind it.
   await page.mouse.move(0, 0);
   await page.getByRole('tooltip').waitFor({ state: 'hidden' });
-  await page.locator('#editor').screenshot({ path: path.join(IMG_DIR, `${name}.png`), animations: 'disabled' });
+  await page.locator('#editor').screenshot({ path: path.join(imgDir, `${name}.png`), animations: 'disabled' });
 }
 
 const ORDERS = { source: 'events', metric: 'orders_created', aggregation: 'sum', format: 'timeseries', groupBy: [], filters: [] };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { wilsonInterval } from '../src/anomalies/detectors/index.js';
 import { EVALUATE_JOB } from '../src/anomalies/module.js';
+import { clearOfBoundary } from './support/clock.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { workflowRuns } from './support/workflows.js';
 
@@ -24,10 +25,14 @@ const column = (frame: Frame, name: string) => frame.data.values[frame.schema.fi
 describe('the band query option: what a rule judges, next to the series', () => {
   let server: TestServer;
   let key: string;
-  const now = Date.now();
-  const hour = Math.floor(now / HOUR) * HOUR;
+  let now: number;
+  let hour: number;
 
   before(async () => {
+    // The file asserts on "the partial current hour": it must not become a complete one mid-run.
+    await clearOfBoundary(HOUR, 3 * MINUTE);
+    now = Date.now();
+    hour = Math.floor(now / HOUR) * HOUR;
     server = await startTestServer('band', { REDIS_URL: undefined });
     key = await server.keyFor('band-co');
     // Three hours back 1 of 10 runs failed, two hours back 6 of 10, the last complete hour had

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -9,6 +7,7 @@ import pg from 'pg';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { CacheVersions } from '../src/cache/versions.js';
 import { redisUrlForTest } from './support/databases.js';
+import { freePort, startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const T0 = Date.UTC(2026, 1, 1);
@@ -63,39 +62,6 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
 async function redisReady(server: TestServer): Promise<void> {
   const redis = server.running.context.redis!;
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server of this test's own, so it can be stopped and paused without touching anyone else's. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      }),
-    `redis-server on port ${port}`,
-  );
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 describe('versioned cache on Redis', () => {
@@ -234,23 +200,21 @@ describe('in-process cache without Redis', () => {
 describe('Redis failing mid-test', () => {
   let server: TestServer;
   let key: string;
-  let redis: ChildProcess;
-  let port: number;
+  let redis: RedisServer;
 
   before(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
-    server = await startTestServer('query_cache_outage', { REDIS_URL: `redis://127.0.0.1:${port}/0`, RAW_RETENTION_DAYS: '36500' });
+    redis = await startRedisServer();
+    server = await startTestServer('query_cache_outage', { REDIS_URL: redis.url, RAW_RETENTION_DAYS: '36500' });
     key = await server.keyFor('outage-org');
     await waitFor(() => server.running.context.redis!.status === 'ready', 'redis ready');
   });
   afterEach(() => {
     // A paused server would hang the next test; resume it whatever happened.
-    if (redis.exitCode === null && redis.signalCode === null) redis.kill('SIGCONT');
+    if (redis.process.exitCode === null && redis.process.signalCode === null) redis.process.kill('SIGCONT');
   });
   after(async () => {
     await server?.stop();
-    if (redis) await stopRedis(redis);
+    await redis?.stop();
   });
 
   test('answers stay correct when Redis dies, while it is down, and after it returns', async () => {
@@ -258,7 +222,7 @@ describe('Redis failing mid-test', () => {
     assert.deepEqual(await orders(server, key), { value: 1, cached: false });
     assert.deepEqual(await orders(server, key), { value: 1, cached: true });
 
-    await stopRedis(redis);
+    await redis.stop();
     await waitFor(() => server.running.context.redis!.status !== 'ready', 'redis seen as down');
     assert.equal((await orders(server, key)).value, 1);
     assert.deepEqual(await orders(server, key), { value: 1, cached: true }, 'the in-process cache answers');
@@ -267,7 +231,7 @@ describe('Redis failing mid-test', () => {
     const ready = await (await server.request('/health/ready')).json();
     assert.equal((ready as { checks: { cache: { ok: boolean } } }).checks.cache.ok, false);
 
-    redis = await startRedis(port);
+    redis = await startRedisServer(redis.port);
     await waitFor(() => server.running.context.redis!.status === 'ready', 'redis back');
     assert.deepEqual(await orders(server, key), { value: 2, cached: false });
     assert.deepEqual(await orders(server, key), { value: 2, cached: true }, 'back on Redis');
@@ -279,10 +243,10 @@ describe('Redis failing mid-test', () => {
     await waitFor(() => server.running.context.redis!.status === 'ready', 'redis ready');
     const before = await orders(server, key);
     assert.deepEqual(await orders(server, key), { value: before.value, cached: true });
-    redis.kill('SIGSTOP');
+    redis.process.kill('SIGSTOP');
     await addOrder(server, key);
     assert.equal((await orders(server, key)).value, before.value + 1);
-    redis.kill('SIGCONT');
+    redis.process.kill('SIGCONT');
     await waitFor(() => server.running.context.redis!.status === 'ready', 'redis ready');
     const after = await orders(server, key);
     assert.equal(after.value, before.value + 1);

@@ -26,8 +26,11 @@ import { startTestServer } from './support/server.js';
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 1, 1);
 const SLOW_TIMEOUTS = [400, 700];
-/** How long `/sleep` takes to answer; an answer in under half of it did not wait for it. */
-const SLEEP_MS = 10_000;
+/**
+ * How long `/sleep` takes to answer; an answer in under half of it did not wait for it. Far above
+ * the timeouts, so a loaded machine's slowness (seconds) never reads as waiting for the sleepers.
+ */
+const SLEEP_MS = 30_000;
 
 let api: http.Server;
 let apiUrl: string;

@@ -3,6 +3,8 @@ import { Counter, Histogram } from 'prom-client';
 import type { AppContext } from '../context.js';
 import { redisConnection } from '../cache/redis.js';
 import { redisTargetOf } from '../config/redis.js';
+import type { Logger } from '../logger.js';
+import { LOST_NEXT_TICK, paceWorkerRetries } from './worker-retries.js';
 
 /** A recurring job: a name, how often, and what to do. `scheduledAt` is the tick's logical time. */
 export interface RecurringJob {
@@ -22,7 +24,10 @@ const QUEUE_NAME = 'metricshub-jobs';
 const ATTEMPTS = 5;
 const BACKOFF_MS = 1_000;
 
-function jobMetrics(context: AppContext) {
+/** What the runner needs of the application: Redis settings, a logger, the metrics registry. */
+export type JobContext = Pick<AppContext, 'config' | 'logger' | 'metrics'>;
+
+function jobMetrics(context: JobContext) {
   const registry = context.metrics.registry;
   return {
     failed:
@@ -45,13 +50,39 @@ export function tickOf(time: number, everyMs: number): Date {
   return new Date(Math.floor(time / everyMs) * everyMs);
 }
 
+/** How long scheduler registration waits on Redis before saying so in the log (it keeps waiting). */
+const REGISTRATION_NOTICE_MS = 5_000;
+
+/**
+ * Upserts one job scheduler per job (every process does; the same id is one
+ * scheduler). Not awaited by startup: a Redis that is down or stalled holds the
+ * commands (BullMQ's connections queue them until Redis answers), and the
+ * server must still start, serve and stop meanwhile. Resolves, never rejects.
+ */
+async function registerSchedulers(queue: Queue, jobs: RecurringJob[], logger: Logger): Promise<void> {
+  const upserts = Promise.all(jobs.map((job) => queue.upsertJobScheduler(job.name, { every: job.everyMs }, { name: job.name, data: {} })));
+  let notice: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => (notice = setTimeout(() => resolve('slow'), REGISTRATION_NOTICE_MS).unref()));
+  try {
+    if ((await Promise.race([upserts, slow])) === 'slow') {
+      logger.warn({ jobs: jobs.map((job) => job.name) }, `job schedulers not registered yet: Redis has not answered for ${REGISTRATION_NOTICE_MS / 1000} s; the jobs start when it does`);
+      await upserts;
+      logger.info('job schedulers registered');
+    }
+  } catch (error) {
+    logger.info({ err: error }, 'job schedulers not registered (the queue closed before Redis answered)');
+  } finally {
+    clearTimeout(notice);
+  }
+}
+
 /**
  * Starts the recurring jobs: on a BullMQ queue with job schedulers when Redis
  * is configured (every process upserts the same schedulers, one process runs
  * each tick, failed attempts retry with exponential backoff), or on in-process
  * timers otherwise (the embedded, single-process mode).
  */
-export async function startJobs(context: AppContext, jobs: RecurringJob[]): Promise<JobRunner> {
+export async function startJobs(context: JobContext, jobs: RecurringJob[]): Promise<JobRunner> {
   const metrics = jobMetrics(context);
   const byName = new Map(jobs.map((job) => [job.name, job]));
   const timed = async (job: RecurringJob, scheduledAt: Date) => {
@@ -100,10 +131,18 @@ export async function startJobs(context: AppContext, jobs: RecurringJob[]): Prom
     connection,
     defaultJobOptions: { attempts: ATTEMPTS, backoff: { type: 'exponential', delay: BACKOFF_MS }, removeOnComplete: 1_000, removeOnFail: 5_000 },
   });
-  queue.on('error', (error) => context.logger.warn({ err: error }, 'job queue connection error'));
-  for (const job of jobs) {
-    await queue.upsertJobScheduler(job.name, { every: job.everyMs }, { name: job.name, data: {} });
-  }
+  let closing = false;
+  // Connection ends while closing are expected, not warnings.
+  const connectionError = (what: string) => (error: Error) =>
+    closing ? context.logger.debug({ err: error }, `${what} while closing`) : context.logger.warn({ err: error }, what);
+  queue.on('error', connectionError('job queue connection error'));
+  let registered = registerSchedulers(queue, jobs, context.logger);
+  const registerAgain = () => {
+    if (!closing) registered = registered.then(() => registerSchedulers(queue, jobs, context.logger));
+  };
+  // A Redis restarted without persistence comes back without the schedulers, and nothing would
+  // ever run again: register them again on every reconnect (an upsert of the same scheduler is a no-op).
+  void queue.client.then((client) => client.on('ready', registerAgain)).catch(() => undefined);
   const worker = new Worker(
     QUEUE_NAME,
     async (bullJob: Job) => {
@@ -112,17 +151,24 @@ export async function startJobs(context: AppContext, jobs: RecurringJob[]): Prom
       // The scheduler's own timestamp for this tick; identical on every retry.
       await timed(job, tickOf(bullJob.timestamp + (bullJob.opts.delay ?? 0), job.everyMs));
     },
-    { connection, concurrency: 2 },
+    { connection, concurrency: 2, autorun: false },
   );
-  worker.on('error', (error) => context.logger.warn({ err: error }, 'job worker error'));
+  const workerError = connectionError('job worker error');
+  worker.on('error', (error) => {
+    workerError(error);
+    if (LOST_NEXT_TICK.test(error.message)) registerAgain();
+  });
+  paceWorkerRetries(worker, context.logger);
+  worker.run().catch((error: unknown) => context.logger.error({ err: error }, 'job worker stopped'));
   return {
     mode: 'bullmq',
     runNow,
     // BullMQ's close waits on Redis; while Redis is down that would block shutdown forever.
     close: async () => {
-      const closing = Promise.allSettled([worker.close(true), queue.close()]);
+      closing = true;
+      const closed = Promise.allSettled([worker.close(true), queue.close(), registered]);
       const timeout = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
-      await Promise.race([closing, timeout]);
+      await Promise.race([closed, timeout]);
       await Promise.allSettled([worker.disconnect(), queue.disconnect()]);
     },
   };

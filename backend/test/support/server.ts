@@ -1,3 +1,6 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { createApiKey, createOrganization } from '../../src/auth/keys.js';
 import type { Scope } from '../../src/auth/scopes.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.js';
@@ -18,7 +21,7 @@ export interface TestServer {
 
 /**
  * Starts the real service (real PostgreSQL, real Redis when `redisUrl` is
- * given) on a free port with a fresh database, exactly as `serve` does.
+ * given) on a free port with a fresh database and data folder, exactly as `serve` does.
  * The alert scheduler ticks once a day unless a test sets
  * ALERT_EVALUATION_INTERVAL_SECONDS: tests drive evaluation with `runNow` at
  * chosen times, and a real-time tick in between would record a newer
@@ -26,7 +29,17 @@ export interface TestServer {
  */
 export async function startTestServer(label: string, env: Record<string, string | undefined> = {}): Promise<TestServer> {
   const database = await createTestDatabase(label);
-  const config: AppConfig = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ALERT_EVALUATION_INTERVAL_SECONDS: String(24 * 60 * 60), ...env, DATABASE_URL: database.url });
+  // A data folder of its own unless the test gives one: never the checkout's .metrics-hub/ (a user's data, shared by every run).
+  const ownDataDir = env.DATA_DIR ? undefined : await fs.mkdtemp(path.join(os.tmpdir(), 'mh-test-data-'));
+  const config: AppConfig = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ALERT_EVALUATION_INTERVAL_SECONDS: String(24 * 60 * 60),
+    ...env,
+    DATA_DIR: env.DATA_DIR ?? ownDataDir,
+    DATABASE_URL: database.url,
+  });
   const running = await startServer(config, createLogger(config.LOG_LEVEL));
   const baseUrl = `http://127.0.0.1:${running.port}`;
   return {
@@ -52,6 +65,7 @@ export async function startTestServer(label: string, env: Record<string, string 
     stop: async () => {
       await running.close();
       await database.drop();
+      if (ownDataDir) await fs.rm(ownDataDir, { recursive: true, force: true });
     },
   };
 }

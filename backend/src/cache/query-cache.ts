@@ -119,15 +119,17 @@ export class QueryCache {
 
   /**
    * Computes a missed answer once for all concurrent callers and stores it in
-   * Redis. The flight stays joinable until Redis has stored the answer: a
-   * lookup sent before the write, and so answered "miss", joins it instead
-   * of computing again.
+   * Redis. The flight stays joinable until Redis has stored the answer and
+   * every reply that came before the write's has been handled (a turn later:
+   * auto-pipelined replies reach their callers on later ticks): a lookup sent
+   * before the write, and so answered "miss", joins it instead of computing
+   * again.
    */
   private computeOnce<T>(key: string, ttlSeconds: number, compute: () => Promise<T>, newest: string): Promise<Cached<T>> {
     const existing = this.flights.get(key);
     if (existing) return existing as Promise<Cached<T>>;
     const flight = compute().then((value) => {
-      void this.write('redis', key, JSON.stringify(value), ttlSeconds, newest).finally(() => this.flights.delete(key));
+      void this.write('redis', key, JSON.stringify(value), ttlSeconds, newest).finally(() => setImmediate(() => this.flights.delete(key)));
       return { value, cached: false };
     });
     flight.catch(() => this.flights.delete(key));

@@ -78,15 +78,16 @@ export function flood(probe: Probe, key: string, baseUrl: string, over: () => bo
       over,
       async () => {
         const started = performance.now();
+        const controller = new AbortController();
+        const stop = setInterval(() => over() && controller.abort(), 200);
         try {
-          const controller = new AbortController();
-          const stop = setInterval(() => over() && controller.abort(), 200);
           const response = await fetch(`${baseUrl}/api/v1/live?metrics=orders_created,order_value&intervalMs=250`, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
           probe.samples.push({ who: 'noisy', kind: 'live stream', ms: performance.now() - started, status: response.status });
           await response.text().catch(() => undefined);
-          clearInterval(stop);
         } catch {
           // Aborted at the end of the phase.
+        } finally {
+          clearInterval(stop);
         }
       },
       250,
@@ -126,4 +127,6 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
     process.exit(2);
   }
   await main(baseUrl, key);
+  // Sockets of aborted streams may linger: the report is out, so nothing is left to wait for.
+  process.exit(0);
 }

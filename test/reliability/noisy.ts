@@ -159,11 +159,13 @@ export async function runNoisy(options: Options): Promise<number> {
       if (answer.status !== 200) throw new Error(`seeding the noisy organization: ${answer.status} ${answer.text.slice(0, 200)}`);
     }
 
-    type Phase = 'warm-up' | 'solo' | 'noisy';
-    const rss: Record<Phase, number[]> = { 'warm-up': [], solo: [], noisy: [] };
-    const health: Record<Phase, number[]> = { 'warm-up': [], solo: [], noisy: [] };
-    const quiet: Record<Phase, Sample[]> = { 'warm-up': [], solo: [], noisy: [] };
-    const machine: Record<Phase, { backendCpu: number; load: number }> = { 'warm-up': { backendCpu: 0, load: 0 }, solo: { backendCpu: 0, load: 0 }, noisy: { backendCpu: 0, load: 0 } };
+    const PHASES = ['warm-up', 'solo', 'noisy', 'solo again'] as const;
+    type Phase = (typeof PHASES)[number];
+    const perPhase = <T>(make: () => T) => Object.fromEntries(PHASES.map((name) => [name, make()])) as Record<Phase, T>;
+    const rss = perPhase<number[]>(() => []);
+    const health = perPhase<number[]>(() => []);
+    const quiet = perPhase<Sample[]>(() => []);
+    const machine = perPhase(() => ({ backendCpu: 0, load: 0 }));
     const backendCpuSeconds = async () => Number(/^metricshub_process_cpu_seconds_total (\S+)/m.exec((await probe.send('health', 'metrics', '/metrics')).text)?.[1] ?? NaN);
     async function phase(name: Phase, seconds: number): Promise<void> {
       log(`phase ${name}: ${seconds} s`);
@@ -200,7 +202,9 @@ export async function runNoisy(options: Options): Promise<number> {
     await phase('warm-up', 3);
     await phase('solo', options.seconds);
     await phase('noisy', options.seconds);
-    const quietMs = { solo: quiet.solo.map((s) => s.ms), noisy: quiet.noisy.map((s) => s.ms) };
+    // The baseline again: a solo p99 that moved between before and after says the machine changed under the run.
+    await phase('solo again', options.seconds);
+    const quietMs = { solo: quiet.solo.map((s) => s.ms), noisy: quiet.noisy.map((s) => s.ms), again: quiet['solo again'].map((s) => s.ms) };
 
     const fiveXX = [...probe.samples.filter((s) => s.status >= 500 || s.status === 0), ...floodReport.failures.map((f) => ({ ...f, who: 'noisy' }))];
     for (const s of fiveXX.slice(0, 10)) failures.push(`unexpected ${s.status || 'connection error'} on ${s.who} ${s.kind}`);
@@ -211,14 +215,17 @@ export async function runNoisy(options: Options): Promise<number> {
     const percent = (share: number) => `${(share * 100).toFixed(0)} %`;
     const soloP99 = quantile(quietMs.solo!, 0.99);
     const noisyP99 = quantile(quietMs.noisy!, 0.99);
+    const againP99 = quantile(quietMs.again, 0.99);
+    const times = (over: number | undefined, base: number | undefined) => (over && base ? `${(over / base).toFixed(2)}x` : 'n/a');
     rows.push(
       ['phase length', `${options.seconds} s each (after 3 s of unmeasured warm-up); noisy data ${options.products} products x ${options.days} days; ${rateLimit}; flood ${options.flood === 'process' ? 'from its own process' : 'from the quiet client\'s process'}`],
       ['quiet requests (solo / noisy)', `${quietMs.solo!.length} / ${quietMs.noisy!.length}`],
       ['quiet p50 (solo / noisy)', `${ms(quantile(quietMs.solo!, 0.5))} / ${ms(quantile(quietMs.noisy!, 0.5))}`],
-      ['quiet p99 (solo / noisy)', `${ms(soloP99)} / ${ms(noisyP99)} (${soloP99 && noisyP99 ? (noisyP99 / soloP99).toFixed(2) : 'n/a'}x; target <= 2x)`],
+      ['quiet p99 (solo / noisy)', `${ms(soloP99)} / ${ms(noisyP99)} (${times(noisyP99, soloP99)}; target <= 2x)`],
+      ['quiet solo again after the flood: requests, p50, p99', `${quietMs.again.length}, ${ms(quantile(quietMs.again, 0.5))}, ${ms(againP99)} (noisy p99 ${times(noisyP99, againP99)} of it)`],
       ['quiet p99 by request (solo / noisy)', `query ${byKind(quiet.solo, 'query')} / ${byKind(quiet.noisy, 'query')}; summary ${byKind(quiet.solo, 'summary')} / ${byKind(quiet.noisy, 'summary')}`],
       ['backend CPU, one core = 100 % (solo / noisy)', `${percent(machine.solo.backendCpu)} / ${percent(machine.noisy.backendCpu)}`],
-      ['load average, 1 min, at the end (solo / noisy)', `${machine.solo.load.toFixed(2)} / ${machine.noisy.load.toFixed(2)}`],
+      ['load average, 1 min, at the end (solo / noisy / solo again)', `${machine.solo.load.toFixed(2)} / ${machine.noisy.load.toFixed(2)} / ${machine['solo again'].load.toFixed(2)}`],
       ['peak RSS (solo / noisy)', `${mb(rss.solo!)} / ${mb(rss.noisy!)} (target < 512 MB)`],
       ['/health/ready max (solo / noisy)', `${ms(Math.max(...health.solo!))} / ${ms(Math.max(...health.noisy!))} (target < 200 ms)`],
       ['noisy answers', [...noisyCounts].sort().map(([what, n]) => `${what}: ${n}`).join('; ')],

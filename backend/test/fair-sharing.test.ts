@@ -296,7 +296,7 @@ describe('fair sharing', () => {
   });
 
   test('streams are capped per key, and an open stream is charged to the rate limit for as long as it runs', async () => {
-    const server = await startTestServer('live-caps', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_RATE_COST_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '4' });
+    const server = await startTestServer('live-caps', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_RATE_COST_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '4', LIVE_QUEUE_MS: '200' });
     try {
       const key = await server.keyFor('acme');
       const other = await server.keyFor('acme');
@@ -313,6 +313,26 @@ describe('fair sharing', () => {
       const own = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key: other });
       assert.equal(own.status, 200);
       await own.body?.cancel();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a stream over its key\'s cap waits for a slot (LIVE_QUEUE_MS) instead of being refused at once', async () => {
+    const server = await startTestServer('live-queue', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_QUEUE_MS: '10000' });
+    try {
+      const key = await server.keyFor('acme');
+      const first = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key });
+      assert.equal(first.status, 200);
+      let answered = false;
+      const second = server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key }).finally(() => (answered = true));
+      // Still waiting while the first stream holds the key's only slot.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(answered, false);
+      await first.body?.cancel();
+      const admitted = await second;
+      assert.equal(admitted.status, 200, 'admitted once the first stream closed');
+      await admitted.body?.cancel();
     } finally {
       await server.stop();
     }

@@ -26,6 +26,11 @@ export const fairnessEnv = {
   /** Live streams open at once per API key, and per process. */
   LIVE_MAX_STREAMS_PER_KEY: count().default(4),
   LIVE_MAX_STREAMS_PER_PROCESS: count().default(200),
+  /**
+   * How long a stream over those limits waits for a slot before 429: refused at once, a client that
+   * reconnects in a loop costs a request every few milliseconds; waiting, one every few seconds.
+   */
+  LIVE_QUEUE_MS: count(0).default(2_000),
   /** An open live stream costs one rate-limit request per this many seconds of its life. */
   LIVE_RATE_COST_SECONDS: count().default(10),
   /** Per-event ingest limits; an event over one is rejected alone, by index. */

@@ -14,7 +14,7 @@ import { rejectUnstorableStrings, requireUtf8Body } from './http/input-guard.js'
 const HEAVY_ROUTES = ['/query', '/export.csv', '/summary', '/variables'];
 
 const heavyWorkAdmission = ({ config }: AppContext) =>
-  new Admission('queries', { perOwner: config.ADMISSION_PER_ORG, total: config.ADMISSION_PER_PROCESS, queueMs: config.ADMISSION_QUEUE_MS });
+  new Admission('queries', { perOwner: config.ADMISSION_PER_ORG, total: config.ADMISSION_PER_PROCESS, queueMs: config.ADMISSION_QUEUE_MS, perOwnerPerSecond: config.ADMISSION_RATE_PER_ORG });
 
 /** Builds the HTTP app from a context and the API routers of each capability. */
 export function createApp(context: AppContext, apiRouters: Router[]): Express {

@@ -246,6 +246,24 @@ describe('fair sharing', () => {
     assert.equal(admission.inUse(), 0);
   });
 
+  test('while another organization is served, one starts at most ADMISSION_RATE_PER_ORG a second; alone it is never held', async () => {
+    const admission = new Admission('queries', { perOwner: 100, total: 100, queueMs: 60_000, perOwnerPerSecond: 5 });
+    // Alone: 30 short requests in a row (3 bursts' worth), none waits.
+    for (let i = 0; i < 30; i += 1) (await admission.acquire('noisy'))();
+    assert.equal(admission.waiting(), 0);
+    // Another organization arrives: it starts at once (its own burst), the flooding one now waits for its rate.
+    const quiet = await admission.acquire('quiet');
+    const held = admission.acquire('noisy');
+    assert.equal(admission.waiting('noisy'), 1);
+    quiet();
+    for (let i = 0; i < 5; i += 1) (await admission.acquire('quiet'))();
+    assert.equal(admission.waiting('quiet'), 0, 'the quiet organization never queues behind the held one');
+    // Its next token comes due (1/5 s): admitted without any release to wake it.
+    (await held)();
+    assert.equal(admission.waiting(), 0);
+    assert.equal(admission.inUse(), 0);
+  });
+
   test('with no slot and no wait allowed the answer is 429 with Retry-After', async () => {
     const streams = new Admission('live streams', { perOwner: 1, total: 10, queueMs: 0 });
     const release = await streams.acquire('key-1');

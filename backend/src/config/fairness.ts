@@ -21,6 +21,12 @@ export const fairnessEnv = {
   ADMISSION_PER_ORG: count().default(4),
   /** Heavy requests running at once in one process, all organizations together. */
   ADMISSION_PER_PROCESS: count().default(16),
+  /**
+   * Heavy requests one organization may start per second in one process while another organization is
+   * served too (bursts of twice as many at once); the rest wait like the above. 0: no limit. Alone, an
+   * organization is never held.
+   */
+  ADMISSION_RATE_PER_ORG: count(0).default(50),
   /** How long a heavy request may wait for a slot before it is answered 429 with Retry-After. */
   ADMISSION_QUEUE_MS: count(0).default(2_000),
   /** Live streams open at once per API key, and per process. */

@@ -39,9 +39,11 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   // Before the pool closes, so the last uses are recorded.
   context.onClose.push(() => usage.close());
   const api = express.Router();
+  const rateLimit = rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger);
+  api.use(rateLimit.early);
   api.use(requireApiKey(context.pool, usage));
   api.use(requireRouteScope());
-  api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
+  api.use(rateLimit.charge);
   api.use(HEAVY_ROUTES, admitByOrganization(heavyWorkAdmission(context), context.metrics.registry));
   api.use(express.json({ limit: context.config.MAX_BODY_BYTES, verify: requireUtf8Body }));
   api.use(rejectUnstorableStrings(['/events']));

@@ -165,15 +165,21 @@ export async function runNoisy(options: Options): Promise<number> {
     const rss = perPhase<number[]>(() => []);
     const health = perPhase<number[]>(() => []);
     const quiet = perPhase<Sample[]>(() => []);
-    const machine = perPhase(() => ({ backendCpu: 0, load: 0 }));
-    const backendCpuSeconds = async () => Number(/^metricshub_process_cpu_seconds_total (\S+)/m.exec((await probe.send('health', 'metrics', '/metrics')).text)?.[1] ?? NaN);
+    const machine = perPhase(() => ({ backendCpu: 0, load: 0, gcSeconds: 0 }));
+    const loopLag = perPhase<number[]>(() => []);
+    /** The backend's CPU seconds and its seconds of garbage collection so far (all kinds). */
+    const backendCounters = async () => {
+      const text = (await probe.send('health', 'metrics', '/metrics')).text;
+      const gc = [...text.matchAll(/^metricshub_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+      return { cpu: Number(/^metricshub_process_cpu_seconds_total (\S+)/m.exec(text)?.[1] ?? NaN), gc };
+    };
     async function phase(name: Phase, seconds: number): Promise<void> {
       log(`phase ${name}: ${seconds} s`);
       let over = false;
       // The flood starts (and its process has compiled) before the clock of the phase does.
       const noisy = name === 'noisy' ? await startFlood(options.flood, probe, noisyKey, backend.url) : undefined;
       const first = probe.samples.length;
-      const cpuBefore = await backendCpuSeconds();
+      const before = await backendCounters();
       const started = performance.now();
       const watchers = [
         untilOver(() => over, async () => {
@@ -186,14 +192,18 @@ export async function runNoisy(options: Options): Promise<number> {
           const text = (await probe.send('health', 'metrics', '/metrics')).text;
           const match = /^metricshub_process_resident_memory_bytes (\d+)/m.exec(text);
           if (match) rss[name].push(Number(match[1]));
+          // The longest event-loop delay since the previous scrape (prom-client resets it at every collect).
+          const lag = /^metricshub_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text);
+          if (lag) loopLag[name].push(Number(lag[1]) * 1000);
         }, 1_000),
         ...Array.from({ length: 2 }, () => untilOver(() => over, () => dashboard(probe, quietKey), 200)),
       ];
       await sleep(seconds * 1000);
       over = true;
       await Promise.all(watchers);
-      machine[name] = { backendCpu: (await backendCpuSeconds()) - cpuBefore, load: os.loadavg()[0]! };
-      machine[name].backendCpu /= (performance.now() - started) / 1000;
+      const after = await backendCounters();
+      const wallSeconds = (performance.now() - started) / 1000;
+      machine[name] = { backendCpu: (after.cpu - before.cpu) / wallSeconds, load: os.loadavg()[0]!, gcSeconds: after.gc - before.gc };
       quiet[name] = probe.samples.slice(first).filter((s) => s.who === 'quiet' && s.status === 200);
       if (noisy) floodReport = await noisy.stop();
     }
@@ -226,6 +236,7 @@ export async function runNoisy(options: Options): Promise<number> {
       ['quiet p99 by request (solo / noisy)', `query ${byKind(quiet.solo, 'query')} / ${byKind(quiet.noisy, 'query')}; summary ${byKind(quiet.solo, 'summary')} / ${byKind(quiet.noisy, 'summary')}`],
       ['backend CPU, one core = 100 % (solo / noisy)', `${percent(machine.solo.backendCpu)} / ${percent(machine.noisy.backendCpu)}`],
       ['load average, 1 min, at the end (solo / noisy / solo again)', `${machine.solo.load.toFixed(2)} / ${machine.noisy.load.toFixed(2)} / ${machine['solo again'].load.toFixed(2)}`],
+      ['backend event loop: longest delay; garbage collection (solo / noisy)', `${ms(Math.max(...loopLag.solo))} / ${ms(Math.max(...loopLag.noisy))}; ${ms(machine.solo.gcSeconds * 1000)} / ${ms(machine.noisy.gcSeconds * 1000)} in all`],
       ['peak RSS (solo / noisy)', `${mb(rss.solo!)} / ${mb(rss.noisy!)} (target < 512 MB)`],
       ['/health/ready max (solo / noisy)', `${ms(Math.max(...health.solo!))} / ${ms(Math.max(...health.noisy!))} (target < 200 ms)`],
       ['noisy answers', [...noisyCounts].sort().map(([what, n]) => `${what}: ${n}`).join('; ')],

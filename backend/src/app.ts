@@ -14,7 +14,7 @@ import { rejectUnstorableStrings, requireUtf8Body } from './http/input-guard.js'
 const HEAVY_ROUTES = ['/query', '/export.csv', '/summary', '/variables'];
 
 const heavyWorkAdmission = ({ config }: AppContext) =>
-  new Admission('queries', { perOwner: config.ADMISSION_PER_ORG, total: config.ADMISSION_PER_PROCESS, queueMs: config.ADMISSION_QUEUE_MS });
+  new Admission('queries', { perOwner: config.ADMISSION_PER_ORG, total: config.ADMISSION_PER_PROCESS, queueMs: config.ADMISSION_QUEUE_MS, perOwnerPerSecond: config.ADMISSION_RATE_PER_ORG });
 
 /** Builds the HTTP app from a context and the API routers of each capability. */
 export function createApp(context: AppContext, apiRouters: Router[]): Express {
@@ -39,9 +39,11 @@ export function createApp(context: AppContext, apiRouters: Router[]): Express {
   // Before the pool closes, so the last uses are recorded.
   context.onClose.push(() => usage.close());
   const api = express.Router();
+  const rateLimit = rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger);
+  api.use(rateLimit.early);
   api.use(requireApiKey(context.pool, usage));
   api.use(requireRouteScope());
-  api.use(rateLimitPerKey(context.config.RATE_LIMIT_PER_MINUTE, context.redis, context.logger));
+  api.use(rateLimit.charge);
   api.use(HEAVY_ROUTES, admitByOrganization(heavyWorkAdmission(context), context.metrics.registry));
   api.use(express.json({ limit: context.config.MAX_BODY_BYTES, verify: requireUtf8Body }));
   api.use(rejectUnstorableStrings(['/events']));

@@ -258,6 +258,24 @@ describe('fair sharing', () => {
     assert.equal(admission.inUse(), 0);
   });
 
+  test('while another organization is served, one starts at most ADMISSION_RATE_PER_ORG a second; alone it is never held', async () => {
+    const admission = new Admission('queries', { perOwner: 100, total: 100, queueMs: 60_000, perOwnerPerSecond: 5 });
+    // Alone: 30 short requests in a row (3 bursts' worth), none waits.
+    for (let i = 0; i < 30; i += 1) (await admission.acquire('noisy'))();
+    assert.equal(admission.waiting(), 0);
+    // Another organization arrives: it starts at once (its own burst), the flooding one now waits for its rate.
+    const quiet = await admission.acquire('quiet');
+    const held = admission.acquire('noisy');
+    assert.equal(admission.waiting('noisy'), 1);
+    quiet();
+    for (let i = 0; i < 5; i += 1) (await admission.acquire('quiet'))();
+    assert.equal(admission.waiting('quiet'), 0, 'the quiet organization never queues behind the held one');
+    // Its next token comes due (1/5 s): admitted without any release to wake it.
+    (await held)();
+    assert.equal(admission.waiting(), 0);
+    assert.equal(admission.inUse(), 0);
+  });
+
   test('with no slot and no wait allowed the answer is 429 with Retry-After', async () => {
     const streams = new Admission('live streams', { perOwner: 1, total: 10, queueMs: 0 });
     const release = await streams.acquire('key-1');
@@ -308,7 +326,7 @@ describe('fair sharing', () => {
   });
 
   test('streams are capped per key, and an open stream is charged to the rate limit for as long as it runs', async () => {
-    const server = await startTestServer('live-caps', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_RATE_COST_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '4' });
+    const server = await startTestServer('live-caps', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_RATE_COST_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '4', LIVE_QUEUE_MS: '200' });
     try {
       const key = await server.keyFor('acme');
       const other = await server.keyFor('acme');
@@ -325,6 +343,26 @@ describe('fair sharing', () => {
       const own = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key: other });
       assert.equal(own.status, 200);
       await own.body?.cancel();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a stream over its key\'s cap waits for a slot (LIVE_QUEUE_MS) instead of being refused at once', async () => {
+    const server = await startTestServer('live-queue', { REDIS_URL: redisUrlForTest(14), LIVE_MAX_STREAMS_PER_KEY: '1', LIVE_QUEUE_MS: '10000' });
+    try {
+      const key = await server.keyFor('acme');
+      const first = await server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key });
+      assert.equal(first.status, 200);
+      let answered = false;
+      const second = server.request('/api/v1/live?metrics=orders_created&intervalMs=60000', { key }).finally(() => (answered = true));
+      // Still waiting while the first stream holds the key's only slot.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(answered, false);
+      await first.body?.cancel();
+      const admitted = await second;
+      assert.equal(admitted.status, 200, 'admitted once the first stream closed');
+      await admitted.body?.cancel();
     } finally {
       await server.stop();
     }

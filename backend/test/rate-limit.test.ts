@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { revokeApiKey } from '../src/auth/keys.js';
 import { loadConfig } from '../src/config/env.js';
 import { createLogger } from '../src/logger.js';
 import { startServer, type RunningServer } from '../src/server.js';
@@ -55,6 +56,18 @@ describe('rate limit per API key, shared through Redis', () => {
     await statuses(first.baseUrl, spent, BUDGET + 1);
     assert.equal((await whoami(first.baseUrl, spent)).status, 429);
     assert.equal((await whoami(first.baseUrl, fresh)).status, 200);
+  });
+
+  test('a key this process has seen is charged beside its check: the count stays exact on both paths, and a revoked key is refused at once', async () => {
+    const key = await first.keyFor('rl-early');
+    // The first request is charged after its check (unknown key), the next ones beside it: BUDGET in all, then 429.
+    assert.deepEqual(await statuses(first.baseUrl, key, BUDGET + 1), [...Array(BUDGET).fill(200), 429]);
+    const other = await first.keyFor('rl-early');
+    assert.equal((await whoami(first.baseUrl, other)).status, 200);
+    assert.equal(await revokeApiKey(first.running.context.pool, other.split('_')[1]!), 1);
+    const revoked = await whoami(first.baseUrl, other);
+    assert.equal(revoked.status, 401, 'charged early, but still checked in PostgreSQL on every request');
+    assert.equal(revoked.headers.get('ratelimit-remaining'), null);
   });
 
   test('two backend processes share one budget per key', async () => {

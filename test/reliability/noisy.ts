@@ -6,22 +6,30 @@
  * load. Reports the quiet organization's p50/p99 and the process RSS with and
  * without the noisy one, /health/ready latency and unexpected 5xx.
  *
- *   npm run reliability -- --mode noisy [--seconds 30] [--products 2000] [--days 20] [--rate-limit 6000]
+ *   npm run reliability -- --mode noisy [--seconds 30] [--products 2000] [--days 20] [--rate-limit 6000] [--flood process|inline]
  *
  * `--rate-limit` is the backend's RATE_LIMIT_PER_MINUTE: the shipped default
  * unless given, so the flood meets what a deployment runs; `0` turns it off and
- * leaves the admission limits alone against the flood.
+ * leaves the admission limits alone against the flood. The flood runs in a
+ * process of its own (noisy-flood.ts) so that its client-side work does not
+ * show up in the quiet timings; `--flood inline` runs it in this process, as
+ * the mode first did, to compare.
  *
  * Targets: quiet p99 at most 2x solo, RSS under 512 MB, /health/ready always
  * under 200 ms, 0 unexpected 5xx. Exit code 1 on a 5xx or a leak; latency and
  * memory targets are reported (the machine is shared).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createApiKey, createOrganization } from '../../backend/src/auth/keys.js';
 import { table } from './report.js';
+import { flood, Probe, untilOver, type FloodReport, type Sample } from './noisy-flood.js';
 import { Backend, freePort, Postgres, RedisServer, sleep } from './services.js';
 
 interface Options {
@@ -30,6 +38,51 @@ interface Options {
   days: number;
   /** RATE_LIMIT_PER_MINUTE of the backend; undefined: the shipped default. */
   rateLimitPerMinute?: number;
+  /** Where the noisy organization's clients run: their own process (default), or inline in this one (how the mode first measured). */
+  flood: 'process' | 'inline';
+}
+
+const FLOOD = fileURLToPath(new URL('./noisy-flood.ts', import.meta.url));
+
+/**
+ * Starts the noisy organization's flood; `stop` ends it and returns what it
+ * was answered. Inline, its clients share this process's event loop with the
+ * quiet ones, whose timings then include the flood's client-side work.
+ */
+async function startFlood(where: Options['flood'], probe: Probe, key: string, baseUrl: string): Promise<{ stop: () => Promise<FloodReport> }> {
+  if (where === 'inline') {
+    let over = false;
+    const first = probe.samples.length;
+    const loops = flood(probe, key, baseUrl, () => over);
+    return {
+      stop: async () => {
+        over = true;
+        await Promise.all(loops);
+        const samples = probe.samples.slice(first).filter((s) => s.who === 'noisy');
+        const counts: Record<string, number> = {};
+        for (const s of samples) counts[`${s.kind} ${s.status}`] = (counts[`${s.kind} ${s.status}`] ?? 0) + 1;
+        return { counts, failures: samples.filter((s) => s.status >= 500 || s.status === 0) };
+      },
+    };
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', FLOOD, baseUrl, key], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const iterator = lines[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const { value, done } = await iterator.next();
+    if (done) throw new Error(`the flood process ended early (exit code ${child.exitCode})`);
+    return value as string;
+  };
+  if ((await next()) !== 'flooding') throw new Error('the flood process did not start');
+  return {
+    stop: async () => {
+      child.stdin!.write('stop\n');
+      const report = JSON.parse(await next()) as FloodReport;
+      lines.close();
+      if (child.exitCode === null) await once(child, 'exit');
+      return report;
+    },
+  };
 }
 
 const DAY = 86_400_000;
@@ -39,36 +92,6 @@ function quantile(values: number[], q: number): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1)];
-}
-
-interface Sample {
-  who: 'quiet' | 'noisy' | 'health';
-  kind: string;
-  ms: number;
-  status: number;
-}
-
-class Probe {
-  readonly samples: Sample[] = [];
-  constructor(private readonly baseUrl: string) {}
-
-  async send(who: Sample['who'], kind: string, pathname: string, init: { key?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string }> {
-    const started = performance.now();
-    try {
-      const response = await fetch(`${this.baseUrl}${pathname}`, {
-        method: init.json !== undefined || init.body !== undefined ? 'POST' : 'GET',
-        headers: { ...(init.key && { authorization: `Bearer ${init.key}` }), 'content-type': 'application/json', ...init.headers },
-        body: init.body ?? (init.json !== undefined ? JSON.stringify(init.json) : undefined),
-        signal: AbortSignal.timeout(60_000),
-      });
-      const text = await response.text();
-      this.samples.push({ who, kind, ms: performance.now() - started, status: response.status });
-      return { status: response.status, text };
-    } catch {
-      this.samples.push({ who, kind, ms: performance.now() - started, status: 0 });
-      return { status: 0, text: '' };
-    }
-  }
 }
 
 const hourly = (days: number) => ({ from: new Date(Date.now() - days * DAY).toISOString(), to: new Date().toISOString(), intervalMs: 3_600_000, maxDataPoints: 1000 });
@@ -89,54 +112,6 @@ async function dashboard(probe: Probe, key: string): Promise<void> {
     }),
     probe.send('quiet', 'summary', '/api/v1/summary?metrics=orders_created,order_value', { key }),
   ]);
-}
-
-async function untilOver(over: () => boolean, work: () => Promise<unknown>, pauseMs = 0): Promise<void> {
-  while (!over()) {
-    await work();
-    if (pauseMs) await sleep(pauseMs);
-  }
-}
-
-/** The abusive patterns, each in its own loop. */
-function flood(probe: Probe, key: string, baseUrl: string, over: () => boolean): Promise<unknown>[] {
-  const huge = { from: new Date(Date.now() - 399 * DAY).toISOString(), to: new Date().toISOString(), intervalMs: 1, maxDataPoints: 100_000 };
-  const hugeQuery = (refId: string) => ({ refId, metric: 'orders_created', groupBy: ['product'], compareToPrevious: true });
-  const queries = Array.from({ length: 4 }, () =>
-    untilOver(over, () => probe.send('noisy', 'huge query', '/api/v1/query', { key, json: { ...huge, queries: [hugeQuery('A'), hugeQuery('B'), hugeQuery('C')] } })),
-  );
-  const exportParams = `from=${huge.from}&to=${huge.to}&intervalMs=1&maxDataPoints=100000&metric=orders_created&groupBy=product`;
-  const exports = untilOver(over, () => probe.send('noisy', 'huge export', `/api/v1/export.csv?${exportParams}`, { key }));
-  const hostile = untilOver(over, async () => {
-    await probe.send('noisy', 'hostile', '/api/v1/query', { key, json: { from: '0001-01-01T00:00:00Z', to: huge.to, queries: [{ refId: 'A', metric: 'orders_created' }] } });
-    await probe.send('noisy', 'hostile', '/api/v1/query', { key, json: { ...huge, queries: [{ refId: '__proto__', metric: 'orders_created', filters: [{ dimension: 'channel', op: 'eq', value: 'a\u0000b' }] }] } });
-    await probe.send('noisy', 'hostile', '/api/v1/events', { key, body: '{"events":[]}', headers: { 'content-encoding': 'gzip' } });
-    await probe.send('noisy', 'hostile', '/api/v1/events', {
-      key,
-      json: { events: [{ id: `h-${Date.now()}`, type: 'Order.Created', occurredAt: new Date().toISOString(), attributes: { big: 'x'.repeat(2_000_000) } }] },
-    });
-  });
-  // Twenty streams at 250 ms, reopened as soon as they end or are refused.
-  const streams = Array.from({ length: 20 }, () =>
-    untilOver(
-      over,
-      async () => {
-        const started = performance.now();
-        try {
-          const controller = new AbortController();
-          const stop = setInterval(() => over() && controller.abort(), 200);
-          const response = await fetch(`${baseUrl}/api/v1/live?metrics=orders_created,order_value&intervalMs=250`, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
-          probe.samples.push({ who: 'noisy', kind: 'live stream', ms: performance.now() - started, status: response.status });
-          await response.text().catch(() => undefined);
-          clearInterval(stop);
-        } catch {
-          // Aborted at the end of the phase.
-        }
-      },
-      250,
-    ),
-  );
-  return [...queries, exports, hostile, ...streams];
 }
 
 export async function runNoisy(options: Options): Promise<number> {
@@ -184,49 +159,84 @@ export async function runNoisy(options: Options): Promise<number> {
       if (answer.status !== 200) throw new Error(`seeding the noisy organization: ${answer.status} ${answer.text.slice(0, 200)}`);
     }
 
-    const rss: Record<string, number[]> = { solo: [], noisy: [] };
-    const health: Record<string, number[]> = { solo: [], noisy: [] };
-    const quietMs: Record<string, number[]> = { solo: [], noisy: [] };
-    async function phase(name: 'solo' | 'noisy'): Promise<void> {
-      log(`phase ${name}: ${options.seconds} s`);
+    const PHASES = ['warm-up', 'solo', 'noisy', 'solo again'] as const;
+    type Phase = (typeof PHASES)[number];
+    const perPhase = <T>(make: () => T) => Object.fromEntries(PHASES.map((name) => [name, make()])) as Record<Phase, T>;
+    const rss = perPhase<number[]>(() => []);
+    const health = perPhase<number[]>(() => []);
+    const quiet = perPhase<Sample[]>(() => []);
+    const machine = perPhase(() => ({ backendCpu: 0, load: 0, gcSeconds: 0 }));
+    const loopLag = perPhase<number[]>(() => []);
+    /** The backend's CPU seconds and its seconds of garbage collection so far (all kinds). */
+    const backendCounters = async () => {
+      const text = (await probe.send('health', 'metrics', '/metrics')).text;
+      const gc = [...text.matchAll(/^metricshub_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+      return { cpu: Number(/^metricshub_process_cpu_seconds_total (\S+)/m.exec(text)?.[1] ?? NaN), gc };
+    };
+    async function phase(name: Phase, seconds: number): Promise<void> {
+      log(`phase ${name}: ${seconds} s`);
       let over = false;
+      // The flood starts (and its process has compiled) before the clock of the phase does.
+      const noisy = name === 'noisy' ? await startFlood(options.flood, probe, noisyKey, backend.url) : undefined;
       const first = probe.samples.length;
+      const before = await backendCounters();
+      const started = performance.now();
       const watchers = [
         untilOver(() => over, async () => {
           const started = performance.now();
           const answer = await probe.send('health', 'ready', '/health/ready');
-          health[name]!.push(performance.now() - started);
+          health[name].push(performance.now() - started);
           if (answer.status !== 200) failures.push(`${name}: /health/ready answered ${answer.status}`);
         }, 250),
         untilOver(() => over, async () => {
           const text = (await probe.send('health', 'metrics', '/metrics')).text;
           const match = /^metricshub_process_resident_memory_bytes (\d+)/m.exec(text);
-          if (match) rss[name]!.push(Number(match[1]));
+          if (match) rss[name].push(Number(match[1]));
+          // The longest event-loop delay since the previous scrape (prom-client resets it at every collect).
+          const lag = /^metricshub_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text);
+          if (lag) loopLag[name].push(Number(lag[1]) * 1000);
         }, 1_000),
         ...Array.from({ length: 2 }, () => untilOver(() => over, () => dashboard(probe, quietKey), 200)),
-        ...(name === 'noisy' ? flood(probe, noisyKey, backend.url, () => over) : []),
       ];
-      await sleep(options.seconds * 1000);
+      await sleep(seconds * 1000);
       over = true;
       await Promise.all(watchers);
-      quietMs[name] = probe.samples.slice(first).filter((s) => s.who === 'quiet' && s.status === 200).map((s) => s.ms);
+      const after = await backendCounters();
+      const wallSeconds = (performance.now() - started) / 1000;
+      machine[name] = { backendCpu: (after.cpu - before.cpu) / wallSeconds, load: os.loadavg()[0]!, gcSeconds: after.gc - before.gc };
+      quiet[name] = probe.samples.slice(first).filter((s) => s.who === 'quiet' && s.status === 200);
+      if (noisy) floodReport = await noisy.stop();
     }
-    await phase('solo');
-    await phase('noisy');
+    let floodReport: FloodReport = { counts: {}, failures: [] };
+    // Unmeasured: the first requests compile code paths and fill caches, which would inflate the solo baseline.
+    await phase('warm-up', 3);
+    await phase('solo', options.seconds);
+    await phase('noisy', options.seconds);
+    // The baseline again: a solo p99 that moved between before and after says the machine changed under the run.
+    await phase('solo again', options.seconds);
+    const quietMs = { solo: quiet.solo.map((s) => s.ms), noisy: quiet.noisy.map((s) => s.ms), again: quiet['solo again'].map((s) => s.ms) };
 
-    const fiveXX = probe.samples.filter((s) => s.status >= 500 || s.status === 0);
+    const fiveXX = [...probe.samples.filter((s) => s.status >= 500 || s.status === 0), ...floodReport.failures.map((f) => ({ ...f, who: 'noisy' }))];
     for (const s of fiveXX.slice(0, 10)) failures.push(`unexpected ${s.status || 'connection error'} on ${s.who} ${s.kind}`);
     const ms = (value: number | undefined) => (value === undefined ? 'n/a' : `${value.toFixed(0)} ms`);
     const mb = (values: number[]) => (values.length ? `${(Math.max(...values) / 1_048_576).toFixed(0)} MB` : 'n/a');
-    const noisyCounts = new Map<string, number>();
-    for (const s of probe.samples.filter((one) => one.who === 'noisy' && one.kind !== 'seed')) noisyCounts.set(`${s.kind} ${s.status}`, (noisyCounts.get(`${s.kind} ${s.status}`) ?? 0) + 1);
+    const noisyCounts = new Map(Object.entries(floodReport.counts));
+    const byKind = (samples: Sample[], kind: string) => ms(quantile(samples.filter((s) => s.kind === kind).map((s) => s.ms), 0.99));
+    const percent = (share: number) => `${(share * 100).toFixed(0)} %`;
     const soloP99 = quantile(quietMs.solo!, 0.99);
     const noisyP99 = quantile(quietMs.noisy!, 0.99);
+    const againP99 = quantile(quietMs.again, 0.99);
+    const times = (over: number | undefined, base: number | undefined) => (over && base ? `${(over / base).toFixed(2)}x` : 'n/a');
     rows.push(
-      ['phase length', `${options.seconds} s each; noisy data ${options.products} products x ${options.days} days; ${rateLimit}`],
+      ['phase length', `${options.seconds} s each (after 3 s of unmeasured warm-up); noisy data ${options.products} products x ${options.days} days; ${rateLimit}; flood ${options.flood === 'process' ? 'from its own process' : 'from the quiet client\'s process'}`],
       ['quiet requests (solo / noisy)', `${quietMs.solo!.length} / ${quietMs.noisy!.length}`],
       ['quiet p50 (solo / noisy)', `${ms(quantile(quietMs.solo!, 0.5))} / ${ms(quantile(quietMs.noisy!, 0.5))}`],
-      ['quiet p99 (solo / noisy)', `${ms(soloP99)} / ${ms(noisyP99)} (${soloP99 && noisyP99 ? (noisyP99 / soloP99).toFixed(2) : 'n/a'}x; target <= 2x)`],
+      ['quiet p99 (solo / noisy)', `${ms(soloP99)} / ${ms(noisyP99)} (${times(noisyP99, soloP99)}; target <= 2x)`],
+      ['quiet solo again after the flood: requests, p50, p99', `${quietMs.again.length}, ${ms(quantile(quietMs.again, 0.5))}, ${ms(againP99)} (noisy p99 ${times(noisyP99, againP99)} of it)`],
+      ['quiet p99 by request (solo / noisy)', `query ${byKind(quiet.solo, 'query')} / ${byKind(quiet.noisy, 'query')}; summary ${byKind(quiet.solo, 'summary')} / ${byKind(quiet.noisy, 'summary')}`],
+      ['backend CPU, one core = 100 % (solo / noisy)', `${percent(machine.solo.backendCpu)} / ${percent(machine.noisy.backendCpu)}`],
+      ['load average, 1 min, at the end (solo / noisy / solo again)', `${machine.solo.load.toFixed(2)} / ${machine.noisy.load.toFixed(2)} / ${machine['solo again'].load.toFixed(2)}`],
+      ['backend event loop: longest delay; garbage collection (solo / noisy)', `${ms(Math.max(...loopLag.solo))} / ${ms(Math.max(...loopLag.noisy))}; ${ms(machine.solo.gcSeconds * 1000)} / ${ms(machine.noisy.gcSeconds * 1000)} in all`],
       ['peak RSS (solo / noisy)', `${mb(rss.solo!)} / ${mb(rss.noisy!)} (target < 512 MB)`],
       ['/health/ready max (solo / noisy)', `${ms(Math.max(...health.solo!))} / ${ms(Math.max(...health.noisy!))} (target < 200 ms)`],
       ['noisy answers', [...noisyCounts].sort().map(([what, n]) => `${what}: ${n}`).join('; ')],

@@ -30,14 +30,24 @@ const CLI = path.resolve(HERE, '../../backend/bin/metrics-hub.js');
 const CATALOG_TEMPLATE = path.join(HERE, 'catalog.yaml');
 
 const { values: args } = parseArgs({
-  options: { mode: { type: 'string', default: 'short' }, seed: { type: 'string' }, seconds: { type: 'string' }, products: { type: 'string' }, days: { type: 'string' }, 'rate-limit': { type: 'string' } },
+  options: { mode: { type: 'string', default: 'short' }, seed: { type: 'string' }, seconds: { type: 'string' }, products: { type: 'string' }, days: { type: 'string' }, 'rate-limit': { type: 'string' }, flood: { type: 'string', default: 'process' }, only: { type: 'string' } },
 });
 if (args.mode === 'noisy') {
   const { runNoisy } = await import('./noisy.js');
-  process.exit(await runNoisy({ seconds: Number(args.seconds ?? 30), products: Number(args.products ?? 2000), days: Number(args.days ?? 20), rateLimitPerMinute: args['rate-limit'] === undefined ? undefined : Number(args['rate-limit']) }));
+  if (args.flood !== 'process' && args.flood !== 'inline') {
+    console.error('--flood must be process (the noisy clients in their own process) or inline (in the quiet clients\' process)');
+    process.exit(2);
+  }
+  process.exit(
+    await runNoisy({ seconds: Number(args.seconds ?? 30), products: Number(args.products ?? 2000), days: Number(args.days ?? 20), rateLimitPerMinute: args['rate-limit'] === undefined ? undefined : Number(args['rate-limit']), flood: args.flood }),
+  );
+}
+if (args.mode === 'noisy-cost') {
+  const { runNoisyCost } = await import('./noisy-cost.js');
+  process.exit(await runNoisyCost(args.only?.split(',').map((name) => name.trim())));
 }
 if (args.mode !== 'short' && args.mode !== 'long') {
-  console.error('usage: run.ts --mode short|long|noisy [--seed N] [--seconds S --products N --days D --rate-limit PER_MINUTE]');
+  console.error('usage: run.ts --mode short|long|noisy|noisy-cost [--seed N] [--seconds S --products N --days D --rate-limit PER_MINUTE --flood process|inline] [--only KIND,...]');
   process.exit(2);
 }
 const LONG = args.mode === 'long';

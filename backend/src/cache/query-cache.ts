@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WalPosition } from '../db/wal.js';
 import type { Logger } from '../logger.js';
+import { OneTripLookup, type OneTripAnswer } from './one-trip.js';
 import type { Redis } from './redis.js';
 import type { CacheVersions } from './versions.js';
 
@@ -60,6 +61,8 @@ export class QueryCache {
   private readonly newestLocal = new Map<string, number>();
   /** When this process last wrote the newest-answer time to Redis per organization and scope. */
   private readonly newestWritten = new Map<string, number>();
+  /** Versions and answer in one Redis round trip (undefined without Redis). */
+  private readonly oneTrip: OneTripLookup | undefined;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -68,6 +71,7 @@ export class QueryCache {
     private readonly logger: Logger,
     maxMemoryBytes = 64 * 1024 * 1024,
   ) {
+    this.oneTrip = redis && new OneTripLookup(redis, versions);
     this.memory = new LRUCache<string, string>({ maxSize: maxMemoryBytes, sizeCalculation: (value, key) => value.length + key.length });
     this.lookups =
       (registry.getSingleMetric('metricshub_cache_lookups_total') as Counter<'store' | 'result'> | undefined) ??
@@ -95,6 +99,13 @@ export class QueryCache {
    * replayed that far must not answer, or its lag would be cached as the truth.
    */
   async getOrCompute<T>(organizationId: string, scope: string, question: unknown, ttlSeconds: number, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<Cached<T>> {
+    const oneTrip = await this.readInOneTrip(organizationId, scope, questionHash(question));
+    if (oneTrip) {
+      this.lookups.inc({ store: 'redis', result: oneTrip.hit === undefined ? 'miss' : 'hit' });
+      if (oneTrip.hit !== undefined) return { value: JSON.parse(oneTrip.hit) as T, cached: true };
+      return this.computeOnce(oneTrip.key, ttlSeconds, async () => compute(oneTrip.floor ?? (await this.versions.readFloor(organizationId))), newestKey(organizationId, scope));
+    }
+    // Step by step: without Redis, while it is not ready, or when the one-trip read failed.
     const { version, floor } = await this.versions.currentWithFloor(organizationId, scope);
     const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
     const existing = this.flights.get(key);
@@ -108,20 +119,57 @@ export class QueryCache {
    * A stored text answer (e.g. an answer's serialized frames), or where to
    * store one: the key under the organization's current version. Unlike
    * `getOrCompute` the text is neither parsed nor shared between concurrent
-   * callers (the caller does that): a hit is two reads, version and text.
+   * callers (the caller does that): a hit is one Redis round trip (the
+   * one-trip script), or two reads step by step.
    */
   async lookupText(organizationId: string, scope: string, question: unknown): Promise<StoredText> {
+    const newest = newestKey(organizationId, scope);
+    const oneTrip = await this.readInOneTrip(organizationId, scope, questionHash(question));
+    if (oneTrip) {
+      this.lookups.inc({ store: 'redis', result: oneTrip.hit === undefined ? 'miss' : 'hit' });
+      return { key: oneTrip.key, text: oneTrip.hit, newest };
+    }
     const { version } = await this.versions.currentWithFloor(organizationId, scope);
     const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
     const store = this.store();
     const text = await this.read(store, key);
     this.lookups.inc({ store, result: text === undefined ? 'miss' : 'hit' });
-    return { key, text, newest: newestKey(organizationId, scope) };
+    return { key, text, newest };
   }
 
   /** Stores a text answer under the key `lookupText` gave (not awaited by callers: see lookupOrCompute). */
   storeText(stored: StoredText, text: string, ttlSeconds: number): Promise<void> {
     return this.write(this.store(), stored.key, text, ttlSeconds, stored.newest);
+  }
+
+  private async readInOneTrip(organizationId: string, scope: string, hash: string): Promise<OneTripAnswer | undefined> {
+    if (!this.oneTrip) return undefined;
+    try {
+      return await this.oneTrip.read(organizationId, scope, hash);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'one-trip cache lookup failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Computes a missed answer once for all concurrent callers and stores it in
+   * Redis. The flight stays joinable until Redis has stored the answer and
+   * every reply that came before the write's has been handled (a turn later:
+   * auto-pipelined replies reach their callers on later ticks): a lookup sent
+   * before the write, and so answered "miss", joins it instead of computing
+   * again.
+   */
+  private computeOnce<T>(key: string, ttlSeconds: number, compute: () => Promise<T>, newest: string): Promise<Cached<T>> {
+    const existing = this.flights.get(key);
+    if (existing) return existing as Promise<Cached<T>>;
+    const flight = compute().then((value) => {
+      void this.write('redis', key, JSON.stringify(value), ttlSeconds, newest).finally(() => setImmediate(() => this.flights.delete(key)));
+      return { value, cached: false };
+    });
+    flight.catch(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
   }
 
   /** Drops one source's cached answers for one organization (every process, through the versions). */

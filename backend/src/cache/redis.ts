@@ -34,7 +34,7 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): R
 }
 
 /**
- * One shared Redis connection. Commands fail fast while Redis is down (no
+ * One shared Redis connection, auto-pipelined. Commands fail fast while Redis is down (no
  * offline queue) so callers can fall back to in-process state instead of
  * hanging; ioredis keeps reconnecting in the background (through the
  * sentinels, when Redis runs under Sentinel).
@@ -47,6 +47,9 @@ export function createRedis(target: RedisTarget, logger: Logger): Redis {
     connectTimeout: 2_000,
     commandTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    // Commands issued in one turn of the event loop (a request's cache lookups, concurrent requests' rate limits)
+    // leave in one write: every write wakes Redis, and on a busy machine each wake-up is a wait (issue 23).
+    enableAutoPipelining: true,
   });
   let lastState = '';
   const report = (state: string, extra?: object) => {

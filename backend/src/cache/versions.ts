@@ -76,6 +76,17 @@ export class CacheVersions {
     return this.masterEpoch;
   }
 
+  /**
+   * The Redis master's epoch when this organization's versions can be read
+   * straight from Redis in one step (`OneTripLookup`): Redis ready, its master
+   * known and no write of the organization waiting to be replayed there.
+   * Undefined otherwise: read step by step through `currentFor`.
+   */
+  async redisEpochFor(organizationId: string): Promise<string | undefined> {
+    if (!this.redis || this.redis.status !== 'ready' || this.missed.has(organizationId)) return undefined;
+    return this.epoch().catch(() => undefined);
+  }
+
   static key(organizationId: string): string {
     return `metrics:${organizationId}:version`;
   }

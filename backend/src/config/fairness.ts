@@ -21,11 +21,22 @@ export const fairnessEnv = {
   ADMISSION_PER_ORG: count().default(4),
   /** Heavy requests running at once in one process, all organizations together. */
   ADMISSION_PER_PROCESS: count().default(16),
+  /**
+   * Heavy requests one organization may start per second in one process while another organization is
+   * served too (bursts of twice as many at once); the rest wait like the above. 0: no limit. Alone, an
+   * organization is never held.
+   */
+  ADMISSION_RATE_PER_ORG: count(0).default(50),
   /** How long a heavy request may wait for a slot before it is answered 429 with Retry-After. */
   ADMISSION_QUEUE_MS: count(0).default(2_000),
   /** Live streams open at once per API key, and per process. */
   LIVE_MAX_STREAMS_PER_KEY: count().default(4),
   LIVE_MAX_STREAMS_PER_PROCESS: count().default(200),
+  /**
+   * How long a stream over those limits waits for a slot before 429: refused at once, a client that
+   * reconnects in a loop costs a request every few milliseconds; waiting, one every few seconds.
+   */
+  LIVE_QUEUE_MS: count(0).default(2_000),
   /** An open live stream costs one rate-limit request per this many seconds of its life. */
   LIVE_RATE_COST_SECONDS: count().default(10),
   /** Per-event ingest limits; an event over one is rejected alone, by index. */

@@ -14,8 +14,24 @@ import { HttpError } from './errors.js';
 export interface AdmissionLimits {
   perOwner: number;
   total: number;
-  /** 0: no queue, refuse at once when full (live streams). */
+  /** 0: no queue, refuse at once when full. */
   queueMs: number;
+  /**
+   * Requests one owner may start per second while another owner is active
+   * too (bursts of twice as many pass at once); undefined or 0: no limit.
+   * The slots above bound work in flight, not its rate: an owner whose
+   * requests each end in a few milliseconds would otherwise take most of the
+   * process, one small request after another. Alone, an owner is never held.
+   */
+  perOwnerPerSecond?: number;
+}
+
+/** An owner counts as active for this long after it last started a request. */
+const ACTIVE_MS = 1_000;
+
+interface Bucket {
+  tokens: number;
+  at: number;
 }
 
 export class AdmissionRefused extends HttpError {
@@ -36,6 +52,10 @@ export class Admission {
   private running = 0;
   private readonly byOwner = new Map<string, number>();
   private readonly queue: Waiter[] = [];
+  /** Per owner: its rate tokens and when it last started a request. */
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly lastStart = new Map<string, number>();
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     readonly name: string,
@@ -47,11 +67,51 @@ export class Admission {
     return owner === undefined ? this.running : (this.byOwner.get(owner) ?? 0);
   }
 
-  private fits(owner: string): boolean {
-    return this.running < this.limits.total && (this.byOwner.get(owner) ?? 0) < this.limits.perOwner;
+  /** Requests waiting for a slot, of one owner or of all (tests and metrics). */
+  waiting(owner?: string): number {
+    return owner === undefined ? this.queue.length : this.queue.filter((waiter) => waiter.owner === owner).length;
+  }
+
+  private fits(owner: string, now = performance.now()): boolean {
+    return this.running < this.limits.total && (this.byOwner.get(owner) ?? 0) < this.limits.perOwner && this.rateAllows(owner, now);
+  }
+
+  private get rate(): number {
+    return this.limits.perOwnerPerSecond ?? 0;
+  }
+
+  private refill(owner: string, now: number): Bucket {
+    const burst = 2 * this.rate;
+    const bucket = this.buckets.get(owner) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
+    bucket.at = now;
+    this.buckets.set(owner, bucket);
+    return bucket;
+  }
+
+  /** Another owner has work in flight or started some within ACTIVE_MS. */
+  private contended(owner: string, now: number): boolean {
+    for (const [other, at] of this.lastStart) {
+      if (other === owner) continue;
+      if (now - at <= ACTIVE_MS || this.byOwner.has(other)) return true;
+      this.lastStart.delete(other);
+      this.buckets.delete(other);
+    }
+    return false;
+  }
+
+  private rateAllows(owner: string, now: number): boolean {
+    if (this.rate <= 0 || !this.contended(owner, now)) return true;
+    return this.refill(owner, now).tokens >= 1;
   }
 
   private take(owner: string): Release {
+    if (this.rate > 0) {
+      const now = performance.now();
+      const bucket = this.refill(owner, now);
+      bucket.tokens = Math.max(0, bucket.tokens - 1);
+      this.lastStart.set(owner, now);
+    }
     this.running += 1;
     this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
     let released = false;
@@ -66,19 +126,34 @@ export class Admission {
     };
   }
 
+  /** Admits every waiter that fits now, longest-waiting first; checks again when the next rate token is due. */
   private admitNext(): void {
-    const index = this.queue.findIndex((waiter) => this.fits(waiter.owner));
-    if (index >= 0) this.queue.splice(index, 1)[0]!.admit();
+    for (;;) {
+      const now = performance.now();
+      const index = this.queue.findIndex((waiter) => this.fits(waiter.owner, now));
+      if (index < 0) break;
+      this.queue.splice(index, 1)[0]!.admit();
+    }
+    if (this.rate > 0 && this.queue.length > 0 && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.admitNext();
+      }, Math.ceil(1000 / this.rate));
+      this.retry.unref();
+    }
   }
 
   /** A slot now, or after a short wait; AdmissionRefused (429) when none frees up in time. */
   acquire(owner: string): Promise<Release> {
     if (this.fits(owner) && !this.queue.some((waiter) => waiter.owner === owner)) return Promise.resolve(this.take(owner));
+    const who = this.name === 'live streams' ? 'API key' : 'organization';
     const refusal = () =>
       new AdmissionRefused(
         this.running >= this.limits.total
           ? `this server is busy (${this.limits.total} ${this.name} at once); retry shortly`
-          : `too many ${this.name} at once for this ${this.name === 'live streams' ? 'API key' : 'organization'} (limit ${this.limits.perOwner}); retry when earlier ones have finished`,
+          : (this.byOwner.get(owner) ?? 0) >= this.limits.perOwner
+            ? `too many ${this.name} at once for this ${who} (limit ${this.limits.perOwner}); retry when earlier ones have finished`
+            : `too many ${this.name} per second for this ${who} while others are served too (limit ${this.rate} a second); retry shortly`,
         1,
       );
     if (this.limits.queueMs === 0) return Promise.reject(refusal());
@@ -95,6 +170,8 @@ export class Admission {
         reject(refusal());
       }, this.limits.queueMs);
       this.queue.push(waiter);
+      // Held by the rate alone, no release would wake it: admitNext keeps a timer while anyone waits.
+      this.admitNext();
     });
   }
 }

@@ -54,8 +54,7 @@ export function caseVariantOfBuiltIn(type: string): string | undefined {
 export function eventLimitProblem(input: unknown, limits: PerEventLimits): string | undefined {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
   const event = input as Record<string, unknown>;
-  const bytes = Buffer.byteLength(JSON.stringify(event));
-  if (bytes > limits.maxEventBytes) return `event: ${bytes} bytes as JSON; the limit is ${limits.maxEventBytes} bytes per event (INGEST_MAX_EVENT_BYTES)`;
+  // The cheap checks first: a multi-megabyte string is refused by its length, without serializing the event to measure it.
   if (typeof event.type === 'string') {
     const builtIn = caseVariantOfBuiltIn(event.type);
     if (builtIn) return `type: '${event.type}' differs from the built-in type '${builtIn}' only by case; did you mean '${builtIn}'? (types are case-sensitive)`;
@@ -65,5 +64,9 @@ export function eventLimitProblem(input: unknown, limits: PerEventLimits): strin
     const count = Object.keys(attributes).length;
     if (count > limits.maxAttributes) return `attributes: ${count} attributes; the limit is ${limits.maxAttributes} per event (INGEST_MAX_ATTRIBUTES)`;
   }
-  return checkTree(attributes, 'attributes', limits);
+  const problem = checkTree(attributes, 'attributes', limits);
+  if (problem) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(event));
+  if (bytes > limits.maxEventBytes) return `event: ${bytes} bytes as JSON; the limit is ${limits.maxEventBytes} bytes per event (INGEST_MAX_EVENT_BYTES)`;
+  return undefined;
 }

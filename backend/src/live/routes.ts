@@ -24,7 +24,8 @@ const paramsSchema = z.object({
  * metric sets `liveWindowSeconds`; levels: now). Feeds Grafana Live
  * through the plugin's Go stream handler.
  *
- * Streams are capped per API key and per process (429 beyond), the counters
+ * Streams are capped per API key and per process (beyond: a wait of up to
+ * LIVE_QUEUE_MS for a slot, then 429), the counters
  * are read once per organization and interval (LiveHub), and an open stream
  * costs its key one rate-limit request per LIVE_RATE_COST_SECONDS.
  */
@@ -32,7 +33,7 @@ export function liveRouter(context: AppContext, catalog: () => Catalog): Router 
   const { config } = context;
   const router = Router();
   const hub = new LiveHub(context.pool, context.logger);
-  const streams = new Admission('live streams', { perOwner: config.LIVE_MAX_STREAMS_PER_KEY, total: config.LIVE_MAX_STREAMS_PER_PROCESS, queueMs: 0 });
+  const streams = new Admission('live streams', { perOwner: config.LIVE_MAX_STREAMS_PER_KEY, total: config.LIVE_MAX_STREAMS_PER_PROCESS, queueMs: config.LIVE_QUEUE_MS });
   context.onClose.push(async () => hub.close());
 
   router.get('/live', async (req, res, next) => {
@@ -55,6 +56,11 @@ export function liveRouter(context: AppContext, catalog: () => Catalog): Router 
       release = await streams.acquire(keyId);
     } catch (error) {
       next(error);
+      return;
+    }
+    // The client may have given up while the stream waited for its slot.
+    if (req.socket.destroyed) {
+      release();
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

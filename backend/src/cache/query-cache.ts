@@ -35,6 +35,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** An answer's key under a version; OneTripLookup builds the same key inside its script. */
+function answerKey(organizationId: string, scope: string, version: string, question: unknown): string {
+  return `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
+}
+
 function newestKey(organizationId: string, scope: string): string {
   return `metrics:${organizationId}:${scope}:newest`;
 }
@@ -107,7 +112,7 @@ export class QueryCache {
     }
     // Step by step: without Redis, while it is not ready, or when the one-trip read failed.
     const { version, floor } = await this.versions.currentWithFloor(organizationId, scope);
-    const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
+    const key = answerKey(organizationId, scope, version, question);
     const existing = this.flights.get(key);
     if (existing) return existing as Promise<Cached<T>>;
     const flight = this.lookupOrCompute(key, ttlSeconds, () => compute(floor), newestKey(organizationId, scope)).finally(() => this.flights.delete(key));
@@ -130,7 +135,7 @@ export class QueryCache {
       return { key: oneTrip.key, text: oneTrip.hit, newest };
     }
     const { version } = await this.versions.currentWithFloor(organizationId, scope);
-    const key = `metrics:${organizationId}:${scope}:v${version}:${questionHash(question)}`;
+    const key = answerKey(organizationId, scope, version, question);
     const store = this.store();
     const text = await this.read(store, key);
     this.lookups.inc({ store, result: text === undefined ? 'miss' : 'hit' });

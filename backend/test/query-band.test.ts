@@ -3,24 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { wilsonInterval } from '../src/anomalies/detectors/index.js';
 import { EVALUATE_JOB } from '../src/anomalies/module.js';
 import { clearOfBoundary } from './support/clock.js';
+import { column, type QueryResult as Result } from './support/frames.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { workflowRuns } from './support/workflows.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-interface Frame {
-  schema: { fields: Array<{ name: string }> };
-  data: { values: unknown[][] };
-}
-interface Result {
-  status: number;
-  error?: string;
-  frames: Frame[];
-}
-
-/** Column `name` of a frame, by field name. */
-const column = (frame: Frame, name: string) => frame.data.values[frame.schema.fields.findIndex((field) => field.name === name)] as Array<number | null>;
 
 describe('the band query option: what a rule judges, next to the series', () => {
   let server: TestServer;

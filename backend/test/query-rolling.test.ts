@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { wilsonInterval } from '../src/anomalies/detectors/index.js';
+import { column, type QueryResult as Result } from './support/frames.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { workflowRuns } from './support/workflows.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-interface Frame {
-  schema: { fields: Array<{ name: string; labels?: Record<string, string> }> };
-  data: { values: unknown[][] };
-}
-interface Result {
-  status: number;
-  error?: string;
-  frames: Frame[];
-}
-
-const column = (frame: Frame, name: string) => frame.data.values[frame.schema.fields.findIndex((field) => field.name === name)] as Array<number | null>;
 
 /**
  * The `rolling` option answers exactly [from, to) from raw events. Evaluated at `at`, 20 minutes

@@ -4,15 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
-
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"go.yaml.in/yaml/v3"
 )
 
 // This file evaluates a provisioned alert rule as Grafana's alerting does: each Metrics Hub
@@ -24,45 +20,6 @@ import (
 //     non-zero as true; operands join by labels, a label-less number applies to every series;
 //   - threshold: 1 where the evaluator holds, 0 otherwise (NaN never holds).
 // The rule's condition is firing for every series whose value is 1.
-
-// ruleStep is one entry of a rule's `data`.
-type ruleStep struct {
-	RefID             string `yaml:"refId"`
-	DatasourceUID     string `yaml:"datasourceUid"`
-	RelativeTimeRange struct {
-		From int64 `yaml:"from"`
-		To   int64 `yaml:"to"`
-	} `yaml:"relativeTimeRange"`
-	Model map[string]any `yaml:"model"`
-}
-
-type provisionedRule struct {
-	UID       string     `yaml:"uid"`
-	Title     string     `yaml:"title"`
-	Condition string     `yaml:"condition"`
-	Data      []ruleStep `yaml:"data"`
-}
-
-func loadProvisionedRules(t *testing.T) []provisionedRule {
-	t.Helper()
-	raw, err := os.ReadFile(provisionedRules)
-	if err != nil {
-		t.Fatalf("%s: %v", provisionedRules, err)
-	}
-	var file struct {
-		Groups []struct {
-			Rules []provisionedRule `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", provisionedRules, err)
-	}
-	var out []provisionedRule
-	for _, g := range file.Groups {
-		out = append(out, g.Rules...)
-	}
-	return out
-}
 
 // numbers are one value per series, keyed by the series' labels ("" without labels).
 type numbers map[string]float64
@@ -133,20 +90,11 @@ func evaluateRule(t *testing.T, ds *Datasource, rule provisionedRule, at time.Ti
 
 func runDataStep(t *testing.T, ds *Datasource, step ruleStep, at time.Time) (seriesValues, error) {
 	t.Helper()
-	model, err := json.Marshal(step.Model)
+	query, err := step.queryAt(at)
 	if err != nil {
 		return nil, err
 	}
-	resp := queryData(t, ds, backend.DataQuery{
-		RefID: step.RefID,
-		JSON:  model,
-		TimeRange: backend.TimeRange{
-			From: at.Add(-time.Duration(step.RelativeTimeRange.From) * time.Second),
-			To:   at.Add(-time.Duration(step.RelativeTimeRange.To) * time.Second),
-		},
-		Interval:      alertDefaultInterval,
-		MaxDataPoints: alertDefaultMaxDataPoints,
-	})
+	resp := queryData(t, ds, query)
 	dr := resp.Responses[step.RefID]
 	if dr.Error != nil {
 		return nil, dr.Error
@@ -396,18 +344,8 @@ type scenarioFile struct {
 // stopped hours ago, and incidents that began in the partial current hour. Each rule's condition
 // must hold exactly in the scenarios that hold its incident.
 func TestProvisionedRulesFireOnlyOnTheirIncident(t *testing.T) {
-	baseURL, path := os.Getenv("METRICSHUB_E2E_URL"), os.Getenv("METRICSHUB_SCENARIO_FILE")
-	if baseURL == "" || path == "" {
-		t.Skip("run by backend/test/alert-rules-e2e.test.ts (sets METRICSHUB_E2E_URL and METRICSHUB_SCENARIO_FILE)")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var scenarios scenarioFile
-	if err := json.Unmarshal(raw, &scenarios); err != nil {
-		t.Fatal(err)
-	}
+	baseURL := backendScenario(t, "METRICSHUB_SCENARIO_FILE", "backend/test/alert-rules-e2e.test.ts", &scenarios)
 	at := time.UnixMilli(scenarios.At)
 	rules := loadProvisionedRules(t)
 	fired := map[string]int{}

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"math"
 	"os"
 	"testing"
@@ -126,18 +125,8 @@ func seriesKey(f *data.Frame) string {
 // NoData; threshold, and for a series that is firing the recovery threshold instead), and
 // requires the condition to hold exactly in the ticks where the backend's own rule was in breach.
 func TestProvisionedBandRulesFireInTheHoursTheirBackendRulesDo(t *testing.T) {
-	baseURL, path := os.Getenv("METRICSHUB_E2E_URL"), os.Getenv("METRICSHUB_REPLAY_FILE")
-	if baseURL == "" || path == "" {
-		t.Skip("run by backend/test/alert-replay.test.ts (sets METRICSHUB_E2E_URL and METRICSHUB_REPLAY_FILE)")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var replay replayFile
-	if err := json.Unmarshal(raw, &replay); err != nil {
-		t.Fatal(err)
-	}
+	baseURL := backendScenario(t, "METRICSHUB_REPLAY_FILE", "backend/test/alert-replay.test.ts", &replay)
 	rules := bandRules(t)
 	if len(rules) == 0 {
 		t.Fatal("no provisioned rule reads a band")

@@ -30,57 +30,98 @@ type alertQuery struct {
 
 func provisionedAlertQueries(t *testing.T, now time.Time) []alertQuery {
 	t.Helper()
-	raw, err := os.ReadFile(provisionedRules)
-	if err != nil {
-		t.Skipf("no provisioned alert rules at %s: %v", provisionedRules, err)
-	}
-	var file struct {
-		Groups []struct {
-			Rules []struct {
-				UID  string `yaml:"uid"`
-				Data []struct {
-					RefID             string `yaml:"refId"`
-					DatasourceUID     string `yaml:"datasourceUid"`
-					RelativeTimeRange struct {
-						From int64 `yaml:"from"`
-						To   int64 `yaml:"to"`
-					} `yaml:"relativeTimeRange"`
-					Model map[string]any `yaml:"model"`
-				} `yaml:"data"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", provisionedRules, err)
-	}
 	var out []alertQuery
-	for _, g := range file.Groups {
-		for _, r := range g.Rules {
-			for _, d := range r.Data {
-				if d.DatasourceUID != "metricshub" {
-					continue
-				}
-				model, err := json.Marshal(d.Model)
-				if err != nil {
-					t.Fatalf("rule %s query %s: %v", r.UID, d.RefID, err)
-				}
-				out = append(out, alertQuery{rule: r.UID, query: backend.DataQuery{
-					RefID: d.RefID,
-					JSON:  model,
-					TimeRange: backend.TimeRange{
-						From: now.Add(-time.Duration(d.RelativeTimeRange.From) * time.Second),
-						To:   now.Add(-time.Duration(d.RelativeTimeRange.To) * time.Second),
-					},
-					Interval:      alertDefaultInterval,
-					MaxDataPoints: alertDefaultMaxDataPoints,
-				}})
+	for _, r := range loadProvisionedRules(t) {
+		for _, step := range r.Data {
+			if step.DatasourceUID != "metricshub" {
+				continue
 			}
+			query, err := step.queryAt(now)
+			if err != nil {
+				t.Fatalf("rule %s query %s: %v", r.UID, step.RefID, err)
+			}
+			out = append(out, alertQuery{rule: r.UID, query: query})
 		}
 	}
 	if len(out) == 0 {
 		t.Fatalf("%s has no rule querying the metricshub data source", provisionedRules)
 	}
 	return out
+}
+
+// ruleStep is one entry of a rule's `data`.
+type ruleStep struct {
+	RefID             string `yaml:"refId"`
+	DatasourceUID     string `yaml:"datasourceUid"`
+	RelativeTimeRange struct {
+		From int64 `yaml:"from"`
+		To   int64 `yaml:"to"`
+	} `yaml:"relativeTimeRange"`
+	Model map[string]any `yaml:"model"`
+}
+
+// queryAt is the DataQuery Grafana's alerting sends for this step when the rule is evaluated at `at`.
+func (s ruleStep) queryAt(at time.Time) (backend.DataQuery, error) {
+	model, err := json.Marshal(s.Model)
+	if err != nil {
+		return backend.DataQuery{}, err
+	}
+	return backend.DataQuery{
+		RefID: s.RefID,
+		JSON:  model,
+		TimeRange: backend.TimeRange{
+			From: at.Add(-time.Duration(s.RelativeTimeRange.From) * time.Second),
+			To:   at.Add(-time.Duration(s.RelativeTimeRange.To) * time.Second),
+		},
+		Interval:      alertDefaultInterval,
+		MaxDataPoints: alertDefaultMaxDataPoints,
+	}, nil
+}
+
+type provisionedRule struct {
+	UID       string     `yaml:"uid"`
+	Title     string     `yaml:"title"`
+	Condition string     `yaml:"condition"`
+	Data      []ruleStep `yaml:"data"`
+}
+
+func loadProvisionedRules(t *testing.T) []provisionedRule {
+	t.Helper()
+	raw, err := os.ReadFile(provisionedRules)
+	if err != nil {
+		t.Fatalf("%s: %v", provisionedRules, err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []provisionedRule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatalf("%s: %v", provisionedRules, err)
+	}
+	var out []provisionedRule
+	for _, g := range file.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+// backendScenario is the backend URL and the scenario file a backend test hands a Go test in
+// the environment (`fileVar`), decoded into `into`; the test is skipped when run on its own.
+func backendScenario(t *testing.T, fileVar, runBy string, into any) string {
+	t.Helper()
+	baseURL, path := os.Getenv("METRICSHUB_E2E_URL"), os.Getenv(fileVar)
+	if baseURL == "" || path == "" {
+		t.Skipf("run by %s (sets METRICSHUB_E2E_URL and %s)", runBy, fileVar)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		t.Fatal(err)
+	}
+	return baseURL
 }
 
 func TestProvisionedAlertRuleQueriesAreValidQueryModels(t *testing.T) {

@@ -31,6 +31,17 @@ export interface RollupDelta {
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
 
+/**
+ * The increment for one per-dimension totals row: (type, bucket, dimension,
+ * value), summed over every other dimension of the events (migration 0160).
+ */
+export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'distinct'> {
+  dimension: string;
+  value: string;
+}
+
+type Counted = Pick<RollupDelta, 'count' | 'valueCount' | 'sum' | 'min' | 'max' | 'sketch'>;
+
 function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): RollupDelta {
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
   let row = rows.get(key);
@@ -38,6 +49,21 @@ function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dim
     row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
     rows.set(key, row);
   }
+  return count(row, value, bin);
+}
+
+function addToDimension(rows: Map<string, DimensionDelta>, type: string, bucketMs: number, dimension: string, dimensionValue: string, value: number | null, bin: string | undefined): void {
+  const key = `${type}\u0000${bucketMs}\u0000${dimension}\u0000${dimensionValue}`;
+  let row = rows.get(key);
+  if (!row) {
+    row = { type, bucketMs, dimension, value: dimensionValue, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
+    rows.set(key, row);
+  }
+  count(row, value, bin);
+}
+
+/** Counts one event into a row: its count, and when it has a value, the value's aggregates and sketch bin. */
+function count<Row extends Counted>(row: Row, value: number | null, bin: string | undefined): Row {
   row.count += 1;
   if (value !== null && bin !== undefined) {
     row.valueCount += 1;
@@ -72,6 +98,8 @@ export interface RollupDeltas {
   totals: RollupDelta[];
   distinctByDims: DistinctDelta[];
   distinctTotals: DistinctDelta[];
+  /** Per (type, bucket, dimension, value), in key order; events without dims add none. */
+  byDimension: DimensionDelta[];
 }
 
 /** The distinct deltas of the rows that carry distinct values, in lock order (type, attribute, bucket, dims). */
@@ -88,11 +116,14 @@ function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
  * and daily in one pass, so the database applies one upsert per row instead
  * of one per event. Rows come out sorted by key: concurrent batches then lock
  * shared rows in the same order and cannot deadlock. Totals rows (dims
- * '{}' here, no dims column in their table) sum every dimension set.
+ * '{}' here, no dims column in their table) sum every dimension set;
+ * per-dimension rows sum, for each dimension and value of an event, every
+ * dimension set holding it.
  */
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
   const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
+  const dimensions: Record<Granularity, Map<string, DimensionDelta>> = { hour: new Map(), day: new Map() };
   for (const { type, occurredAtMs, value, dims, distinct } of contributions) {
     const dimsJson = JSON.stringify(dims);
     const bin = value === null ? undefined : binKey(value);
@@ -107,12 +138,14 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
         addEntries(row, entries);
         addEntries(total, entries);
       }
+      for (const dimension in dims) addToDimension(dimensions[granularity], type, bucketMs, dimension, dims[dimension]!, value, bin);
     }
   }
   const of = (granularity: Granularity): RollupDeltas => {
     const byDims = [...rows[granularity].values()].sort(compareRows);
     const totalRows = [...totals[granularity].values()].sort(compareRows);
-    return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows) };
+    const byDimension = [...dimensions[granularity].values()].sort(compareDimensions);
+    return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows), byDimension };
   };
   return { hour: of('hour'), day: of('day') };
 }
@@ -121,6 +154,14 @@ function compareDistinct(a: DistinctDelta, b: DistinctDelta): number {
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   if (a.attribute !== b.attribute) return a.attribute < b.attribute ? -1 : 1;
   return compareRows(a, b);
+}
+
+/** The key order of the per-dimension totals: (type, dimension, bucket, value). */
+function compareDimensions(a: DimensionDelta, b: DimensionDelta): number {
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  if (a.dimension !== b.dimension) return a.dimension < b.dimension ? -1 : 1;
+  if (a.bucketMs !== b.bucketMs) return a.bucketMs - b.bucketMs;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
 }
 
 function compareRows(a: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>, b: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>): number {

@@ -151,25 +151,30 @@ describe('totals per dimension: ingestion appends, the fold merges', () => {
     const deltas = aggregate([
       { type: 'order.created', occurredAtMs: at, value: 10, dims: { channel: 'web', market: 'de' } },
       { type: 'order.created', occurredAtMs: at + 60_000, value: null, dims: { channel: 'web', market: 'fr' } },
+      { type: 'order.created', occurredAtMs: at + 120_000, value: 10, dims: { channel: 'web', market: 'uk' } },
       { type: 'order.created', occurredAtMs: at + 2 * HOUR, value: 4, dims: { channel: 'pos' } },
       { type: 'widget.used', occurredAtMs: at, value: 1, dims: {} },
     ]);
     const keys = (granularity: 'hour' | 'day') => deltas[granularity].byDimension.map((d) => `${d.type} ${d.dimension}=${d.value} ${new Date(d.bucketMs).toISOString()} ${d.count}/${d.valueCount}`);
     assert.deepEqual(keys('hour'), [
-      'order.created channel=web 2026-03-10T10:00:00.000Z 2/1',
+      'order.created channel=web 2026-03-10T10:00:00.000Z 3/2',
       'order.created channel=pos 2026-03-10T12:00:00.000Z 1/1',
       'order.created market=de 2026-03-10T10:00:00.000Z 1/1',
       'order.created market=fr 2026-03-10T10:00:00.000Z 1/0',
+      'order.created market=uk 2026-03-10T10:00:00.000Z 1/1',
     ]);
     assert.deepEqual(keys('day'), [
       'order.created channel=pos 2026-03-10T00:00:00.000Z 1/1',
-      'order.created channel=web 2026-03-10T00:00:00.000Z 2/1',
+      'order.created channel=web 2026-03-10T00:00:00.000Z 3/2',
       'order.created market=de 2026-03-10T00:00:00.000Z 1/1',
       'order.created market=fr 2026-03-10T00:00:00.000Z 1/0',
+      'order.created market=uk 2026-03-10T00:00:00.000Z 1/1',
     ]);
     const web = deltas.hour.byDimension[0]!;
-    assert.deepEqual([web.sum, web.min, web.max, Object.values(web.sketch ?? {})], [10, 10, 10, [1]]);
+    assert.deepEqual([web.sum, web.min, web.max, Object.values(web.sketch ?? {})], [20, 10, 10, [2]]);
     assert.equal(deltas.hour.byDimension.find((d) => d.value === 'fr')!.sketch, null);
+    // Summing the rows' bins per dimension leaves the rows' own sketches as they were.
+    for (const row of deltas.hour.byDims.filter((r) => r.valueCount > 0)) assert.deepEqual(Object.values(row.sketch!), [row.valueCount], row.dims);
   });
 
   test(`random batches, concurrent writers and folds: the folded totals equal rebuild_dimension_totals() (seed ${SEED})`, async () => {

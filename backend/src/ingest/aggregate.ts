@@ -1,6 +1,6 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { entryOf, sparseEntries } from '../rollups/distinct.js';
-import { binKey, type SketchBins } from '../rollups/sketch.js';
+import { binKey, mergeBins, type SketchBins } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
 export interface Contribution {
@@ -18,6 +18,8 @@ export interface RollupDelta {
   bucketMs: number;
   /** JSON of the dims, keys in a fixed order so equal sets give equal strings. */
   dims: string;
+  /** The same dims as an object ({} in totals rows), read to sum the per-dimension rows. */
+  dimensions: Record<string, string>;
   count: number;
   /** Events of the row that carried a value: the divisor of an average. */
   valueCount: number;
@@ -30,40 +32,62 @@ export interface RollupDelta {
 }
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
+const NO_DIMENSIONS: Record<string, string> = Object.freeze({});
 
 /**
  * The increment for one per-dimension totals row: (type, bucket, dimension,
  * value), summed over every other dimension of the events (migration 0160).
  */
-export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'distinct'> {
+export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'dimensions' | 'distinct'> {
   dimension: string;
   value: string;
 }
 
-type Counted = Pick<RollupDelta, 'count' | 'valueCount' | 'sum' | 'min' | 'max' | 'sketch'>;
-
-function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): RollupDelta {
+function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, dimensions: Record<string, string>, value: number | null, bin: string | undefined): RollupDelta {
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
   let row = rows.get(key);
   if (!row) {
-    row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
+    row = { type, bucketMs, dims, dimensions, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
     rows.set(key, row);
   }
   return count(row, value, bin);
 }
 
-function addToDimension(rows: Map<string, DimensionDelta>, type: string, bucketMs: number, dimension: string, dimensionValue: string, value: number | null, bin: string | undefined): void {
-  const key = `${type}\u0000${bucketMs}\u0000${dimension}\u0000${dimensionValue}`;
-  let row = rows.get(key);
-  if (!row) {
-    row = { type, bucketMs, dimension, value: dimensionValue, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
-    rows.set(key, row);
+/**
+ * Adds a dimensioned row into the per-dimension row of each of its (dimension,
+ * value) pairs. Summing the batch's rows rather than its events: a batch has
+ * fewer rows than events, and fewer still per day.
+ */
+function addToDimensions(rows: Map<string, DimensionDelta>, shared: Set<DimensionDelta>, from: RollupDelta): void {
+  const prefix = `${from.type}\u0000${from.bucketMs}\u0000`;
+  for (const dimension in from.dimensions) {
+    const value = from.dimensions[dimension]!;
+    const key = `${prefix}${dimension}\u0000${value}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = { type: from.type, bucketMs: from.bucketMs, dimension, value, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
+      rows.set(key, row);
+    }
+    row.count += from.count;
+    if (from.valueCount === 0) continue;
+    row.valueCount += from.valueCount;
+    row.sum += from.sum;
+    row.min = row.min === null ? from.min : Math.min(row.min, from.min!);
+    row.max = row.max === null ? from.max : Math.max(row.max, from.max!);
+    // The first row's bins are shared (the batch's rows are final here), copied only when a second row adds to them.
+    if (row.sketch === null) {
+      row.sketch = from.sketch;
+      shared.add(row);
+    } else if (shared.delete(row)) {
+      row.sketch = mergeBins({ ...row.sketch }, from.sketch);
+    } else {
+      mergeBins(row.sketch, from.sketch);
+    }
   }
-  count(row, value, bin);
 }
 
 /** Counts one event into a row: its count, and when it has a value, the value's aggregates and sketch bin. */
-function count<Row extends Counted>(row: Row, value: number | null, bin: string | undefined): Row {
+function count(row: RollupDelta, value: number | null, bin: string | undefined): RollupDelta {
   row.count += 1;
   if (value !== null && bin !== undefined) {
     row.valueCount += 1;
@@ -123,7 +147,6 @@ function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
   const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
-  const dimensions: Record<Granularity, Map<string, DimensionDelta>> = { hour: new Map(), day: new Map() };
   for (const { type, occurredAtMs, value, dims, distinct } of contributions) {
     const dimsJson = JSON.stringify(dims);
     const bin = value === null ? undefined : binKey(value);
@@ -132,19 +155,21 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
     for (const attribute in distinct) (entries ??= []).push([attribute, entryOf(distinct[attribute]!)]);
     for (const granularity of GRANULARITIES) {
       const bucketMs = bucketStart(occurredAtMs, granularity);
-      const row = add(rows[granularity], type, bucketMs, dimsJson, value, bin);
-      const total = add(totals[granularity], type, bucketMs, '{}', value, bin);
+      const row = add(rows[granularity], type, bucketMs, dimsJson, dims, value, bin);
+      const total = add(totals[granularity], type, bucketMs, '{}', NO_DIMENSIONS, value, bin);
       if (entries) {
         addEntries(row, entries);
         addEntries(total, entries);
       }
-      for (const dimension in dims) addToDimension(dimensions[granularity], type, bucketMs, dimension, dims[dimension]!, value, bin);
     }
   }
   const of = (granularity: Granularity): RollupDeltas => {
     const byDims = [...rows[granularity].values()].sort(compareRows);
     const totalRows = [...totals[granularity].values()].sort(compareRows);
-    const byDimension = [...dimensions[granularity].values()].sort(compareDimensions);
+    const dimensions = new Map<string, DimensionDelta>();
+    const shared = new Set<DimensionDelta>();
+    for (const row of byDims) addToDimensions(dimensions, shared, row);
+    const byDimension = [...dimensions.values()].sort(compareDimensions);
     return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows), byDimension };
   };
   return { hour: of('hour'), day: of('day') };

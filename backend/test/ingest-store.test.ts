@@ -363,7 +363,7 @@ describe('ingestion into raw events and rollups', () => {
     const events = [...mixedEvents('abort', 50), { id: 'boom', type: 'test.explode', occurredAt: '2026-03-10T10:00:00Z', value: 1 }];
     try {
       await assert.rejects(ingestEvents(pool, organization, events, options), /forced failure/);
-      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily', 'rollup_totals_hourly_pending', 'rollup_totals_daily_pending']) {
+      for (const table of ['ingest_keys', 'events', 'rollups_hourly', 'rollups_daily', 'rollup_totals_hourly_pending', 'rollup_totals_daily_pending', 'rollup_dimension_totals_hourly_pending', 'rollup_dimension_totals_daily_pending']) {
         assert.equal(await countRows(pool, table, organization), 0, `${table} after the failed batch`);
       }
     } finally {

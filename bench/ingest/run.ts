@@ -199,6 +199,30 @@ async function checkTotals(pool: Pool, organizationId: string, run: Run): Promis
   return `${run.name}: ${ok ? 'OK' : 'MISMATCH'} (raw ${rows[0]!.raw}, rollup count ${rows[0]!.counted}, expected ${expectedCounted})`;
 }
 
+/**
+ * The totals per dimension (migration 0160), folded plus pending, must count
+ * per (type, dimension) what the dimensioned daily rollups count for the rows
+ * holding that dimension.
+ */
+async function checkDimensionTotals(pool: Pool, organizationId: string, run: Run): Promise<string> {
+  const { rows } = await pool.query<{ pairs: number; mismatched: number }>(
+    `WITH per_dimension AS (
+       SELECT event_type, dimension, sum(count) AS n FROM (
+         SELECT event_type, dimension, count FROM rollup_dimension_totals_daily WHERE organization_id = $1
+         UNION ALL SELECT event_type, dimension, count FROM rollup_dimension_totals_daily_pending WHERE organization_id = $1
+       ) t GROUP BY 1, 2
+     ), from_rollups AS (
+       SELECT r.event_type, d AS dimension, sum(r.count) AS n
+       FROM rollups_daily r CROSS JOIN LATERAL jsonb_object_keys(r.dims) d WHERE r.organization_id = $1 GROUP BY 1, 2
+     )
+     SELECT count(*)::int AS pairs, count(*) FILTER (WHERE p.n IS DISTINCT FROM f.n)::int AS mismatched
+     FROM per_dimension p FULL JOIN from_rollups f USING (event_type, dimension)`,
+    [organizationId],
+  );
+  const { pairs, mismatched } = rows[0]!;
+  return `${run.name}: ${mismatched === 0 ? 'OK' : 'MISMATCH'} (${pairs} (type, dimension) pairs, ${mismatched} differ from the dimensioned rollups)`;
+}
+
 const silent = createLogger('silent');
 const database = await createTestDatabase('bench_ingest');
 try {
@@ -223,6 +247,7 @@ try {
     const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg, distinct), EVENTS, BATCH, 2, end, foldPool);
     const runs = [baseline, ...(withoutDistinct ? [withoutDistinct] : []), batched];
     const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
+    const dimensionChecks = [await checkDimensionTotals(pool, baselineOrg, baseline), await checkDimensionTotals(pool, batchedOrg, batched)];
     const sketchBytes = await pool.query<{ table: string; rows: number; bytes: number }>(
       `SELECT 'rollups_distinct_hourly' AS table, count(*)::int AS rows, coalesce(avg(pg_column_size(t.*)), 0)::int AS bytes FROM rollups_distinct_hourly t WHERE organization_id = $1
        UNION ALL SELECT 'rollups_distinct_daily', count(*)::int, coalesce(avg(pg_column_size(t.*)), 0)::int FROM rollups_distinct_daily t WHERE organization_id = $1
@@ -245,6 +270,7 @@ try {
         const http = await drive(`HTTP, batches of ${BATCH}`, overHttp(baseUrl, key), EVENTS, BATCH, 3, Date.now() - 60_000);
         runs.push(http);
         checks.push(await checkTotals(pool, httpOrg.id, http));
+        dimensionChecks.push(await checkDimensionTotals(pool, httpOrg.id, http));
       } finally {
         await server.close();
       }
@@ -269,6 +295,7 @@ try {
     for (const run of runs) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);
+    for (const line of dimensionChecks) console.log(`totals per dimension check, ${line}`);
     console.log('');
     console.log(`rollup rows of '${batched.name}': ${sketchBytes.rows.map((row) => `${row.table} ${row.rows} rows, ${row.bytes} bytes on average`).join('; ')}`);
     if (withoutDistinct) {

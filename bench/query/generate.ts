@@ -17,7 +17,7 @@ import type { Pool } from '../../backend/src/db/pool.js';
  * - distinct sketches of the message events' contactId, hourly and daily, with
  *   the entries ingestion computes (`hll_entry()`);
  * - the totals tables rebuilt from those rollups (`rebuild_rollup_totals()`,
- *   `rebuild_distinct_totals()`).
+ *   `rebuild_distinct_totals()`, and per dimension `rebuild_dimension_totals()`).
  */
 export interface Generated {
   organizations: Array<{ id: string; name: string; events: number }>;
@@ -185,12 +185,16 @@ export async function generate(pool: Pool, options: GenerateOptions): Promise<Ge
     const started = performance.now();
     await client.query('SELECT rebuild_rollup_totals()');
     await client.query('SELECT rebuild_distinct_totals()');
+    // Per dimension (migration 0160) from the same dimensioned rollups.
+    await client.query('SELECT rebuild_dimension_totals()');
     log(`  rollup totals from the rollups (${Math.round(performance.now() - started)} ms)`);
     await client.query('ANALYZE events');
     await client.query('ANALYZE rollups_hourly');
     await client.query('ANALYZE rollups_daily');
     await client.query('ANALYZE rollup_totals_hourly');
     await client.query('ANALYZE rollup_totals_daily');
+    await client.query('ANALYZE rollup_dimension_totals_hourly');
+    await client.query('ANALYZE rollup_dimension_totals_daily');
     for (const table of ['rollups_distinct_hourly', 'rollups_distinct_daily', 'rollup_totals_distinct_hourly', 'rollup_totals_distinct_daily']) await client.query(`ANALYZE ${table}`);
     const counts = await client.query<{ id: string; events: number }>('SELECT organization_id AS id, count(*)::int AS events FROM events GROUP BY 1');
     const byId = new Map(counts.rows.map((row) => [row.id, row.events]));

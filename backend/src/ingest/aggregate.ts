@@ -1,6 +1,6 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { entryOf, sparseEntries } from '../rollups/distinct.js';
-import { binKey, type SketchBins } from '../rollups/sketch.js';
+import { binKey, mergeBins, type SketchBins } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
 export interface Contribution {
@@ -18,6 +18,8 @@ export interface RollupDelta {
   bucketMs: number;
   /** JSON of the dims, keys in a fixed order so equal sets give equal strings. */
   dims: string;
+  /** The same dims as an object ({} in totals rows), read to sum the per-dimension rows. */
+  dimensions: Record<string, string>;
   count: number;
   /** Events of the row that carried a value: the divisor of an average. */
   valueCount: number;
@@ -30,14 +32,62 @@ export interface RollupDelta {
 }
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
+const NO_DIMENSIONS: Record<string, string> = Object.freeze({});
 
-function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, value: number | null, bin: string | undefined): RollupDelta {
+/**
+ * The increment for one per-dimension totals row: (type, bucket, dimension,
+ * value), summed over every other dimension of the events (migration 0160).
+ */
+export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'dimensions' | 'distinct'> {
+  dimension: string;
+  value: string;
+}
+
+function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, dimensions: Record<string, string>, value: number | null, bin: string | undefined): RollupDelta {
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
   let row = rows.get(key);
   if (!row) {
-    row = { type, bucketMs, dims, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
+    row = { type, bucketMs, dims, dimensions, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
     rows.set(key, row);
   }
+  return count(row, value, bin);
+}
+
+/**
+ * Adds a dimensioned row into the per-dimension row of each of its (dimension,
+ * value) pairs. Summing the batch's rows rather than its events: a batch has
+ * fewer rows than events, and fewer still per day.
+ */
+function addToDimensions(rows: Map<string, DimensionDelta>, shared: Set<DimensionDelta>, from: RollupDelta): void {
+  const prefix = `${from.type}\u0000${from.bucketMs}\u0000`;
+  for (const dimension in from.dimensions) {
+    const value = from.dimensions[dimension]!;
+    const key = `${prefix}${dimension}\u0000${value}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = { type: from.type, bucketMs: from.bucketMs, dimension, value, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
+      rows.set(key, row);
+    }
+    row.count += from.count;
+    if (from.valueCount === 0) continue;
+    row.valueCount += from.valueCount;
+    row.sum += from.sum;
+    row.min = row.min === null ? from.min : Math.min(row.min, from.min!);
+    row.max = row.max === null ? from.max : Math.max(row.max, from.max!);
+    // The first row's bins are shared (the batch's rows are final here), copied only when a second row adds to them.
+    if (row.sketch === null) {
+      row.sketch = from.sketch;
+      shared.add(row);
+    } else if (shared.delete(row)) {
+      row.sketch = mergeBins({ ...row.sketch }, from.sketch);
+    } else {
+      mergeBins(row.sketch, from.sketch);
+    }
+  }
+}
+
+/** Counts one event into a row: its count, and when it has a value, the value's aggregates and sketch bin. */
+function count(row: RollupDelta, value: number | null, bin: string | undefined): RollupDelta {
   row.count += 1;
   if (value !== null && bin !== undefined) {
     row.valueCount += 1;
@@ -72,6 +122,8 @@ export interface RollupDeltas {
   totals: RollupDelta[];
   distinctByDims: DistinctDelta[];
   distinctTotals: DistinctDelta[];
+  /** Per (type, bucket, dimension, value), in key order; events without dims add none. */
+  byDimension: DimensionDelta[];
 }
 
 /** The distinct deltas of the rows that carry distinct values, in lock order (type, attribute, bucket, dims). */
@@ -88,7 +140,9 @@ function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
  * and daily in one pass, so the database applies one upsert per row instead
  * of one per event. Rows come out sorted by key: concurrent batches then lock
  * shared rows in the same order and cannot deadlock. Totals rows (dims
- * '{}' here, no dims column in their table) sum every dimension set.
+ * '{}' here, no dims column in their table) sum every dimension set;
+ * per-dimension rows sum, for each dimension and value of an event, every
+ * dimension set holding it.
  */
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
@@ -101,8 +155,8 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
     for (const attribute in distinct) (entries ??= []).push([attribute, entryOf(distinct[attribute]!)]);
     for (const granularity of GRANULARITIES) {
       const bucketMs = bucketStart(occurredAtMs, granularity);
-      const row = add(rows[granularity], type, bucketMs, dimsJson, value, bin);
-      const total = add(totals[granularity], type, bucketMs, '{}', value, bin);
+      const row = add(rows[granularity], type, bucketMs, dimsJson, dims, value, bin);
+      const total = add(totals[granularity], type, bucketMs, '{}', NO_DIMENSIONS, value, bin);
       if (entries) {
         addEntries(row, entries);
         addEntries(total, entries);
@@ -112,7 +166,11 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
   const of = (granularity: Granularity): RollupDeltas => {
     const byDims = [...rows[granularity].values()].sort(compareRows);
     const totalRows = [...totals[granularity].values()].sort(compareRows);
-    return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows) };
+    const dimensions = new Map<string, DimensionDelta>();
+    const shared = new Set<DimensionDelta>();
+    for (const row of byDims) addToDimensions(dimensions, shared, row);
+    const byDimension = [...dimensions.values()].sort(compareDimensions);
+    return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows), byDimension };
   };
   return { hour: of('hour'), day: of('day') };
 }
@@ -121,6 +179,14 @@ function compareDistinct(a: DistinctDelta, b: DistinctDelta): number {
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   if (a.attribute !== b.attribute) return a.attribute < b.attribute ? -1 : 1;
   return compareRows(a, b);
+}
+
+/** The key order of the per-dimension totals: (type, dimension, bucket, value). */
+function compareDimensions(a: DimensionDelta, b: DimensionDelta): number {
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  if (a.dimension !== b.dimension) return a.dimension < b.dimension ? -1 : 1;
+  if (a.bucketMs !== b.bucketMs) return a.bucketMs - b.bucketMs;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
 }
 
 function compareRows(a: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>, b: Pick<RollupDelta, 'type' | 'bucketMs' | 'dims'>): number {

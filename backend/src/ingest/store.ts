@@ -9,10 +9,11 @@ import type { ValidEvent } from './schema.js';
 
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
- * takes whole columns as array parameters (unnest), so a batch costs at most
- * ten statements whatever its size (four of them only when it has values to
- * count distinct), plus a few for conversation, agent, bot and contact events
- * when it holds any (ingest/derived).
+ * takes whole columns as array parameters (unnest) or one JSON array, so a
+ * batch costs at most eight statements whatever its size (raw rows, message
+ * claims, rollups and totals per granularity, per-dimension totals, distinct
+ * sketches), plus a few for conversation, agent, bot and contact events when
+ * it holds any (ingest/derived).
  */
 
 /**
@@ -63,6 +64,25 @@ ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
 const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_daily_pending') => `
 INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
 SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
+
+/**
+ * The per-dimension totals (migration 0160), appended to their pending tables
+ * like the totals, hourly and daily in one named statement (one parse, plan
+ * and round trip per batch). Rows arrive as one JSON array (one native
+ * stringify, as the raw events), each marked daily or not, in key order.
+ */
+const APPEND_DIMENSION_TOTALS = {
+  name: 'ingest_dimension_totals_v1',
+  text: `WITH d AS MATERIALIZED (
+  SELECT * FROM json_to_recordset($2::json)
+    AS d (daily boolean, event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)
+), hourly AS (
+  INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+  SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM d WHERE NOT daily
+)
+INSERT INTO rollup_dimension_totals_daily_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM d WHERE daily`,
+};
 
 /**
  * A batch's distinct sketches, all four tables in one named statement (one
@@ -138,6 +158,30 @@ async function writeDeltas(client: PoolClient, sql: string, organizationId: stri
     rows.map((r) => r.max),
     rows.map((r) => (r.sketch ? JSON.stringify(r.sketch) : null)),
   ]);
+}
+
+async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
+  const rows: object[] = [];
+  for (const granularity of ['hour', 'day'] as const) {
+    const daily = granularity === 'day';
+    for (const r of deltas[granularity].byDimension) {
+      rows.push({
+        daily,
+        event_type: r.type,
+        bucket: new Date(r.bucketMs).toISOString(),
+        dimension: r.dimension,
+        value: r.value,
+        count: r.count,
+        value_count: r.valueCount,
+        sum: r.sum,
+        min: r.min,
+        max: r.max,
+        sketch: r.sketch,
+      });
+    }
+  }
+  if (rows.length === 0) return;
+  await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, JSON.stringify(rows)] });
 }
 
 async function writeDistinct(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
@@ -231,6 +275,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
     const contributions = [...counted, ...derived.extra];
     const deltas = aggregate(contributions);
     for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
+    await writeDimensionTotals(client, organizationId, deltas);
     await writeDistinct(client, organizationId, deltas);
   }
   return { stored, duplicates: events.length - stored.length };

@@ -17,16 +17,18 @@ export const FOLD_BLOCKS_EVERY_MS = 30_000;
 
 /**
  * Folds the totals rows ingestion appended into the totals tables
- * (`fold_rollup_totals()`, migration 0014, and `fold_distinct_totals()`, 0020). Returns how many totals rows
- * changed, or -1 when another process was folding at the time.
+ * (`fold_rollup_totals()`, migration 0014, `fold_distinct_totals()`, 0020, and
+ * `fold_dimension_totals()`, 0160). Returns how many totals rows changed, or
+ * -1 when another process was folding at the time.
  */
 export async function foldPendingTotals(pool: Pool): Promise<number> {
-  // The distinct sketches' totals (migration 0020) fold under their own lock, in the same transaction.
-  const { rows } = await pool.query<{ folded: string; distinct: string }>('SELECT fold_rollup_totals() AS folded, fold_distinct_totals() AS distinct');
-  const folded = Number(rows[0]!.folded);
-  const distinct = Number(rows[0]!.distinct);
-  if (folded < 0 && distinct < 0) return -1;
-  return Math.max(folded, 0) + Math.max(distinct, 0);
+  // Each kind folds under its own lock, in the same transaction.
+  const { rows } = await pool.query<{ folded: string; distinct: string; dimensions: string }>(
+    'SELECT fold_rollup_totals() AS folded, fold_distinct_totals() AS distinct, fold_dimension_totals() AS dimensions',
+  );
+  const changed = [rows[0]!.folded, rows[0]!.distinct, rows[0]!.dimensions].map(Number);
+  if (changed.every((n) => n < 0)) return -1;
+  return changed.reduce((sum, n) => sum + Math.max(n, 0), 0);
 }
 
 /**
@@ -52,7 +54,8 @@ export function foldTotalsJob(context: AppContext): RecurringJob {
           .query<{ n: string }>(
             `SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending)
                   + (SELECT count(*) FROM rollup_totals_distinct_hourly_pending) + (SELECT count(*) FROM rollup_totals_distinct_daily_pending)
-                  + (SELECT count(*) FROM rollup_totals_distinct_blocks_pending) AS n`,
+                  + (SELECT count(*) FROM rollup_totals_distinct_blocks_pending)
+                  + (SELECT count(*) FROM rollup_dimension_totals_hourly_pending) + (SELECT count(*) FROM rollup_dimension_totals_daily_pending) AS n`,
           )
           .catch(() => undefined);
         if (result) this.set(Number(result.rows[0]!.n));

@@ -8,7 +8,7 @@ import { loadCatalog } from '../../backend/src/catalog/load.js';
 import { createPool, type Pool } from '../../backend/src/db/pool.js';
 import { distinctAttributesOf, NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from '../../backend/src/ingest/distinct-attributes.js';
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
-import { FOLD_BLOCKS_EVERY_MS, FOLD_TOTALS_EVERY_MS, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
+import { FOLD_TOTALS_EVERY_MS, foldCadence, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
 import { createLogger } from '../../backend/src/logger.js';
 import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js';
 import { startServer } from '../../backend/src/server.js';
@@ -120,19 +120,12 @@ const overHttp =
     return (await response.json()) as Awaited<ReturnType<Send>>;
   };
 
-/**
- * Folds pending totals every FOLD_TOTALS_EVERY_MS and the distinct blocks of days every FOLD_BLOCKS_EVERY_MS while
- * `running()`, as the server's job does, then once more for what is left.
- */
+/** Folds on the server job's cadence (foldCadence) while `running()`, then everything left. */
 async function foldWhile(pool: Pool, running: () => boolean): Promise<void> {
-  let blocksFoldedAt = performance.now();
+  const tick = foldCadence(pool);
   while (running()) {
     const started = performance.now();
-    await foldPendingTotals(pool);
-    if (started - blocksFoldedAt >= FOLD_BLOCKS_EVERY_MS) {
-      blocksFoldedAt = started;
-      await foldDistinctBlocks(pool);
-    }
+    await tick();
     while (running() && performance.now() - started < FOLD_TOTALS_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await foldPendingTotals(pool);
@@ -291,7 +284,7 @@ try {
       );
     }
     console.log('');
-    console.log(`CPU s: this process (event generation, validation, aggregation; with --http also the server, which runs in it) plus its PostgreSQL backends${flags.fold ? ' (with the folds of pending totals every 5 s)' : ' (pending totals not folded)'}; WAL writer and checkpointer not included.`);
+    console.log(`CPU s: this process (event generation, validation, aggregation; with --http also the server, which runs in it) plus its PostgreSQL backends${flags.fold ? ' (with the folds of pending totals on the server job\'s cadence: totals every 5 s, per-dimension totals every 30 s)' : ' (pending totals not folded)'}; WAL writer and checkpointer not included.`);
     for (const run of runs) console.log(`  ${run.name}: PostgreSQL backends ${run.databaseCpuSeconds.toFixed(1)} s, this process ${(run.cpuSeconds - run.databaseCpuSeconds).toFixed(1)} s`);
     console.log('');
     for (const line of checks) console.log(`totals check, ${line}`);

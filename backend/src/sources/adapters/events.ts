@@ -12,6 +12,7 @@ import { SketchAccumulator } from '../../rollups/sketch.js';
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
+import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf } from './events-dimension-totals.js';
 import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
@@ -60,7 +61,7 @@ const eventsSourceSchema = z.object({ id: z.string(), type: z.literal('events') 
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
 /** Which rollup granularity covers which part of the range: [from, to) in epoch ms. */
-interface Slice {
+export interface Slice {
   table: 'rollups_hourly' | 'rollups_daily';
   from: number;
   to: number;
@@ -148,7 +149,7 @@ function filterCondition(filter: Filter, params: Params): string {
 
 export type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch' | 'distinct';
 
-function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
+export function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
   const { aggregation } = query;
   if (metricQuery.measure === 'level') {
     if (aggregation !== 'sum') throw new SourceError('events', 'bad_query', `metric '${query.metric.key}' is a level; only 'sum' (the level at each bucket's end) applies`);
@@ -276,6 +277,8 @@ export interface Row {
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
   sp?: string | null;
   dn?: string | null;
+  /** A per-dimension answer's check row: events of the range without a per-dimension row (events-dimension-totals.ts). */
+  m?: number | null;
   [group: `g${number}`]: string | null;
 }
 
@@ -424,6 +427,8 @@ export class EventsAdapter implements SourceAdapter {
     readonly id: string,
     private readonly pool: Pool,
     private readonly replicas?: ReadReplicas,
+    /** `dimensionTotals: false` reads every grouped or filtered question from the dimensioned rollups (tests and benchmarks compare the two). */
+    private readonly options: { dimensionTotals?: boolean } = {},
   ) {}
 
   async initialize(): Promise<void> {
@@ -444,7 +449,7 @@ export class EventsAdapter implements SourceAdapter {
       const cancel = () => void pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
       signal.addEventListener('abort', cancel, { once: true });
       try {
-        const run = async (one: SourceQuery) => toSeries((await client.query<Row>({ ...buildSql(one, metricQuery, measure), types: JSONB_AS_TEXT })).rows, one, measure);
+        const run = async (one: SourceQuery) => toSeries(await this.rowsOf(client, one, metricQuery, measure), one, measure);
         if (metricQuery.measure === 'level') return await levelSeries(query, run);
         return await run(query);
       } finally {
@@ -452,6 +457,21 @@ export class EventsAdapter implements SourceAdapter {
         client.release();
       }
     });
+  }
+
+  /**
+   * The rollup rows of one question: from the totals per dimension when it
+   * names one dimension and they hold all its events (events-dimension-totals.ts),
+   * else from the dimensioned rollups (or the totals, without dimensions).
+   */
+  private async rowsOf(client: pg.PoolClient, query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): Promise<Row[]> {
+    const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, measure);
+    if (one) {
+      const { checked, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+      const rows = completeRows((await client.query<Row>(sql)).rows, checked);
+      if (rows) return rows;
+    }
+    return (await client.query<Row>({ ...buildSql(query, metricQuery, measure), types: JSONB_AS_TEXT })).rows;
   }
 
   /** The `rolling` option: the metric over exactly [from, to), from the raw events (events-window.ts). */
@@ -469,8 +489,17 @@ export class EventsAdapter implements SourceAdapter {
 
   async estimateSeries(query: SourceQuery, limit: number): Promise<number> {
     if (query.groupBy.length === 0) return 1;
-    const { rows } = await this.read(query.readAfter, (pool) => pool.query<{ n: number }>(buildEstimateSql(query, this.metricQueryOf(query), limit)));
-    return rows[0]?.n ?? 0;
+    const metricQuery = this.metricQueryOf(query);
+    return this.read(query.readAfter, async (pool) => {
+      const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, 'count');
+      if (one) {
+        const { checked, ...sql } = dimensionEstimateSql(query, metricQuery, one, limit);
+        const { rows } = await pool.query<{ n: number; m?: number }>(sql);
+        if (!checked || Number(rows[0]?.m) === 0) return rows[0]?.n ?? 0;
+      }
+      const { rows } = await pool.query<{ n: number }>(buildEstimateSql(query, metricQuery, limit));
+      return rows[0]?.n ?? 0;
+    });
   }
 
   private read<T>(readAfter: WalPosition | undefined, work: (pool: Pool) => Promise<T>): Promise<T> {

@@ -69,10 +69,9 @@ function selectFromBoth(tables: (grain: string) => string, ranges: Array<{ grain
   return selects.join(' UNION ALL ');
 }
 
-/** Events of the range without a per-dimension row: totals' count minus the per-dimension rows' count (`d`). */
-function missingSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string): string {
-  const totals = selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys);
-  return `((SELECT coalesce(sum(count), 0) FROM (${totals}) t) - (SELECT coalesce(sum(count), 0) FROM d))::float8`;
+/** The events of the range, from the totals. */
+function totalEventsSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string): string {
+  return `(SELECT coalesce(sum(count), 0) FROM (${selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys)}) t)`;
 }
 
 /** Per measure: what each row sends (totals' column names: c, v, s, mn, mx). */
@@ -90,7 +89,10 @@ const COLUMNS: Record<Exclude<Measure, 'sketch' | 'distinct'>, { read: string[];
  * value) as they are stored, merged per query bucket in `toSeries`;
  * percentiles one row per series, its sketches packed as the dimensioned path
  * packs them, from the stored text form (`sketch_text`). With the check (see
- * OneDimension) one more row carries `m`, the events the rows miss.
+ * OneDimension) each row carries its events in `m`, and one more row (no
+ * group value) minus the range's events from the totals: the `m` sum to zero
+ * when no event lacks a row. (Computing the difference in SQL over a
+ * materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95 by bot.)
  */
 export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure, one: OneDimension, slices: Slice[]): { text: string; values: unknown[]; name: string; checked: boolean } {
   const statement = parameters();
@@ -111,8 +113,8 @@ export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetric
       // Every row counts towards the check; only those with a sketch are packed.
       const rows = selectFromBoth(tables, ranges, 'bucket, value, count, sketch_text', dimensionKeys);
       text =
-        `WITH d AS (${rows}) SELECT value AS g0, ${packed} FILTER (WHERE sketch_text IS NOT NULL) AS packed, NULL::float8 AS m FROM d${byValue}` +
-        ` UNION ALL SELECT NULL, NULL, ${missingSql(ranges, keys)}`;
+        `SELECT value AS g0, ${packed} FILTER (WHERE sketch_text IS NOT NULL) AS packed, sum(count)::float8 AS m FROM (${rows}) r${byValue}` +
+        ` UNION ALL SELECT NULL, NULL, -${totalEventsSql(ranges, keys)}::float8`;
     }
   } else if (measure === 'distinct') {
     throw new Error('distinct counts have no per-dimension totals');
@@ -122,7 +124,7 @@ export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetric
     const columns = ['bucket', 'value', ...new Set([...(checked ? ['count'] : []), ...read])].join(', ');
     const rows = selectFromBoth(tables, ranges, columns, dimensionKeys);
     text = checked
-      ? `WITH d AS (${rows}) SELECT ${[time, ...group, ...send].join(', ')}, NULL::float8 AS m FROM d UNION ALL SELECT ${['NULL', ...group, ...send].map(() => 'NULL').join(', ')}, ${missingSql(ranges, keys)}`
+      ? `SELECT ${[time, ...group, ...send].join(', ')}, count::float8 AS m FROM (${rows}) r UNION ALL SELECT ${['NULL', ...group, ...send].map(() => 'NULL').join(', ')}, -${totalEventsSql(ranges, keys)}::float8`
       : `SELECT ${[time, ...group, ...send].join(', ')} FROM (${rows}) r`;
   }
   return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, checked };
@@ -135,10 +137,16 @@ export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetric
  */
 export function completeRows(rows: Row[], checked: boolean): Row[] | undefined {
   if (!checked) return rows;
-  const index = rows.findIndex((row) => row.m !== null && row.m !== undefined);
-  if (index < 0) throw new Error('a checked per-dimension answer came without its check row');
-  if (Number(rows[index]!.m) !== 0) return undefined;
-  rows.splice(index, 1);
+  let missing = 0;
+  let check = -1;
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    missing -= Number(row.m);
+    if (row.g0 === null) check = index;
+  }
+  if (check < 0) throw new Error('a checked per-dimension answer came without its check row');
+  if (missing !== 0) return undefined;
+  rows.splice(check, 1);
   return rows;
 }
 
@@ -157,6 +165,7 @@ export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetr
   const checked = needsCheck(one);
   const tables = (grain: string) => `rollup_dimension_totals_${grain}`;
   const count = `(SELECT count(*) FROM (SELECT DISTINCT value FROM d LIMIT ${statement.add(limit)}) s)::int AS n`;
-  const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}${checked ? `, ${missingSql(ranges, keys)} AS m` : ''}`;
+  const missing = `(${totalEventsSql(ranges, keys)} - (SELECT coalesce(sum(count), 0) FROM d))::float8 AS m`;
+  const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}${checked ? `, ${missing}` : ''}`;
   return { text, values: statement.values, checked };
 }

@@ -277,7 +277,7 @@ export interface Row {
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
   sp?: string | null;
   dn?: string | null;
-  /** A per-dimension answer's check row: events of the range without a per-dimension row (events-dimension-totals.ts). */
+  /** A checked per-dimension answer: a row's events, and minus the range's events in the check row (events-dimension-totals.ts). */
   m?: number | null;
   [group: `g${number}`]: string | null;
 }
@@ -290,9 +290,14 @@ interface Partial {
   s: number;
   mn: number | null;
   mx: number | null;
-  /** The bucket's sketches (jsonb text at an offset of a text), merged once when its value is read. */
-  sketches: string[] | undefined;
-  sketchAt: number[] | undefined;
+  /**
+   * The bucket's sketches (jsonb text at an offset of a text), merged once when its value is read: the first in
+   * `sketch`/`sketchAt`, any others in `more` as text, offset pairs. An hourly point of an hourly percentile has one,
+   * and two arrays per point were most of the garbage a cold grouped percentile left.
+   */
+  sketch: string | undefined;
+  sketchAt: number;
+  more: Array<string | number> | undefined;
   distinct: DistinctAccumulator | undefined;
 }
 
@@ -300,26 +305,33 @@ interface Partial {
 const merged = new SketchAccumulator();
 
 function quantileOf(partial: Partial, q: number): number | null {
-  if (!partial.sketches) return null;
+  if (partial.sketch === undefined) return null;
   merged.clear();
-  for (let index = 0; index < partial.sketches.length; index += 1) merged.addJsonAt(partial.sketches[index]!, partial.sketchAt![index]!);
+  merged.addJsonAt(partial.sketch, partial.sketchAt);
+  const more = partial.more;
+  if (more) for (let index = 0; index < more.length; index += 2) merged.addJsonAt(more[index] as string, more[index + 1] as number);
   return merged.quantile(q) ?? null;
 }
 
 function addSketch(point: Partial, text: string, at: number): void {
-  (point.sketches ??= []).push(text);
-  (point.sketchAt ??= []).push(at);
+  if (point.sketch === undefined) {
+    point.sketch = text;
+    point.sketchAt = at;
+  } else (point.more ??= []).push(text, at);
 }
 
 /** Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }. */
 function forEachPacked(packed: string, visit: (bucket: number, at: number) => void): void {
   let p = 0;
   while (p < packed.length) {
-    const space = packed.indexOf(' ', p);
-    const bucket = Number(packed.slice(p, space));
-    const close = packed.indexOf('}', space + 1);
-    if (space < 0 || close < 0 || !Number.isFinite(bucket)) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
-    visit(bucket, space + 1);
+    // The bucket's digits read in place: a string per sketch was a good part of the garbage.
+    const negative = packed.charCodeAt(p) === 45; /* - */
+    let q = negative ? p + 1 : p;
+    let bucket = 0;
+    for (let ch = packed.charCodeAt(q); ch >= 48 && ch <= 57; ch = packed.charCodeAt(++q)) bucket = bucket * 10 + ch - 48;
+    const close = packed.indexOf('}', q + 1);
+    if (q === p || packed.charCodeAt(q) !== 32 || close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
+    visit(negative ? -bucket : bucket, q + 1);
     p = close + 2;
   }
 }
@@ -350,9 +362,10 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  */
 export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
   const { groupBy, bucketMs } = query;
-  const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
+  type Entry = { labels: Record<string, string>; points: Map<number, Partial> };
+  const series = new Map<string, Entry>();
   const yielder = new Yielder();
-  const pointOf = (row: Row, bucket: number): Partial => {
+  const seriesOf = (row: Row): Entry => {
     let key = '';
     for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
     let entry = series.get(key);
@@ -361,9 +374,12 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       const labels = Object.fromEntries(groupBy.map((name, index) => [name, row[`g${index}`] ?? '']));
       series.set(key, (entry = { labels, points: new Map() }));
     }
+    return entry;
+  };
+  const pointOf = (entry: Entry, bucket: number): Partial => {
     const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketches: undefined, sketchAt: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, distinct: undefined }));
     return point;
   };
   for (const row of rows) {
@@ -372,11 +388,12 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       if (row.packed === null) continue;
       const packed = row.packed;
       await yielder.tick(packed.length / 100);
-      forEachPacked(packed, (bucket, at) => addSketch(pointOf(row, bucket), packed, at));
+      const entry = seriesOf(row);
+      forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
       continue;
     }
     await yielder.tick();
-    const point = pointOf(row, Number(row.b));
+    const point = pointOf(seriesOf(row), Number(row.b));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);
     if (row.s !== undefined) point.s += Number(row.s);
@@ -396,7 +413,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     for (const t of times) {
       const point = points.get(t)!;
       values.push(valueOf(point, measure, q));
-      merges += point.sketches?.length ?? 0;
+      if (point.sketch !== undefined) merges += 1 + (point.more?.length ?? 0) / 2;
       if (merges >= 2_000) {
         merges = 0;
         await yielder.tick(2_000);

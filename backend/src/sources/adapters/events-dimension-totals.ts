@@ -74,59 +74,52 @@ function totalEventsSql(ranges: Array<{ grain: string; from: string; to: string 
   return `(SELECT coalesce(sum(count), 0) FROM (${selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys)}) t)`;
 }
 
-/** Per measure: what each row sends (totals' column names: c, v, s, mn, mx). */
-const COLUMNS: Record<Exclude<Measure, 'sketch' | 'distinct'>, { read: string[]; send: string[] }> = {
-  count: { read: ['count'], send: ['count::float8 AS c'] },
-  sum: { read: ['sum'], send: ['sum AS s'] },
-  avg: { read: ['value_count', 'sum'], send: ['value_count::float8 AS v', 'sum AS s'] },
-  min: { read: ['min'], send: ['min AS mn'] },
-  max: { read: ['max'], send: ['max AS mx'] },
+/**
+ * Per measure: what each stored row adds to its series' packed text after its bucket (`packedValues` in events.ts
+ * reads them in this order; `n` is a NULL), and the columns that takes.
+ */
+const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: string }> = {
+  count: { read: 'count', values: 'count::text' },
+  sum: { read: 'sum', values: 'sum::text' },
+  avg: { read: 'value_count, sum', values: "value_count::text || ' ' || sum::text" },
+  min: { read: 'min', values: "coalesce(min::text, 'n')" },
+  max: { read: 'max', values: "coalesce(max::text, 'n')" },
+  sketch: { read: 'sketch_text', values: 'sketch_text' },
 };
 
 /**
  * The statement of a one-dimension question over `slices` (slicesFor: daily
- * for whole days, hourly otherwise): counts and sums one row per (bucket,
- * value) as they are stored, merged per query bucket in `toSeries`;
- * percentiles one row per series, its sketches packed as the dimensioned path
- * packs them, from the stored text form (`sketch_text`). With the check (see
- * OneDimension) each row carries its events in `m`, and one more row (no
- * group value) minus the range's events from the totals: the `m` sum to zero
- * when no event lacks a row. (Computing the difference in SQL over a
- * materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95 by bot.)
+ * for whole days, hourly otherwise): one row per series, its stored rows
+ * packed in one text of "<bucket ms> <values>" (`pv`; percentiles: `packed`,
+ * the sketches' stored text form, as the dimensioned path packs them), merged
+ * per query bucket in `toSeries`. Receiving the 2,880 rows of the hourly
+ * orders by channel one by one cost node-pg 5-7 ms of CPU, their packed text
+ * 1 ms, and PostgreSQL less (bench/README.md, issue 20, step 5).
+ *
+ * With the check (see OneDimension) each series also carries its events in
+ * `m`, and one more row (no group value) minus the range's events from the
+ * totals: the `m` sum to zero when no event lacks a row. (The difference in
+ * SQL over a materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95
+ * by bot.)
  */
 export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure, one: OneDimension, slices: Slice[]): { text: string; values: unknown[]; name: string; checked: boolean } {
+  if (measure === 'distinct') throw new Error('distinct counts have no per-dimension totals');
   const statement = parameters();
   const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
   const dimensionKeys = [`${keys} AND dimension = ${statement.add(one.dimension)}::text`, ...one.valueLists.map((values) => `value = ANY(${statement.add(values)}::text[])`)].join(' AND ');
   const ranges = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(new Date(slice.from)), to: statement.add(new Date(slice.to)) }));
   const checked = needsCheck(one);
-  const group = one.grouped ? ['value AS g0'] : [];
-  const tables = (grain: string) => `rollup_dimension_totals_${grain}`;
-  let text: string;
-  if (measure === 'sketch') {
-    const packed = `string_agg((extract(epoch FROM bucket)::bigint * 1000)::text || ' ' || sketch_text, ' ')`;
-    const byValue = one.grouped ? ' GROUP BY value' : '';
-    if (!checked) {
-      const rows = selectFromBoth(tables, ranges, 'bucket, value, sketch_text', `${dimensionKeys} AND sketch IS NOT NULL`);
-      text = `SELECT ${[...group, `${packed} AS packed`].join(', ')} FROM (${rows}) r${byValue}`;
-    } else {
-      // Every row counts towards the check; only those with a sketch are packed.
-      const rows = selectFromBoth(tables, ranges, 'bucket, value, count, sketch_text', dimensionKeys);
-      text =
-        `SELECT value AS g0, ${packed} FILTER (WHERE sketch_text IS NOT NULL) AS packed, sum(count)::float8 AS m FROM (${rows}) r${byValue}` +
-        ` UNION ALL SELECT NULL, NULL, -${totalEventsSql(ranges, keys)}::float8`;
-    }
-  } else if (measure === 'distinct') {
-    throw new Error('distinct counts have no per-dimension totals');
-  } else {
-    const { read, send } = COLUMNS[measure];
-    const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
-    const columns = ['bucket', 'value', ...new Set([...(checked ? ['count'] : []), ...read])].join(', ');
-    const rows = selectFromBoth(tables, ranges, columns, dimensionKeys);
-    text = checked
-      ? `SELECT ${[time, ...group, ...send].join(', ')}, count::float8 AS m FROM (${rows}) r UNION ALL SELECT ${['NULL', ...group, ...send].map(() => 'NULL').join(', ')}, -${totalEventsSql(ranges, keys)}::float8`
-      : `SELECT ${[time, ...group, ...send].join(', ')} FROM (${rows}) r`;
-  }
+  const { read, values } = PACKED[measure];
+  // date_part is float8; extract() is numeric since PostgreSQL 14, and slower.
+  let packed = `string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || ${values}, ' ')`;
+  const sketch = measure === 'sketch';
+  // Percentiles pack only the rows with a sketch; with the check every row still counts its events.
+  if (sketch && checked) packed += ' FILTER (WHERE sketch_text IS NOT NULL)';
+  const columns = ['bucket', 'value', ...(checked && read !== 'count' ? ['count'] : []), read].join(', ');
+  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columns, sketch && !checked ? `${dimensionKeys} AND sketch IS NOT NULL` : dimensionKeys);
+  const select = [...(one.grouped ? ['value AS g0'] : []), `${packed} AS ${sketch ? 'packed' : 'pv'}`, ...(checked ? ['sum(count)::float8 AS m'] : [])];
+  let text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''}`;
+  if (checked) text += ` UNION ALL SELECT NULL, NULL, -${totalEventsSql(ranges, keys)}::float8`;
   return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, checked };
 }
 

@@ -8,7 +8,7 @@ import type { WalPosition } from '../../db/wal.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
-import { SketchAccumulator } from '../../rollups/sketch.js';
+import { quantileOfOneJsonAt, SketchAccumulator } from '../../rollups/sketch.js';
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
@@ -274,6 +274,8 @@ export interface Row {
   sketch?: string;
   /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
   packed?: string | null;
+  /** Several rollup rows' counts, sums or extremes: "<bucket ms> <value>..." (events-dimension-totals.ts, PACKED). */
+  pv?: string | null;
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
   sp?: string | null;
   dn?: string | null;
@@ -306,6 +308,10 @@ const merged = new SketchAccumulator();
 
 function quantileOf(partial: Partial, q: number): number | null {
   if (partial.sketch === undefined) return null;
+  if (partial.more === undefined) {
+    const one = quantileOfOneJsonAt(partial.sketch, partial.sketchAt, q);
+    if (one !== undefined) return one;
+  }
   merged.clear();
   merged.addJsonAt(partial.sketch, partial.sketchAt);
   const more = partial.more;
@@ -333,6 +339,61 @@ function forEachPacked(packed: string, visit: (bucket: number, at: number) => vo
     if (q === p || packed.charCodeAt(q) !== 32 || close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
     visit(negative ? -bucket : bucket, q + 1);
     p = close + 2;
+  }
+}
+
+/** Where `numberAt` stopped: just past the token's separating space. */
+let cursor = 0;
+
+/** The number (or `n`, null) at `p` of a space-separated text; integers are read in place, other numbers by Number. */
+function numberAt(text: string, p: number): number | null {
+  let q = text.charCodeAt(p) === 45 /* - */ ? p + 1 : p;
+  const digits = q;
+  let value = 0;
+  let ch = text.charCodeAt(q);
+  for (; ch >= 48 && ch <= 57; ch = text.charCodeAt(++q)) value = value * 10 + ch - 48;
+  // Up to 15 digits an integer is exact in a double; anything else (fractions, exponents, Infinity) goes through Number.
+  if (q > digits && q - digits <= 15 && (q === text.length || ch === 32)) {
+    cursor = q + 1;
+    return digits > p ? -value : value;
+  }
+  let end = text.indexOf(' ', p);
+  if (end < 0) end = text.length;
+  cursor = end + 1;
+  if (end === p + 1 && text.charCodeAt(p) === 110 /* n */) return null;
+  const parsed = Number(text.slice(p, end));
+  if (Number.isNaN(parsed) && text.slice(p, end) !== 'NaN') throw new Error(`unreadable packed values at ${p}: ${text.slice(p, p + 40)}`);
+  return parsed;
+}
+
+/** Adds a series' packed "<bucket ms> <values>" text to its points, the values in PACKED's order for the measure. */
+function addPackedValues(text: string, measure: Measure, pointOf: (bucket: number) => Partial): void {
+  cursor = 0;
+  while (cursor < text.length) {
+    const bucket = numberAt(text, cursor);
+    if (bucket === null) throw new Error(`packed values without a bucket at ${cursor}`);
+    const point = pointOf(bucket);
+    const value = numberAt(text, cursor);
+    switch (measure) {
+      case 'count':
+        point.c += value!;
+        break;
+      case 'sum':
+        point.s += value!;
+        break;
+      case 'avg':
+        point.v += value!;
+        point.s += numberAt(text, cursor)!;
+        break;
+      case 'min':
+        if (value !== null) point.mn = point.mn === null ? value : Math.min(point.mn, value);
+        break;
+      case 'max':
+        if (value !== null) point.mx = point.mx === null ? value : Math.max(point.mx, value);
+        break;
+      default:
+        throw new Error(`packed values cannot carry ${measure}`);
+    }
   }
 }
 
@@ -392,7 +453,17 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
       continue;
     }
-    await yielder.tick();
+    if (row.pv !== undefined) {
+      if (row.pv === null) continue;
+      const turn = yielder.tick(row.pv.length / 20);
+      if (turn) await turn;
+      const entry = seriesOf(row);
+      addPackedValues(row.pv, measure, (bucket) => pointOf(entry, bucket));
+      continue;
+    }
+    // Awaited only when it yields: an await per row is a microtask per row.
+    const turn = yielder.tick();
+    if (turn) await turn;
     const point = pointOf(seriesOf(row), Number(row.b));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);

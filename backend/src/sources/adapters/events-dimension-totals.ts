@@ -12,9 +12,9 @@ import type { EventsMetricQuery, Measure, Row, Slice } from './events.js';
  *
  * An event without the dimension has no row there, yet a group-by answers it
  * as the series labelled "" (docs/api.md). So a group-by without an eq/in
- * condition on its dimension also returns how many events of the range the
- * per-dimension rows miss against the totals (same statement, same snapshot),
- * and the adapter answers from the dimensioned rollups when any are missing
+ * condition on its dimension also returns the events of its rows and of the
+ * totals over the same range (same statement, same snapshot), and the
+ * adapter answers from the dimensioned rollups when the rows miss any
  * (such events exist, or rows older than the per-dimension totals). An eq/in
  * condition never keeps an event without the dimension, so it needs no check.
  * `neq`/`not_in` keep exactly those events: such questions, and every other
@@ -75,7 +75,7 @@ function totalEventsSql(ranges: Array<{ grain: string; from: string; to: string 
 }
 
 /**
- * Per measure: what each stored row adds to its series' packed text after its bucket (`packedValues` in events.ts
+ * Per measure: what each stored row adds to its series' packed text after its bucket (`addPackedValues` in events.ts
  * reads them in this order; `n` is a NULL), and the columns that takes.
  */
 const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: string }> = {

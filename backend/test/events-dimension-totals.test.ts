@@ -149,8 +149,8 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     const measure = measureOf(query, metricQuery);
     const one = oneDimensionOf(query, metricQuery, measure);
     if (!one) return false;
-    const { checked, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
-    return completeRows((await pool.query<Row>(sql)).rows, checked) !== undefined;
+    const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+    return completeRows((await pool.query<Row>(sql)).rows, check) !== undefined;
   }
 
   before(async () => {
@@ -234,7 +234,7 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
       assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), `folded, round ${round} ${describeQuestion(query)}`);
     }
   });
-  test('rows the per-dimension totals lack (written before them) are seen by the group-by check, and answered from the dimensioned rollups', async () => {
+  test('rows the per-dimension totals lack are seen by the group-by check, a dimension without any row by the filter check; both answered from the dimensioned rollups', async () => {
     const query: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
     const expected = await dimensioned.query(query, signal);
     assert.equal(await readsPerDimension(query), true);
@@ -245,6 +245,19 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     const answer = await fast.query(query, signal);
     assert.ok(answer.some((one) => one.labels.botId === 'faq'));
     assertSameAnswer(answer, expected, 'without the faq rows');
+
+    // A filter needs no count, but per-dimension totals never written for the range (bulk-loaded rollups, or
+    // ingestion without them) must not answer it empty.
+    const filtered: SourceQuery = { ...query, groupBy: [], filters: [{ dimension: 'botId', op: 'in', value: ['sales', 'support'] }] };
+    const expectedFiltered = await dimensioned.query(filtered, signal);
+    assert.equal(await readsPerDimension(filtered), true);
+    for (const grain of ['hourly', 'daily']) {
+      for (const table of [`rollup_dimension_totals_${grain}`, `rollup_dimension_totals_${grain}_pending`]) await pool.query(`DELETE FROM ${table} WHERE organization_id = $1 AND dimension = 'botId'`, [complete]);
+    }
+    assert.equal(await readsPerDimension(filtered), false, 'no per-dimension row of botId where the totals hold events');
+    assert.ok(expectedFiltered[0]!.values.some((value) => value !== null));
+    assertSameAnswer(await fast.query(filtered, signal), expectedFiltered, 'filtered, without any botId rows');
+    assert.equal(await fast.estimateSeries({ ...filtered, groupBy: ['botId'] }, 100), 2);
     await pool.query('SELECT rebuild_dimension_totals()');
     assert.equal(await readsPerDimension(query), true, 'rebuilt');
     assertSameAnswer(await fast.query(query, signal), expected, 'rebuilt');

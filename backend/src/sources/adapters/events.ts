@@ -279,7 +279,7 @@ export interface Row {
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
   sp?: string | null;
   dn?: string | null;
-  /** A checked per-dimension answer: a row's events, and minus the range's events in the check row (events-dimension-totals.ts). */
+  /** A per-dimension answer's check (events-dimension-totals.ts, dimensionTotalsSql). */
   m?: number | null;
   [group: `g${number}`]: string | null;
 }
@@ -555,8 +555,8 @@ export class EventsAdapter implements SourceAdapter {
   private async rowsOf(client: pg.PoolClient, query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): Promise<Row[]> {
     const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, measure);
     if (one) {
-      const { checked, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
-      const rows = completeRows((await client.query<Row>(sql)).rows, checked);
+      const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+      const rows = completeRows((await client.query<Row>(sql)).rows, check);
       if (rows) return rows;
     }
     return (await client.query<Row>({ ...buildSql(query, metricQuery, measure), types: JSONB_AS_TEXT })).rows;
@@ -581,9 +581,8 @@ export class EventsAdapter implements SourceAdapter {
     return this.read(query.readAfter, async (pool) => {
       const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, 'count');
       if (one) {
-        const { checked, ...sql } = dimensionEstimateSql(query, metricQuery, one, limit);
-        const { rows } = await pool.query<{ n: number; m?: number }>(sql);
-        if (!checked || Number(rows[0]?.m) === 0) return rows[0]?.n ?? 0;
+        const { rows } = await pool.query<{ n: number; m: number }>(dimensionEstimateSql(query, metricQuery, one, limit));
+        if (rows[0]?.m === 0) return rows[0].n;
       }
       const { rows } = await pool.query<{ n: number }>(buildEstimateSql(query, metricQuery, limit));
       return rows[0]?.n ?? 0;

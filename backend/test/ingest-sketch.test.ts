@@ -7,7 +7,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins, quantile, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, quantile, quantileOfOneJsonAt, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -150,6 +150,22 @@ test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging woul
       assert.equal(reused.quantile(q), expected, `q=${q}`);
     }),
     { numRuns: 300 },
+  );
+  // One map read without merging (quantileOfOneJsonAt) answers what the accumulator answers, whenever it answers;
+  // it must answer maps of positive keys, the common case. Read at an offset, as packed rows are.
+  const positive = fc.dictionary(fc.integer({ min: 0, max: 3000 }).map(String), fc.integer({ min: 1, max: 1_000_000 }), { minKeys: 1, maxKeys: 60 });
+  const single = new SketchAccumulator();
+  fc.assert(
+    fc.property(fc.oneof(bins, positive), fc.double({ min: 0, max: 1, noNaN: true }), (one, q) => {
+      const text = `1700000000000 ${jsonbText(one)}`;
+      single.clear();
+      single.addJsonAt(text, 14);
+      const read = quantileOfOneJsonAt(text, 14, q);
+      const onlyPositive = Object.keys(one).length > 0 && Object.keys(one).every((name) => /^\d+$/.test(name));
+      if (onlyPositive) assert.notEqual(read, undefined, 'a map of positive keys is read directly');
+      if (read !== undefined) assert.equal(read, single.quantile(q), `q=${q}`);
+    }),
+    { numRuns: 1_000 },
   );
   // Compact JSON, fractional counts: not jsonb's form, read by JSON.parse instead.
   const fallback = new SketchAccumulator();

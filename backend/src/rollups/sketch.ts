@@ -179,6 +179,38 @@ function scanJsonbBins(text: string, start: number): number {
 }
 
 /**
+ * The value at quantile q of ONE bin map in jsonb text at `start` inside a
+ * longer text, read straight from its bins; undefined when this shortcut does
+ * not apply and the caller merges it in a SketchAccumulator instead: a map
+ * that is empty, not in jsonb's exact form, holds zero or negative values, or
+ * whose keys jsonb's order (by length, then bytes) does not list in numeric
+ * order (keys of values below 1 are negative). An hourly point of an hourly
+ * percentile is one rollup row: most maps are a few dozen positive keys in
+ * order, and clearing, filling and walking dense arrays for each was most of
+ * the merging time. Same rank rule as `SketchAccumulator.quantile`.
+ */
+export function quantileOfOneJsonAt(text: string, start: number, q: number): number | undefined {
+  if (q < 0 || q > 1) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
+  if (scanJsonbBins(text, start) < 0) return undefined;
+  const { kinds, keys, counts } = scanned;
+  let total = 0;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (let index = 0; index < kinds.length; index += 1) {
+    if (kinds[index] !== POSITIVE || keys[index]! <= previous) return undefined;
+    previous = keys[index]!;
+    total += counts[index]!;
+  }
+  if (total === 0) return undefined;
+  const rank = q * (total - 1);
+  let running = 0;
+  for (let index = 0; index < keys.length; index += 1) {
+    running += counts[index]!;
+    if (running > rank) return mapping.value(keys[index]!);
+  }
+  return mapping.value(previous);
+}
+
+/**
  * Merges many sketches and answers quantiles: the bins of every rollup row a
  * percentile question reads, summed in dense arrays by bin key.
  */

@@ -8,10 +8,11 @@ import type { WalPosition } from '../../db/wal.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
-import { SketchAccumulator } from '../../rollups/sketch.js';
+import { quantileOfOneJsonAt, SketchAccumulator } from '../../rollups/sketch.js';
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
+import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf } from './events-dimension-totals.js';
 import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
@@ -60,7 +61,7 @@ const eventsSourceSchema = z.object({ id: z.string(), type: z.literal('events') 
 const QUANTILES: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
 
 /** Which rollup granularity covers which part of the range: [from, to) in epoch ms. */
-interface Slice {
+export interface Slice {
   table: 'rollups_hourly' | 'rollups_daily';
   from: number;
   to: number;
@@ -148,7 +149,7 @@ function filterCondition(filter: Filter, params: Params): string {
 
 export type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'sketch' | 'distinct';
 
-function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
+export function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): Measure {
   const { aggregation } = query;
   if (metricQuery.measure === 'level') {
     if (aggregation !== 'sum') throw new SourceError('events', 'bad_query', `metric '${query.metric.key}' is a level; only 'sum' (the level at each bucket's end) applies`);
@@ -273,9 +274,13 @@ export interface Row {
   sketch?: string;
   /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
   packed?: string | null;
+  /** Several rollup rows' counts, sums or extremes: "<bucket ms> <value>..." (events-dimension-totals.ts, PACKED). */
+  pv?: string | null;
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
   sp?: string | null;
   dn?: string | null;
+  /** A per-dimension answer's check (events-dimension-totals.ts, dimensionTotalsSql). */
+  m?: number | null;
   [group: `g${number}`]: string | null;
 }
 
@@ -287,9 +292,14 @@ interface Partial {
   s: number;
   mn: number | null;
   mx: number | null;
-  /** The bucket's sketches (jsonb text at an offset of a text), merged once when its value is read. */
-  sketches: string[] | undefined;
-  sketchAt: number[] | undefined;
+  /**
+   * The bucket's sketches (jsonb text at an offset of a text), merged once when its value is read: the first in
+   * `sketch`/`sketchAt`, any others in `more` as text, offset pairs. An hourly point of an hourly percentile has one,
+   * and two arrays per point were most of the garbage a cold grouped percentile left.
+   */
+  sketch: string | undefined;
+  sketchAt: number;
+  more: Array<string | number> | undefined;
   distinct: DistinctAccumulator | undefined;
 }
 
@@ -297,27 +307,93 @@ interface Partial {
 const merged = new SketchAccumulator();
 
 function quantileOf(partial: Partial, q: number): number | null {
-  if (!partial.sketches) return null;
+  if (partial.sketch === undefined) return null;
+  if (partial.more === undefined) {
+    const one = quantileOfOneJsonAt(partial.sketch, partial.sketchAt, q);
+    if (one !== undefined) return one;
+  }
   merged.clear();
-  for (let index = 0; index < partial.sketches.length; index += 1) merged.addJsonAt(partial.sketches[index]!, partial.sketchAt![index]!);
+  merged.addJsonAt(partial.sketch, partial.sketchAt);
+  const more = partial.more;
+  if (more) for (let index = 0; index < more.length; index += 2) merged.addJsonAt(more[index] as string, more[index + 1] as number);
   return merged.quantile(q) ?? null;
 }
 
 function addSketch(point: Partial, text: string, at: number): void {
-  (point.sketches ??= []).push(text);
-  (point.sketchAt ??= []).push(at);
+  if (point.sketch === undefined) {
+    point.sketch = text;
+    point.sketchAt = at;
+  } else (point.more ??= []).push(text, at);
 }
 
 /** Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }. */
 function forEachPacked(packed: string, visit: (bucket: number, at: number) => void): void {
   let p = 0;
   while (p < packed.length) {
-    const space = packed.indexOf(' ', p);
-    const bucket = Number(packed.slice(p, space));
-    const close = packed.indexOf('}', space + 1);
-    if (space < 0 || close < 0 || !Number.isFinite(bucket)) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
-    visit(bucket, space + 1);
+    // The bucket's digits read in place: a string per sketch was a good part of the garbage.
+    const negative = packed.charCodeAt(p) === 45; /* - */
+    let q = negative ? p + 1 : p;
+    let bucket = 0;
+    for (let ch = packed.charCodeAt(q); ch >= 48 && ch <= 57; ch = packed.charCodeAt(++q)) bucket = bucket * 10 + ch - 48;
+    const close = packed.indexOf('}', q + 1);
+    if (q === p || packed.charCodeAt(q) !== 32 || close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
+    visit(negative ? -bucket : bucket, q + 1);
     p = close + 2;
+  }
+}
+
+/** Where `numberAt` stopped: just past the token's separating space. */
+let cursor = 0;
+
+/** The number (or `n`, null) at `p` of a space-separated text; integers are read in place, other numbers by Number. */
+function numberAt(text: string, p: number): number | null {
+  let q = text.charCodeAt(p) === 45 /* - */ ? p + 1 : p;
+  const digits = q;
+  let value = 0;
+  let ch = text.charCodeAt(q);
+  for (; ch >= 48 && ch <= 57; ch = text.charCodeAt(++q)) value = value * 10 + ch - 48;
+  // Up to 15 digits an integer is exact in a double; anything else (fractions, exponents, Infinity) goes through Number.
+  if (q > digits && q - digits <= 15 && (q === text.length || ch === 32)) {
+    cursor = q + 1;
+    return digits > p ? -value : value;
+  }
+  let end = text.indexOf(' ', p);
+  if (end < 0) end = text.length;
+  cursor = end + 1;
+  if (end === p + 1 && text.charCodeAt(p) === 110 /* n */) return null;
+  const parsed = Number(text.slice(p, end));
+  if (Number.isNaN(parsed) && text.slice(p, end) !== 'NaN') throw new Error(`unreadable packed values at ${p}: ${text.slice(p, p + 40)}`);
+  return parsed;
+}
+
+/** Adds a series' packed "<bucket ms> <values>" text to its points, the values in PACKED's order for the measure. */
+function addPackedValues(text: string, measure: Measure, pointOf: (bucket: number) => Partial): void {
+  cursor = 0;
+  while (cursor < text.length) {
+    const bucket = numberAt(text, cursor);
+    if (bucket === null) throw new Error(`packed values without a bucket at ${cursor}`);
+    const point = pointOf(bucket);
+    const value = numberAt(text, cursor);
+    switch (measure) {
+      case 'count':
+        point.c += value!;
+        break;
+      case 'sum':
+        point.s += value!;
+        break;
+      case 'avg':
+        point.v += value!;
+        point.s += numberAt(text, cursor)!;
+        break;
+      case 'min':
+        if (value !== null) point.mn = point.mn === null ? value : Math.min(point.mn, value);
+        break;
+      case 'max':
+        if (value !== null) point.mx = point.mx === null ? value : Math.max(point.mx, value);
+        break;
+      default:
+        throw new Error(`packed values cannot carry ${measure}`);
+    }
   }
 }
 
@@ -347,9 +423,10 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  */
 export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
   const { groupBy, bucketMs } = query;
-  const series = new Map<string, { labels: Record<string, string>; points: Map<number, Partial> }>();
+  type Entry = { labels: Record<string, string>; points: Map<number, Partial> };
+  const series = new Map<string, Entry>();
   const yielder = new Yielder();
-  const pointOf = (row: Row, bucket: number): Partial => {
+  const seriesOf = (row: Row): Entry => {
     let key = '';
     for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
     let entry = series.get(key);
@@ -358,9 +435,12 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       const labels = Object.fromEntries(groupBy.map((name, index) => [name, row[`g${index}`] ?? '']));
       series.set(key, (entry = { labels, points: new Map() }));
     }
+    return entry;
+  };
+  const pointOf = (entry: Entry, bucket: number): Partial => {
     const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketches: undefined, sketchAt: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, distinct: undefined }));
     return point;
   };
   for (const row of rows) {
@@ -369,11 +449,22 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       if (row.packed === null) continue;
       const packed = row.packed;
       await yielder.tick(packed.length / 100);
-      forEachPacked(packed, (bucket, at) => addSketch(pointOf(row, bucket), packed, at));
+      const entry = seriesOf(row);
+      forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
       continue;
     }
-    await yielder.tick();
-    const point = pointOf(row, Number(row.b));
+    if (row.pv !== undefined) {
+      if (row.pv === null) continue;
+      const turn = yielder.tick(row.pv.length / 20);
+      if (turn) await turn;
+      const entry = seriesOf(row);
+      addPackedValues(row.pv, measure, (bucket) => pointOf(entry, bucket));
+      continue;
+    }
+    // Awaited only when it yields: an await per row is a microtask per row.
+    const turn = yielder.tick();
+    if (turn) await turn;
+    const point = pointOf(seriesOf(row), Number(row.b));
     if (row.c !== undefined) point.c += Number(row.c);
     if (row.v !== undefined) point.v += Number(row.v);
     if (row.s !== undefined) point.s += Number(row.s);
@@ -393,7 +484,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     for (const t of times) {
       const point = points.get(t)!;
       values.push(valueOf(point, measure, q));
-      merges += point.sketches?.length ?? 0;
+      if (point.sketch !== undefined) merges += 1 + (point.more?.length ?? 0) / 2;
       if (merges >= 2_000) {
         merges = 0;
         await yielder.tick(2_000);
@@ -424,6 +515,8 @@ export class EventsAdapter implements SourceAdapter {
     readonly id: string,
     private readonly pool: Pool,
     private readonly replicas?: ReadReplicas,
+    /** `dimensionTotals: false` reads every grouped or filtered question from the dimensioned rollups (tests and benchmarks compare the two). */
+    private readonly options: { dimensionTotals?: boolean } = {},
   ) {}
 
   async initialize(): Promise<void> {
@@ -444,7 +537,7 @@ export class EventsAdapter implements SourceAdapter {
       const cancel = () => void pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
       signal.addEventListener('abort', cancel, { once: true });
       try {
-        const run = async (one: SourceQuery) => toSeries((await client.query<Row>({ ...buildSql(one, metricQuery, measure), types: JSONB_AS_TEXT })).rows, one, measure);
+        const run = async (one: SourceQuery) => toSeries(await this.rowsOf(client, one, metricQuery, measure), one, measure);
         if (metricQuery.measure === 'level') return await levelSeries(query, run);
         return await run(query);
       } finally {
@@ -452,6 +545,21 @@ export class EventsAdapter implements SourceAdapter {
         client.release();
       }
     });
+  }
+
+  /**
+   * The rollup rows of one question: from the totals per dimension when it
+   * names one dimension and they hold all its events (events-dimension-totals.ts),
+   * else from the dimensioned rollups (or the totals, without dimensions).
+   */
+  private async rowsOf(client: pg.PoolClient, query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): Promise<Row[]> {
+    const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, measure);
+    if (one) {
+      const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+      const rows = completeRows((await client.query<Row>(sql)).rows, check);
+      if (rows) return rows;
+    }
+    return (await client.query<Row>({ ...buildSql(query, metricQuery, measure), types: JSONB_AS_TEXT })).rows;
   }
 
   /** The `rolling` option: the metric over exactly [from, to), from the raw events (events-window.ts). */
@@ -469,8 +577,16 @@ export class EventsAdapter implements SourceAdapter {
 
   async estimateSeries(query: SourceQuery, limit: number): Promise<number> {
     if (query.groupBy.length === 0) return 1;
-    const { rows } = await this.read(query.readAfter, (pool) => pool.query<{ n: number }>(buildEstimateSql(query, this.metricQueryOf(query), limit)));
-    return rows[0]?.n ?? 0;
+    const metricQuery = this.metricQueryOf(query);
+    return this.read(query.readAfter, async (pool) => {
+      const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, 'count');
+      if (one) {
+        const { rows } = await pool.query<{ n: number; m: number }>(dimensionEstimateSql(query, metricQuery, one, limit));
+        if (rows[0]?.m === 0) return rows[0].n;
+      }
+      const { rows } = await pool.query<{ n: number }>(buildEstimateSql(query, metricQuery, limit));
+      return rows[0]?.n ?? 0;
+    });
   }
 
   private read<T>(readAfter: WalPosition | undefined, work: (pool: Pool) => Promise<T>): Promise<T> {

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { BUCKET_MS } from '../../rollups/buckets.js';
+import type { SourceQuery } from '../types.js';
+import type { EventsMetricQuery, Measure, Row, Slice } from './events.js';
+
+/**
+ * Questions that name exactly one dimension ("orders by channel", "p95 by
+ * bot", "channel = web") read the totals per dimension (migration 0160): one
+ * row per (type, bucket, dimension value) instead of one per dimension *set*
+ * (channel x market: 20 rows an hour for orders), plus the rows ingestion
+ * appended since the last fold, as the totals are read.
+ *
+ * An event without the dimension has no row there, yet a group-by answers it
+ * as the series labelled "" (docs/api.md). So a group-by without an eq/in
+ * condition on its dimension also returns the events of its rows and of the
+ * totals over the same range (same statement, same snapshot), and the
+ * adapter answers from the dimensioned rollups when the rows miss any
+ * (such events exist, or rows older than the per-dimension totals). An eq/in
+ * condition never keeps an event without the dimension, so it needs no count;
+ * its answer only checks that the per-dimension totals hold any row of the
+ * dimension where the totals hold events (two index probes): a database whose
+ * per-dimension totals were never written for a range (rollups bulk-loaded
+ * without `rebuild_dimension_totals()`, or ingestion without them) is read
+ * from the dimensioned rollups rather than answered empty. `neq`/`not_in` keep
+ * exactly the events without the dimension: such questions, and every other
+ * one (two dimensions, distinct counts), read the dimensioned rollups.
+ */
+export interface OneDimension {
+  dimension: string;
+  grouped: boolean;
+  /** Lists of values (the metric's `where`, the query's eq/in filters) a row's value must be in, every one. */
+  valueLists: string[][];
+}
+
+const DAY = BUCKET_MS.day;
+
+/** The one dimension a question reads per-dimension totals for, or undefined when it must read the dimensioned rollups. */
+export function oneDimensionOf(query: Pick<SourceQuery, 'groupBy' | 'filters'>, metricQuery: EventsMetricQuery, measure: Measure): OneDimension | undefined {
+  if (measure === 'distinct' || query.groupBy.length > 1) return undefined;
+  const names = new Set<string>(query.groupBy);
+  const valueLists: string[][] = [];
+  for (const [name, values] of Object.entries(metricQuery.where ?? {})) {
+    names.add(name);
+    valueLists.push(values as string[]);
+  }
+  for (const filter of query.filters) {
+    if (filter.op !== 'eq' && filter.op !== 'in') return undefined;
+    names.add(filter.dimension);
+    valueLists.push(Array.isArray(filter.value) ? filter.value : [filter.value]);
+  }
+  if (names.size !== 1) return undefined;
+  return { dimension: [...names][0]!, grouped: query.groupBy.length === 1, valueLists };
+}
+
+/**
+ * How an answer checks the per-dimension rows: `events`, their events against the totals' (a group-by whose
+ * empty-label series they cannot show); `presence`, that they hold any row where the totals do (eq/in conditions).
+ */
+export type Check = 'events' | 'presence';
+const checkOf = (one: OneDimension): Check => (one.grouped && one.valueLists.length === 0 ? 'events' : 'presence');
+
+const grainOf = (slice: Slice) => (slice.table === 'rollups_hourly' ? 'hourly' : 'daily');
+
+/** Positional parameters; dimension names and values only ever travel as parameters. */
+function parameters(): { values: unknown[]; add: (value: unknown) => string } {
+  const values: unknown[] = [];
+  return { values, add: (value) => `$${values.push(value)}` };
+}
+
+/** `SELECT <columns> FROM` the folded and the pending table of each range, `UNION ALL`. */
+function selectFromBoth(tables: (grain: string) => string, ranges: Array<{ grain: string; from: string; to: string }>, columns: string, where: string): string {
+  const selects: string[] = [];
+  for (const range of ranges) {
+    for (const table of [tables(range.grain), `${tables(range.grain)}_pending`]) {
+      selects.push(`SELECT ${columns} FROM ${table} WHERE ${where} AND bucket >= ${range.from}::timestamptz AND bucket < ${range.to}::timestamptz`);
+    }
+  }
+  return selects.join(' UNION ALL ');
+}
+
+/** The events of the range, from the totals. */
+function totalEventsSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string): string {
+  return `(SELECT coalesce(sum(count), 0) FROM (${selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys)}) t)`;
+}
+
+/** 1 when the totals hold events of the range but the per-dimension totals no row of the dimension, else 0. */
+function absentSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string, dimensionKeys: string): string {
+  const any = (tables: (grain: string) => string, where: string) => `EXISTS (${selectFromBoth(tables, ranges, '1', where)})`;
+  return `CASE WHEN ${any((grain) => `rollup_totals_${grain}`, keys)} AND NOT ${any((grain) => `rollup_dimension_totals_${grain}`, dimensionKeys)} THEN 1 ELSE 0 END`;
+}
+
+/**
+ * Per measure: what each stored row adds to its series' packed text after its bucket (`addPackedValues` in events.ts
+ * reads them in this order; `n` is a NULL), and the columns that takes.
+ */
+const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: string }> = {
+  count: { read: 'count', values: 'count::text' },
+  sum: { read: 'sum', values: 'sum::text' },
+  avg: { read: 'value_count, sum', values: "value_count::text || ' ' || sum::text" },
+  min: { read: 'min', values: "coalesce(min::text, 'n')" },
+  max: { read: 'max', values: "coalesce(max::text, 'n')" },
+  sketch: { read: 'sketch_text', values: 'sketch_text' },
+};
+
+/**
+ * The statement of a one-dimension question over `slices` (slicesFor: daily
+ * for whole days, hourly otherwise): one row per series, its stored rows
+ * packed in one text of "<bucket ms> <values>" (`pv`; percentiles: `packed`,
+ * the sketches' stored text form, as the dimensioned path packs them), merged
+ * per query bucket in `toSeries`. Receiving the 2,880 rows of the hourly
+ * orders by channel one by one cost node-pg 5-7 ms of CPU, their packed text
+ * 1 ms, and PostgreSQL less (bench/README.md, issue 20, step 5).
+ *
+ * One more row carries the check (see OneDimension) in `m`, with no group
+ * value and no packed text. `events`: each series also carries its events in
+ * `m`, the check row minus the range's events from the totals, and the `m`
+ * sum to zero when no event lacks a row (the difference in SQL over a
+ * materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95 by bot).
+ * `presence`: the check row's `m` is 1 when the dimension has no row at all.
+ */
+export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure, one: OneDimension, slices: Slice[]): { text: string; values: unknown[]; name: string; check: Check } {
+  if (measure === 'distinct') throw new Error('distinct counts have no per-dimension totals');
+  const statement = parameters();
+  const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
+  const dimensionOnly = `${keys} AND dimension = ${statement.add(one.dimension)}::text`;
+  const dimensionKeys = [dimensionOnly, ...one.valueLists.map((values) => `value = ANY(${statement.add(values)}::text[])`)].join(' AND ');
+  const ranges = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(new Date(slice.from)), to: statement.add(new Date(slice.to)) }));
+  const check = checkOf(one);
+  const checked = check === 'events';
+  const { read, values } = PACKED[measure];
+  // date_part is float8; extract() is numeric since PostgreSQL 14, and slower.
+  let packed = `string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || ${values}, ' ')`;
+  const sketch = measure === 'sketch';
+  // Percentiles pack only the rows with a sketch; with the check every row still counts its events.
+  if (sketch && checked) packed += ' FILTER (WHERE sketch_text IS NOT NULL)';
+  const columns = ['bucket', 'value', ...(checked && read !== 'count' ? ['count'] : []), read].join(', ');
+  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columns, sketch && !checked ? `${dimensionKeys} AND sketch IS NOT NULL` : dimensionKeys);
+  const select = [...(one.grouped ? ['value AS g0'] : []), `${packed} AS ${sketch ? 'packed' : 'pv'}`, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
+  const checkRow = checked ? `-${totalEventsSql(ranges, keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
+  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${one.grouped ? 'NULL, ' : ''}NULL, ${checkRow}`;
+  return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, check };
+}
+
+/**
+ * The rows of an answer without its check row, or undefined when the check
+ * fails (the answer then comes from the dimensioned rollups).
+ */
+export function completeRows(rows: Row[], check: Check): Row[] | undefined {
+  let missing = 0;
+  let at = -1;
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    if (check === 'events') {
+      // Every series has its value; only the check row has none.
+      missing -= Number(row.m);
+      if (row.g0 === null) at = index;
+    } else if (row.m !== null && row.m !== undefined) {
+      // Only the check row has an m.
+      missing = row.m;
+      at = index;
+    }
+  }
+  if (at < 0) throw new Error('a per-dimension answer came without its check row');
+  if (missing !== 0) return undefined;
+  rows.splice(at, 1);
+  return rows;
+}
+
+/**
+ * The answer budget's estimate for a one-dimension group-by: the distinct
+ * values of the daily per-dimension totals over the range's days, up to
+ * `limit`, with the same check in `m` (not 0: counted from the dimensioned
+ * rollups instead: a group-by that may answer an empty-label series, or rows
+ * the per-dimension totals lack).
+ */
+export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, limit: number): { text: string; values: unknown[] } {
+  const statement = parameters();
+  const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
+  const dimensionOnly = `${keys} AND dimension = ${statement.add(one.dimension)}::text`;
+  const dimensionKeys = [dimensionOnly, ...one.valueLists.map((values) => `value = ANY(${statement.add(values)}::text[])`)].join(' AND ');
+  const ranges = [{ grain: 'daily', from: statement.add(new Date(Math.floor(query.from.getTime() / DAY) * DAY)), to: statement.add(query.to) }];
+  const checked = checkOf(one) === 'events';
+  const tables = (grain: string) => `rollup_dimension_totals_${grain}`;
+  const count = `(SELECT count(*) FROM (SELECT DISTINCT value FROM d LIMIT ${statement.add(limit)}) s)::int AS n`;
+  const missing = checked ? `${totalEventsSql(ranges, keys)} - (SELECT coalesce(sum(count), 0) FROM d)` : absentSql(ranges, keys, dimensionOnly);
+  const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}, (${missing})::float8 AS m`;
+  return { text, values: statement.values };
+}

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createOrganization } from '../src/auth/keys.js';
+import type { CatalogMetric } from '../src/catalog/schema.js';
+import { loadCatalog } from '../src/catalog/load.js';
+import { migrateUp } from '../src/db/migrate.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { ingestEvents } from '../src/ingest/ingest.js';
+import { createLogger } from '../src/logger.js';
+import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
+import { completeRows, dimensionTotalsSql, oneDimensionOf } from '../src/sources/adapters/events-dimension-totals.js';
+import { EventsAdapter, eventsMetricQuerySchema, measureOf, slicesFor, type Row } from '../src/sources/adapters/events.js';
+import type { Filter, Series, SourceQuery } from '../src/sources/types.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { seededRandom } from './support/seeded-random.js';
+
+const SEED = Number(process.env.DIMENSION_TOTALS_SEED ?? randomInt(2 ** 31));
+console.log(`per-dimension totals tests: seed ${SEED} (replay with DIMENSION_TOTALS_SEED=${SEED})`);
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 2, 2);
+const DAYS = 4;
+const NOW = T0 + (DAYS + 1) * DAY;
+
+const VALUES: Record<string, string[]> = {
+  channel: ['web', 'app', 'pos'],
+  market: ['us', 'de', 'fr'],
+  product: ['basic', 'pro'],
+  botId: ['faq', 'sales', 'support', 'billing'],
+  status: ['ok', 'error'],
+};
+
+const catalog = loadCatalog();
+const metricOf = (key: string) => catalog.metric(key)!;
+/** Metrics asked about: the catalog's, plus a fixed `where` and two event types per point, which only a test needs. */
+const METRICS: CatalogMetric[] = [
+  metricOf('orders_created'),
+  metricOf('order_value'),
+  metricOf('bot_response_time_ms'),
+  metricOf('bot_errors'),
+  { ...metricOf('order_value'), key: 'test_web_app_order_value', query: { eventTypes: ['order.created'], measure: 'value', where: { channel: ['web', 'app'] } } },
+  { ...metricOf('order_value'), key: 'test_orders_and_bots_by_channel', dimensions: ['channel'], query: { eventTypes: ['order.created', 'bot.response'], measure: 'value' } },
+];
+
+/**
+ * One organization's events over DAYS days: with `every` each event carries
+ * every dimension of its type, else about one in six lacks each one. Values:
+ * about one in five events has none; a few are zero, a few orders negative
+ * (bot response times cannot be).
+ */
+function eventsFor(random: () => number, count: number, every: boolean, prefix: string): unknown[] {
+  const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)]!;
+  const events: unknown[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const isOrder = random() < 0.55;
+    const names = isOrder ? ['channel', 'market', 'product'] : ['botId', 'status', 'channel'];
+    const attributes: Record<string, string | boolean> = isOrder ? {} : { success: random() < 0.9 };
+    // product is on a third of the orders even in the complete organization: its group-bys take the fallback.
+    // bot.response requires its botId.
+    for (const name of names) if ((every && name !== 'product') || name === 'botId' || random() > (name === 'product' ? 0.66 : 0.17)) attributes[name] = pick(VALUES[name]!);
+    const roll = random();
+    const value = roll < 0.2 ? undefined : roll < 0.23 ? 0 : roll < 0.26 && isOrder ? -Math.round(random() * 50) : Math.round(Math.exp(3 + 2 * random()) * 100) / 100;
+    events.push({
+      id: `${prefix}${index}`,
+      type: isOrder ? 'order.created' : 'bot.response',
+      occurredAt: new Date(T0 + Math.floor(random() * DAYS * DAY)).toISOString(),
+      ...(value === undefined ? {} : { value }),
+      attributes,
+    });
+  }
+  return events;
+}
+
+const AGGREGATIONS = ['count', 'sum', 'avg', 'min', 'max', 'p50', 'p95', 'p99'] as const;
+
+/** A random question: mostly one dimension (grouped, filtered eq/in, or both), sometimes what must take the dimensioned path. */
+function randomQuestion(random: () => number, organizationId: string): SourceQuery {
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const metric = pick(METRICS);
+  const measure = eventsMetricQuerySchema.parse(metric.query).measure;
+  const aggregation = measure === 'count' ? pick(['count', 'sum'] as const) : pick(AGGREGATIONS);
+  const where = Object.keys(eventsMetricQuerySchema.parse(metric.query).where ?? {});
+  const dimension = where[0] ?? pick(metric.dimensions);
+  const roll = random();
+  const groupBy = roll < 0.75 ? [dimension] : [];
+  const filters: Filter[] = [];
+  const someValues = () => [...VALUES[dimension]!, 'none-such'].filter(() => random() < 0.5);
+  const filterRoll = random();
+  if (filterRoll < 0.25) filters.push({ dimension, op: 'eq', value: pick([...VALUES[dimension]!, 'none-such']) });
+  else if (filterRoll < 0.45) filters.push({ dimension, op: 'in', value: someValues() });
+  else if (filterRoll < 0.5) filters.push({ dimension, op: 'in', value: someValues() }, { dimension, op: 'eq', value: pick(VALUES[dimension]!) });
+  else if (filterRoll < 0.55) filters.push({ dimension, op: pick(['neq', 'not_in'] as const), value: pick(VALUES[dimension]!) });
+  else if (filterRoll < 0.6) {
+    // A second dimension: the dimensioned path on both sides.
+    const other = metric.dimensions.find((name) => name !== dimension);
+    if (other) filters.push({ dimension: other, op: 'eq', value: pick(VALUES[other]!) });
+  }
+  if (groupBy.length === 0 && filters.length === 0) filters.push({ dimension, op: 'in', value: [pick(VALUES[dimension]!)] });
+  // Ragged edges: from and to anywhere inside an hour, sometimes whole days.
+  const wholeDays = random() < 0.2;
+  const from = wholeDays ? T0 + Math.floor(random() * DAYS) * DAY : T0 - 3 * HOUR + Math.floor(random() * (DAYS * DAY + 3 * HOUR));
+  const to = wholeDays ? from + (1 + Math.floor(random() * 3)) * DAY : from + 1 + Math.floor(random() * 3 * DAY);
+  const bucketMs = pick([HOUR, 3 * HOUR, DAY, WHOLE_RANGE_MS]);
+  return { organizationId, metric, aggregation, groupBy, filters, from: new Date(from), to: new Date(to), bucketMs };
+}
+
+const describeQuestion = (query: SourceQuery) =>
+  JSON.stringify({ metric: query.metric.key, aggregation: query.aggregation, groupBy: query.groupBy, filters: query.filters, from: query.from, to: query.to, bucketMs: query.bucketMs });
+
+/** Series in label order, so two answers compare whatever order their rows came in. */
+const sorted = (series: Series[]) => [...series].sort((a, b) => (JSON.stringify(a.labels) < JSON.stringify(b.labels) ? -1 : 1));
+
+/** Counts and sums within float tolerance (rows are added in another order); everything else exactly, percentiles included. */
+function assertSameAnswer(actual: Series[], expected: Series[], what: string): void {
+  const left = sorted(actual);
+  const right = sorted(expected);
+  assert.deepEqual(
+    left.map((one) => one.labels),
+    right.map((one) => one.labels),
+    `${what}: series`,
+  );
+  left.forEach((one, index) => {
+    const other = right[index]!;
+    assert.deepEqual(one.times, other.times, `${what}: times of ${JSON.stringify(one.labels)}`);
+    one.values.forEach((value, at) => {
+      const want = other.values[at]!;
+      if (value === null || want === null) assert.equal(value, want, `${what}: ${JSON.stringify(one.labels)} at ${one.times[at]}`);
+      else assert.ok(Math.abs(value - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what}: ${JSON.stringify(one.labels)} at ${one.times[at]}: ${value} vs ${want}`);
+    });
+  });
+}
+
+describe('totals per dimension: the same answers as the dimensioned rollups (migration 0160)', () => {
+  let database: TestDatabase;
+  let pool: Pool;
+  let fast: EventsAdapter;
+  let dimensioned: EventsAdapter;
+  /** Every event carries every dimension of its type (but product), so group-bys read the per-dimension totals. */
+  let complete: string;
+  /** About one event in six lacks each dimension: group-bys fall back, filters do not. */
+  let partial: string;
+  const signal = new AbortController().signal;
+
+  /** Whether a question reads the per-dimension totals (and is complete there), as the adapter decides. */
+  async function readsPerDimension(query: SourceQuery): Promise<boolean> {
+    const metricQuery = eventsMetricQuerySchema.parse(query.metric.query);
+    const measure = measureOf(query, metricQuery);
+    const one = oneDimensionOf(query, metricQuery, measure);
+    if (!one) return false;
+    const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+    return completeRows((await pool.query<Row>(sql)).rows, check) !== undefined;
+  }
+
+  before(async () => {
+    database = await createTestDatabase('dimension_totals');
+    await migrateUp(database.url, createLogger('silent'));
+    pool = createPool(database.url, 4, createLogger('silent'));
+    complete = (await createOrganization(pool, 'complete')).id;
+    partial = (await createOrganization(pool, 'partial')).id;
+    fast = new EventsAdapter('events', pool);
+    dimensioned = new EventsAdapter('events', pool, undefined, { dimensionTotals: false });
+    const random = seededRandom(SEED);
+    // Shuffled over the days and sent in batches: later batches bring late events into hours already stored.
+    for (const [organization, every] of [
+      [complete, true],
+      [partial, false],
+    ] as const) {
+      const events = eventsFor(random, 2_500, every, every ? 'c' : 'p');
+      for (let start = 0; start < events.length; start += 500) {
+        const result = await ingestEvents(pool, organization, events.slice(start, start + 500), { now: () => NOW });
+        assert.equal(result.accepted, Math.min(500, events.length - start), JSON.stringify(result.rejected.slice(0, 3)));
+      }
+    }
+    await pool.query('SELECT rebuild_dimension_totals()');
+    // About a third of the per-dimension rows as ingestion leaves them before a fold: pending, read beside the folded.
+    for (const grain of ['hourly', 'daily']) {
+      await pool.query(
+        `WITH moved AS (DELETE FROM rollup_dimension_totals_${grain} WHERE hashtext(value || bucket::text || $1::text) % 3 = 0
+           RETURNING organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+         INSERT INTO rollup_dimension_totals_${grain}_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch) SELECT * FROM moved`,
+        [SEED],
+      );
+    }
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_dimension_totals_hourly_pending');
+    assert.ok(rows[0]!.n > 100, `${rows[0]!.n} pending rows to read`);
+  });
+  after(async () => {
+    await pool?.end();
+    await database?.drop();
+  });
+
+  test(`random questions answer the same from both paths, pending rows unfolded (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 1);
+    let perDimension = 0;
+    for (let round = 0; round < 400; round += 1) {
+      const query = randomQuestion(random, round % 2 === 0 ? complete : partial);
+      const what = `round ${round} ${describeQuestion(query)}`;
+      assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), what);
+      if (await readsPerDimension(query)) perDimension += 1;
+      if (query.groupBy.length === 1) {
+        assert.equal(await fast.estimateSeries(query, 100), await dimensioned.estimateSeries(query, 100), `${what}: series estimate`);
+      }
+    }
+    assert.ok(perDimension >= 200, `${perDimension} of 400 questions read the per-dimension totals`);
+  });
+
+  test('a group-by over events that lack the dimension falls back and answers the empty label; a filter needs no fallback', async () => {
+    const base = { metric: metricOf('orders_created'), aggregation: 'count' as const, from: new Date(T0), to: new Date(T0 + DAYS * DAY), bucketMs: DAY };
+    const byChannel: SourceQuery = { ...base, organizationId: partial, groupBy: ['channel'], filters: [] };
+    assert.equal(await readsPerDimension(byChannel), false, 'the partial organization has orders without a channel');
+    const answer = await fast.query(byChannel, signal);
+    const empty = answer.find((one) => one.labels.channel === '');
+    assert.ok(empty && empty.values.some((value) => (value ?? 0) > 0), 'orders without a channel are the series labelled ""');
+    assertSameAnswer(answer, await dimensioned.query(byChannel, signal), 'partial, by channel');
+    assert.equal(await fast.estimateSeries(byChannel, 100), 4, 'three channels and ""');
+
+    const filtered: SourceQuery = { ...byChannel, filters: [{ dimension: 'channel', op: 'in', value: ['web', 'app'] }] };
+    assert.equal(await readsPerDimension(filtered), true, 'an eq/in filter keeps no event without the dimension');
+    assertSameAnswer(await fast.query(filtered, signal), await dimensioned.query(filtered, signal), 'partial, by channel, web or app');
+
+    const completeByChannel: SourceQuery = { ...byChannel, organizationId: complete };
+    assert.equal(await readsPerDimension(completeByChannel), true, 'every order of the complete organization has a channel');
+    assert.equal((await fast.query(completeByChannel, signal)).length, 3);
+  });
+
+  test('after a fold, the answers are unchanged', async () => {
+    const { rows } = await pool.query<{ folded: string }>('SELECT fold_dimension_totals() AS folded');
+    assert.ok(Number(rows[0]!.folded) > 0);
+    const random = seededRandom(SEED + 2);
+    for (let round = 0; round < 60; round += 1) {
+      const query = randomQuestion(random, round % 2 === 0 ? complete : partial);
+      assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), `folded, round ${round} ${describeQuestion(query)}`);
+    }
+  });
+  test('rows the per-dimension totals lack are seen by the group-by check, a dimension without any row by the filter check; both answered from the dimensioned rollups', async () => {
+    const query: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
+    const expected = await dimensioned.query(query, signal);
+    assert.equal(await readsPerDimension(query), true);
+    for (const table of ['rollup_dimension_totals_hourly', 'rollup_dimension_totals_hourly_pending']) {
+      await pool.query(`DELETE FROM ${table} WHERE organization_id = $1 AND dimension = 'botId' AND value = 'faq'`, [complete]);
+    }
+    assert.equal(await readsPerDimension(query), false, 'the missing rows are seen');
+    const answer = await fast.query(query, signal);
+    assert.ok(answer.some((one) => one.labels.botId === 'faq'));
+    assertSameAnswer(answer, expected, 'without the faq rows');
+
+    // A filter needs no count, but per-dimension totals never written for the range (bulk-loaded rollups, or
+    // ingestion without them) must not answer it empty.
+    const filtered: SourceQuery = { ...query, groupBy: [], filters: [{ dimension: 'botId', op: 'in', value: ['sales', 'support'] }] };
+    const expectedFiltered = await dimensioned.query(filtered, signal);
+    assert.equal(await readsPerDimension(filtered), true);
+    for (const grain of ['hourly', 'daily']) {
+      for (const table of [`rollup_dimension_totals_${grain}`, `rollup_dimension_totals_${grain}_pending`]) await pool.query(`DELETE FROM ${table} WHERE organization_id = $1 AND dimension = 'botId'`, [complete]);
+    }
+    assert.equal(await readsPerDimension(filtered), false, 'no per-dimension row of botId where the totals hold events');
+    assert.ok(expectedFiltered[0]!.values.some((value) => value !== null));
+    assertSameAnswer(await fast.query(filtered, signal), expectedFiltered, 'filtered, without any botId rows');
+    assert.equal(await fast.estimateSeries({ ...filtered, groupBy: ['botId'] }, 100), 2);
+    await pool.query('SELECT rebuild_dimension_totals()');
+    assert.equal(await readsPerDimension(query), true, 'rebuilt');
+    assertSameAnswer(await fast.query(query, signal), expected, 'rebuilt');
+  });
+});

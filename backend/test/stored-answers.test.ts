@@ -41,7 +41,7 @@ describe('stored answers', () => {
   test('the text keeps the series count and the frames, marked as served from the cache', () => {
     const metric = catalog.metric('orders_created')!;
     const frames = [tableFrame({ refId: 'A', metric, source: 'events', cached: false }, ['channel'], [{ labels: { channel: 'web' }, times: [0], values: [3] }])];
-    const decoded = decodeAnswer(encodeAnswer(frames, 7))!;
+    const decoded = decodeAnswer(encodeAnswer(JSON.stringify(frames), 7))!;
     assert.equal(decoded.series, 7);
     const served = JSON.parse(decoded.framesJson) as typeof frames;
     assert.equal(served[0]!.schema.meta.custom.cached, true);

@@ -31,10 +31,15 @@ export function answerQuestion(plan: Plan, catalogVersion: string | undefined): 
   return { catalog: catalogVersion, answer: metric.key, definition: metric.query, ...rest };
 }
 
-/** The text stored for an answer: its frames marked as cached, since that is how they will be served. */
-export function encodeAnswer(frames: Frame[], series: number): string {
-  const served = frames.map((frame) => ({ ...frame, schema: { ...frame.schema, meta: { ...frame.schema.meta, custom: { ...frame.schema.meta.custom, cached: true } } } }));
-  return `${series}\n${JSON.stringify(served)}`;
+/**
+ * The text stored for an answer, from its frames' JSON as the response sent
+ * it: marked as cached, since that is how it will be served. Serialized
+ * once, so the mark is set in the text: the key "cached" occurs only in each
+ * frame's meta.custom, and a string value cannot hold `"cached":false` (its
+ * quotes would be escaped).
+ */
+export function encodeAnswer(framesJson: string, series: number): string {
+  return `${series}\n${framesJson.replaceAll('"cached":false', '"cached":true')}`;
 }
 
 export interface DecodedAnswer {

@@ -6,6 +6,7 @@ import { createQueryModule } from '../../backend/src/query/module.js';
 import { buildContext } from '../../backend/src/server.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
 import { startCpu } from './cpu.js';
+import type { QueryRequest } from '../../backend/src/query/schema.js';
 import { questions } from './questions.js';
 import { countRoundTrips } from './round-trips.js';
 
@@ -17,7 +18,7 @@ import { countRoundTrips } from './round-trips.js';
  * `node --cpu-prof`, so a profile holds cold answers and little else.
  *
  *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --question p95 [--iterations 200]
- *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --dashboard overview.json
+ *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --dashboard overview.json [--panels]
  */
 const { values: flags } = parseArgs({
   options: {
@@ -26,6 +27,8 @@ const { values: flags } = parseArgs({
     dashboard: { type: 'string' },
     iterations: { type: 'string', default: '200' },
     cached: { type: 'boolean', default: false },
+    /** With --dashboard: each panel's cold cost on its own (one after another), most expensive first. */
+    panels: { type: 'boolean', default: false },
   },
 });
 if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
@@ -46,18 +49,37 @@ try {
   );
   const org = rows[0]!.org;
   const end = rows[0]!.last.getTime() + HOUR;
-  const bodies = flags.question
-    ? [questions(end).find((question) => question.key === flags.question)?.body ?? (() => { throw new Error(`no question '${flags.question}'`); })()]
-    : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end).map((panel) => panel.body);
+  const question = flags.question ? questions(end).find((one) => one.key === flags.question) : undefined;
+  if (flags.question && !question) throw new Error(`no question '${flags.question}'`);
+  const panels = question ? [{ title: question.key, body: question.body }] : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end);
   const { service } = await createQueryModule(context);
-  const answer = () =>
-    Promise.all(
-      bodies.map(async (body) => {
-        const { results } = await service.query(org, body);
-        for (const [refId, result] of Object.entries(results)) if (result.status !== 200) throw new Error(`${refId}: ${result.error}`);
-      }),
-    );
+  const one = async (body: QueryRequest) => {
+    const { results } = await service.query(org, body);
+    for (const [refId, result] of Object.entries(results)) if (result.status !== 200) throw new Error(`${refId}: ${result.error}`);
+  };
+  const answer = () => Promise.all(panels.map((panel) => one(panel.body)));
   const before = flags.cached ? async () => undefined : () => context.cacheVersions.bump(org);
+  // A stored answer is written a turn after it is returned: counted with its answer.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  if (flags.panels) {
+    const costs: Array<{ title: string; ms: number; node: number; pg: number }> = [];
+    for (const panel of panels) {
+      const samples: number[] = [];
+      const meter = await startCpu(context.pool);
+      for (let index = 0; index < iterations; index += 1) {
+        await before();
+        const started = performance.now();
+        await one(panel.body);
+        samples.push(performance.now() - started);
+      }
+      const cpu = await meter.stop();
+      samples.sort((a, b) => a - b);
+      costs.push({ title: panel.title, ms: samples[Math.floor(samples.length / 2)]!, node: (cpu?.[0] ?? 0) / iterations, pg: (cpu?.[1] ?? 0) / iterations });
+    }
+    costs.sort((a, b) => b.node + b.pg - (a.node + a.pg));
+    console.log('| panel | cold p50 | Node CPU | PostgreSQL CPU |\n|---|---:|---:|---:|');
+    for (const cost of costs) console.log(`| ${cost.title} | ${cost.ms.toFixed(1)} | ${cost.node.toFixed(1)} | ${cost.pg.toFixed(1)} |`);
+  }
   for (let index = 0; index < 10; index += 1) {
     await before();
     await answer();
@@ -72,6 +94,7 @@ try {
   const byName = await commandStats();
   const trips = await countRoundTrips(redis);
   await answer();
+  await settle();
   const counted = await trips.stop();
   const after = await commandStats();
   const names = [...after].filter(([name, calls]) => name !== 'info' && calls !== (byName.get(name) ?? 0)).map(([name, calls]) => `${name} ${calls - (byName.get(name) ?? 0)}`);

@@ -60,6 +60,7 @@ describe('cold answers: one lookup, parts under its version, written after the a
   let server: TestServer;
   let service: QueryService;
   let redis: Redis;
+  let versions: CacheVersions;
   let key: string;
   let organizationId: string;
 
@@ -88,7 +89,8 @@ describe('cold answers: one lookup, parts under its version, written after the a
     // The service under test on a Redis connection of its own: the commands counted are its own, not the server's jobs'.
     redis = createRedis({ kind: 'url', url: redisUrlForTest(9) }, server.running.context.logger);
     await new Promise((resolve) => redis.once('ready', resolve));
-    service = (await createQueryModule({ ...server.running.context, redis, cacheVersions: new CacheVersions(redis) })).service;
+    versions = new CacheVersions(redis);
+    service = (await createQueryModule({ ...server.running.context, redis, cacheVersions: versions })).service;
     await addOrders();
     // The lookup script loaded into Redis and the master's epoch known, so no test counts those first-time commands.
     await ask(request([{ refId: 'A', metric: 'payments_failed' }]));
@@ -165,6 +167,34 @@ describe('cold answers: one lookup, parts under its version, written after the a
     } finally {
       registry.query = original;
     }
+  });
+
+  test('a relative range refreshed within the hour is served from the cache, and is what a cold answer over the new range says', async () => {
+    const MINUTE = 60_000;
+    // "now-6h" to "now" at 06:10, then refreshed at 06:40 and at 07:05 (orders at 00:30, in the window each time).
+    const at = (now: number) => request([{ refId: 'A', metric: 'orders_created', groupBy: ['channel'] }], now - 6 * HOUR, now);
+    const first = (await service.query(organizationId, at(T0 + 6 * HOUR + 10 * MINUTE))).results.A!;
+    await writesSettle();
+    const refreshed = (await service.query(organizationId, at(T0 + 6 * HOUR + 40 * MINUTE))).results.A!;
+    assert.ok(first.frames.every((frame) => !frame.schema.meta.custom.cached));
+    assert.ok(refreshed.frames.every((frame) => frame.schema.meta.custom.cached), 'the refresh within the hour is a hit');
+    // The same answer a cold computation over the refreshed range gives (the cache version moved, as by a write).
+    await versions.bump(organizationId);
+    const cold = (await service.query(organizationId, at(T0 + 6 * HOUR + 40 * MINUTE))).results.A!;
+    assert.ok(cold.frames.every((frame) => !frame.schema.meta.custom.cached));
+    assert.deepEqual(
+      refreshed.frames.map((frame) => frame.data),
+      cold.frames.map((frame) => frame.data),
+    );
+    await writesSettle();
+    const nextHour = (await service.query(organizationId, at(T0 + 7 * HOUR + 5 * MINUTE))).results.A!;
+    assert.ok(nextHour.frames.every((frame) => !frame.schema.meta.custom.cached), 'another hour is another answer');
+    assert.notDeepEqual(
+      nextHour.frames.map((frame) => frame.data.values[0]),
+      cold.frames.map((frame) => frame.data.values[0]),
+      'its buckets moved on by an hour',
+    );
+    await writesSettle();
   });
 
   test('two answers of one series asked at once (two panels) read it once', async () => {

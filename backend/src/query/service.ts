@@ -11,7 +11,7 @@ import type { Series, SourceQuery } from '../sources/types.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
 import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
-import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
+import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
@@ -256,7 +256,7 @@ export class QueryService {
   private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText } | undefined> {
     if (!isStorable(plan, this.catalog, Date.now())) return undefined;
     try {
-      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.options.catalogVersion));
+      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.catalog, this.options.catalogVersion));
       const found = slot.text === undefined ? undefined : decodeAnswer(slot.text);
       return found ? { found } : { slot };
     } catch (error) {
@@ -288,8 +288,7 @@ export class QueryService {
       return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones (a rolling window by its length).
-    const span = plan.to.getTime() - plan.from.getTime();
-    const shift = plan.rolling ? span : Math.ceil(span / plan.bucketMs) * plan.bucketMs;
+    const shift = previousShiftMs(plan.from.getTime(), plan.to.getTime(), plan.bucketMs, plan.rolling ?? false);
     const [current, previous] = await Promise.all([
       this.series(organizationId, plan, plan.from, plan.to, onSeries, within),
       plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries, within) : undefined,

@@ -15,7 +15,7 @@ import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './bucke
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
-import { answerQuestion, decodeAnswer, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
+import { answerQuestion, decodeAnswer, definitionOf, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
 
 export interface QueryResult {
@@ -64,17 +64,24 @@ const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.st
  * line up. Without group-by there is always exactly one series.
  */
 async function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Promise<Series[]> {
-  const dense: Series[] = [];
+  const dense: Array<Series & { key: string }> = [];
   // Up to QUERY_MAX_CELLS cells: hand the event loop back now and then.
   const yielder = new Yielder(20_000);
+  // `times` is a grid (bucketTimes): a point's bucket is its index, no lookup needed. A point outside the range is
+  // dropped; of two points in one bucket the later one stands.
+  const first = times[0] ?? 0;
   for (const one of series) {
     await yielder.tick(times.length);
-    const byTime = new Map<number, number | null>();
-    one.times.forEach((time, index) => byTime.set(alignDown(time, bucketMs), one.values[index] ?? null));
-    dense.push({ labels: one.labels, times, values: times.map((time) => (byTime.has(time) ? byTime.get(time)! : fill)) });
+    const values = new Array<number | null>(times.length).fill(fill);
+    for (let index = 0; index < one.times.length; index += 1) {
+      const slot = (alignDown(one.times[index]!, bucketMs) - first) / bucketMs;
+      if (slot >= 0 && slot < values.length) values[slot] = one.values[index] ?? null;
+    }
+    dense.push({ labels: one.labels, times, values, key: seriesKey(groupBy, one.labels) });
   }
-  if (dense.length === 0 && groupBy.length === 0) dense.push({ labels: {}, times, values: times.map(() => fill) });
-  return dense.sort((a, b) => (seriesKey(groupBy, a.labels) < seriesKey(groupBy, b.labels) ? -1 : 1));
+  if (dense.length === 0 && groupBy.length === 0) dense.push({ labels: {}, times, values: times.map(() => fill), key: '' });
+  dense.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return dense.map(({ labels, times: grid, values }) => ({ labels, times: grid, values }));
 }
 
 /** rate = sum(numerator) / sum(denominator) per bucket and labels; an empty denominator gives null. */
@@ -230,7 +237,7 @@ export class QueryService {
     const metric = plan.metric.kind === 'ratio' ? this.catalog.metric(plan.metric.denominator!)! : plan.metric;
     const limit = this.options.limits.maxSeries + 1;
     const query: SourceQuery = { organizationId, metric, aggregation: 'count', groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, bucketMs: plan.bucketMs };
-    const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: metric.query, groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
+    const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: definitionOf(metric), groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
     const { value } = await this.cached(organizationId, metric.source, question, within, async (readAfter) => (await this.registry.estimateSeries(metric.source, { ...query, readAfter }, limit)) ?? 1);
     return value;
   }
@@ -323,7 +330,7 @@ export class QueryService {
   private list(organizationId: string, plan: Plan, options: { limit: number; columns: string[] }, within: StoredText | undefined) {
     const { metric, filters, from, to } = plan;
     const query = { organizationId, metric, filters, from, to, ...options };
-    const question = { catalog: this.options.catalogVersion, list: metric.key, definition: metric.query, filters, from, to, ...options };
+    const question = { catalog: this.options.catalogVersion, list: metric.key, definition: definitionOf(metric), filters, from, to, ...options };
     return this.cached(organizationId, metric.source, question, within, (readAfter) => this.registry.list(metric.source, { ...query, readAfter }));
   }
 
@@ -461,7 +468,7 @@ export class QueryService {
   private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date, within?: StoredText): Promise<Fetched> {
     const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
     // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
-    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
+    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: definitionOf(metric), kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
     const { value, cached } = await this.cached(organizationId, metric.source, question, within, (readAfter) =>
       plan.rolling ? this.registry.window(metric.source, { ...query, readAfter }) : this.registry.query(metric.source, { ...query, readAfter }),
     );

@@ -1,4 +1,6 @@
+import { canonicalJson } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
+import type { CatalogMetric } from '../catalog/schema.js';
 import { alignDown, HOUR_MS, previousShiftMs } from './buckets.js';
 import type { Frame } from './frames.js';
 import type { Plan } from './planner.js';
@@ -33,7 +35,20 @@ export function isStorable(plan: Plan, catalog: Catalog, now: number): boolean {
  */
 export function answerQuestion(plan: Plan, catalog: Catalog, catalogVersion: string | undefined): unknown {
   const { metric, from, to, ...rest } = plan;
-  return { catalog: catalogVersion, answer: metric.key, definition: metric.query, ...rest, ...rangeKey(plan, catalog) };
+  return { catalog: catalogVersion, answer: metric.key, definition: definitionOf(metric), ...rest, ...rangeKey(plan, catalog) };
+}
+
+const definitions = new WeakMap<CatalogMetric, string>();
+
+/**
+ * A metric's definition (its source query) as it goes into cache keys:
+ * serialized once per catalog metric, not on every question (key order
+ * sorted, as every key's JSON is).
+ */
+export function definitionOf(metric: CatalogMetric): string {
+  let text = definitions.get(metric);
+  if (text === undefined) definitions.set(metric, (text = canonicalJson(metric.query)));
+  return text;
 }
 
 /** A time as the hourly rollups see it: a whole hour as itself, any other time as inside its hour ("<hour>+"). */

@@ -20,6 +20,14 @@ export interface StoredText {
   key: string;
   text: string | undefined;
   newest: string;
+  /** The source whose version the key carries. */
+  scope: string;
+  /** Keys of the same organization, scope and version begin with this (`metrics:{orgId}:{scope}:v{version}:`). */
+  prefix: string;
+  /** The read floor read with the version (undefined: none recorded, or unknown). */
+  floor: WalPosition | undefined;
+  /** Keys of the flights computed for this answer (`computeWithin`), joinable until it is stored or released. */
+  parts: string[];
 }
 
 /** JSON with object keys sorted, so equal questions hash equally whatever their key order. */
@@ -61,6 +69,8 @@ export function questionHash(question: unknown): string {
 export class QueryCache {
   private readonly memory: LRUCache<string, string>;
   private readonly flights = new Map<string, Promise<Cached<unknown>>>();
+  /** Texts handed to `storeTextLater` and not yet written to their store. */
+  private readonly storing = new Map<string, string>();
   private readonly lookups: Counter<'store' | 'result'>;
   /** When this process last stored an answer per organization and scope (the memory store's view of "newest"). */
   private readonly newestLocal = new Map<string, number>();
@@ -108,7 +118,7 @@ export class QueryCache {
     if (oneTrip) {
       this.lookups.inc({ store: 'redis', result: oneTrip.hit === undefined ? 'miss' : 'hit' });
       if (oneTrip.hit !== undefined) return { value: JSON.parse(oneTrip.hit) as T, cached: true };
-      return this.computeOnce(oneTrip.key, ttlSeconds, async () => compute(oneTrip.floor ?? (await this.versions.readFloor(organizationId))), newestKey(organizationId, scope));
+      return this.computeOnce(oneTrip.key, ttlSeconds, async () => compute(oneTrip.floor ?? (await this.seedFloor(organizationId))), newestKey(organizationId, scope));
     }
     // Step by step: without Redis, while it is not ready, or when the one-trip read failed.
     const { version, floor } = await this.versions.currentWithFloor(organizationId, scope);
@@ -129,22 +139,72 @@ export class QueryCache {
    */
   async lookupText(organizationId: string, scope: string, question: unknown): Promise<StoredText> {
     const newest = newestKey(organizationId, scope);
-    const oneTrip = await this.readInOneTrip(organizationId, scope, questionHash(question));
+    const hash = questionHash(question);
+    const oneTrip = await this.readInOneTrip(organizationId, scope, hash);
     if (oneTrip) {
-      this.lookups.inc({ store: 'redis', result: oneTrip.hit === undefined ? 'miss' : 'hit' });
-      return { key: oneTrip.key, text: oneTrip.hit, newest };
+      const text = oneTrip.hit ?? this.storing.get(oneTrip.key);
+      this.lookups.inc({ store: 'redis', result: text === undefined ? 'miss' : 'hit' });
+      return { key: oneTrip.key, text, newest, scope, prefix: oneTrip.key.slice(0, oneTrip.key.length - hash.length), floor: oneTrip.floor, parts: [] };
     }
-    const { version } = await this.versions.currentWithFloor(organizationId, scope);
+    const { version, floor } = await this.versions.currentWithFloor(organizationId, scope);
     const key = answerKey(organizationId, scope, version, question);
     const store = this.store();
-    const text = await this.read(store, key);
+    const text = (await this.read(store, key)) ?? this.storing.get(key);
     this.lookups.inc({ store, result: text === undefined ? 'miss' : 'hit' });
-    return { key, text, newest };
+    return { key, text, newest, scope, prefix: key.slice(0, key.length - hash.length), floor, parts: [] };
   }
 
-  /** Stores a text answer under the key `lookupText` gave (not awaited by callers: see lookupOrCompute). */
-  storeText(stored: StoredText, text: string, ttlSeconds: number): Promise<void> {
-    return this.write(this.store(), stored.key, text, ttlSeconds, stored.newest);
+  /**
+   * Stores a text answer under the key `lookupText` gave, on a later turn of
+   * the event loop: the answer goes out first. The key was fixed by the
+   * version read before the answer was computed, so however late the write,
+   * an answer is never stored under a version that moved on meanwhile. Until
+   * Redis has it, this process's own lookups of the key find it here, and
+   * the flights of its parts stay joinable: a lookup answered "miss" before
+   * the write (its reply handled a turn later at most, as in computeOnce)
+   * joins them instead of computing again.
+   */
+  storeTextLater(stored: StoredText, text: string, ttlSeconds: number): void {
+    this.storing.set(stored.key, text);
+    setImmediate(() =>
+      void this.write(this.store(), stored.key, text, ttlSeconds, stored.newest).finally(() =>
+        setImmediate(() => {
+          this.storing.delete(stored.key);
+          this.release(stored);
+        }),
+      ),
+    );
+  }
+
+  /** Ends the flights of a stored answer's parts: once it is stored, or when it will not be (its computation failed). */
+  release(stored: StoredText): void {
+    for (const key of stored.parts.splice(0)) this.flights.delete(key);
+  }
+
+  /**
+   * A source's part of a stored answer being computed (after `lookupText`
+   * missed): under that lookup's version and read floor, so without a Redis
+   * round trip of its own, and not stored in Redis (the whole answer is).
+   * Identical questions share one computation, whichever way they asked
+   * (this or `getOrCompute`: the flight is keyed by the versioned key), until
+   * the answer it was computed for is stored (`storeTextLater`) or released.
+   */
+  async computeWithin<T>(stored: StoredText, organizationId: string, question: unknown, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<T> {
+    const key = stored.prefix + questionHash(question);
+    let flight = this.flights.get(key) as Promise<Cached<T>> | undefined;
+    if (!flight) {
+      flight = (async () => ({ value: await compute(stored.floor ?? (await this.seedFloor(organizationId))), cached: false }))();
+      this.flights.set(key, flight);
+      stored.parts.push(key);
+      // A failure is not shared beyond the callers already waiting.
+      flight.catch(() => this.flights.delete(key));
+    }
+    return (await flight).value;
+  }
+
+  /** The read floor when none is recorded: seeded from the primary when there are replicas (a read would else go to the primary anyway). */
+  private seedFloor(organizationId: string): Promise<WalPosition | undefined> | undefined {
+    return this.versions.seedsFloor ? this.versions.readFloor(organizationId) : undefined;
   }
 
   private async readInOneTrip(organizationId: string, scope: string, hash: string): Promise<OneTripAnswer | undefined> {

@@ -96,6 +96,11 @@ export class CacheVersions {
     return `metrics:${organizationId}:wal`;
   }
 
+  /** Whether `readFloor` can seed a floor no write recorded (from the primary's position: with read replicas only). */
+  get seedsFloor(): boolean {
+    return this.primaryPosition !== undefined;
+  }
+
   /**
    * How new a read for this organization must be (a WAL position, for read
    * replicas), read after its version: an answer computed from data at least

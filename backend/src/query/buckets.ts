@@ -16,6 +16,16 @@ export const ROLLING_MAX_MS = DAY_MS;
 
 export const alignDown = (ms: number, size: number): number => Math.floor(ms / size) * size;
 
+/**
+ * How far back the previous period of a time series lies (`compareToPrevious`):
+ * whole buckets, so its points line up with the current ones; a rolling
+ * window by its length.
+ */
+export function previousShiftMs(from: number, to: number, bucketMs: number, rolling: boolean): number {
+  const span = to - from;
+  return rolling ? span : Math.ceil(span / bucketMs) * bucketMs;
+}
+
 /** Start times of the buckets that touch [from, to), ascending. */
 export function bucketTimes(from: number, to: number, bucketMs: number): number[] {
   const times: number[] = [];

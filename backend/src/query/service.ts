@@ -1,7 +1,8 @@
-import type { QueryCache, StoredText } from '../cache/query-cache.js';
+import type { Cached, QueryCache, StoredText } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { LevelHistory } from '../levels/history.js';
+import type { WalPosition } from '../db/wal.js';
 import type { Logger } from '../logger.js';
 import { Yielder } from '../sources/cooperative.js';
 import { SourceError } from '../sources/errors.js';
@@ -10,11 +11,11 @@ import type { Series, SourceQuery } from '../sources/types.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
 import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
-import { alignDown, bucketTimes, WHOLE_RANGE_MS } from './buckets.js';
+import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
-import { answerQuestion, decodeAnswer, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
+import { answerQuestion, decodeAnswer, definitionOf, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
 
 export interface QueryResult {
@@ -63,17 +64,24 @@ const seriesKey = (groupBy: string[], labels: Record<string, string>) => JSON.st
  * line up. Without group-by there is always exactly one series.
  */
 async function densify(series: Series[], groupBy: string[], times: number[], bucketMs: number, fill: number | null): Promise<Series[]> {
-  const dense: Series[] = [];
+  const dense: Array<Series & { key: string }> = [];
   // Up to QUERY_MAX_CELLS cells: hand the event loop back now and then.
   const yielder = new Yielder(20_000);
+  // `times` is a grid (bucketTimes): a point's bucket is its index, no lookup needed. A point outside the range is
+  // dropped; of two points in one bucket the later one stands.
+  const first = times[0] ?? 0;
   for (const one of series) {
     await yielder.tick(times.length);
-    const byTime = new Map<number, number | null>();
-    one.times.forEach((time, index) => byTime.set(alignDown(time, bucketMs), one.values[index] ?? null));
-    dense.push({ labels: one.labels, times, values: times.map((time) => (byTime.has(time) ? byTime.get(time)! : fill)) });
+    const values = new Array<number | null>(times.length).fill(fill);
+    for (let index = 0; index < one.times.length; index += 1) {
+      const slot = (alignDown(one.times[index]!, bucketMs) - first) / bucketMs;
+      if (slot >= 0 && slot < values.length) values[slot] = one.values[index] ?? null;
+    }
+    dense.push({ labels: one.labels, times, values, key: seriesKey(groupBy, one.labels) });
   }
-  if (dense.length === 0 && groupBy.length === 0) dense.push({ labels: {}, times, values: times.map(() => fill) });
-  return dense.sort((a, b) => (seriesKey(groupBy, a.labels) < seriesKey(groupBy, b.labels) ? -1 : 1));
+  if (dense.length === 0 && groupBy.length === 0) dense.push({ labels: {}, times, values: times.map(() => fill), key: '' });
+  dense.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return dense.map(({ labels, times: grid, values }) => ({ labels, times: grid, values }));
 }
 
 /** rate = sum(numerator) / sum(denominator) per bucket and labels; an empty denominator gives null. */
@@ -182,25 +190,34 @@ export class QueryService {
     const estimates = await Promise.allSettled(
       plans.map((plan, index) => {
         if (isPlanError(plan)) return Promise.resolve(0);
-        const found = stored[index]?.found;
-        return found ? Promise.resolve(found.series) : this.estimateSeries(organizationId, plan);
+        const { found, slot } = stored[index] ?? {};
+        return found ? Promise.resolve(found.series) : this.estimateSeries(organizationId, plan, slot);
       }),
     );
     const settled = await Promise.allSettled(
       plans.map(async (plan, index): Promise<QueryResult> => {
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
-        const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
-        if (typeof bandProblem === 'string') return { status: 400, error: bandProblem, frames: [] };
-        const estimate = estimates[index]!;
-        if (estimate.status === 'rejected') throw estimate.reason;
-        budget.reserve(plan, estimate.value);
         const { found, slot } = stored[index] ?? {};
-        if (found) return servedAnswer(found.framesJson);
-        const guard = growWithin(budget, plan, estimate.value);
-        const frames = await this.frames(organizationId, plan, guard);
-        // Not awaited, as every cache write (QueryCache.lookupOrCompute).
-        if (slot) void this.cache.storeText(slot, encodeAnswer(frames, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
-        return { status: 200, frames };
+        let storing = false;
+        try {
+          const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
+          if (typeof bandProblem === 'string') return { status: 400, error: bandProblem, frames: [] };
+          const estimate = estimates[index]!;
+          if (estimate.status === 'rejected') throw estimate.reason;
+          budget.reserve(plan, estimate.value);
+          if (found) return servedAnswer(found.framesJson);
+          const guard = growWithin(budget, plan, estimate.value);
+          const frames = await this.frames(organizationId, plan, guard, slot);
+          if (!slot) return { status: 200, frames };
+          // Serialized once: the response's text, and (marked cached) the stored answer's, written after the response.
+          const framesJson = JSON.stringify(frames);
+          this.cache.storeTextLater(slot, encodeAnswer(framesJson, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
+          storing = true;
+          return { status: 200, frames, framesJson };
+        } finally {
+          // Not stored (refused or failed): the flights of its parts end now, not at its write.
+          if (slot && !storing) this.cache.release(slot);
+        }
       }),
     );
     const results: Record<string, QueryResult> = Object.create(null);
@@ -215,16 +232,25 @@ export class QueryService {
    * limit (through the cache, like the answer itself); 1 without group-by or
    * when the source cannot tell (its actual answer is checked instead).
    */
-  async estimateSeries(organizationId: string, plan: Plan): Promise<number> {
+  async estimateSeries(organizationId: string, plan: Plan, within?: StoredText): Promise<number> {
     if (plan.groupBy.length === 0 || plan.format === 'kpi') return 1;
     const metric = plan.metric.kind === 'ratio' ? this.catalog.metric(plan.metric.denominator!)! : plan.metric;
     const limit = this.options.limits.maxSeries + 1;
     const query: SourceQuery = { organizationId, metric, aggregation: 'count', groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, bucketMs: plan.bucketMs };
-    const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: metric.query, groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
-    const { value } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), async (readAfter) =>
-      (await this.registry.estimateSeries(metric.source, { ...query, readAfter }, limit)) ?? 1,
-    );
+    const question = { catalog: this.options.catalogVersion, estimate: 'series', metric: metric.key, definition: definitionOf(metric), groupBy: plan.groupBy, filters: plan.filters, from: plan.from, to: plan.to, limit };
+    const { value } = await this.cached(organizationId, metric.source, question, within, async (readAfter) => (await this.registry.estimateSeries(metric.source, { ...query, readAfter }, limit)) ?? 1);
     return value;
+  }
+
+  /**
+   * A source's answer through the cache: looked up and stored in Redis on its
+   * own, or, while a stored whole answer of the same source is being
+   * computed (`within`, its missed lookup), under that lookup's version with
+   * no round trip of its own: the whole answer is what gets stored.
+   */
+  private async cached<T>(organizationId: string, source: string, question: unknown, within: StoredText | undefined, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<Cached<T>> {
+    if (within?.scope === source) return { value: await this.cache.computeWithin(within, organizationId, question, compute), cached: false };
+    return this.cache.getOrCompute(organizationId, source, question, this.registry.cacheTtlSeconds(source), compute);
   }
 
   /**
@@ -237,7 +263,7 @@ export class QueryService {
   private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText } | undefined> {
     if (!isStorable(plan, this.catalog, Date.now())) return undefined;
     try {
-      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.options.catalogVersion));
+      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.catalog, this.options.catalogVersion));
       const found = slot.text === undefined ? undefined : decodeAnswer(slot.text);
       return found ? { found } : { slot };
     } catch (error) {
@@ -253,28 +279,28 @@ export class QueryService {
     return { status: 500, error: 'internal error while answering this query; see the server log', frames: [] };
   }
 
-  async frames(organizationId: string, plan: Plan, onSeries?: SeriesGuard): Promise<Frame[]> {
+  /** `within`: the missed lookup of this plan's stored answer, when it has one (see `cached`). */
+  async frames(organizationId: string, plan: Plan, onSeries?: SeriesGuard, within?: StoredText): Promise<Frame[]> {
     const context = (cached: boolean): FrameContext => ({ refId: plan.refId, metric: plan.metric, aggregation: plan.aggregation, source: plan.source, cached });
     if (plan.format === 'kpi') {
-      const { kpi, cached } = await this.kpi(organizationId, plan);
+      const { kpi, cached } = await this.kpi(organizationId, plan, within);
       return [kpiFrame(context(cached), kpi)];
     }
     if (plan.list) {
-      const { value, cached } = await this.list(organizationId, plan, plan.list);
+      const { value, cached } = await this.list(organizationId, plan, plan.list, within);
       return [listFrame(context(cached), plan.list.columns, value)];
     }
     if (plan.format === 'table') {
-      const current = await this.series(organizationId, plan, plan.from, plan.to, onSeries);
+      const current = await this.series(organizationId, plan, plan.from, plan.to, onSeries, within);
       return [tableFrame(context(current.cached), plan.groupBy, topRows(current.series, plan))];
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones (a rolling window by its length).
-    const span = plan.to.getTime() - plan.from.getTime();
-    const shift = plan.rolling ? span : Math.ceil(span / plan.bucketMs) * plan.bucketMs;
+    const shift = previousShiftMs(plan.from.getTime(), plan.to.getTime(), plan.bucketMs, plan.rolling ?? false);
     const [current, previous] = await Promise.all([
-      this.series(organizationId, plan, plan.from, plan.to, onSeries),
-      plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries) : undefined,
+      this.series(organizationId, plan, plan.from, plan.to, onSeries, within),
+      plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries, within) : undefined,
     ]);
-    const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? []) : undefined;
+    const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? [], within) : undefined;
     // A rolling window's one point stands at its end: the value as of `to`.
     if (plan.rolling) for (const one of current.series) one.times = [plan.to.getTime()];
     const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
@@ -286,14 +312,14 @@ export class QueryService {
   }
 
   /** What the plan's `band` rule judges at every bucket of the range, per series. */
-  private async band(organizationId: string, plan: Plan, times: number[]): Promise<Map<string, BandColumns>> {
+  private async band(organizationId: string, plan: Plan, times: number[], within: StoredText | undefined): Promise<Map<string, BandColumns>> {
     const rule = bandRule(this.rules, plan, plan.band!) as MetricRule;
     const reader = {
-      series: async (p: Plan, from: Date, to: Date) => (await this.series(organizationId, p, from, to)).series,
+      series: async (p: Plan, from: Date, to: Date) => (await this.series(organizationId, p, from, to, undefined, within)).series,
       parts: async (p: Plan, from: Date, to: Date) => {
         const times = bucketTimes(from.getTime(), to.getTime(), p.bucketMs);
         const dense = (series: Series[]) => densify(series, p.groupBy, times, p.bucketMs, 0);
-        const [numerator, denominator] = await Promise.all([this.ratioPart(organizationId, p, p.metric.numerator!, from, to), this.ratioPart(organizationId, p, p.metric.denominator!, from, to)]);
+        const [numerator, denominator] = await Promise.all([this.ratioPart(organizationId, p, p.metric.numerator!, from, to, within), this.ratioPart(organizationId, p, p.metric.denominator!, from, to, within)]);
         return { numerator: await dense(numerator.series), denominator: await dense(denominator.series) };
       },
     };
@@ -301,27 +327,25 @@ export class QueryService {
   }
 
   /** The newest raw events of the plan's metric, through the cache like every answer. */
-  private list(organizationId: string, plan: Plan, options: { limit: number; columns: string[] }) {
+  private list(organizationId: string, plan: Plan, options: { limit: number; columns: string[] }, within: StoredText | undefined) {
     const { metric, filters, from, to } = plan;
     const query = { organizationId, metric, filters, from, to, ...options };
-    const question = { catalog: this.options.catalogVersion, list: metric.key, definition: metric.query, filters, from, to, ...options };
-    return this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), (readAfter) =>
-      this.registry.list(metric.source, { ...query, readAfter }),
-    );
+    const question = { catalog: this.options.catalogVersion, list: metric.key, definition: definitionOf(metric), filters, from, to, ...options };
+    return this.cached(organizationId, metric.source, question, within, (readAfter) => this.registry.list(metric.source, { ...query, readAfter }));
   }
 
   /** The value over [from, to) and over the period of equal length just before it. */
-  async kpi(organizationId: string, plan: Plan): Promise<{ kpi: Kpi; cached: boolean }> {
+  async kpi(organizationId: string, plan: Plan, within?: StoredText): Promise<{ kpi: Kpi; cached: boolean }> {
     if (plan.metric.level && this.options.levels) return this.levelKpi(organizationId, plan, this.options.levels);
     const span = plan.to.getTime() - plan.from.getTime();
     const whole = { ...plan, groupBy: [], bucketMs: WHOLE_RANGE_MS };
     const [current, previous] = await Promise.all([
-      this.series(organizationId, whole, plan.from, plan.to),
-      this.series(organizationId, whole, new Date(plan.from.getTime() - span), plan.from),
+      this.series(organizationId, whole, plan.from, plan.to, undefined, within),
+      this.series(organizationId, whole, new Date(plan.from.getTime() - span), plan.from, undefined, within),
     ]);
     const value = current.series[0]?.values[0] ?? null;
     const before = previous.series[0]?.values[0] ?? null;
-    const volume = plan.metric.kind === 'ratio' ? await this.denominatorTotal(organizationId, whole) : undefined;
+    const volume = plan.metric.kind === 'ratio' ? await this.denominatorTotal(organizationId, whole, within) : undefined;
     return {
       kpi: {
         value,
@@ -398,14 +422,14 @@ export class QueryService {
   }
 
   /** A ratio's denominator summed over the plan's range (the same cached question its value was computed from). */
-  private async denominatorTotal(organizationId: string, plan: Plan): Promise<number> {
-    const { series } = await this.ratioPart(organizationId, plan, plan.metric.denominator!, plan.from, plan.to);
+  private async denominatorTotal(organizationId: string, plan: Plan, within: StoredText | undefined): Promise<number> {
+    const { series } = await this.ratioPart(organizationId, plan, plan.metric.denominator!, plan.from, plan.to, within);
     return series.reduce((total, one) => total + one.values.reduce<number>((sum, value) => sum + (value ?? 0), 0), 0);
   }
 
-  private ratioPart(organizationId: string, plan: Plan, key: string, from: Date, to: Date): Promise<Fetched> {
+  private ratioPart(organizationId: string, plan: Plan, key: string, from: Date, to: Date, within?: StoredText): Promise<Fetched> {
     const partMetric = this.catalog.metric(key)!;
-    return this.fetch(organizationId, plan, partMetric, partMetric.aggregations.includes('sum') ? 'sum' : 'count', from, to);
+    return this.fetch(organizationId, plan, partMetric, partMetric.aggregations.includes('sum') ? 'sum' : 'count', from, to, within);
   }
 
   /**
@@ -413,7 +437,7 @@ export class QueryService {
    * buckets. `onSeries` sees the number of series the source answered before
    * any bucket is filled, and may refuse it (answer budgets).
    */
-  async series(organizationId: string, plan: Plan, from: Date, to: Date, onSeries?: SeriesGuard): Promise<Fetched> {
+  async series(organizationId: string, plan: Plan, from: Date, to: Date, onSeries?: SeriesGuard, within?: StoredText): Promise<Fetched> {
     const metric = plan.metric;
     if (metric.level && this.options.levels) {
       const fetched = await this.levelSeries(organizationId, plan, this.options.levels, from, to);
@@ -422,14 +446,14 @@ export class QueryService {
       return { series: await densify(fetched.series, plan.groupBy, times, plan.bucketMs, null), cached: fetched.cached };
     }
     if (metric.kind !== 'ratio') {
-      const fetched = await this.fetch(organizationId, plan, metric, plan.aggregation as SourceQuery['aggregation'], from, to);
+      const fetched = await this.fetch(organizationId, plan, metric, plan.aggregation as SourceQuery['aggregation'], from, to, within);
       onSeries?.(fetched.series.length);
       const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
       return { series: await densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };
     }
     const [numerator, denominator] = await Promise.all([
-      this.ratioPart(organizationId, plan, metric.numerator!, from, to),
-      this.ratioPart(organizationId, plan, metric.denominator!, from, to),
+      this.ratioPart(organizationId, plan, metric.numerator!, from, to, within),
+      this.ratioPart(organizationId, plan, metric.denominator!, from, to, within),
     ]);
     onSeries?.(Math.max(numerator.series.length, denominator.series.length));
     const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
@@ -441,11 +465,11 @@ export class QueryService {
   }
 
   /** One source question, through the cache; the organization is part of every key. */
-  private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date): Promise<Fetched> {
+  private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date, within?: StoredText): Promise<Fetched> {
     const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
     // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
-    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: metric.query, kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
-    const { value, cached } = await this.cache.getOrCompute(organizationId, metric.source, question, this.registry.cacheTtlSeconds(metric.source), (readAfter) =>
+    const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: definitionOf(metric), kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
+    const { value, cached } = await this.cached(organizationId, metric.source, question, within, (readAfter) =>
       plan.rolling ? this.registry.window(metric.source, { ...query, readAfter }) : this.registry.query(metric.source, { ...query, readAfter }),
     );
     return { series: value, cached };

@@ -5,7 +5,9 @@ import type { Filter, ListQuery, ListRow } from '../types.js';
 /**
  * `format: list`: the newest raw events of a metric, read from the events
  * table (partitions outside [from, to) are pruned; there is no secondary
- * index, so a list reads its range's rows: keep feed ranges short).
+ * index, so a list reads its range's rows: keep feed ranges short). The
+ * range is read newest first in growing windows (`listWindows`), so a feed
+ * over a week usually reads its last hour or hours, not the week.
  */
 
 /**
@@ -73,9 +75,42 @@ function text(value: unknown): string | null {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+const HOUR_MS = 3_600_000;
+/** Each window is this many times as long as the one after it (newer). */
+const WINDOW_GROWTH = 6;
+
+/**
+ * [from, to) cut into windows, newest first: the last hour, the 5 hours
+ * before it, then 6 times longer each time, the oldest cut at `from`. The
+ * newest events of a 7-day feed are then read in at most 4 statements, and
+ * usually in the first: the whole week was one statement that read and
+ * filtered every event of the week (22,000 rows and 60-90 ms of PostgreSQL
+ * CPU for the workflow failures of the bench's largest organization, most of
+ * it JIT-compiling a plan estimated that costly).
+ */
+export function listWindows(from: Date, to: Date): Array<{ from: Date; to: Date }> {
+  const windows: Array<{ from: Date; to: Date }> = [];
+  let end = to.getTime();
+  let span = HOUR_MS;
+  while (end > from.getTime()) {
+    const start = Math.max(from.getTime(), to.getTime() - span);
+    windows.push({ from: new Date(start), to: new Date(end) });
+    end = start;
+    span *= WINDOW_GROWTH;
+  }
+  return windows;
+}
+
 export async function listEvents(pool: Pool, query: ListQuery, eventTypes: string[], where: Record<string, string[]>): Promise<ListRow[]> {
-  const result = await pool.query<{ t: number; event_type: string; value: number | null; attributes: Record<string, unknown> }>(listSql(query, eventTypes, where));
-  return result.rows.map((row) => {
+  type Raw = { t: number; event_type: string; value: number | null; attributes: Record<string, unknown> };
+  const rows: Raw[] = [];
+  // Windows are disjoint and newest first, each read newest first: their rows in turn are the range's, in order.
+  for (const window of listWindows(query.from, query.to)) {
+    const result = await pool.query<Raw>(listSql({ ...query, ...window, limit: query.limit - rows.length }, eventTypes, where));
+    rows.push(...result.rows);
+    if (rows.length >= query.limit) break;
+  }
+  return rows.map((row) => {
     const derived = dimensionsOf(row.event_type, row.attributes);
     const fields: Record<string, unknown> = { ...row.attributes, ...('dims' in derived ? derived.dims : {}) };
     return { time: Number(row.t), type: row.event_type, value: row.value === null ? null : Number(row.value), columns: query.columns.map((name) => text(fields[name])) };

@@ -1,0 +1,119 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../backend/src/config/env.js';
+import { createLogger } from '../../backend/src/logger.js';
+import { createQueryModule } from '../../backend/src/query/module.js';
+import { buildContext } from '../../backend/src/server.js';
+import { DASHBOARDS, dashboardRequests } from './dashboards.js';
+import { startCpu } from './cpu.js';
+import type { QueryRequest } from '../../backend/src/query/schema.js';
+import { questions } from './questions.js';
+import { countRoundTrips } from './round-trips.js';
+
+/**
+ * The cost of cold answers, one question or one dashboard at a time, on a
+ * data set `run.ts` generated (nothing is generated, checked or migrated
+ * here): wall time, CPU (Node and PostgreSQL) and the round trips of each
+ * answer, with the Redis commands by name. Made to run under
+ * `node --cpu-prof`, so a profile holds cold answers and little else.
+ *
+ *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --question p95 [--iterations 200]
+ *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --dashboard overview.json [--panels]
+ */
+const { values: flags } = parseArgs({
+  options: {
+    database: { type: 'string' },
+    question: { type: 'string' },
+    dashboard: { type: 'string' },
+    iterations: { type: 'string', default: '200' },
+    cached: { type: 'boolean', default: false },
+    /** With --dashboard: each panel's cold cost on its own (one after another), most expensive first. */
+    panels: { type: 'boolean', default: false },
+  },
+});
+if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
+const iterations = Number(flags.iterations);
+const HOUR = 3_600_000;
+const admin = new URL(process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres');
+admin.pathname = `/${flags.database}`;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/13';
+const logger = createLogger('silent');
+const context = await buildContext(loadConfig({ DATABASE_URL: admin.toString(), REDIS_URL, LOG_LEVEL: 'silent' }), logger, admin.toString());
+try {
+  const redis = context.redis!;
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+  await redis.flushdb();
+  // The largest organization and the data set's end, from the daily totals (no scan of the events).
+  const { rows } = await context.pool.query<{ org: string; last: Date }>(
+    'SELECT organization_id AS org, (SELECT max(bucket) FROM rollup_totals_hourly) AS last FROM rollup_totals_daily GROUP BY 1 ORDER BY sum(count) DESC LIMIT 1',
+  );
+  const org = rows[0]!.org;
+  const end = rows[0]!.last.getTime() + HOUR;
+  const question = flags.question ? questions(end).find((one) => one.key === flags.question) : undefined;
+  if (flags.question && !question) throw new Error(`no question '${flags.question}'`);
+  const panels = question ? [{ title: question.key, body: question.body }] : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end);
+  const { service } = await createQueryModule(context);
+  const one = async (body: QueryRequest) => {
+    const { results } = await service.query(org, body);
+    for (const [refId, result] of Object.entries(results)) if (result.status !== 200) throw new Error(`${refId}: ${result.error}`);
+  };
+  const answer = () => Promise.all(panels.map((panel) => one(panel.body)));
+  const before = flags.cached ? async () => undefined : () => context.cacheVersions.bump(org);
+  // A stored answer is written a turn after it is returned: counted with its answer.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  if (flags.panels) {
+    const costs: Array<{ title: string; ms: number; node: number; pg: number }> = [];
+    for (const panel of panels) {
+      const samples: number[] = [];
+      const meter = await startCpu(context.pool);
+      for (let index = 0; index < iterations; index += 1) {
+        await before();
+        const started = performance.now();
+        await one(panel.body);
+        samples.push(performance.now() - started);
+      }
+      const cpu = await meter.stop();
+      samples.sort((a, b) => a - b);
+      costs.push({ title: panel.title, ms: samples[Math.floor(samples.length / 2)]!, node: (cpu?.[0] ?? 0) / iterations, pg: (cpu?.[1] ?? 0) / iterations });
+    }
+    costs.sort((a, b) => b.node + b.pg - (a.node + a.pg));
+    console.log('| panel | cold p50 | Node CPU | PostgreSQL CPU |\n|---|---:|---:|---:|');
+    for (const cost of costs) console.log(`| ${cost.title} | ${cost.ms.toFixed(1)} | ${cost.node.toFixed(1)} | ${cost.pg.toFixed(1)} |`);
+  }
+  for (let index = 0; index < 10; index += 1) {
+    await before();
+    await answer();
+  }
+  const commandStats = async () => {
+    const counts = new Map<string, number>();
+    for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) counts.set(match[1]!, Number(match[2]));
+    return counts;
+  };
+  // Round trips of one answer, counted apart from the timed ones (the bump itself is left out).
+  await before();
+  const byName = await commandStats();
+  const trips = await countRoundTrips(redis);
+  await answer();
+  await settle();
+  const counted = await trips.stop();
+  const after = await commandStats();
+  const names = [...after].filter(([name, calls]) => name !== 'info' && calls !== (byName.get(name) ?? 0)).map(([name, calls]) => `${name} ${calls - (byName.get(name) ?? 0)}`);
+
+  const samples: number[] = [];
+  const meter = await startCpu(context.pool);
+  for (let index = 0; index < iterations; index += 1) {
+    await before();
+    const started = performance.now();
+    await answer();
+    samples.push(performance.now() - started);
+  }
+  const cpu = await meter.stop();
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!.toFixed(2);
+  console.log(`${flags.question ?? flags.dashboard}, ${flags.cached ? 'cached' : 'cold'}, ${iterations} answers: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms`);
+  if (cpu) console.log(`CPU per answer: Node ${(cpu[0] / iterations).toFixed(2)} ms (with the cache bump), PostgreSQL ${(cpu[1] / iterations).toFixed(2)} ms`);
+  console.log(`round trips per answer: Redis ${counted.redis} (${names.join(', ')}), SQL ${counted.sql}`);
+  console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`);
+} finally {
+  for (const hook of [...context.onClose].reverse()) await hook().catch(() => undefined);
+}

@@ -18,7 +18,7 @@
 -- sketch). NULL too for an empty sketch. Computed on every write of a folded
 -- row; the pending twin (created from this table by migration 0160) has no
 -- such column, and the folds and rebuilds list their columns.
-CREATE FUNCTION sketch_quantile_keys(sketch jsonb) RETURNS text
+CREATE FUNCTION sketch_quantile_keys_walk(sketch jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
   key text;
@@ -104,8 +104,20 @@ BEGIN
 END
 $$;
 
+-- A sketch of one bin (about half the hourly rows of the benchmark's 10M events) has that bin at every quantile:
+-- read from its text form without PL/pgSQL (an SQL expression the generated column inlines), a fifth of the time.
+CREATE FUNCTION sketch_quantile_keys(sketch jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN strpos(sketch::text, ',') > 0 THEN sketch_quantile_keys_walk(sketch)
+    WHEN split_part(sketch::text, '"', 2) = '' OR split_part(sketch::text, ': ', 2) = '0}' THEN NULL
+    ELSE repeat(split_part(sketch::text, '"', 2) || ' ', 3) || split_part(sketch::text, '"', 2)
+  END
+$$;
+
 ALTER TABLE rollup_dimension_totals_hourly ADD COLUMN quantile_keys text GENERATED ALWAYS AS (sketch_quantile_keys(sketch)) STORED;
 
 -- Down Migration
 ALTER TABLE rollup_dimension_totals_hourly DROP COLUMN quantile_keys;
 DROP FUNCTION sketch_quantile_keys(jsonb);
+DROP FUNCTION sketch_quantile_keys_walk(jsonb);

@@ -40,6 +40,8 @@ interface DimensionRow {
   sketch: SketchBins | null;
 }
 
+/** The columns both tables store (the folded hourly one also has quantile_keys, migration 0165). */
+const STORED = 'organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch';
 const COLUMNS = `event_type || '|' || to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24') || '|' || dimension || '|' || value AS key`;
 
 /** One organization's folded per-dimension totals, keyed "type|bucket|dimension|value". */
@@ -56,7 +58,7 @@ async function foldedAndPending(pool: Pool, grain: 'hourly' | 'daily', organizat
   const { rows } = await pool.query<DimensionRow & { key: string }>(
     `SELECT ${COLUMNS}, sum(count)::int AS count, sum(value_count)::int AS value_count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
             sketch_merge_agg(sketch) AS sketch
-     FROM (SELECT * FROM rollup_dimension_totals_${grain} UNION ALL SELECT * FROM rollup_dimension_totals_${grain}_pending) t
+     FROM (SELECT ${STORED} FROM rollup_dimension_totals_${grain} UNION ALL SELECT ${STORED} FROM rollup_dimension_totals_${grain}_pending) t
      WHERE organization_id = $1
      GROUP BY event_type, bucket, dimension, value`,
     [organizationId],

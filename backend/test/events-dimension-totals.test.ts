@@ -137,6 +137,8 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
   let pool: Pool;
   let fast: EventsAdapter;
   let dimensioned: EventsAdapter;
+  /** The per-dimension path reading every percentile from the sketches, never from the precomputed bin keys. */
+  let sketchesOnly: EventsAdapter;
   /** Every event carries every dimension of its type (but product), so group-bys read the per-dimension totals. */
   let complete: string;
   /** About one event in six lacks each dimension: group-bys fall back, filters do not. */
@@ -161,6 +163,7 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     partial = (await createOrganization(pool, 'partial')).id;
     fast = new EventsAdapter('events', pool);
     dimensioned = new EventsAdapter('events', pool, undefined, { dimensionTotals: false });
+    sketchesOnly = new EventsAdapter('events', pool, undefined, { quantileKeys: false });
     const random = seededRandom(SEED);
     // Shuffled over the days and sent in batches: later batches bring late events into hours already stored.
     for (const [organization, every] of [
@@ -197,7 +200,9 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     for (let round = 0; round < 400; round += 1) {
       const query = randomQuestion(random, round % 2 === 0 ? complete : partial);
       const what = `round ${round} ${describeQuestion(query)}`;
-      assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), what);
+      const answer = await fast.query(query, signal);
+      assertSameAnswer(answer, await dimensioned.query(query, signal), what);
+      if (query.aggregation.startsWith('p')) assert.deepEqual(sorted(answer), sorted(await sketchesOnly.query(query, signal)), `${what}: keys vs sketches`);
       if (await readsPerDimension(query)) perDimension += 1;
       if (query.groupBy.length === 1) {
         assert.equal(await fast.estimateSeries(query, 100), await dimensioned.estimateSeries(query, 100), `${what}: series estimate`);
@@ -231,7 +236,9 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     const random = seededRandom(SEED + 2);
     for (let round = 0; round < 60; round += 1) {
       const query = randomQuestion(random, round % 2 === 0 ? complete : partial);
-      assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), `folded, round ${round} ${describeQuestion(query)}`);
+      const answer = await fast.query(query, signal);
+      assertSameAnswer(answer, await dimensioned.query(query, signal), `folded, round ${round} ${describeQuestion(query)}`);
+      if (query.aggregation.startsWith('p')) assert.deepEqual(sorted(answer), sorted(await sketchesOnly.query(query, signal)), `folded, round ${round}: keys vs sketches`);
     }
   });
   test('rows the per-dimension totals lack are seen by the group-by check, a dimension without any row by the filter check; both answered from the dimensioned rollups', async () => {
@@ -261,5 +268,45 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     await pool.query('SELECT rebuild_dimension_totals()');
     assert.equal(await readsPerDimension(query), true, 'rebuilt');
     assertSameAnswer(await fast.query(query, signal), expected, 'rebuilt');
+  });
+
+  /** How many points of a per-dimension percentile answer arrive as a bin key (migration 0165) rather than a sketch. */
+  async function keyedPoints(query: SourceQuery): Promise<number> {
+    const metricQuery = eventsMetricQuerySchema.parse(query.metric.query);
+    const one = oneDimensionOf(query, metricQuery, 'sketch')!;
+    const { check, ...sql } = dimensionTotalsSql(query, metricQuery, 'sketch', one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+    const rows = completeRows((await pool.query<Row>(sql)).rows, check)!;
+    // "<bucket ms> <key>" pairs; inside a sketch a number is followed by "," or "}".
+    return rows.reduce((sum, row) => sum + (row.packed?.match(/(?:^| )\d{12,} [^{]/g)?.length ?? 0), 0);
+  }
+
+  test('an hourly point with a folded and a pending row merges both sketches; a point that is one folded row is read from its bin key', async () => {
+    // Filtered (no events check): the pending rows below are the per-dimension totals' alone.
+    const filters: Filter[] = [{ dimension: 'botId', op: 'in', value: VALUES.botId! }];
+    const query: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters, from: new Date(T0), to: new Date(T0 + DAYS * DAY), bucketMs: HOUR };
+    const points = (series: Series[]) => series.reduce((sum, one) => sum + one.values.filter((value) => value !== null).length, 0);
+    const folded = await fast.query(query, signal);
+    assert.deepEqual(sorted(folded), sorted(await sketchesOnly.query(query, signal)), 'all folded');
+    assert.equal(await keyedPoints(query), points(folded), 'every point is one folded row, read from its key');
+    assert.equal(await keyedPoints({ ...query, bucketMs: 3 * HOUR }), 0, 'a 3-hour point merges sketches');
+
+    // Rows of a fold interval not yet folded: 50 responses of 1,000 s each beside a quarter of the folded hours.
+    const { rowCount } = await pool.query(
+      `INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+       SELECT organization_id, event_type, dimension, bucket, value, 50, 50, 5e7, 1e6, 1e6, jsonb_build_object(sketch_bin(1e6), 50)
+       FROM rollup_dimension_totals_hourly
+       WHERE organization_id = $1 AND event_type = 'bot.response' AND dimension = 'botId' AND sketch IS NOT NULL AND hashtext(value || bucket::text || $2::text) % 4 = 0`,
+      [complete, SEED],
+    );
+    assert.ok(rowCount! > 10, `${rowCount} pending rows`);
+    const withPending = await fast.query(query, signal);
+    assert.deepEqual(sorted(withPending), sorted(await sketchesOnly.query(query, signal)), 'with pending rows');
+    const slow = withPending.reduce((sum, one) => sum + one.values.filter((value) => value !== null && value > 9e5).length, 0);
+    assert.equal(slow, rowCount, 'each point with a pending row answers its merged sketch');
+    assert.equal(await keyedPoints(query), points(folded) - rowCount!, 'the others still from their keys');
+
+    await pool.query('SELECT fold_dimension_totals()');
+    assert.deepEqual(sorted(await fast.query(query, signal)), sorted(withPending), 'folded, from the new rows\' keys');
+    assert.equal(await keyedPoints(query), points(folded));
   });
 });

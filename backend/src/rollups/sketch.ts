@@ -211,6 +211,27 @@ export function quantileOfOneJsonAt(text: string, start: number, q: number): num
 }
 
 /**
+ * The value a bin key stands for, read in place from `text` [start, end): what
+ * `SketchAccumulator.quantile` answers when that bin holds the rank. Hourly
+ * per-dimension rows carry their bin keys at p50-p99 (migration 0165), and a
+ * point that is one such row is read from its key instead of its sketch.
+ */
+export function valueOfBinKeyAt(text: string, start: number, end: number): number {
+  if (end === start + 1 && text.charCodeAt(start) === 122 /* z */) return 0;
+  let p = start;
+  const negativeValue = text.charCodeAt(p) === 110; /* n */
+  if (negativeValue) p += 1;
+  const negativeKey = text.charCodeAt(p) === 45; /* - */
+  if (negativeKey) p += 1;
+  const digits = p;
+  let key = 0;
+  for (let ch = text.charCodeAt(p); p < end && ch >= 48 && ch <= 57; ch = text.charCodeAt(++p)) key = key * 10 + ch - 48;
+  if (p === digits || p !== end) throw new RangeError(`not a sketch bin key: ${text.slice(start, end)}`);
+  const value = mapping.value(negativeKey ? -key : key);
+  return negativeValue ? -value : value;
+}
+
+/**
  * Merges many sketches and answers quantiles: the bins of every rollup row a
  * percentile question reads, summed in dense arrays by bin key.
  */

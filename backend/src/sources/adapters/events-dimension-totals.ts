@@ -33,6 +33,10 @@ export interface OneDimension {
 }
 
 const DAY = BUCKET_MS.day;
+const HOUR = BUCKET_MS.hour;
+
+/** Where each percentile's bin key sits in `quantile_keys` (migration 0165), for split_part. */
+const QUANTILE_KEY_PART: Record<string, number> = { p50: 1, p90: 2, p95: 3, p99: 4 };
 
 /** The one dimension a question reads per-dimension totals for, or undefined when it must read the dimensioned rollups. */
 export function oneDimensionOf(query: Pick<SourceQuery, 'groupBy' | 'filters'>, metricQuery: EventsMetricQuery, measure: Measure): OneDimension | undefined {
@@ -67,24 +71,44 @@ function parameters(): { values: unknown[]; add: (value: unknown) => string } {
   return { values, add: (value) => `$${values.push(value)}` };
 }
 
-/** `SELECT <columns> FROM` the folded and the pending table of each range, `UNION ALL`. */
-function selectFromBoth(tables: (grain: string) => string, ranges: Array<{ grain: string; from: string; to: string }>, columns: string, where: string): string {
+type Range = { grain: string; from: string; to: string };
+
+const inRange = (range: Range) => `bucket >= ${range.from}::timestamptz AND bucket < ${range.to}::timestamptz`;
+
+/** `SELECT <columns> FROM` the folded and the pending table of each range, `UNION ALL`; `folded` replaces the columns of the folded table. */
+function selectFromBoth(tables: (grain: string) => string, ranges: Range[], columns: string, where: string, folded?: (pending: string, range: Range) => string): string {
   const selects: string[] = [];
   for (const range of ranges) {
-    for (const table of [tables(range.grain), `${tables(range.grain)}_pending`]) {
-      selects.push(`SELECT ${columns} FROM ${table} WHERE ${where} AND bucket >= ${range.from}::timestamptz AND bucket < ${range.to}::timestamptz`);
-    }
+    const table = tables(range.grain);
+    const pending = `${table}_pending`;
+    selects.push(`SELECT ${folded ? folded(pending, range) : columns} FROM ${table} WHERE ${where} AND ${inRange(range)}`);
+    selects.push(`SELECT ${columns} FROM ${pending} WHERE ${where} AND ${inRange(range)}`);
   }
   return selects.join(' UNION ALL ');
 }
 
+/**
+ * Whether every point of an hourly-or-finer percentile is at most one stored row per table: hourly rows only, one
+ * event type, one value per series (a group-by, or a condition naming a single value). Such a point, when its
+ * folded row has no pending twin, is read from the row's precomputed bin key (migration 0165) instead of its sketch.
+ */
+function pointsAreSingleRows(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, slices: Slice[]): boolean {
+  return (
+    query.aggregation in QUANTILE_KEY_PART &&
+    query.bucketMs <= HOUR &&
+    slices.every((slice) => slice.table === 'rollups_hourly') &&
+    new Set(metricQuery.eventTypes).size === 1 &&
+    (one.grouped || one.valueLists.some((values) => new Set(values).size === 1))
+  );
+}
+
 /** The events of the range, from the totals. */
-function totalEventsSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string): string {
+function totalEventsSql(ranges: Range[], keys: string): string {
   return `(SELECT coalesce(sum(count), 0) FROM (${selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys)}) t)`;
 }
 
 /** 1 when the totals hold events of the range but the per-dimension totals no row of the dimension, else 0. */
-function absentSql(ranges: Array<{ grain: string; from: string; to: string }>, keys: string, dimensionKeys: string): string {
+function absentSql(ranges: Range[], keys: string, dimensionKeys: string): string {
   const any = (tables: (grain: string) => string, where: string) => `EXISTS (${selectFromBoth(tables, ranges, '1', where)})`;
   return `CASE WHEN ${any((grain) => `rollup_totals_${grain}`, keys)} AND NOT ${any((grain) => `rollup_dimension_totals_${grain}`, dimensionKeys)} THEN 1 ELSE 0 END`;
 }
@@ -117,14 +141,25 @@ const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: strin
  * sum to zero when no event lacks a row (the difference in SQL over a
  * materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95 by bot).
  * `presence`: the check row's `m` is 1 when the dimension has no row at all.
+ *
+ * An hourly percentile whose points are single rows sends, for each folded row
+ * without a pending one, the bin key of its percentile (`quantile_keys`,
+ * migration 0165) in place of its sketch: "<bucket ms> <key>" (step 7).
  */
-export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure, one: OneDimension, slices: Slice[]): { text: string; values: unknown[]; name: string; check: Check } {
+export function dimensionTotalsSql(
+  query: SourceQuery,
+  metricQuery: EventsMetricQuery,
+  measure: Measure,
+  one: OneDimension,
+  slices: Slice[],
+  quantileKeys = true,
+): { text: string; values: unknown[]; name: string; check: Check } {
   if (measure === 'distinct') throw new Error('distinct counts have no per-dimension totals');
   const statement = parameters();
   const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
   const dimensionOnly = `${keys} AND dimension = ${statement.add(one.dimension)}::text`;
   const dimensionKeys = [dimensionOnly, ...one.valueLists.map((values) => `value = ANY(${statement.add(values)}::text[])`)].join(' AND ');
-  const ranges = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(new Date(slice.from)), to: statement.add(new Date(slice.to)) }));
+  const ranges: Range[] = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(new Date(slice.from)), to: statement.add(new Date(slice.to)) }));
   const check = checkOf(one);
   const checked = check === 'events';
   const { read, values } = PACKED[measure];
@@ -133,8 +168,17 @@ export function dimensionTotalsSql(query: SourceQuery, metricQuery: EventsMetric
   const sketch = measure === 'sketch';
   // Percentiles pack only the rows with a sketch; with the check every row still counts its events.
   if (sketch && checked) packed += ' FILTER (WHERE sketch_text IS NOT NULL)';
-  const columns = ['bucket', 'value', ...(checked && read !== 'count' ? ['count'] : []), read].join(', ');
-  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columns, sketch && !checked ? `${dimensionKeys} AND sketch IS NOT NULL` : dimensionKeys);
+  const columnsReading = (readColumns: string) => ['bucket', 'value', ...(checked && read !== 'count' ? ['count'] : []), readColumns].join(', ');
+  // A folded hourly row that is its point alone sends the bin key of the percentile, unless a pending row of the
+  // same hour and value will merge into it (the rows of the last fold interval) or it has no key.
+  const keyed = sketch && quantileKeys && pointsAreSingleRows(query, metricQuery, one, slices);
+  const keyColumns = (pending: string, range: Range) =>
+    columnsReading(
+      `CASE WHEN quantile_keys IS NULL OR (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)}) ` +
+        `THEN sketch_text ELSE split_part(quantile_keys, ' ', ${QUANTILE_KEY_PART[query.aggregation]}) END AS sketch_text`,
+    );
+  const where = sketch && !checked ? `${dimensionKeys} AND sketch IS NOT NULL` : dimensionKeys;
+  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columnsReading(read), where, keyed ? keyColumns : undefined);
   const select = [...(one.grouped ? ['value AS g0'] : []), `${packed} AS ${sketch ? 'packed' : 'pv'}`, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
   const checkRow = checked ? `-${totalEventsSql(ranges, keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
   const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${one.grouped ? 'NULL, ' : ''}NULL, ${checkRow}`;

@@ -8,7 +8,7 @@ import type { WalPosition } from '../../db/wal.js';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
-import { quantileOfOneJsonAt, SketchAccumulator } from '../../rollups/sketch.js';
+import { quantileOfOneJsonAt, SketchAccumulator, valueOfBinKeyAt } from '../../rollups/sketch.js';
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
@@ -272,7 +272,10 @@ export interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
-  /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
+  /**
+   * Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces; a point that is one folded
+   * hourly per-dimension row may come as "<bucket ms> <bin key>" instead (events-dimension-totals.ts).
+   */
   packed?: string | null;
   /** Several rollup rows' counts, sums or extremes: "<bucket ms> <value>..." (events-dimension-totals.ts, PACKED). */
   pv?: string | null;
@@ -300,6 +303,8 @@ interface Partial {
   sketch: string | undefined;
   sketchAt: number;
   more: Array<string | number> | undefined;
+  /** The quantile of a point that is one stored row, from its precomputed bin key (migration 0165). */
+  quantile: number | undefined;
   distinct: DistinctAccumulator | undefined;
 }
 
@@ -307,7 +312,7 @@ interface Partial {
 const merged = new SketchAccumulator();
 
 function quantileOf(partial: Partial, q: number): number | null {
-  if (partial.sketch === undefined) return null;
+  if (partial.sketch === undefined) return partial.quantile ?? null;
   if (partial.more === undefined) {
     const one = quantileOfOneJsonAt(partial.sketch, partial.sketchAt, q);
     if (one !== undefined) return one;
@@ -320,14 +325,24 @@ function quantileOf(partial: Partial, q: number): number | null {
 }
 
 function addSketch(point: Partial, text: string, at: number): void {
+  if (point.quantile !== undefined) throw new Error('a point read from its bin key has another row');
   if (point.sketch === undefined) {
     point.sketch = text;
     point.sketchAt = at;
   } else (point.more ??= []).push(text, at);
 }
 
-/** Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }. */
-function forEachPacked(packed: string, visit: (bucket: number, at: number) => void): void {
+/** A point that is exactly one stored row: its quantile is the value of the bin key the row carries. */
+function addKey(point: Partial, text: string, at: number, end: number): void {
+  if (point.quantile !== undefined || point.sketch !== undefined) throw new Error('a point read from its bin key has another row');
+  point.quantile = valueOfBinKeyAt(text, at, end);
+}
+
+/**
+ * Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }.
+ * A bin key in place of the bins (no brace) ends at the next space; `visit` gets its end, else -1.
+ */
+function forEachPacked(packed: string, visit: (bucket: number, at: number, keyEnd: number) => void): void {
   let p = 0;
   while (p < packed.length) {
     // The bucket's digits read in place: a string per sketch was a good part of the garbage.
@@ -335,9 +350,17 @@ function forEachPacked(packed: string, visit: (bucket: number, at: number) => vo
     let q = negative ? p + 1 : p;
     let bucket = 0;
     for (let ch = packed.charCodeAt(q); ch >= 48 && ch <= 57; ch = packed.charCodeAt(++q)) bucket = bucket * 10 + ch - 48;
+    if (q === p || packed.charCodeAt(q) !== 32) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
+    if (packed.charCodeAt(q + 1) !== 123 /* { */) {
+      let end = packed.indexOf(' ', q + 1);
+      if (end < 0) end = packed.length;
+      visit(negative ? -bucket : bucket, q + 1, end);
+      p = end + 1;
+      continue;
+    }
     const close = packed.indexOf('}', q + 1);
-    if (q === p || packed.charCodeAt(q) !== 32 || close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
-    visit(negative ? -bucket : bucket, q + 1);
+    if (close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
+    visit(negative ? -bucket : bucket, q + 1, -1);
     p = close + 2;
   }
 }
@@ -440,7 +463,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
   const pointOf = (entry: Entry, bucket: number): Partial => {
     const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, quantile: undefined, distinct: undefined }));
     return point;
   };
   for (const row of rows) {
@@ -450,7 +473,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       const packed = row.packed;
       await yielder.tick(packed.length / 100);
       const entry = seriesOf(row);
-      forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
+      forEachPacked(packed, (bucket, at, keyEnd) => (keyEnd < 0 ? addSketch(pointOf(entry, bucket), packed, at) : addKey(pointOf(entry, bucket), packed, at, keyEnd)));
       continue;
     }
     if (row.pv !== undefined) {
@@ -515,8 +538,11 @@ export class EventsAdapter implements SourceAdapter {
     readonly id: string,
     private readonly pool: Pool,
     private readonly replicas?: ReadReplicas,
-    /** `dimensionTotals: false` reads every grouped or filtered question from the dimensioned rollups (tests and benchmarks compare the two). */
-    private readonly options: { dimensionTotals?: boolean } = {},
+    /**
+     * `dimensionTotals: false` reads every grouped or filtered question from the dimensioned rollups; `quantileKeys:
+     * false` reads per-dimension percentiles from the sketches only (tests and benchmarks compare the paths).
+     */
+    private readonly options: { dimensionTotals?: boolean; quantileKeys?: boolean } = {},
   ) {}
 
   async initialize(): Promise<void> {
@@ -555,7 +581,8 @@ export class EventsAdapter implements SourceAdapter {
   private async rowsOf(client: pg.PoolClient, query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): Promise<Row[]> {
     const one = this.options.dimensionTotals === false ? undefined : oneDimensionOf(query, metricQuery, measure);
     if (one) {
-      const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+      const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+      const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, one, slices, this.options.quantileKeys !== false);
       const rows = completeRows((await client.query<Row>(sql)).rows, check);
       if (rows) return rows;
     }

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { migrateUp } from '../src/db/migrate.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { createLogger } from '../src/logger.js';
+import { binKey, SketchAccumulator, valueOfBinKeyAt, type SketchBins } from '../src/rollups/sketch.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { seededRandom } from './support/seeded-random.js';
+
+const SEED = Number(process.env.QUANTILE_KEYS_SEED ?? randomInt(2 ** 31));
+console.log(`quantile keys tests: seed ${SEED} (replay with QUANTILE_KEYS_SEED=${SEED})`);
+
+/** The four percentiles whose bin keys migration 0165 stores, in its order. */
+const QUANTILES = [0.5, 0.9, 0.95, 0.99];
+
+let database: TestDatabase;
+let pool: Pool;
+
+before(async () => {
+  database = await createTestDatabase('quantile_keys');
+  await migrateUp(database.url, createLogger('silent'));
+  pool = createPool(database.url, 2, createLogger('silent'));
+});
+
+after(async () => {
+  await pool?.end();
+  await database?.drop();
+});
+
+/**
+ * A random bin map: one bin, or up to 60 drawn from positive values (below and above 1), negative values (of
+ * magnitude below and above 1) and zero, in any mix; counts of 1, of a few, or large (up to 2^45).
+ */
+function randomSketch(random: () => number): SketchBins {
+  const bins: SketchBins = {};
+  const size = random() < 0.25 ? 1 : 1 + Math.floor(random() * 60);
+  const kinds = ['positive', 'below-one', 'negative', 'negative-below-one', 'zero'].filter(() => random() < 0.6);
+  if (kinds.length === 0) kinds.push('positive');
+  const count = () => {
+    const roll = random();
+    return roll < 0.4 ? 1 : roll < 0.9 ? 1 + Math.floor(random() * 50) : 1 + Math.floor(random() * 2 ** 45);
+  };
+  for (let index = 0; index < size; index += 1) {
+    const kind = kinds[Math.floor(random() * kinds.length)]!;
+    const magnitude = kind === 'zero' ? 0 : kind.endsWith('below-one') ? random() ** 3 : 1 + Math.exp(random() * 12);
+    const key = binKey(kind.startsWith('negative') ? -magnitude : magnitude);
+    bins[key] = (bins[key] ?? 0) + count();
+  }
+  return bins;
+}
+
+/** The value at each quantile as the reader computes it from the sketch: SketchAccumulator. */
+function nodeQuantiles(jsonbText: string): Array<number | undefined> {
+  const accumulator = new SketchAccumulator();
+  accumulator.addJson(jsonbText);
+  return QUANTILES.map((q) => accumulator.quantile(q));
+}
+
+test(`sketch_quantile_keys() names the bin SketchAccumulator.quantile answers, at every stored percentile (seed ${SEED})`, async () => {
+  const random = seededRandom(SEED);
+  const sketches = Array.from({ length: 3_000 }, () => JSON.stringify(randomSketch(random)));
+  const { rows } = await pool.query<{ text: string; keys: string | null }>(
+    'SELECT s::jsonb::text AS text, sketch_quantile_keys(s::jsonb) AS keys FROM unnest($1::text[]) WITH ORDINALITY AS u (s, i) ORDER BY i',
+    [sketches],
+  );
+  let mixed = 0;
+  rows.forEach(({ text, keys }, index) => {
+    const what = `sketch ${index}: ${text.slice(0, 200)}`;
+    assert.notEqual(keys, null, `${what}: no keys`);
+    const parts = keys!.split(' ');
+    assert.equal(parts.length, 4, `${what}: ${keys}`);
+    const expected = nodeQuantiles(text);
+    parts.forEach((key, at) => assert.equal(valueOfBinKeyAt(key, 0, key.length), expected[at], `${what}: p${QUANTILES[at]! * 100} key ${key}`));
+    if (/"n/.test(text) && /"z"/.test(text) && /"\d/.test(text)) mixed += 1;
+  });
+  assert.ok(mixed > 100, `${mixed} sketches with negative, zero and positive bins`);
+});
+
+test('sketch_quantile_keys() has no keys for an empty sketch or one without events, and NULL for NULL', async () => {
+  const { rows } = await pool.query<{ empty: string | null; zeros: string | null; none: string | null; one: string }>(
+    `SELECT sketch_quantile_keys('{}') AS empty, sketch_quantile_keys('{"5": 0}') AS zeros, sketch_quantile_keys(NULL) AS none,
+            sketch_quantile_keys('{"-69": 3}') AS one`,
+  );
+  assert.deepEqual(rows[0], { empty: null, zeros: null, none: null, one: '-69 -69 -69 -69' });
+});
+
+test('valueOfBinKeyAt reads a key in place and rejects what is not one', () => {
+  const text = 'x z n12 -69 123 n-5 1a';
+  const at = (key: string) => valueOfBinKeyAt(text, text.indexOf(key), text.indexOf(key) + key.length);
+  assert.equal(at('z'), 0);
+  assert.ok(at('n12') < -1 && at('-69') > 0 && at('-69') < 1 && at('123') > 1 && at('n-5') > -1 && at('n-5') < 0);
+  for (const [key, value] of [['123', 200], ['-69', 0.5], ['n12', -1.1]] as const) {
+    assert.equal(binKey(at(key)), key, `${key} names the bin of its own value`);
+    const own = binKey(value);
+    assert.ok(Math.abs(valueOfBinKeyAt(own, 0, own.length) - value) <= 0.01 * Math.abs(value), `${own}: within 1 % of ${value}`);
+  }
+  assert.throws(() => at('1a'), /not a sketch bin key/);
+  assert.throws(() => valueOfBinKeyAt(text, 0, 1), /not a sketch bin key/);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { describe, test } from 'node:test';
+import { FOLD_DIMENSIONS_EVERY_MS } from '../src/jobs/fold-totals.js';
 import { redisUrlForTest } from './support/databases.js';
 import { clearOfBoundary } from './support/clock.js';
 import { startTestServer } from './support/server.js';
@@ -151,12 +152,15 @@ describe('scheduled jobs on BullMQ', () => {
         return body.alerts.find((one) => one.rule === 'workflow_failure_rate_high');
       }, 30_000, 'the scheduled evaluation');
       assert.equal(alert.state, 'pending');
-      // The fold job, on the same scheduler, moves the batch's pending totals into the totals.
+      // The fold job, on the same scheduler, moves the batch's pending totals into the totals (every 5 s) and its
+      // per-dimension totals into theirs (every 30 s, FOLD_DIMENSIONS_EVERY_MS).
       const pool = server.running.context.pool;
       await waitFor(async () => {
-        const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_totals_hourly_pending');
-        return rows[0]!.n === 0 ? true : undefined;
-      }, 30_000, 'the scheduled fold of pending totals');
+        const { rows } = await pool.query<{ n: number }>(
+          'SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_dimension_totals_hourly_pending) AS n',
+        );
+        return Number(rows[0]!.n) === 0 ? true : undefined;
+      }, 30_000 + FOLD_DIMENSIONS_EVERY_MS, 'the scheduled folds of pending totals and per-dimension totals');
       const folded = await pool.query<{ count: number }>(`SELECT count::int FROM rollup_totals_hourly WHERE event_type = 'workflow.finished'`);
       assert.equal(folded.rows.reduce((sum, row) => sum + row.count, 0), 20);
       const metrics = await (await server.request('/metrics')).text();

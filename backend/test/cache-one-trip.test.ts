@@ -8,17 +8,7 @@ import { QueryCache, questionHash } from '../src/cache/query-cache.js';
 import { CacheVersions } from '../src/cache/versions.js';
 import { createLogger } from '../src/logger.js';
 import { redisUrlForTest } from './support/databases.js';
-
-/** Records the name of every command the client sends (what goes over the wire, not what a script runs inside Redis). */
-function recordCommands(redis: Redis): { sent: string[]; restore: () => void } {
-  const sent: string[] = [];
-  const original = redis.sendCommand;
-  redis.sendCommand = function (this: Redis, command, stream) {
-    sent.push(command.name);
-    return original.call(this, command, stream);
-  } as typeof original;
-  return { sent, restore: () => void (redis.sendCommand = original) };
-}
+import { recordCommands } from './support/wire.js';
 
 describe('cache lookups in one Redis round trip (issue 23)', () => {
   let redis: Redis;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import pg from 'pg';
 import { createRedis } from '../src/cache/redis.js';
 import { CacheVersions } from '../src/cache/versions.js';
 import { createQueryModule } from '../src/query/module.js';
@@ -10,6 +9,7 @@ import { queryRequestSchema } from '../src/query/schema.js';
 import type { QueryService } from '../src/query/service.js';
 import { redisUrlForTest } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { recordCommands, countRollupReads } from './support/wire.js';
 
 /**
  * What a cold answer costs the cache (bench/README.md, issue 20, step 6): an
@@ -25,29 +25,6 @@ let eventCounter = 0;
 
 function request(queries: Array<Record<string, unknown>>, from = T0, to = T0 + 6 * HOUR): QueryRequest {
   return queryRequestSchema.parse({ from, to, intervalMs: HOUR, maxDataPoints: 100, queries });
-}
-
-/** Records every command the client sends (what goes over the wire, not what a script runs inside Redis). */
-function recordCommands(redis: Redis): { sent: string[]; restore: () => void } {
-  const sent: string[] = [];
-  const original = redis.sendCommand;
-  redis.sendCommand = function (this: Redis, command, stream) {
-    sent.push(command.name);
-    return original.call(this, command, stream);
-  } as typeof original;
-  return { sent, restore: () => void (redis.sendCommand = original) };
-}
-
-/** Counts the SQL statements that read rollups (answers and series estimates), across every pg client of the process. */
-function countRollupReads(): { count: () => number; restore: () => void } {
-  const original = pg.Client.prototype.query;
-  let count = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-    if (text && /FROM (rollups|rollup_totals)_(hourly|daily)/.test(text)) count += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  return { count: () => count, restore: () => void (pg.Client.prototype.query = original) };
 }
 
 /** Two turns of the event loop: a stored answer's write is sent on the first, and its reply handled by the second. */

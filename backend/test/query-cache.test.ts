@@ -3,12 +3,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import pg from 'pg';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { CacheVersions } from '../src/cache/versions.js';
 import { redisUrlForTest } from './support/databases.js';
 import { freePort, startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { countRollupReads } from './support/wire.js';
 
 const T0 = Date.UTC(2026, 1, 1);
 const HOUR = 3_600_000;
@@ -35,18 +35,6 @@ async function orders(server: TestServer, key: string, body: object = ORDERS_QUE
   const result = ((await res.json()) as { results: { A: { status: number; frames: Array<{ schema: { meta: { custom: { cached: boolean } } }; data: { values: number[][] } }> } } }).results.A;
   assert.equal(result.status, 200);
   return { value: result.frames[0]!.data.values[1]![0]!, cached: result.frames[0]!.schema.meta.custom.cached };
-}
-
-/** Counts the SQL statements that read rollups, across every pg client of the process. */
-function countRollupReads(): { count: () => number; restore: () => void } {
-  const original = pg.Client.prototype.query;
-  let count = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-    if (text && /FROM (rollups|rollup_totals)_(hourly|daily)/.test(text)) count += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  return { count: () => count, restore: () => void (pg.Client.prototype.query = original) };
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {

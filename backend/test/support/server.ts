@@ -40,7 +40,18 @@ export async function startTestServer(label: string, env: Record<string, string 
     DATA_DIR: env.DATA_DIR ?? ownDataDir,
     DATABASE_URL: database.url,
   });
-  const running = await startServer(config, createLogger(config.LOG_LEVEL));
+  const removeOwnData = async () => {
+    await database.drop();
+    if (ownDataDir) await fs.rm(ownDataDir, { recursive: true, force: true });
+  };
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    running = await startServer(config, createLogger(config.LOG_LEVEL));
+  } catch (error) {
+    // A start that fails (a test of a bad catalog) leaves no database or data folder behind.
+    await removeOwnData();
+    throw error;
+  }
   const baseUrl = `http://127.0.0.1:${running.port}`;
   return {
     running,
@@ -64,8 +75,7 @@ export async function startTestServer(label: string, env: Record<string, string 
     },
     stop: async () => {
       await running.close();
-      await database.drop();
-      if (ownDataDir) await fs.rm(ownDataDir, { recursive: true, force: true });
+      await removeOwnData();
     },
   };
 }

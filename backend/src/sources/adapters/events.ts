@@ -68,16 +68,6 @@ export interface Slice {
 }
 
 /**
- * A question that neither groups nor filters by a dimension reads the totals
- * tables (one row per type and bucket) instead of the dimensioned ones, with
- * the rows ingestion appended since the last fold (migration 0014).
- */
-const TOTALS_TABLES: Record<Slice['table'], [string, string]> = {
-  rollups_hourly: ['rollup_totals_hourly', 'rollup_totals_hourly_pending'],
-  rollups_daily: ['rollup_totals_daily', 'rollup_totals_daily_pending'],
-};
-
-/**
  * Distinct counts read the sketch tables of the same granularity (migration 0020); the whole days of a question
  * without group-by or filters read the blocks of days instead (events-distinct.ts, migration 0150).
  */
@@ -182,8 +172,11 @@ export function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): M
  * jsonb_each in SQL; those of dimensioned rows arrive packed, one row per
  * series (bench/README.md, "Query against the indexed raw table").
  *
- * Totals questions get a statement name: their shapes are few (measure x
- * slices), so each pooled connection plans each shape once and reuses it.
+ * A question that neither groups nor filters by a dimension reads the totals
+ * (one row per type and bucket, folded and pending: migration 0014) through
+ * `rollup_totals_rows()` (migration 0190), whose generic plan each pooled
+ * connection makes once; one statement name per measure. Distinct totals
+ * statements are named by their text (their shapes are few).
  */
 export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[]; name?: string } {
   const params = new Params();
@@ -197,6 +190,19 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   for (const filter of query.filters) conditions.push(filterCondition(filter, params));
   const totals = groups.length === 0 && conditions.length === 0;
 
+  const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
+  if (totals && measure !== 'distinct') {
+    // One function for every shape (migration 0190): planned once per connection, where this statement's six
+    // branches were planned again on every execution. A slice it does not get is left out (NULL bounds).
+    const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+    const bounds = (slice: Slice | undefined) => [slice ? new Date(slice.from) : null, slice ? new Date(slice.to) : null];
+    const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
+    const ranges = [slices.find((slice) => slice.table === 'rollups_daily'), hours[0], hours[1]].flatMap(bounds).map((bound) => `${params.add(bound)}::timestamptz`);
+    const read = `rollup_totals_rows(${org}::uuid, ${types}::text[], ${ranges.join(', ')}, ${params.add(measure === 'sketch')}::boolean)`;
+    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch' }[measure];
+    return { text: `SELECT ${time}, ${columns} FROM ${read} r`, values: params.values, name: `events_totals_${measure}` };
+  }
+
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
   const selectRows = (slice: Slice) => {
@@ -209,19 +215,15 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
       ...conditions,
       ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
-    // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
-    const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
-    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? DISTINCT_COLUMNS : 'count, value_count, sum, min, max';
+    const columns = measure === 'sketch' ? 'sketch' : measure === 'distinct' ? DISTINCT_COLUMNS : 'count, value_count, sum, min, max';
     const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
     if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
-    return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);
+    return select(slice.table);
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
-  const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
   if (totals) {
-    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
-    const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
+    const text = `SELECT ${time}, sp, dn FROM (${rows}) r`;
     return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
   }
   if (measure === 'sketch') {

@@ -68,6 +68,16 @@ export interface Slice {
 }
 
 /**
+ * A question that neither groups nor filters by a dimension reads the totals
+ * tables (one row per type and bucket) instead of the dimensioned ones, with
+ * the rows ingestion appended since the last fold (migration 0014).
+ */
+const TOTALS_TABLES: Record<Slice['table'], [string, string]> = {
+  rollups_hourly: ['rollup_totals_hourly', 'rollup_totals_hourly_pending'],
+  rollups_daily: ['rollup_totals_daily', 'rollup_totals_daily_pending'],
+};
+
+/**
  * Distinct counts read the sketch tables of the same granularity (migration 0020); the whole days of a question
  * without group-by or filters read the blocks of days instead (events-distinct.ts, migration 0150).
  */
@@ -172,11 +182,8 @@ export function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): M
  * jsonb_each in SQL; those of dimensioned rows arrive packed, one row per
  * series (bench/README.md, "Query against the indexed raw table").
  *
- * A question that neither groups nor filters by a dimension reads the totals
- * (one row per type and bucket, folded and pending: migration 0014) through
- * `rollup_totals_rows()` (migration 0190), whose generic plan each pooled
- * connection makes once; one statement name per measure. Distinct totals
- * statements are named by their text (their shapes are few).
+ * Totals questions get a statement name: their shapes are few (measure x
+ * slices), so each pooled connection plans each shape once and reuses it.
  */
 export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[]; name?: string } {
   const params = new Params();
@@ -189,19 +196,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   }
   for (const filter of query.filters) conditions.push(filterCondition(filter, params));
   const totals = groups.length === 0 && conditions.length === 0;
-
   const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
-  if (totals && measure !== 'distinct') {
-    // One function for every shape (migration 0190): planned once per connection, where this statement's six
-    // branches were planned again on every execution. A slice it does not get is left out (NULL bounds).
-    const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
-    const bounds = (slice: Slice | undefined) => [slice ? new Date(slice.from) : null, slice ? new Date(slice.to) : null];
-    const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
-    const ranges = [slices.find((slice) => slice.table === 'rollups_daily'), hours[0], hours[1]].flatMap(bounds).map((bound) => `${params.add(bound)}::timestamptz`);
-    const read = `rollup_totals_rows(${org}::uuid, ${types}::text[], ${ranges.join(', ')}, ${params.add(measure === 'sketch')}::boolean)`;
-    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch' }[measure];
-    return { text: `SELECT ${time}, ${columns} FROM ${read} r`, values: params.values, name: `events_totals_${measure}` };
-  }
+  if (totals && measure === 'sketch') return totalsSketchesSql(query, params, org, types, time);
 
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
@@ -215,15 +211,18 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
       ...conditions,
       ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
-    const columns = measure === 'sketch' ? 'sketch' : measure === 'distinct' ? DISTINCT_COLUMNS : 'count, value_count, sum, min, max';
+    // Totals keep their sketch's text form too (migration 0013): far cheaper to send than jsonb.
+    const sketch = totals ? 'sketch_text AS sketch' : 'sketch';
+    const columns = measure === 'sketch' ? sketch : measure === 'distinct' ? DISTINCT_COLUMNS : 'count, value_count, sum, min, max';
     const select = (table: string) => `SELECT bucket, ${[...groups, columns].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
     if (measure === 'distinct') return totals ? DISTINCT_TABLES[slice.table].totals.map(select).join(' UNION ALL ') : select(DISTINCT_TABLES[slice.table].byDims);
-    return select(slice.table);
+    return totals ? TOTALS_TABLES[slice.table].map(select).join(' UNION ALL ') : select(slice.table);
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
   if (totals) {
-    const text = `SELECT ${time}, sp, dn FROM (${rows}) r`;
+    const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
+    const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
     return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
   }
   if (measure === 'sketch') {
@@ -241,6 +240,24 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     max: ['max(max) AS mx'],
   }[measure];
   return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
+}
+
+/**
+ * The sketches of a percentile without group-by or filters, through
+ * `rollup_totals_rows()` (migration 0190): its generic plan is made once per
+ * connection, where the same six-branch UNION ALL sent as a statement was
+ * planned again on every execution (0.2-0.3 ms of PostgreSQL CPU per answer,
+ * more than executing it). A slice the range does not have gets NULL bounds.
+ * Counts and sums keep their statement: their ranges read hundreds of hourly
+ * rows in two branches, which cost more through the function's result set
+ * than planning them (bench/README.md, issue 20, step 10).
+ */
+function totalsSketchesSql(query: SourceQuery, params: Params, org: string, types: string, time: string): { text: string; values: unknown[]; name: string } {
+  const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+  const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
+  const ranges = [slices.find((slice) => slice.table === 'rollups_daily'), hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
+  const bounds = ranges.map((bound) => `${params.add(bound ?? null)}::timestamptz`).join(', ');
+  return { text: `SELECT ${time}, sketch FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
 }
 
 /**

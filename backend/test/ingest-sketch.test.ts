@@ -167,6 +167,14 @@ test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging woul
     }),
     { numRuns: 1_000 },
   );
+  // Maps of more bins than the scanner's first scratch arrays hold (1,024) grow them; read after a small one and before another.
+  const large: SketchBins = { z: 3 };
+  for (let key = -1_500; key < 1_500; key += 1) large[String(key)] = 1 + ((key * 7919) % 1000 + 1000) % 1000;
+  for (let key = 0; key < 600; key += 1) large[`n${key}`] = 2;
+  const grown = new SketchAccumulator();
+  for (const one of [{ '5': 1 }, large, { '7': 2, z: 1 }]) grown.addJson(jsonbText(one));
+  assert.deepEqual(grown.toBins(), mergeBins(mergeBins(mergeBins({}, { '5': 1 }), large), { '7': 2, z: 1 }));
+  for (const q of [0, 0.3, 0.95, 1]) assert.equal(grown.quantile(q), quantile(grown.toBins(), q));
   // Compact JSON, fractional counts: not jsonb's form, read by JSON.parse instead.
   const fallback = new SketchAccumulator();
   fallback.addJson('{"5":1.5,"n7":2}');

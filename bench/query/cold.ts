@@ -9,6 +9,7 @@ import { startCpu } from './cpu.js';
 import type { QueryRequest } from '../../backend/src/query/schema.js';
 import { questions } from './questions.js';
 import { countRoundTrips } from './round-trips.js';
+import { stepTimer } from './steps.js';
 
 /**
  * The cost of cold answers, one question or one dashboard at a time, on a
@@ -19,6 +20,8 @@ import { countRoundTrips } from './round-trips.js';
  *
  *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --question p95 [--iterations 200]
  *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --dashboard overview.json [--panels]
+ *
+ * --steps (one question): where each cold answer's time went, p50 per step (steps.ts).
  */
 const { values: flags } = parseArgs({
   options: {
@@ -29,6 +32,7 @@ const { values: flags } = parseArgs({
     cached: { type: 'boolean', default: false },
     /** With --dashboard: each panel's cold cost on its own (one after another), most expensive first. */
     panels: { type: 'boolean', default: false },
+    steps: { type: 'boolean', default: false },
   },
 });
 if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
@@ -100,19 +104,25 @@ try {
   const names = [...after].filter(([name, calls]) => name !== 'info' && calls !== (byName.get(name) ?? 0)).map(([name, calls]) => `${name} ${calls - (byName.get(name) ?? 0)}`);
 
   const samples: number[] = [];
+  const steps = flags.steps ? stepTimer() : undefined;
   const meter = await startCpu(context.pool);
   for (let index = 0; index < iterations; index += 1) {
     await before();
     const started = performance.now();
+    steps?.start(started);
     await answer();
-    samples.push(performance.now() - started);
+    const ended = performance.now();
+    steps?.end(ended);
+    samples.push(ended - started);
   }
   const cpu = await meter.stop();
+  steps?.stop();
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!.toFixed(2);
   console.log(`${flags.question ?? flags.dashboard}, ${flags.cached ? 'cached' : 'cold'}, ${iterations} answers: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms`);
   if (cpu) console.log(`CPU per answer: Node ${(cpu[0] / iterations).toFixed(2)} ms (with the cache bump), PostgreSQL ${(cpu[1] / iterations).toFixed(2)} ms`);
   console.log(`round trips per answer: Redis ${counted.redis} (${names.join(', ')}), SQL ${counted.sql}`);
+  if (steps) console.log(steps.report());
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`);
 } finally {
   for (const hook of [...context.onClose].reverse()) await hook().catch(() => undefined);

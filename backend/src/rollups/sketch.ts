@@ -116,8 +116,23 @@ class DenseBins {
   }
 }
 
-// Scratch space of one scan; scans are synchronous, so one set serves every call.
-const scanned = { kinds: [] as number[], keys: [] as number[], counts: [] as number[] };
+/**
+ * Scratch space of one scan; scans are synchronous, so one set serves every
+ * call. Typed arrays filled by index, grown when a map has more bins: pushing
+ * onto plain arrays was a third of merging a 30-day percentile's ~50 sketches.
+ */
+const scanned = { length: 0, kinds: new Uint8Array(1024), keys: new Float64Array(1024), counts: new Float64Array(1024) };
+
+function growScanned(): void {
+  const size = scanned.kinds.length * 2;
+  const kinds = new Uint8Array(size);
+  const keys = new Float64Array(size);
+  const counts = new Float64Array(size);
+  kinds.set(scanned.kinds);
+  keys.set(scanned.keys);
+  counts.set(scanned.counts);
+  Object.assign(scanned, { kinds, keys, counts });
+}
 const POSITIVE = 0;
 const NEGATIVE = 1;
 const ZERO = 2;
@@ -131,14 +146,16 @@ const ZERO = 2;
  * objects (bench/README.md, Query).
  */
 function scanJsonbBins(text: string, start: number): number {
-  const { kinds, keys, counts } = scanned;
-  kinds.length = keys.length = counts.length = 0;
+  scanned.length = 0;
+  let { kinds, keys, counts } = scanned;
+  let length = 0;
   if (text.charCodeAt(start) !== 123 /* { */) return -1;
   let p = start + 1;
   if (text.charCodeAt(p) === 125 /* } */) return p + 1;
   for (;;) {
     if (text.charCodeAt(p++) !== 34 /* " */) return -1;
     let kind = POSITIVE;
+    let key = 0;
     let ch = text.charCodeAt(p);
     if (ch === 122 /* z */) {
       kind = ZERO;
@@ -151,15 +168,13 @@ function scanJsonbBins(text: string, start: number): number {
       const negativeKey = text.charCodeAt(p) === 45; /* - */
       if (negativeKey) p += 1;
       const keyStart = p;
-      let key = 0;
       while ((ch = text.charCodeAt(p)) >= 48 && ch <= 57) {
         key = key * 10 + ch - 48;
         p += 1;
       }
       if (p === keyStart) return -1;
-      keys.push(negativeKey ? -key : key);
+      if (negativeKey) key = -key;
     }
-    if (kind === ZERO) keys.push(0);
     if (text.charCodeAt(p) !== 34 || text.charCodeAt(p + 1) !== 58 /* : */ || text.charCodeAt(p + 2) !== 32) return -1;
     p += 3;
     const countStart = p;
@@ -169,8 +184,14 @@ function scanJsonbBins(text: string, start: number): number {
       p += 1;
     }
     if (p === countStart || count > Number.MAX_SAFE_INTEGER) return -1;
-    kinds.push(kind);
-    counts.push(count);
+    if (length === kinds.length) {
+      growScanned();
+      ({ kinds, keys, counts } = scanned);
+    }
+    kinds[length] = kind;
+    keys[length] = key;
+    counts[length] = count;
+    scanned.length = length += 1;
     ch = text.charCodeAt(p);
     if (ch === 125) return p + 1;
     if (ch !== 44 /* , */ || text.charCodeAt(p + 1) !== 32) return -1;
@@ -192,10 +213,10 @@ function scanJsonbBins(text: string, start: number): number {
 export function quantileOfOneJsonAt(text: string, start: number, q: number): number | undefined {
   if (q < 0 || q > 1) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
   if (scanJsonbBins(text, start) < 0) return undefined;
-  const { kinds, keys, counts } = scanned;
+  const { length, kinds, keys, counts } = scanned;
   let total = 0;
   let previous = Number.NEGATIVE_INFINITY;
-  for (let index = 0; index < kinds.length; index += 1) {
+  for (let index = 0; index < length; index += 1) {
     if (kinds[index] !== POSITIVE || keys[index]! <= previous) return undefined;
     previous = keys[index]!;
     total += counts[index]!;
@@ -203,7 +224,7 @@ export function quantileOfOneJsonAt(text: string, start: number, q: number): num
   if (total === 0) return undefined;
   const rank = q * (total - 1);
   let running = 0;
-  for (let index = 0; index < keys.length; index += 1) {
+  for (let index = 0; index < length; index += 1) {
     running += counts[index]!;
     if (running > rank) return mapping.value(keys[index]!);
   }
@@ -266,8 +287,8 @@ export class SketchAccumulator {
   }
 
   private addScanned(): void {
-    const { kinds, keys, counts } = scanned;
-    for (let index = 0; index < kinds.length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
+    const { length, kinds, keys, counts } = scanned;
+    for (let index = 0; index < length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
   }
 
   addBins(bins: SketchBins): void {

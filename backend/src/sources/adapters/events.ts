@@ -196,6 +196,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   }
   for (const filter of query.filters) conditions.push(filterCondition(filter, params));
   const totals = groups.length === 0 && conditions.length === 0;
+  const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
+  if (totals && measure === 'sketch') return totalsSketchesSql(query, params, org, types, time);
 
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
@@ -218,7 +220,6 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   };
   const rows = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs).map(selectRows).join(' UNION ALL ');
   const keys = groups.map((_, index) => `g${index}`);
-  const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
@@ -239,6 +240,24 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     max: ['max(max) AS mx'],
   }[measure];
   return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
+}
+
+/**
+ * The sketches of a percentile without group-by or filters, through
+ * `rollup_totals_rows()` (migration 0190): its generic plan is made once per
+ * connection, where the same six-branch UNION ALL sent as a statement was
+ * planned again on every execution (0.2-0.3 ms of PostgreSQL CPU per answer,
+ * more than executing it). A slice the range does not have gets NULL bounds.
+ * Counts and sums keep their statement: their ranges read hundreds of hourly
+ * rows in two branches, which cost more through the function's result set
+ * than planning them (bench/README.md, issue 20, step 10).
+ */
+function totalsSketchesSql(query: SourceQuery, params: Params, org: string, types: string, time: string): { text: string; values: unknown[]; name: string } {
+  const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+  const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
+  const ranges = [slices.find((slice) => slice.table === 'rollups_daily'), hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
+  const bounds = ranges.map((bound) => `${params.add(bound ?? null)}::timestamptz`).join(', ');
+  return { text: `SELECT ${time}, sketch FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
 }
 
 /**

@@ -545,10 +545,7 @@ export class EventsAdapter implements SourceAdapter {
     private readonly options: { dimensionTotals?: boolean; quantileKeys?: boolean; batch?: boolean } = {},
   ) {
     if (options.batch !== false) {
-      this.batcher = new TotalsBatcher(
-        (readAfter, work) => this.read(readAfter, (pool) => this.withClient(pool, work)),
-        (client, member) => this.rowsOf(client, member.query, member.metricQuery, member.measure),
-      );
+      this.batcher = new TotalsBatcher((readAfter, work) => this.read(readAfter, (pool) => this.withClient(pool, work)));
     }
   }
 

@@ -33,7 +33,7 @@ const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
   distinct: ['sp', 'dn'],
 };
 
-/** The union's columns after `q` and `b`, with the type a missing one is NULL as. */
+/** The union's possible columns after `q` and `b`, in order, with the type a missing one is NULL as. */
 const UNION_COLUMNS: Array<[keyof Row, string]> = [
   ['c', 'float8'],
   ['v', 'float8'],
@@ -77,19 +77,29 @@ export function valuesAtRunTime(text: string): string {
  */
 export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string } {
   const params = new Params();
+  // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
+  const used = UNION_COLUMNS.filter(([column]) => members.some((member) => MEASURE_COLUMNS[member.measure].includes(column)));
   const branches = members.map(({ query, metricQuery, measure }, index) => {
     const own = new Set(MEASURE_COLUMNS[measure]);
-    const columns = UNION_COLUMNS.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
+    const columns = used.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
     return `SELECT ${index} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(buildSql(query, metricQuery, measure, params).text)}) m${index}`;
   });
   const text = branches.join(' UNION ALL ');
   return { text, values: params.values, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
 }
 
-/** The union's rows split by member, each row with only the columns its own statement has. */
+/**
+ * The union's rows split by member, each row with only the columns its own statement has (and `q`, which nothing
+ * reads); rows are copied only when the union has columns their member does not.
+ */
 export function splitRows(rows: ReadonlyArray<Row & { q: number }>, members: readonly BatchMember[]): Row[][] {
   const out = members.map((): Row[] => []);
   const columns = members.map((member) => MEASURE_COLUMNS[member.measure]);
+  const widths = new Set(columns.map((own) => own.join()));
+  if (widths.size === 1) {
+    for (const row of rows) out[row.q]!.push(row);
+    return out;
+  }
   for (const row of rows) {
     const own: Row = { b: row.b };
     for (const column of columns[row.q]!) (own as unknown as Record<string, unknown>)[column] = row[column];

@@ -77,16 +77,29 @@ export function valuesAtRunTime(text: string): string {
  */
 export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string } {
   const params = new Params();
-  // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
-  const used = UNION_COLUMNS.filter(([column]) => members.some((member) => MEASURE_COLUMNS[member.measure].includes(column)));
-  const branches = members.map(({ query, metricQuery, measure }, index) => {
-    const own = new Set(MEASURE_COLUMNS[measure]);
-    const columns = used.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
-    return `SELECT ${index} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(buildSql(query, metricQuery, measure, params).text)}) m${index}`;
-  });
-  const text = branches.join(' UNION ALL ');
-  return { text, values: params.values, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+  const texts = members.map(({ query, metricQuery, measure }) => buildSql(query, metricQuery, measure, params).text);
+  // The members' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
+  const shape = `${members.map((member) => member.measure).join()}\n${texts.join('\n')}`;
+  let statement = shapes.get(shape);
+  if (!statement) {
+    // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
+    const used = UNION_COLUMNS.filter(([column]) => members.some((member) => MEASURE_COLUMNS[member.measure].includes(column)));
+    const branches = members.map(({ measure }, index) => {
+      const own = new Set(MEASURE_COLUMNS[measure]);
+      const columns = used.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
+      return `SELECT ${index} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(texts[index]!)}) m${index}`;
+    });
+    const text = branches.join(' UNION ALL ');
+    statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    shapes.set(shape, statement);
+  }
+  return { ...statement, values: params.values };
 }
+
+/** Batch statements by the members' own statements; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
+const shapes = new Map<string, { text: string; name: string }>();
+const MAX_SHAPES = 1_000;
 
 /**
  * The union's rows split by member, each row with only the columns its own statement has (and `q`, which nothing

@@ -89,7 +89,8 @@ export function batchSql(members: readonly BatchMember[]): { text: string; value
       const columns = used.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
       return `SELECT ${index} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(texts[index]!)}) m${index}`;
     });
-    const text = branches.join(' UNION ALL ');
+    // A question alone needs no tag: its own statement, its values at run time.
+    const text = members.length === 1 ? valuesAtRunTime(texts[0]!) : branches.join(' UNION ALL ');
     statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
     if (shapes.size >= MAX_SHAPES) shapes.clear();
     shapes.set(shape, statement);
@@ -105,18 +106,19 @@ const MAX_SHAPES = 1_000;
  * The union's rows split by member, each row with only the columns its own statement has (and `q`, which nothing
  * reads); rows are copied only when the union has columns their member does not.
  */
-export function splitRows(rows: ReadonlyArray<Row & { q: number }>, members: readonly BatchMember[]): Row[][] {
+export function splitRows(rows: ReadonlyArray<Row & { q?: number }>, members: readonly BatchMember[]): Row[][] {
+  if (members.length === 1) return [rows as Row[]];
   const out = members.map((): Row[] => []);
   const columns = members.map((member) => MEASURE_COLUMNS[member.measure]);
   const widths = new Set(columns.map((own) => own.join()));
   if (widths.size === 1) {
-    for (const row of rows) out[row.q]!.push(row);
+    for (const row of rows) out[row.q!]!.push(row);
     return out;
   }
   for (const row of rows) {
     const own: Row = { b: row.b };
-    for (const column of columns[row.q]!) (own as unknown as Record<string, unknown>)[column] = row[column];
-    out[row.q]!.push(own);
+    for (const column of columns[row.q!]!) (own as unknown as Record<string, unknown>)[column] = row[column];
+    out[row.q!]!.push(own);
   }
   return out;
 }
@@ -184,7 +186,7 @@ export class TotalsBatcher {
           else member.signal.addEventListener('abort', giveUp, { once: true });
         }
         try {
-          const { rows } = await client.query<Row & { q: number }>(batchSql(members));
+          const { rows } = await client.query<Row & { q?: number }>(batchSql(members));
           return splitRows(rows, members);
         } finally {
           for (const member of members) member.signal.removeEventListener('abort', giveUp);

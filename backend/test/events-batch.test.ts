@@ -154,5 +154,6 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
       valuesAtRunTime('organization_id = $1::uuid AND event_type = ANY($2::text[]) AND bucket >= $13::timestamptz AND (level, bucket) IN (SELECT * FROM unnest($4::int2[], $5::timestamptz[]))'),
       'organization_id = (SELECT $1::uuid)::uuid AND event_type = ANY((SELECT $2::text[])::text[]) AND bucket >= (SELECT $13::timestamptz)::timestamptz AND (level, bucket) IN (SELECT * FROM unnest((SELECT $4::int2[])::int2[], (SELECT $5::timestamptz[])::timestamptz[]))',
     );
+    assert.equal(valuesAtRunTime('a = $1::uuid AND b < $2::timestamptz', 8), 'a = (SELECT $9::uuid)::uuid AND b < (SELECT $10::timestamptz)::timestamptz', 'renumbered after the members before it');
   });
 });

@@ -66,36 +66,44 @@ export function isTotalsQuestion(query: SourceQuery, metricQuery: EventsMetricQu
  * (index scans of the primary keys, the values as runtime keys); planning a union of 6-24 branches was most of
  * PostgreSQL's time for these statements (1.7 ms of CPU for a ratio KPI's 24 branches, 0.5 ms with the generic plan).
  */
-export function valuesAtRunTime(text: string): string {
-  return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, '(SELECT $$$1::$2)::$2');
+export function valuesAtRunTime(text: string, offset = 0): string {
+  return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, (_, n: string, type: string) => `(SELECT $${Number(n) + offset}::${type})::${type}`);
 }
 
 /**
- * One statement for the members' totals statements: `q` is the member's index, the union's other columns NULL.
- * Named like the totals statements: a request's questions have few shapes (a KPI's two periods, a ratio's parts), so
- * each pooled connection parses each once and plans it generically (valuesAtRunTime).
+ * One statement for the members' totals statements: `q` is the member's place in `order`, the union's other columns
+ * NULL. Named like the totals statements, and its members put in the order of their own statements' texts, so
+ * requests that ask alike (every KPI its two periods, whatever the metric) share one statement: each pooled
+ * connection parses each shape once and, after five executions, plans it generically (valuesAtRunTime).
  */
-export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string } {
-  const params = new Params();
-  const texts = members.map(({ query, metricQuery, measure }) => buildSql(query, metricQuery, measure, params).text);
+export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string; order: number[] } {
+  const own = members.map(({ query, metricQuery, measure }) => {
+    const params = new Params();
+    return { text: buildSql(query, metricQuery, measure, params).text, values: params.values, measure };
+  });
+  const order = own.map((_, index) => index).sort((a, b) => (own[a]!.text < own[b]!.text ? -1 : own[a]!.text > own[b]!.text ? 1 : a - b));
+  const sorted = order.map((index) => own[index]!);
   // The members' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
-  const shape = `${members.map((member) => member.measure).join()}\n${texts.join('\n')}`;
+  const shape = sorted.map((one) => `${one.measure}\n${one.text}`).join('\n\n');
   let statement = shapes.get(shape);
   if (!statement) {
     // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
-    const used = UNION_COLUMNS.filter(([column]) => members.some((member) => MEASURE_COLUMNS[member.measure].includes(column)));
-    const branches = members.map(({ measure }, index) => {
-      const own = new Set(MEASURE_COLUMNS[measure]);
-      const columns = used.map(([column, type]) => (own.has(column) ? column : `NULL::${type} AS ${column}`));
-      return `SELECT ${index} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(texts[index]!)}) m${index}`;
+    const used = UNION_COLUMNS.filter(([column]) => sorted.some((one) => MEASURE_COLUMNS[one.measure].includes(column)));
+    let offset = 0;
+    const branches = sorted.map(({ measure, text, values }, place) => {
+      const mine = new Set(MEASURE_COLUMNS[measure]);
+      const columns = used.map(([column, type]) => (mine.has(column) ? column : `NULL::${type} AS ${column}`));
+      const branch = `SELECT ${place} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
+      offset += values.length;
+      return branch;
     });
     // A question alone needs no tag: its own statement, its values at run time.
-    const text = members.length === 1 ? valuesAtRunTime(texts[0]!) : branches.join(' UNION ALL ');
+    const text = sorted.length === 1 ? valuesAtRunTime(sorted[0]!.text) : branches.join(' UNION ALL ');
     statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
     if (shapes.size >= MAX_SHAPES) shapes.clear();
     shapes.set(shape, statement);
   }
-  return { ...statement, values: params.values };
+  return { ...statement, values: sorted.flatMap((one) => one.values), order };
 }
 
 /** Batch statements by the members' own statements; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
@@ -186,8 +194,13 @@ export class TotalsBatcher {
           else member.signal.addEventListener('abort', giveUp, { once: true });
         }
         try {
-          const { rows } = await client.query<Row & { q?: number }>(batchSql(members));
-          return splitRows(rows, members);
+          const { order, ...statement } = batchSql(members);
+          const { rows } = await client.query<Row & { q?: number }>(statement);
+          // Rows come per place in `order`; each member gets its own.
+          const byPlace = splitRows(rows, order.map((index) => members[index]!));
+          const answers: Row[][] = [];
+          order.forEach((index, place) => (answers[index] = byPlace[place]!));
+          return answers;
         } finally {
           for (const member of members) member.signal.removeEventListener('abort', giveUp);
         }

@@ -183,6 +183,13 @@ describe('distinct blocks in PostgreSQL: folded, rebuilt and read', () => {
       const bucketMs = round % 3 === 2 ? 7 * DAY : WHOLE_RANGE_MS;
       const query = sourceQuery(catalog, metric, { organizationId: org, start: from, bucketMs }, { aggregation: 'distinct', to: new Date(to) });
       const [series] = await adapter.query(query, new AbortController().signal);
+      // Asked with the period before it in one request, as a KPI asks (one statement, events-batch.ts): the same answer.
+      const batch = {};
+      const [together] = await Promise.all([
+        adapter.query({ ...query, batch }, new AbortController().signal),
+        adapter.query({ ...query, batch, from: new Date(2 * from - to), to: new Date(from) }, new AbortController().signal),
+      ]);
+      assert.deepEqual(together, [series], `round ${round}: asked together with the period before`);
       // Rollup rows touching the range count whole: whole hours here, and whole days for 7-day buckets.
       const first = bucketMs === WHOLE_RANGE_MS ? from : Math.floor(from / DAY) * DAY;
       const last = bucketMs === WHOLE_RANGE_MS ? to : Math.ceil(to / DAY) * DAY;

@@ -47,6 +47,19 @@ export function bandRule(rules: readonly MetricRule[], plan: Plan, ruleId: strin
 /** The columns a rule's band has: all four for a baseline rule, the interval for a ratio rule. */
 export const bandFieldsOf = ({ rule }: MetricRule): readonly BandField[] => (rule.type === 'baseline' ? BAND_FIELDS : ['lower', 'upper']);
 
+/**
+ * Where a rule's band starts reading its series (to the plan's `to`), so every bucket shown is judged with its full
+ * history: a baseline's seasons and error windows, a ratio's window before the first bucket. A rolling window reads
+ * the plan's own range. The range holds the plan's, on the same grid (whole buckets before it).
+ */
+export function bandReadFrom(plan: Plan, rule: MetricRule['rule']): Date {
+  if (plan.rolling) return plan.from;
+  const start = alignDown(plan.from.getTime(), plan.bucketMs);
+  if (rule.type === 'baseline') return new Date(start - baselineHistoryMs(rule));
+  // Whole buckets: the window of the first bucket in range starts `window` before its end.
+  return new Date(start - (rule as ThresholdRuleConfig).window + plan.bucketMs);
+}
+
 const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
 /** Band columns per series (by labels), aligned with `times`. */
@@ -62,9 +75,8 @@ export async function bandColumns(reader: BandReader, plan: Plan, { metric, rule
 
 async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
   const start = alignDown(plan.from.getTime(), plan.bucketMs);
-  const from = new Date(start - baselineHistoryMs(rule));
   const out = new Map<string, BandColumns>();
-  for (const one of await reader.series(plan, from, plan.to)) {
+  for (const one of await reader.series(plan, bandReadFrom(plan, rule), plan.to)) {
     const detector = new BaselineDetector(baselineOptionsOf(rule));
     const byTime = new Map<number, { expected: number; lower: number; upper: number; score: number }>();
     const points: Point[] = [];
@@ -91,9 +103,7 @@ async function baselineBand(reader: BandReader, plan: Plan, rule: BaselineRuleCo
 }
 
 async function ratioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
-  // Whole buckets: the window of the first bucket in range starts `window` before its end.
-  const from = new Date(alignDown(plan.from.getTime(), plan.bucketMs) - rule.window + plan.bucketMs);
-  const { numerator, denominator } = await reader.parts(plan, from, plan.to);
+  const { numerator, denominator } = await reader.parts(plan, bandReadFrom(plan, rule), plan.to);
   const numerators = new Map(numerator.map((one) => [keyOf(one.labels), one]));
   const out = new Map<string, BandColumns>();
   for (const den of denominator) {

@@ -32,6 +32,8 @@ export interface Plan {
   limit?: number | undefined;
   /** format 'list': how many events and which attributes as columns. */
   list?: { limit: number; columns: string[] };
+  /** Shared by the plans of one request, whose source questions may then be read together (SourceQuery.batch); never keyed. */
+  batch?: object;
 }
 
 /** Why one query cannot run: reported in its own result, never failing the request. */

@@ -9,7 +9,7 @@ import { SourceError } from '../sources/errors.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { Series, SourceQuery } from '../sources/types.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
-import { bandColumns, bandKeyOf, bandRule, type BandColumns } from './band.js';
+import { bandColumns, bandKeyOf, bandReadFrom, bandRule, type BandColumns } from './band.js';
 import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
 import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './buckets.js';
 import { kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
@@ -185,6 +185,9 @@ export class QueryService {
     const queries = request.queries.filter((query) => !query.hide);
     const budget = new AnswerBudget(this.options.limits);
     const plans = queries.map((query) => this.plan(query, request));
+    // The request's source questions may be read together (one statement for a KPI's two periods, a ratio's parts).
+    const batch = {};
+    for (const plan of plans) if (!isPlanError(plan)) plan.batch = batch;
     // Whole answers are looked up first: a stored one needs no estimate and no source.
     const stored = await Promise.all(plans.map((plan) => (isPlanError(plan) ? undefined : this.lookupAnswer(organizationId, plan))));
     const estimates = await Promise.allSettled(
@@ -296,11 +299,10 @@ export class QueryService {
     }
     // The previous period is shifted by whole buckets so its points line up with the current ones (a rolling window by its length).
     const shift = previousShiftMs(plan.from.getTime(), plan.to.getTime(), plan.bucketMs, plan.rolling ?? false);
-    const [current, previous] = await Promise.all([
-      this.series(organizationId, plan, plan.from, plan.to, onSeries, within),
+    const [{ current, band }, previous] = await Promise.all([
+      plan.band ? this.withBand(organizationId, plan, onSeries, within) : this.series(organizationId, plan, plan.from, plan.to, onSeries, within).then((series) => ({ current: series, band: undefined })),
       plan.compareToPrevious ? this.series(organizationId, plan, new Date(plan.from.getTime() - shift), new Date(plan.to.getTime() - shift), onSeries, within) : undefined,
     ]);
-    const band = plan.band ? await this.band(organizationId, plan, current.series[0]?.times ?? [], within) : undefined;
     // A rolling window's one point stands at its end: the value as of `to`.
     if (plan.rolling) for (const one of current.series) one.times = [plan.to.getTime()];
     const frames = timeSeriesFrames(context(current.cached), current.series, { band: band && ((labels) => band.get(bandKeyOf(labels))), ...(plan.bandField && { only: plan.bandField }) });
@@ -311,19 +313,52 @@ export class QueryService {
     return frames;
   }
 
-  /** What the plan's `band` rule judges at every bucket of the range, per series. */
-  private async band(organizationId: string, plan: Plan, times: number[], within: StoredText | undefined): Promise<Map<string, BandColumns>> {
+  /**
+   * The plan's series and what its `band` rule judges at every bucket of the range, per series. Without group-by, the
+   * series is read once, over the band's longer range (`bandReadFrom`): the plan's range is its last buckets, the same
+   * rollup rows on the same grid, so a band panel sends one source question (a ratio's two parts) instead of two. A
+   * group-by reads both: a series with rows only before the plan's range is no series of the answer.
+   */
+  private async withBand(organizationId: string, plan: Plan, onSeries: SeriesGuard | undefined, within: StoredText | undefined): Promise<{ current: Fetched; band: Map<string, BandColumns> }> {
     const rule = bandRule(this.rules, plan, plan.band!) as MetricRule;
-    const reader = {
-      series: async (p: Plan, from: Date, to: Date) => (await this.series(organizationId, p, from, to, undefined, within)).series,
-      parts: async (p: Plan, from: Date, to: Date) => {
-        const times = bucketTimes(from.getTime(), to.getTime(), p.bucketMs);
-        const dense = (series: Series[]) => densify(series, p.groupBy, times, p.bucketMs, 0);
-        const [numerator, denominator] = await Promise.all([this.ratioPart(organizationId, p, p.metric.numerator!, from, to, within), this.ratioPart(organizationId, p, p.metric.denominator!, from, to, within)]);
-        return { numerator: await dense(numerator.series), denominator: await dense(denominator.series) };
-      },
-    };
-    return bandColumns(reader, plan, rule, times, Date.now());
+    const now = Date.now();
+    if (plan.rolling || plan.groupBy.length > 0) {
+      const current = await this.series(organizationId, plan, plan.from, plan.to, onSeries, within);
+      const reader = {
+        series: async (p: Plan, from: Date, to: Date) => (await this.series(organizationId, p, from, to, undefined, within)).series,
+        parts: async (p: Plan, from: Date, to: Date) => this.denseParts(organizationId, p, from, to, within),
+      };
+      return { current, band: await bandColumns(reader, plan, rule, current.series[0]?.times ?? [], now) };
+    }
+    const from = bandReadFrom(plan, rule.rule);
+    const times = bucketTimes(plan.from.getTime(), plan.to.getTime(), plan.bucketMs);
+    const skip = (alignDown(plan.from.getTime(), plan.bucketMs) - alignDown(from.getTime(), plan.bucketMs)) / plan.bucketMs;
+    const tail = (series: Series[]): Series[] => series.map((one) => ({ labels: one.labels, times, values: one.values.slice(skip) }));
+    const unread = () => Promise.reject(new Error('band: read once, over its range'));
+    if (rule.rule.type === 'baseline') {
+      const whole = await this.series(organizationId, plan, from, plan.to, onSeries, within);
+      const band = await bandColumns({ series: async () => whole.series, parts: unread }, plan, rule, times, now);
+      return { current: { series: tail(whole.series), cached: whole.cached }, band };
+    }
+    const parts = await this.denseParts(organizationId, plan, from, plan.to, within, onSeries);
+    const band = await bandColumns({ series: unread, parts: async () => parts }, plan, rule, times, now);
+    const rates = await densify(ratio(tail(parts.numerator), tail(parts.denominator), plan.groupBy), plan.groupBy, times, plan.bucketMs, null);
+    return { current: { series: rates, cached: parts.cached }, band };
+  }
+
+  /**
+   * A ratio's numerator and denominator over [from, to), each dense on the plan's buckets (an empty bucket 0).
+   * `onSeries` sees how many series the source answered before any bucket is filled.
+   */
+  private async denseParts(organizationId: string, plan: Plan, from: Date, to: Date, within: StoredText | undefined, onSeries?: SeriesGuard): Promise<{ numerator: Series[]; denominator: Series[]; cached: boolean }> {
+    const [numerator, denominator] = await Promise.all([
+      this.ratioPart(organizationId, plan, plan.metric.numerator!, from, to, within),
+      this.ratioPart(organizationId, plan, plan.metric.denominator!, from, to, within),
+    ]);
+    onSeries?.(Math.max(numerator.series.length, denominator.series.length));
+    const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
+    const dense = (series: Series[]) => densify(series, plan.groupBy, times, plan.bucketMs, 0);
+    return { numerator: await dense(numerator.series), denominator: await dense(denominator.series), cached: numerator.cached && denominator.cached };
   }
 
   /** The newest raw events of the plan's metric, through the cache like every answer. */
@@ -451,22 +486,14 @@ export class QueryService {
       const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
       return { series: await densify(fetched.series, plan.groupBy, times, plan.bucketMs, fillFor(plan.aggregation)), cached: fetched.cached };
     }
-    const [numerator, denominator] = await Promise.all([
-      this.ratioPart(organizationId, plan, metric.numerator!, from, to, within),
-      this.ratioPart(organizationId, plan, metric.denominator!, from, to, within),
-    ]);
-    onSeries?.(Math.max(numerator.series.length, denominator.series.length));
+    const parts = await this.denseParts(organizationId, plan, from, to, within, onSeries);
     const times = bucketTimes(from.getTime(), to.getTime(), plan.bucketMs);
-    const dense = (series: Series[]) => densify(series, plan.groupBy, times, plan.bucketMs, 0);
-    return {
-      series: await densify(ratio(await dense(numerator.series), await dense(denominator.series), plan.groupBy), plan.groupBy, times, plan.bucketMs, null),
-      cached: numerator.cached && denominator.cached,
-    };
+    return { series: await densify(ratio(parts.numerator, parts.denominator, plan.groupBy), plan.groupBy, times, plan.bucketMs, null), cached: parts.cached };
   }
 
   /** One source question, through the cache; the organization is part of every key. */
   private async fetch(organizationId: string, plan: Plan, metric: CatalogMetric, aggregation: SourceQuery['aggregation'], from: Date, to: Date, within?: StoredText): Promise<Fetched> {
-    const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs };
+    const query: SourceQuery = { organizationId, metric, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, batch: plan.batch };
     // The catalog version keeps answers of a replaced catalog from being served for a changed metric.
     const question = { catalog: this.options.catalogVersion, metric: metric.key, definition: definitionOf(metric), kind: metric.kind, aggregation, groupBy: plan.groupBy, filters: plan.filters, from, to, bucketMs: plan.bucketMs, rolling: plan.rolling ?? false };
     const { value, cached } = await this.cached(organizationId, metric.source, question, within, (readAfter) =>

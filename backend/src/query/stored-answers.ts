@@ -34,7 +34,7 @@ export function isStorable(plan: Plan, catalog: Catalog, now: number): boolean {
  * (`rangeKey`).
  */
 export function answerQuestion(plan: Plan, catalog: Catalog, catalogVersion: string | undefined): unknown {
-  const { metric, from, to, ...rest } = plan;
+  const { metric, from, to, batch: _batch, ...rest } = plan;
   return { catalog: catalogVersion, answer: metric.key, definition: definitionOf(metric), ...rest, ...rangeKey(plan, catalog) };
 }
 

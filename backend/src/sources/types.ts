@@ -36,6 +36,12 @@ export interface SourceQuery {
    * only once it has replayed this far. Unset: read from the primary.
    */
   readAfter?: WalPosition | undefined;
+  /**
+   * Questions carrying the same token were asked together (one request's
+   * answers): a source may answer them in one round trip (events-batch.ts).
+   * Not part of the question: never in a cache key.
+   */
+  batch?: object | undefined;
 }
 
 /**

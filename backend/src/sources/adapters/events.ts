@@ -13,6 +13,7 @@ import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
 import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf } from './events-dimension-totals.js';
+import { isTotalsQuestion, TotalsBatcher } from './events-batch.js';
 import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
@@ -125,7 +126,7 @@ export function slicesFor(from: number, to: number, bucketMs: number): Slice[] {
 }
 
 /** Collects positional parameters; dimension names and values only ever travel as parameters. */
-class Params {
+export class Params {
   readonly values: unknown[] = [];
   add(value: unknown): string {
     this.values.push(value);
@@ -185,8 +186,7 @@ export function measureOf(query: SourceQuery, metricQuery: EventsMetricQuery): M
  * Totals questions get a statement name: their shapes are few (measure x
  * slices), so each pooled connection plans each shape once and reuses it.
  */
-export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure): { text: string; values: unknown[]; name?: string } {
-  const params = new Params();
+export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, measure: Measure, params = new Params()): { text: string; values: unknown[]; name?: string } {
   const org = params.add(query.organizationId);
   const types = params.add(metricQuery.eventTypes);
   const groups = query.groupBy.map((name, index) => `dims->>${params.add(name)}::text AS g${index}`);
@@ -561,8 +561,15 @@ export class EventsAdapter implements SourceAdapter {
      * `dimensionTotals: false` reads every grouped or filtered question from the dimensioned rollups; `quantileKeys:
      * false` reads per-dimension percentiles from the sketches only (tests and benchmarks compare the paths).
      */
-    private readonly options: { dimensionTotals?: boolean; quantileKeys?: boolean } = {},
-  ) {}
+    private readonly options: { dimensionTotals?: boolean; quantileKeys?: boolean; batch?: boolean } = {},
+  ) {
+    if (options.batch !== false) {
+      this.batcher = new TotalsBatcher((readAfter, work) => this.read(readAfter, (pool) => this.withClient(pool, work)));
+    }
+  }
+
+  /** Totals questions of one turn in one statement (events-batch.ts); `batch: false` sends each its own. */
+  private readonly batcher: TotalsBatcher | undefined;
 
   async initialize(): Promise<void> {
     await this.assertRollupsReadable();
@@ -576,20 +583,30 @@ export class EventsAdapter implements SourceAdapter {
   async query(query: SourceQuery, signal: AbortSignal): Promise<Series[]> {
     const metricQuery = this.metricQueryOf(query);
     const measure = measureOf(query, metricQuery);
-    return this.read(query.readAfter, async (pool) => {
-      const client = await pool.connect();
-      // A timed-out query is cancelled server-side rather than left running.
-      const cancel = () => void pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
-      signal.addEventListener('abort', cancel, { once: true });
-      try {
-        const run = async (one: SourceQuery) => toSeries(await this.rowsOf(client, one, metricQuery, measure), one, measure);
-        if (metricQuery.measure === 'level') return await levelSeries(query, run);
-        return await run(query);
-      } finally {
-        signal.removeEventListener('abort', cancel);
-        client.release();
-      }
-    });
+    if (this.batcher && query.batch && isTotalsQuestion(query, metricQuery)) return toSeries(await this.batcher.rows({ query, metricQuery, measure }, signal), query, measure);
+    return this.read(query.readAfter, (pool) =>
+      this.withClient(pool, async (client, cancel) => {
+        signal.addEventListener('abort', cancel, { once: true });
+        try {
+          const run = async (one: SourceQuery) => toSeries(await this.rowsOf(client, one, metricQuery, measure), one, measure);
+          if (metricQuery.measure === 'level') return await levelSeries(query, run);
+          return await run(query);
+        } finally {
+          signal.removeEventListener('abort', cancel);
+        }
+      }),
+    );
+  }
+
+  /** `work` on a client of `pool`, with what cancels its statement server-side (a timed-out query is not left running). */
+  private async withClient<T>(pool: Pool, work: (client: pg.PoolClient, cancel: () => void) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    const cancel = () => void pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
+    try {
+      return await work(client, cancel);
+    } finally {
+      client.release();
+    }
   }
 
   /**

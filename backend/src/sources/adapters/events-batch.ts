@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { SourceQuery } from '../types.js';
+import { buildSql, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
+
+/**
+ * Totals questions of one request (the same `SourceQuery.batch` token) asked
+ * in the same turn of the event loop, answered by one SQL statement: a panel
+ * asks several small questions at once (a KPI its period and the one before,
+ * a ratio its numerator and denominator, a panel of three metrics each of its
+ * own), and each statement costs a round trip, a socket write and
+ * PostgreSQL's per-statement work, more than reading its few rows
+ * (bench/README.md, "Step 11: whole dashboards, cold"). Questions of
+ * different requests are never batched: each request's statements still run
+ * in parallel on their own connections.
+ *
+ * Only questions that read the totals tables (no group-by, no `where`, no
+ * filters) are batched: their statements share one shape, `(b, <measure
+ * columns>)`, so they stack as `UNION ALL` branches tagged with the
+ * question's index. Each question then gets exactly the rows, in the order,
+ * that its own statement returns (PostgreSQL runs the branches one after
+ * another), so its answer is the same.
+ */
+
+/** Every measure's output columns after `b`, as the totals statement of buildSql selects them. */
+const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
+  count: ['c'],
+  sum: ['s'],
+  avg: ['v', 's'],
+  min: ['mn'],
+  max: ['mx'],
+  sketch: ['sketch'],
+  distinct: ['sp', 'dn'],
+};
+
+/** The union's possible columns after `q` and `b`, in order, with the type a missing one is NULL as. */
+const UNION_COLUMNS: Array<[keyof Row, string]> = [
+  ['c', 'float8'],
+  ['v', 'float8'],
+  ['s', 'float8'],
+  ['mn', 'float8'],
+  ['mx', 'float8'],
+  ['sketch', 'text'],
+  ['sp', 'text'],
+  ['dn', 'text'],
+];
+
+/** Most questions one statement answers: a longer union plans no faster per branch, and a failure would reach more answers. */
+export const MAX_BATCH = 24;
+
+export interface BatchMember {
+  query: SourceQuery;
+  metricQuery: EventsMetricQuery;
+  measure: Measure;
+}
+
+/** Whether a question reads the totals tables (buildSql's `totals`): nothing names a dimension. */
+export function isTotalsQuestion(query: SourceQuery, metricQuery: EventsMetricQuery): boolean {
+  return query.groupBy.length === 0 && query.filters.length === 0 && Object.keys(metricQuery.where ?? {}).length === 0 && metricQuery.measure !== 'level';
+}
+
+/**
+ * Every parameter (`$n::type`, as buildSql and distinctDaysSql write them all) read through a one-row subquery, so
+ * PostgreSQL plans the statement without looking at the values: its custom plans, which it otherwise makes on every
+ * execution, are then no cheaper than the generic plan, which it keeps after five executions. The plan is the same
+ * (index scans of the primary keys, the values as runtime keys); planning a union of 6-24 branches was most of
+ * PostgreSQL's time for these statements (1.7 ms of CPU for a ratio KPI's 24 branches, 0.5 ms with the generic plan).
+ */
+export function valuesAtRunTime(text: string, offset = 0): string {
+  return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, (_, n: string, type: string) => `(SELECT $${Number(n) + offset}::${type})::${type}`);
+}
+
+/**
+ * One statement for the members' totals statements: `q` is the member's place in `order`, the union's other columns
+ * NULL. Named like the totals statements, and its members put in the order of their own statements' texts, so
+ * requests that ask alike (every KPI its two periods, whatever the metric) share one statement: each pooled
+ * connection parses each shape once and, after five executions, plans it generically (valuesAtRunTime).
+ */
+export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string; order: number[] } {
+  const own = members.map(({ query, metricQuery, measure }) => {
+    const params = new Params();
+    return { text: buildSql(query, metricQuery, measure, params).text, values: params.values, measure };
+  });
+  const order = own.map((_, index) => index).sort((a, b) => (own[a]!.text < own[b]!.text ? -1 : own[a]!.text > own[b]!.text ? 1 : a - b));
+  const sorted = order.map((index) => own[index]!);
+  // The members' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
+  const shape = sorted.map((one) => `${one.measure}\n${one.text}`).join('\n\n');
+  let statement = shapes.get(shape);
+  if (!statement) {
+    // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
+    const used = UNION_COLUMNS.filter(([column]) => sorted.some((one) => MEASURE_COLUMNS[one.measure].includes(column)));
+    let offset = 0;
+    const branches = sorted.map(({ measure, text, values }, place) => {
+      const mine = new Set(MEASURE_COLUMNS[measure]);
+      const columns = used.map(([column, type]) => (mine.has(column) ? column : `NULL::${type} AS ${column}`));
+      const branch = `SELECT ${place} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
+      offset += values.length;
+      return branch;
+    });
+    // A question alone needs no tag: its own statement, its values at run time.
+    const text = sorted.length === 1 ? valuesAtRunTime(sorted[0]!.text) : branches.join(' UNION ALL ');
+    statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    shapes.set(shape, statement);
+  }
+  return { ...statement, values: sorted.flatMap((one) => one.values), order };
+}
+
+/** Batch statements by the members' own statements; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
+const shapes = new Map<string, { text: string; name: string }>();
+const MAX_SHAPES = 1_000;
+
+/**
+ * The union's rows split by member, each row with only the columns its own statement has (and `q`, which nothing
+ * reads); rows are copied only when the union has columns their member does not.
+ */
+export function splitRows(rows: ReadonlyArray<Row & { q?: number }>, members: readonly BatchMember[]): Row[][] {
+  if (members.length === 1) return [rows as Row[]];
+  const out = members.map((): Row[] => []);
+  const columns = members.map((member) => MEASURE_COLUMNS[member.measure]);
+  const widths = new Set(columns.map((own) => own.join()));
+  if (widths.size === 1) {
+    for (const row of rows) out[row.q!]!.push(row);
+    return out;
+  }
+  for (const row of rows) {
+    const own: Row = { b: row.b };
+    for (const column of columns[row.q!]!) (own as unknown as Record<string, unknown>)[column] = row[column];
+    out[row.q!]!.push(own);
+  }
+  return out;
+}
+
+interface Pending extends BatchMember {
+  signal: AbortSignal;
+  resolve: (rows: Row[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Collects the totals questions of one turn of the event loop per request
+ * token and read target, and reads their rows in one statement each
+ * `MAX_BATCH` (a question alone too: its statement is then planned once per
+ * connection, valuesAtRunTime). The statement is cancelled only when every
+ * question waiting on it has given up.
+ */
+export class TotalsBatcher {
+  private pending = new Map<object, Map<string, Pending[]>>();
+  private scheduled = false;
+
+  constructor(
+    /** Runs `work` on a pooled client of the read target for `readAfter` (primary or replica). */
+    private readonly withClient: <T>(readAfter: SourceQuery['readAfter'], work: (client: pg.PoolClient, cancel: () => void) => Promise<T>) => Promise<T>,
+  ) {}
+
+  /** The rows of a question that carries a batch token. */
+  rows(member: BatchMember, signal: AbortSignal): Promise<Row[]> {
+    return new Promise<Row[]>((resolve, reject) => {
+      const key = member.query.readAfter === undefined ? '' : String(member.query.readAfter);
+      let request = this.pending.get(member.query.batch!);
+      if (!request) this.pending.set(member.query.batch!, (request = new Map()));
+      let list = request.get(key);
+      if (!list) request.set(key, (list = []));
+      list.push({ ...member, signal, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the turn's microtasks: every question a request's answers start together is in.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const groups = this.pending;
+    this.pending = new Map();
+    this.scheduled = false;
+    for (const request of groups.values()) {
+      for (const list of request.values()) {
+        for (let start = 0; start < list.length; start += MAX_BATCH) void this.read(list.slice(start, start + MAX_BATCH));
+      }
+    }
+  }
+
+  private async read(members: Pending[]): Promise<void> {
+    try {
+      const answers = await this.withClient(members[0]!.query.readAfter, async (client, cancel) => {
+        let waiting = members.length;
+        const giveUp = () => {
+          waiting -= 1;
+          if (waiting === 0) cancel();
+        };
+        for (const member of members) {
+          if (member.signal.aborted) giveUp();
+          else member.signal.addEventListener('abort', giveUp, { once: true });
+        }
+        try {
+          const { order, ...statement } = batchSql(members);
+          const { rows } = await client.query<Row & { q?: number }>(statement);
+          // Rows come per place in `order`; each member gets its own.
+          const byPlace = splitRows(rows, order.map((index) => members[index]!));
+          const answers: Row[][] = [];
+          order.forEach((index, place) => (answers[index] = byPlace[place]!));
+          return answers;
+        } finally {
+          for (const member of members) member.signal.removeEventListener('abort', giveUp);
+        }
+      });
+      members.forEach((member, index) => member.resolve(answers[index]!));
+    } catch (error) {
+      for (const member of members) member.reject(error);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { randomInt, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { loadCatalog } from '../src/catalog/load.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { migrateUp } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
+import { binsFromValues } from '../src/rollups/sketch.js';
+import { isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
+import { EventsAdapter } from '../src/sources/adapters/events.js';
+import type { Series, SourceQuery } from '../src/sources/types.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { seededRandom } from './support/seeded-random.js';
+import { sourceQuery } from './support/source-query.js';
+import { countRollupReads } from './support/wire.js';
+
+const SEED = Number(process.env.BATCH_SEED ?? randomInt(2 ** 31));
+console.log(`events batch tests: seed ${SEED} (replay with BATCH_SEED=${SEED})`);
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 2, 1);
+const DAYS = 40;
+
+describe("a request's totals questions in one statement (events-batch.ts)", () => {
+  let database: TestDatabase;
+  let pool: Pool;
+  const catalog = loadCatalog();
+  const org = randomUUID();
+  const signal = new AbortController().signal;
+  let batched: EventsAdapter;
+  let alone: EventsAdapter;
+
+  before(async () => {
+    database = await createTestDatabase('events_batch');
+    await migrateUp(database.url, createLogger('silent'));
+    pool = createPool(database.url, 4, createLogger('silent'));
+    batched = new EventsAdapter('events', pool);
+    alone = new EventsAdapter('events', pool, undefined, { batch: false });
+    // Folded and pending rows of both granularities, with fractional sums and sketches, some hours and days missing.
+    const random = seededRandom(SEED);
+    for (const type of ['order.created', 'workflow.finished']) {
+      for (const [table, step, span] of [
+        ['rollup_totals_hourly', HOUR, DAYS * DAY],
+        ['rollup_totals_hourly_pending', HOUR, DAYS * DAY],
+        ['rollup_totals_daily', DAY, DAYS * DAY],
+        ['rollup_totals_daily_pending', DAY, DAYS * DAY],
+      ] as const) {
+        const pending = table.endsWith('_pending');
+        const rows: unknown[][] = [];
+        for (let bucket = T0; bucket < T0 + span; bucket += step) {
+          if (random() > (pending ? 0.15 : 0.85)) continue;
+          const values = Array.from({ length: 1 + Math.floor(random() * 6) }, () => Math.round(random() * 5_000) / 7);
+          rows.push([new Date(bucket), values.length, values.reduce((sum, value) => sum + value, 0), Math.min(...values), Math.max(...values), JSON.stringify(binsFromValues(values))]);
+        }
+        await pool.query(
+          `INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
+           SELECT $1::uuid, $2, r.bucket, r.n, r.n, r.s, r.mn, r.mx, r.sk::jsonb
+           FROM unnest($3::timestamptz[], $4::int8[], $5::float8[], $6::float8[], $7::float8[], $8::text[]) AS r (bucket, n, s, mn, mx, sk)`,
+          [org, type, ...[0, 1, 2, 3, 4, 5].map((column) => rows.map((row) => row[column]))],
+        );
+      }
+    }
+  });
+  after(async () => {
+    await pool?.end();
+    await database?.drop();
+  });
+
+  const ask = (adapter: EventsAdapter, query: SourceQuery): Promise<Series[]> => adapter.query(query, signal);
+
+  test(`property: questions asked together answer exactly as each asked alone (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 1);
+    const kinds: Array<[string, SourceQuery['aggregation']]> = [
+      ['orders_created', 'sum'],
+      ['order_value', 'sum'],
+      ['order_value', 'avg'],
+      ['order_value', 'min'],
+      ['order_value', 'max'],
+      ['order_value', 'p95'],
+      ['workflow_duration_ms', 'p50'],
+      ['workflow_duration_ms', 'avg'],
+    ];
+    let answered = 0;
+    let asked = 0;
+    for (let round = 0; round < 40; round += 1) {
+      const batch = {};
+      const questions = Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
+        const [metric, aggregation] = kinds[Math.floor(random() * kinds.length)]!;
+        const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+        // Unaligned ends: whole-range answers read whole days and ragged hours.
+        const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+        const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+        return sourceQuery(catalog, metric, { organizationId: org, start: from, bucketMs }, { aggregation, to: new Date(to), batch });
+      });
+      const together = await Promise.all(questions.map((query) => ask(batched, query)));
+      for (const [index, query] of questions.entries()) {
+        const expected = await ask(alone, { ...query, batch: undefined });
+        asked += 1;
+        if (expected.length > 0) answered += 1;
+        assert.deepEqual(together[index], expected, `round ${round}, question ${index}: ${query.metric.key} ${query.aggregation} [${query.from.toISOString()}, ${query.to.toISOString()}) by ${query.bucketMs} ms`);
+      }
+    }
+    assert.ok(answered > asked / 2, `most questions read rows (${answered} of ${asked})`);
+  });
+
+  test('one statement per request and turn; other requests and questions without a token are read apart', async () => {
+    const start = T0 + 3 * DAY;
+    const question = (metric: string, batch: object | undefined, overrides: Partial<SourceQuery> = {}) =>
+      sourceQuery(catalog, metric, { organizationId: org, start, bucketMs: HOUR }, { to: new Date(start + 7 * DAY), batch, ...overrides });
+    const reads = countRollupReads();
+    try {
+      const first = {};
+      const second = {};
+      await Promise.all([question('orders_created', first), question('order_value', first), question('workflow_duration_ms', first, { aggregation: 'p95' }), question('orders_created', first, { bucketMs: WHOLE_RANGE_MS })].map((query) => ask(batched, query)));
+      assert.equal(reads.count(), 1, 'four totals questions of one request: one statement');
+      await Promise.all([question('orders_created', first), question('order_value', second)].map((query) => ask(batched, query)));
+      assert.equal(reads.count(), 3, 'two requests: a statement each');
+      await Promise.all([question('orders_created', undefined), question('order_value', undefined)].map((query) => ask(batched, query)));
+      assert.equal(reads.count(), 5, 'without a token: a statement each');
+      // Asked in turns one after another: each turn's questions only.
+      await ask(batched, question('orders_created', first));
+      await ask(batched, question('order_value', first));
+      assert.equal(reads.count(), 7, 'one statement per turn');
+    } finally {
+      reads.restore();
+    }
+  });
+
+  test('a question that gave up does not cancel the others of its statement', async () => {
+    const start = T0 + 5 * DAY;
+    const batch = {};
+    const gaveUp = new AbortController();
+    gaveUp.abort();
+    const questions = [0, 1].map((day) => sourceQuery(catalog, 'orders_created', { organizationId: org, start: start + day * DAY, bucketMs: HOUR }, { to: new Date(start + (day + 1) * DAY), batch }));
+    const [first, second] = await Promise.all([batched.query(questions[0]!, gaveUp.signal), batched.query(questions[1]!, signal)]);
+    assert.deepEqual(second, await ask(alone, { ...questions[1]!, batch: undefined }));
+    assert.deepEqual(first, await ask(alone, { ...questions[0]!, batch: undefined }));
+  });
+
+  test("only totals questions are batched: a group-by, a filter or a metric's where names a dimension", () => {
+    const base = sourceQuery(catalog, 'orders_created', { organizationId: org, start: T0, bucketMs: HOUR });
+    const counts = { eventTypes: ['order.created'], measure: 'count' as const };
+    assert.equal(isTotalsQuestion(base, counts), true);
+    assert.equal(isTotalsQuestion({ ...base, groupBy: ['channel'] }, counts), false);
+    assert.equal(isTotalsQuestion({ ...base, filters: [{ dimension: 'channel', op: 'eq', value: 'web' }] }, counts), false);
+    assert.equal(isTotalsQuestion(base, { ...counts, where: { status: ['FAILED'] } }), false);
+    assert.equal(isTotalsQuestion(base, { ...counts, measure: 'level' }), false);
+  });
+
+  test('values at run time: every parameter is read through a one-row subquery, with its type', () => {
+    assert.equal(
+      valuesAtRunTime('organization_id = $1::uuid AND event_type = ANY($2::text[]) AND bucket >= $13::timestamptz AND (level, bucket) IN (SELECT * FROM unnest($4::int2[], $5::timestamptz[]))'),
+      'organization_id = (SELECT $1::uuid)::uuid AND event_type = ANY((SELECT $2::text[])::text[]) AND bucket >= (SELECT $13::timestamptz)::timestamptz AND (level, bucket) IN (SELECT * FROM unnest((SELECT $4::int2[])::int2[], (SELECT $5::timestamptz[])::timestamptz[]))',
+    );
+    assert.equal(valuesAtRunTime('a = $1::uuid AND b < $2::timestamptz', 8), 'a = (SELECT $9::uuid)::uuid AND b < (SELECT $10::timestamptz)::timestamptz', 'renumbered after the members before it');
+  });
+});

@@ -66,22 +66,16 @@ INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, s
 SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
 
 /**
- * The per-dimension totals (migration 0160), appended to their pending tables
- * like the totals, hourly and daily in one named statement (one parse, plan
- * and round trip per batch). Rows arrive as one JSON array (one native
- * stringify, as the raw events), each marked daily or not, in key order.
+ * The per-dimension totals (migration 0160), appended to their hourly pending
+ * table like the totals; the fold derives the daily rows from these (migration
+ * 0170). Rows arrive as one JSON array (one native stringify, as the raw
+ * events), in key order.
  */
 const APPEND_DIMENSION_TOTALS = {
-  name: 'ingest_dimension_totals_v1',
-  text: `WITH d AS MATERIALIZED (
-  SELECT * FROM json_to_recordset($2::json)
-    AS d (daily boolean, event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)
-), hourly AS (
-  INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
-  SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM d WHERE NOT daily
-)
-INSERT INTO rollup_dimension_totals_daily_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM d WHERE daily`,
+  name: 'ingest_dimension_totals_v2',
+  text: `INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM json_to_recordset($2::json)
+  AS d (event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)`,
 };
 
 /**
@@ -160,27 +154,15 @@ async function writeDeltas(client: PoolClient, sql: string, organizationId: stri
   ]);
 }
 
-async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
-  const rows: object[] = [];
-  for (const granularity of ['hour', 'day'] as const) {
-    const daily = granularity === 'day';
-    for (const r of deltas[granularity].byDimension) {
-      rows.push({
-        daily,
-        event_type: r.type,
-        bucket: new Date(r.bucketMs).toISOString(),
-        dimension: r.dimension,
-        value: r.value,
-        count: r.count,
-        value_count: r.valueCount,
-        sum: r.sum,
-        min: r.min,
-        max: r.max,
-        sketch: r.sketch,
-      });
-    }
-  }
-  if (rows.length === 0) return;
+async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: RollupDeltas): Promise<void> {
+  if (deltas.byDimension.length === 0) return;
+  // Many rows share a bucket: its ISO text once per bucket.
+  const buckets = new Map<number, string>();
+  const rows = deltas.byDimension.map((r) => {
+    let bucket = buckets.get(r.bucketMs);
+    if (bucket === undefined) buckets.set(r.bucketMs, (bucket = new Date(r.bucketMs).toISOString()));
+    return { event_type: r.type, bucket, dimension: r.dimension, value: r.value, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch };
+  });
   await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, JSON.stringify(rows)] });
 }
 
@@ -275,7 +257,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
     const contributions = [...counted, ...derived.extra];
     const deltas = aggregate(contributions);
     for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
-    await writeDimensionTotals(client, organizationId, deltas);
+    await writeDimensionTotals(client, organizationId, deltas.hour);
     await writeDistinct(client, organizationId, deltas);
   }
   return { stored, duplicates: events.length - stored.length };

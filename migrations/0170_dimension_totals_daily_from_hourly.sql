@@ -20,23 +20,34 @@
 --    jsonb orders its keys, so the sketches are the same as sketch_merge's.
 --    The merge into an already folded row is unchanged (sketch_merge).
 
--- Rows a batch appended before this migration are folded first, as the old fold did.
-LOCK TABLE rollup_dimension_totals_daily_pending IN ACCESS EXCLUSIVE MODE;
-WITH moved AS (
-  DELETE FROM rollup_dimension_totals_daily_pending
-  RETURNING organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch
-)
-INSERT INTO rollup_dimension_totals_daily AS r (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
-SELECT organization_id, event_type, dimension, bucket, value, sum(count), sum(value_count), sum(sum), min(min), max(max), sketch_merge_agg(sketch)
-FROM moved GROUP BY organization_id, event_type, dimension, bucket, value
-ORDER BY organization_id, event_type, dimension, bucket, value
-ON CONFLICT (organization_id, event_type, dimension, bucket, value) DO UPDATE SET
-  count = r.count + EXCLUDED.count,
-  value_count = r.value_count + EXCLUDED.value_count,
-  sum = r.sum + EXCLUDED.sum,
-  min = LEAST(r.min, EXCLUDED.min),
-  max = GREATEST(r.max, EXCLUDED.max),
-  sketch = sketch_merge(r.sketch, EXCLUDED.sketch);
+-- Rows batches appended before this migration are folded first, as the old fold did, both grains: a pending hourly
+-- row left behind is already counted in a daily row (pending or folded), and the new fold would count it again.
+LOCK TABLE rollup_dimension_totals_hourly_pending, rollup_dimension_totals_daily_pending IN ACCESS EXCLUSIVE MODE;
+DO $$
+DECLARE
+  grain text;
+BEGIN
+  FOREACH grain IN ARRAY ARRAY['hourly', 'daily'] LOOP
+    EXECUTE format($fold$
+      WITH moved AS (
+        DELETE FROM %1$I
+        RETURNING organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch
+      )
+      INSERT INTO %2$I AS r (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+      SELECT organization_id, event_type, dimension, bucket, value, sum(count), sum(value_count), sum(sum), min(min), max(max), sketch_merge_agg(sketch)
+      FROM moved GROUP BY organization_id, event_type, dimension, bucket, value
+      ORDER BY organization_id, event_type, dimension, bucket, value
+      ON CONFLICT (organization_id, event_type, dimension, bucket, value) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        value_count = r.value_count + EXCLUDED.value_count,
+        sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        sketch = sketch_merge(r.sketch, EXCLUDED.sketch)
+    $fold$, 'rollup_dimension_totals_' || grain || '_pending', 'rollup_dimension_totals_' || grain);
+  END LOOP;
+END
+$$;
 DROP TABLE rollup_dimension_totals_daily_pending;
 
 -- What readers read as the pending day rows: the same columns as the folded daily table.

@@ -43,18 +43,26 @@ describe('migration 0170 on rows the schema before it left', () => {
     await database?.drop();
   });
 
-  test('folds the pending day rows, then shows the pending hours at their day; down keeps them as day rows', async () => {
+  test('folds the pending rows of both grains once; then shows the pending hours at their day; down keeps them as day rows', async () => {
     const insert = (table: string) => `INSERT INTO ${table} (${DIMENSION_COLUMNS}) VALUES ($1, 'order.created', 'channel', $2, 'web', $3, $4, $5, $6, $7, $8)`;
-    // A folded day, two day rows a batch appended to it, and one hour a batch appended that no fold took yet.
+    // A folded day and hour, and rows two batches appended to both grains before the migration (the old scheme).
     await client.query(insert('rollup_dimension_totals_daily'), [org, '2026-03-10T00:00:00Z', 2, 2, 30, 10, 20, { [binKey(10)]: 1, [binKey(20)]: 1 }]);
-    await client.query(insert('rollup_dimension_totals_daily_pending'), [org, '2026-03-10T00:00:00Z', 1, 1, 20, 20, 20, { [binKey(20)]: 1 }]);
-    await client.query(insert('rollup_dimension_totals_daily_pending'), [org, '2026-03-10T00:00:00Z', 3, 0, 0, null, null, null]);
-    await client.query(insert('rollup_dimension_totals_hourly_pending'), [org, '2026-03-11T23:00:00Z', 1, 1, 5, 5, 5, { [binKey(5)]: 1 }]);
+    await client.query(insert('rollup_dimension_totals_hourly'), [org, '2026-03-10T09:00:00Z', 2, 2, 30, 10, 20, { [binKey(10)]: 1, [binKey(20)]: 1 }]);
+    for (const grain of ['hourly', 'daily']) {
+      const bucket = grain === 'hourly' ? '2026-03-10T09:00:00Z' : '2026-03-10T00:00:00Z';
+      await client.query(insert(`rollup_dimension_totals_${grain}_pending`), [org, bucket, 1, 1, 20, 20, 20, { [binKey(20)]: 1 }]);
+      await client.query(insert(`rollup_dimension_totals_${grain}_pending`), [org, bucket, 3, 0, 0, null, null, null]);
+    }
 
     await run(database.url, 'up', 1);
     assert.equal(await relationKind(client, 'rollup_dimension_totals_daily_pending'), 'v');
-    const daily = await client.query(`SELECT bucket, count::int, value_count::int, sum, min, max, sketch FROM rollup_dimension_totals_daily`);
-    assert.deepEqual(daily.rows, [{ bucket: new Date('2026-03-10T00:00:00Z'), count: 6, value_count: 3, sum: 50, min: 10, max: 20, sketch: { [binKey(10)]: 1, [binKey(20)]: 2 } }]);
+    for (const [grain, bucket] of [['hourly', '2026-03-10T09:00:00Z'], ['daily', '2026-03-10T00:00:00Z']] as const) {
+      const rows = await client.query(`SELECT bucket, count::int, value_count::int, sum, min, max, sketch FROM rollup_dimension_totals_${grain}`);
+      assert.deepEqual(rows.rows, [{ bucket: new Date(bucket), count: 6, value_count: 3, sum: 50, min: 10, max: 20, sketch: { [binKey(10)]: 1, [binKey(20)]: 2 } }], grain);
+    }
+    assert.equal((await client.query('SELECT 1 FROM rollup_dimension_totals_daily_pending')).rowCount, 0);
+    // A batch of the new scheme: one hour, seen pending at its day.
+    await client.query(insert('rollup_dimension_totals_hourly_pending'), [org, '2026-03-11T23:00:00Z', 1, 1, 5, 5, 5, { [binKey(5)]: 1 }]);
     const pendingDays = await client.query(`SELECT bucket, count::int, sketch, sketch_text FROM rollup_dimension_totals_daily_pending`);
     assert.deepEqual(pendingDays.rows, [{ bucket: new Date('2026-03-11T00:00:00Z'), count: 1, sketch: { [binKey(5)]: 1 }, sketch_text: JSON.stringify({ [binKey(5)]: 1 }).replace(':', ': ') }]);
 

@@ -39,10 +39,14 @@ WITH input AS (
 )
 SELECT key FROM fresh`;
 
-/** The batch's rollup deltas as rows `d`, from the column arrays `writeDeltas` passes. */
+/**
+ * The batch's rollup deltas as rows `d`, from the JSON array `writeDeltas`
+ * passes: one native stringify, where node-pg's array literals escaped every
+ * element (dims and sketches twice) in JavaScript, about 5 us of Node per event.
+ */
 const DELTAS = `
-FROM unnest($2::text[], $3::timestamptz[], $4::jsonb[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::jsonb[])
-  AS d (event_type, bucket, dims, count, value_count, sum, min, max, sketch)`;
+FROM json_to_recordset($2::json)
+  AS d (event_type text, bucket timestamptz, dims jsonb, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)`;
 
 /** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
 const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
@@ -138,31 +142,40 @@ const WRITES = [
 const DELIVERED = 'message.delivered';
 const READ = 'message.read';
 
+/** A batch's bucket times as the text PostgreSQL reads: many rows share one, so each is formatted once. */
+function bucketTexts(): (bucketMs: number) => string {
+  const texts = new Map<number, string>();
+  return (bucketMs) => {
+    let text = texts.get(bucketMs);
+    if (text === undefined) texts.set(bucketMs, (text = new Date(bucketMs).toISOString()));
+    return text;
+  };
+}
+
 async function writeDeltas(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
   if (rows.length === 0) return;
-  await client.query(sql, [
-    organizationId,
-    rows.map((r) => r.type),
-    rows.map((r) => new Date(r.bucketMs).toISOString()),
-    rows.map((r) => r.dims),
-    rows.map((r) => r.count),
-    rows.map((r) => r.valueCount),
-    rows.map((r) => r.sum),
-    rows.map((r) => r.min),
-    rows.map((r) => r.max),
-    rows.map((r) => (r.sketch ? JSON.stringify(r.sketch) : null)),
-  ]);
+  const bucket = bucketTexts();
+  const json = JSON.stringify(
+    rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })),
+  );
+  await client.query(sql, [organizationId, json]);
 }
 
 async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: RollupDeltas): Promise<void> {
   if (deltas.byDimension.length === 0) return;
-  // Many rows share a bucket: its ISO text once per bucket.
-  const buckets = new Map<number, string>();
-  const rows = deltas.byDimension.map((r) => {
-    let bucket = buckets.get(r.bucketMs);
-    if (bucket === undefined) buckets.set(r.bucketMs, (bucket = new Date(r.bucketMs).toISOString()));
-    return { event_type: r.type, bucket, dimension: r.dimension, value: r.value, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch };
-  });
+  const bucket = bucketTexts();
+  const rows = deltas.byDimension.map((r) => ({
+    event_type: r.type,
+    bucket: bucket(r.bucketMs),
+    dimension: r.dimension,
+    value: r.value,
+    count: r.count,
+    value_count: r.valueCount,
+    sum: r.sum,
+    min: r.min,
+    max: r.max,
+    sketch: r.sketch,
+  }));
   await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, JSON.stringify(rows)] });
 }
 

@@ -177,15 +177,21 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
       }
     }
     await pool.query('SELECT rebuild_dimension_totals()');
-    // About a third of the per-dimension rows as ingestion leaves them before a fold: pending, read beside the folded.
-    for (const grain of ['hourly', 'daily']) {
-      await pool.query(
-        `WITH moved AS (DELETE FROM rollup_dimension_totals_${grain} WHERE hashtext(value || bucket::text || $1::text) % 3 = 0
-           RETURNING organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
-         INSERT INTO rollup_dimension_totals_${grain}_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch) SELECT * FROM moved`,
-        [SEED],
-      );
-    }
+    // About a third of the hourly per-dimension rows as ingestion leaves them before a fold: pending, read beside the
+    // folded, also as the pending part of their days (migration 0170); the folded days hold only the folded hours.
+    await pool.query(
+      `WITH moved AS (DELETE FROM rollup_dimension_totals_hourly WHERE hashtext(value || bucket::text || $1::text) % 3 = 0
+         RETURNING organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+       INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch) SELECT * FROM moved`,
+      [SEED],
+    );
+    await pool.query('TRUNCATE rollup_dimension_totals_daily');
+    await pool.query(
+      `INSERT INTO rollup_dimension_totals_daily (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+       SELECT organization_id, event_type, dimension, date_bin('1 day', bucket, TIMESTAMPTZ '1970-01-01 00:00:00+00'), value,
+              sum(count), sum(value_count), sum(sum), min(min), max(max), sketch_merge_agg(sketch)
+       FROM rollup_dimension_totals_hourly GROUP BY 1, 2, 3, 4, 5`,
+    );
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_dimension_totals_hourly_pending');
     assert.ok(rows[0]!.n > 100, `${rows[0]!.n} pending rows to read`);
   });

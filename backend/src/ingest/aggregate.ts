@@ -122,7 +122,10 @@ export interface RollupDeltas {
   totals: RollupDelta[];
   distinctByDims: DistinctDelta[];
   distinctTotals: DistinctDelta[];
-  /** Per (type, bucket, dimension, value), in key order; events without dims add none. */
+  /**
+   * Per (type, bucket, dimension, value), in key order; events without dims add none. Hourly only: the fold
+   * derives the daily per-dimension rows from the hourly ones (migration 0170), so `day` has none.
+   */
   byDimension: DimensionDelta[];
 }
 
@@ -142,7 +145,7 @@ function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
  * shared rows in the same order and cannot deadlock. Totals rows (dims
  * '{}' here, no dims column in their table) sum every dimension set;
  * per-dimension rows sum, for each dimension and value of an event, every
- * dimension set holding it.
+ * dimension set holding it (hourly only: the fold sums the days).
  */
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
   const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
@@ -168,7 +171,7 @@ export function aggregate(contributions: Contribution[]): Record<Granularity, Ro
     const totalRows = [...totals[granularity].values()].sort(compareRows);
     const dimensions = new Map<string, DimensionDelta>();
     const shared = new Set<DimensionDelta>();
-    for (const row of byDims) addToDimensions(dimensions, shared, row);
+    if (granularity === 'hour') for (const row of byDims) addToDimensions(dimensions, shared, row);
     const byDimension = [...dimensions.values()].sort(compareDimensions);
     return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows), byDimension };
   };

@@ -27,7 +27,8 @@ export const FOLD_DIMENSIONS_EVERY_MS = 30_000;
 /**
  * Folds the totals rows ingestion appended into the totals tables
  * (`fold_rollup_totals()`, migration 0014, `fold_distinct_totals()`, 0020,
- * and, unless `dimensions` is false, `fold_dimension_totals()`, 0160).
+ * and, unless `dimensions` is false, `fold_dimension_totals()`, 0160 and
+ * 0170: the hourly pending rows into the hourly and the daily rows).
  * Returns how many totals rows changed, or -1 when another process was
  * folding at the time.
  */
@@ -88,7 +89,7 @@ export function foldTotalsJob(context: AppContext): RecurringJob {
             `SELECT (SELECT count(*) FROM rollup_totals_hourly_pending) + (SELECT count(*) FROM rollup_totals_daily_pending)
                   + (SELECT count(*) FROM rollup_totals_distinct_hourly_pending) + (SELECT count(*) FROM rollup_totals_distinct_daily_pending)
                   + (SELECT count(*) FROM rollup_totals_distinct_blocks_pending)
-                  + (SELECT count(*) FROM rollup_dimension_totals_hourly_pending) + (SELECT count(*) FROM rollup_dimension_totals_daily_pending) AS n`,
+                  + (SELECT count(*) FROM rollup_dimension_totals_hourly_pending) AS n`,
           )
           .catch(() => undefined);
         if (result) this.set(Number(result.rows[0]!.n));

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createOrganization } from '../../backend/src/auth/keys.js';
+import { loadCatalog } from '../../backend/src/catalog/load.js';
+import { migrateUp } from '../../backend/src/db/migrate.js';
+import { createPool } from '../../backend/src/db/pool.js';
+import { distinctAttributesOf } from '../../backend/src/ingest/distinct-attributes.js';
+import { ingestEvents } from '../../backend/src/ingest/ingest.js';
+import { FOLD_BLOCKS_EVERY_MS, FOLD_DIMENSIONS_EVERY_MS, FOLD_TOTALS_EVERY_MS } from '../../backend/src/jobs/fold-totals.js';
+import { createLogger } from '../../backend/src/logger.js';
+import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js';
+import { createTestDatabase } from '../../backend/test/support/databases.js';
+import { eventAt, mulberry32 } from './events.js';
+
+/**
+ * Where the PostgreSQL CPU of `run.ts --fold` goes: the same stream, clients
+ * and fold cadence, with every statement's backend CPU (from
+ * /proc/<backend>/schedstat, nanoseconds) summed per statement, and each fold
+ * function called as its own statement. A profiling aid, not a benchmark:
+ * reading /proc around every statement costs Node a little.
+ *
+ *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/profile.ts [--events 300000]
+ */
+const { values: flags } = parseArgs({
+  options: { events: { type: 'string', default: '300000' }, batch: { type: 'string', default: '1000' }, clients: { type: 'string', default: '4' } },
+});
+const EVENTS = Number(flags.events);
+const BATCH = Number(flags.batch);
+const CLIENTS = Number(flags.clients);
+const SPAN_MS = 30 * 86_400_000;
+process.env.DATABASE_URL ??= 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+
+function backendNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
+/** Per statement label: calls and backend CPU nanoseconds. */
+const spent = new Map<string, { calls: number; ns: number }>();
+function label(config: unknown): string {
+  if (typeof config === 'string') return config.replace(/\s+/g, ' ').trim().slice(0, 70);
+  const named = config as { name?: string; text?: string };
+  return named.name ?? label(named.text ?? '?');
+}
+
+// Every statement of every client: the backend's CPU across the round trip.
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, config: unknown, ...rest: unknown[]) {
+  const pid = this.processID;
+  if (!pid) return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  const before = backendNs(pid);
+  const key = label(config);
+  const account = () => {
+    const entry = spent.get(key) ?? { calls: 0, ns: 0 };
+    entry.calls += 1;
+    entry.ns += backendNs(pid) - before;
+    spent.set(key, entry);
+  };
+  // pg.Pool.query passes a callback; clients of pool.connect() get a promise.
+  const callback = rest.at(-1);
+  if (typeof callback === 'function') {
+    rest[rest.length - 1] = (...results: unknown[]) => {
+      account();
+      return (callback as (...args: unknown[]) => unknown)(...results);
+    };
+    return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  }
+  const result = (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  if (!(result instanceof Promise)) return result;
+  return result.then(
+    (value) => (account(), value),
+    (error) => {
+      account();
+      throw error;
+    },
+  );
+} as typeof pg.Client.prototype.query;
+
+const silent = createLogger('silent');
+const database = await createTestDatabase('bench_ingest_profile');
+try {
+  await migrateUp(database.url, silent);
+  const pool = createPool(database.url, CLIENTS + 1, silent);
+  const distinct = distinctAttributesOf(loadCatalog());
+  const organizationId = (await createOrganization(pool, 'bench-profile')).id;
+  const end = Date.now();
+  const start = end - SPAN_MS;
+  let next = 0;
+  let driving = true;
+  const fold = async () => {
+    let dimensionsAt = -Infinity;
+    let blocksAt = -Infinity;
+    while (driving) {
+      const began = performance.now();
+      await pool.query('SELECT fold_rollup_totals()');
+      await pool.query('SELECT fold_distinct_totals()');
+      if (began - dimensionsAt >= FOLD_DIMENSIONS_EVERY_MS) {
+        dimensionsAt = began;
+        await pool.query('SELECT fold_dimension_totals()');
+      }
+      if (began - blocksAt >= FOLD_BLOCKS_EVERY_MS) {
+        blocksAt = began;
+        await foldDistinctBlocks(pool);
+      }
+      while (driving && performance.now() - began < FOLD_TOTALS_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const began = performance.now();
+  const ownBefore = process.cpuUsage();
+  const folding = fold();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < EVENTS) {
+        const from = next;
+        next = Math.min(EVENTS, next + BATCH);
+        const random = mulberry32(2 * 1_000_003 + from);
+        const batch = [];
+        for (let i = from; i < next; i++) batch.push(eventAt(i, EVENTS, start, SPAN_MS, random));
+        await ingestEvents(pool, organizationId, batch, { now: () => end, distinct });
+      }
+    }),
+  );
+  driving = false;
+  await folding;
+  await pool.query('SELECT fold_rollup_totals()');
+  await pool.query('SELECT fold_distinct_totals()');
+  await pool.query('SELECT fold_dimension_totals()');
+  await foldDistinctBlocks(pool);
+  const own = process.cpuUsage(ownBefore);
+  const seconds = (performance.now() - began) / 1000;
+  const { rows } = await pool.query<{ table: string; rows: number }>(
+    `SELECT 'rollup_dimension_totals_hourly' AS table, count(*)::int AS rows FROM rollup_dimension_totals_hourly
+     UNION ALL SELECT 'rollup_dimension_totals_daily', count(*)::int FROM rollup_dimension_totals_daily
+     UNION ALL SELECT 'rollups_hourly', count(*)::int FROM rollups_hourly
+     UNION ALL SELECT 'rollups_daily', count(*)::int FROM rollups_daily`,
+  );
+  await pool.end();
+  const total = [...spent.values()].reduce((sum, entry) => sum + entry.ns, 0);
+  console.log(`${EVENTS} events, ${CLIENTS} clients, ${seconds.toFixed(1)} s, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`Node ${((own.user + own.system) / 1e6).toFixed(1)} s (includes reading /proc per statement), PostgreSQL statements ${(total / 1e9).toFixed(1)} s`);
+  console.log('| statement | calls | CPU s | us per event |');
+  console.log('|---|---:|---:|---:|');
+  for (const [key, entry] of [...spent].sort((a, b) => b[1].ns - a[1].ns)) {
+    if (entry.ns < 0.005 * total) continue;
+    console.log(`| ${key} | ${entry.calls} | ${(entry.ns / 1e9).toFixed(2)} | ${(entry.ns / 1e3 / EVENTS).toFixed(2)} |`);
+  }
+  console.log(rows.map((row) => `${row.table} ${row.rows}`).join(', '));
+} finally {
+  await database.drop();
+}

@@ -192,10 +192,11 @@ export function dimensionTotalsSql(
   // Each folded hourly row that is its point alone sends its stored "<hour> <keys>" (`points`), and its sketch only if
   // it has no points, or a pending row of the same hour and value will merge into it (the rows of the last fold
   // interval): such a twin is read once more, for its sketch (and no events), and its points are ignored. An
-  // uncorrelated `IN` on each folded row, the previous form, cost a fifth of the statement.
+  // uncorrelated `IN` on each folded row, the previous form, cost a fifth of the statement. A connection's generic
+  // plan sorts the rows by value to group them: rows with points leave their sketch out of that sort.
   const keyed = sketch && quantileKeys && pointsAreSingleRows(query, metricQuery, one, slices);
   const keyedFolded = (table: string, pending: string, range: Range) =>
-    `SELECT ${columnsReading(read)}, quantile_points AS points FROM ${table} WHERE ${where} AND ${inRange(range)} UNION ALL ` +
+    `SELECT ${columnsReading('CASE WHEN quantile_points IS NULL THEN sketch_text END AS sketch_text')}, quantile_points AS points FROM ${table} WHERE ${where} AND ${inRange(range)} UNION ALL ` +
     `SELECT ${columnsReading(read, 'NULL::bigint')}, NULL FROM ${table} WHERE ${where} AND ${inRange(range)} ` +
     `AND (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)})`;
   // Percentiles pack only the rows with a sketch (with the check every row still counts its events), and not those read from points.
@@ -206,12 +207,10 @@ export function dimensionTotalsSql(
     `string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || ${values}, ' ')${only.length > 0 ? ` FILTER (WHERE ${only.join(' AND ')})` : ''} AS ${sketch ? 'packed' : 'pv'}`,
   ];
   const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columnsReading(read) + (keyed ? ', NULL::text AS points' : ''), where, keyed ? keyedFolded : undefined);
-  // Grouped in the "C" collation (the same groups: equal texts are equal bytes): a connection's generic plan of this
-  // statement sorts its rows by value, and comparing them in the database's collation cost a third of the statement.
-  const select = [...(one.grouped ? ['value COLLATE "C" AS g0'] : []), ...packed, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
+  const select = [...(one.grouped ? ['value AS g0'] : []), ...packed, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
   const checkRow = checked ? `-${totalEventsSql(wholeDaysOf(slices, statement.add), keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
   const empty = [...(one.grouped ? ['NULL'] : []), ...(keyed ? ['NULL'] : []), 'NULL'];
-  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY 1' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
+  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
   return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, check };
 }
 

@@ -40,7 +40,7 @@ interface DimensionRow {
   sketch: SketchBins | null;
 }
 
-/** The columns both tables store (the folded hourly one also has quantile_keys, migration 0165). */
+/** The columns both tables store (the folded hourly one also has quantile_points, migrations 0165 and 0180). */
 const STORED = 'organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch';
 const COLUMNS = `event_type || '|' || to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24') || '|' || dimension || '|' || value AS key`;
 

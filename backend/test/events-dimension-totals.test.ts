@@ -276,14 +276,20 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     assertSameAnswer(await fast.query(query, signal), expected, 'rebuilt');
   });
 
-  /** How many points of a per-dimension percentile answer arrive as a bin key (migration 0165) rather than a sketch. */
+  /**
+   * How many points of a per-dimension percentile answer are answered by their bin keys (migrations 0165, 0180): those
+   * in `points` ("<hours> <key> x 4" each) without a sketch in `packed` ("<bucket ms> {bins}").
+   */
   async function keyedPoints(query: SourceQuery): Promise<number> {
     const metricQuery = eventsMetricQuerySchema.parse(query.metric.query);
     const one = oneDimensionOf(query, metricQuery, 'sketch')!;
     const { check, ...sql } = dimensionTotalsSql(query, metricQuery, 'sketch', one, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
     const rows = completeRows((await pool.query<Row>(sql)).rows, check)!;
-    // "<bucket ms> <key>" pairs; inside a sketch a number is followed by "," or "}".
-    return rows.reduce((sum, row) => sum + (row.packed?.match(/(?:^| )\d{12,} [^{]/g)?.length ?? 0), 0);
+    return rows.reduce((sum, row) => {
+      const sketched = new Set([...(row.packed ?? '').matchAll(/(?:^| )(-?\d+) \{/g)].map((match) => Number(match[1])));
+      const hours = (row.points ?? '').split(' ').filter((_, index) => index % 5 === 0 && row.points);
+      return sum + hours.filter((hour) => !sketched.has(Number(hour) * HOUR)).length;
+    }, 0);
   }
 
   test('an hourly point with a folded and a pending row merges both sketches; a point that is one folded row is read from its bin key', async () => {

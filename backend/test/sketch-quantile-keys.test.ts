@@ -5,6 +5,8 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { binKey, SketchAccumulator, valueOfBinKeyAt, type SketchBins } from '../src/rollups/sketch.js';
+import { toSeries, type Row } from '../src/sources/adapters/events.js';
+import type { SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
 
@@ -97,4 +99,49 @@ test('valueOfBinKeyAt reads a key in place and rejects what is not one', () => {
   }
   assert.throws(() => at('1a'), /not a sketch bin key/);
   assert.throws(() => valueOfBinKeyAt(text, 0, 1), /not a sketch bin key/);
+});
+
+test('sketch_quantile_points() puts the row\'s hour since 1970 before its keys; NULL without keys or off a whole hour', async () => {
+  const { rows } = await pool.query(
+    `SELECT sketch_quantile_points('2026-11-30T10:00:00Z', '{"550": 3}') AS hour,
+            sketch_quantile_points('1969-12-31T23:00:00Z', '{"z": 1, "5": 1}') AS before1970,
+            sketch_quantile_points('2026-11-30T10:30:00Z', '{"550": 3}') AS half,
+            sketch_quantile_points('2026-11-30T10:00:00Z', '{}') AS empty`,
+  );
+  assert.deepEqual(rows[0], { hour: `${Date.parse('2026-11-30T10:00:00Z') / 3_600_000} 550 550 550 550`, before1970: '-1 z z z z', half: null, empty: null });
+});
+
+test(`toSeries reads quantile points: the part of each percentile, in any order; a sketch of the same point answers it (seed ${SEED})`, async () => {
+  const random = seededRandom(SEED);
+  const HOUR = 3_600_000;
+  const keys = ['z', 'n12', 'n-5', '-69', '0', '123', '550', '601'];
+  const draw = () => keys[Math.floor(random() * keys.length)]!;
+  // Hours of two series, shuffled: the SQL sends them in index order, but nothing guarantees it.
+  const hours = Array.from({ length: 40 }, (_, index) => 494_000 + index * 3 - 20).sort(() => random() - 0.5);
+  const points = hours.map((hour): [number, ...string[]] => [hour, draw(), draw(), draw(), draw()]);
+  const row = (text: string, packed: string | null = null): Row => ({ b: 0, g0: 'a', packed, points: text, m: 0 });
+  const keyAt = (point: [number, ...string[]], part: number) => valueOfBinKeyAt(String(point[part]), 0, String(point[part]).length);
+  const text = points.map((point) => point.join(' ')).join(' ');
+  const query = (aggregation: string, bucketMs = HOUR) => ({ groupBy: ['botId'], aggregation, bucketMs }) as unknown as SourceQuery;
+  for (const [part, aggregation] of ['p50', 'p90', 'p95', 'p99'].entries()) {
+    for (const bucketMs of [HOUR, HOUR / 4]) {
+      const [one, ...rest] = await toSeries([row(text)], query(aggregation, bucketMs), 'sketch');
+      assert.equal(rest.length, 0);
+      const expected = [...points].sort((a, b) => a[0] - b[0]);
+      assert.deepEqual(one!.times, expected.map(([hour]) => hour * HOUR));
+      assert.deepEqual(one!.values, expected.map((point) => keyAt(point, part + 1)), `${aggregation}, bucket ${bucketMs}`);
+    }
+  }
+  // A folded row with pending twins comes with its points and, again, with its sketch and theirs: those answer it.
+  const twin = points[0]!;
+  const [merged] = await toSeries([row(text, `${twin[0] * HOUR} {"900": 2} ${twin[0] * HOUR} {"901": 1}`)], query('p50'), 'sketch');
+  const accumulator = new SketchAccumulator();
+  accumulator.addJson('{"900": 2, "901": 1}');
+  assert.equal(merged!.values[merged!.times.indexOf(twin[0] * HOUR)], accumulator.quantile(0.5));
+  assert.equal(merged!.values.length, points.length);
+
+  await assert.rejects(toSeries([row(`${text} ${text}`)], query('p95'), 'sketch'), /another row/);
+  for (const bad of ['494000 1 2 3', '494000 1 2 3 4 x', 'x 1 2 3 4', '494000 1 2 3 4 494001 1 2']) {
+    await assert.rejects(toSeries([row(bad)], query('p99'), 'sketch'), /unreadable quantile points|not a sketch bin key/, bad);
+  }
 });

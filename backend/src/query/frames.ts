@@ -161,3 +161,49 @@ export function listFrame(context: FrameContext, columns: string[], rows: ListRo
   }
   return { schema: { name: context.metric.key, refId: context.refId, fields, meta: meta(context) }, data: { values } };
 }
+
+/**
+ * `JSON.stringify(frames)`, the same text, faster for long number columns: a column array several frames share (the
+ * time field of every series of one answer) is written once, and each distinct number converted once (the 3,600
+ * points of an hourly p95 by bot hold ~150 values). Formatting doubles was most of serializing such an answer.
+ */
+export function framesToJson(frames: Frame[]): string {
+  const texts = new Map<number, string>();
+  const columns = new Map<unknown[], string>();
+  const column = (values: unknown[]): string => {
+    let text = columns.get(values);
+    if (text === undefined) columns.set(values, (text = numbersToJson(values, texts) ?? JSON.stringify(values)));
+    return text;
+  };
+  const withColumns = (object: object, write: (key: string, value: unknown) => string | undefined): string => {
+    const parts: string[] = [];
+    for (const [key, value] of Object.entries(object)) {
+      const text = write(key, value);
+      if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
+    }
+    return `{${parts.join(',')}}`;
+  };
+  // data.values, a list of columns, is the long part; anything else is written by JSON.stringify.
+  const data = (value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !('toJSON' in value)
+      ? withColumns(value, (key, inner) => (key === 'values' && Array.isArray(inner) && inner.every(Array.isArray) ? `[${inner.map(column).join(',')}]` : JSON.stringify(inner)))
+      : JSON.stringify(value);
+  const frame = (one: Frame) => ('toJSON' in one ? JSON.stringify(one) : withColumns(one, (key, value) => (key === 'data' ? data(value) : JSON.stringify(value))));
+  return `[${frames.map(frame).join(',')}]`;
+}
+
+/** A column of numbers and nulls as JSON (non-finite numbers are null, as JSON.stringify writes them), else undefined. */
+function numbersToJson(values: unknown[], texts: Map<number, string>): string | undefined {
+  let out = '[';
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index];
+    if (index > 0) out += ',';
+    if (typeof value === 'number') {
+      let text = texts.get(value);
+      if (text === undefined) texts.set(value, (text = Number.isFinite(value) ? String(value) : 'null'));
+      out += text;
+    } else if (value === null) out += 'null';
+    else return undefined;
+  }
+  return `${out}]`;
+}

@@ -248,8 +248,23 @@ export function valueOfBinKeyAt(text: string, start: number, end: number): numbe
   let key = 0;
   for (let ch = text.charCodeAt(p); p < end && ch >= 48 && ch <= 57; ch = text.charCodeAt(++p)) key = key * 10 + ch - 48;
   if (p === digits || p !== end) throw new RangeError(`not a sketch bin key: ${text.slice(start, end)}`);
-  const value = mapping.value(negativeKey ? -key : key);
+  const value = valueOfKey(negativeKey ? -key : key);
   return negativeValue ? -value : value;
+}
+
+/**
+ * `mapping.value` of a bin key, remembered: the 3,600 points of an hourly p95 by bot hold ~150 different keys, and
+ * Math.pow per point was a tenth of reading them. The same function of the key, so the same double.
+ */
+const keyValues = new Map<number, number>();
+function valueOfKey(key: number): number {
+  let value = keyValues.get(key);
+  if (value === undefined) {
+    // Keys span about ±71,000 (doubles at 0.5 % accuracy); a bound keeps a long-running process's map small anyway.
+    if (keyValues.size >= 16_384) keyValues.clear();
+    keyValues.set(key, (value = mapping.value(key)));
+  }
+  return value;
 }
 
 /**

@@ -35,8 +35,8 @@ export interface OneDimension {
 const DAY = BUCKET_MS.day;
 const HOUR = BUCKET_MS.hour;
 
-/** Where each percentile's bin key sits in `quantile_keys` (migration 0165), for split_part. */
-const QUANTILE_KEY_PART: Record<string, number> = { p50: 1, p90: 2, p95: 3, p99: 4 };
+/** Where each percentile's bin key sits among the keys of `quantile_points` (migrations 0165, 0180). */
+export const QUANTILE_KEY_PART: Record<string, number> = { p50: 1, p90: 2, p95: 3, p99: 4 };
 
 /** The one dimension a question reads per-dimension totals for, or undefined when it must read the dimensioned rollups. */
 export function oneDimensionOf(query: Pick<SourceQuery, 'groupBy' | 'filters'>, metricQuery: EventsMetricQuery, measure: Measure): OneDimension | undefined {
@@ -75,13 +75,13 @@ type Range = { grain: string; from: string; to: string };
 
 const inRange = (range: Range) => `bucket >= ${range.from}::timestamptz AND bucket < ${range.to}::timestamptz`;
 
-/** `SELECT <columns> FROM` the folded and the pending table of each range, `UNION ALL`; `folded` replaces the columns of the folded table. */
-function selectFromBoth(tables: (grain: string) => string, ranges: Range[], columns: string, where: string, folded?: (pending: string, range: Range) => string): string {
+/** `SELECT <columns> FROM` the folded and the pending table of each range, `UNION ALL`; `folded` replaces the folded table's SELECT. */
+function selectFromBoth(tables: (grain: string) => string, ranges: Range[], columns: string, where: string, folded?: (table: string, pending: string, range: Range) => string): string {
   const selects: string[] = [];
   for (const range of ranges) {
     const table = tables(range.grain);
     const pending = `${table}_pending`;
-    selects.push(`SELECT ${folded ? folded(pending, range) : columns} FROM ${table} WHERE ${where} AND ${inRange(range)}`);
+    selects.push(folded ? folded(table, pending, range) : `SELECT ${columns} FROM ${table} WHERE ${where} AND ${inRange(range)}`);
     selects.push(`SELECT ${columns} FROM ${pending} WHERE ${where} AND ${inRange(range)}`);
   }
   return selects.join(' UNION ALL ');
@@ -90,7 +90,7 @@ function selectFromBoth(tables: (grain: string) => string, ranges: Range[], colu
 /**
  * Whether every point of an hourly-or-finer percentile is at most one stored row per table: hourly rows only, one
  * event type, one value per series (a group-by, or a condition naming a single value). Such a point, when its
- * folded row has no pending twin, is read from the row's precomputed bin key (migration 0165) instead of its sketch.
+ * folded row has no pending twin, is read from the row's precomputed bin keys (migrations 0165, 0180) instead of its sketch.
  */
 function pointsAreSingleRows(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, slices: Slice[]): boolean {
   return (
@@ -102,7 +102,28 @@ function pointsAreSingleRows(query: SourceQuery, metricQuery: EventsMetricQuery,
   );
 }
 
-/** The events of the range, from the totals. */
+/**
+ * The ranges of `slices` with their whole days read from the daily rows (the totals' daily rows hold the same events
+ * as their hours): the events check of a 30-day hourly answer sums 30 + 24 totals rows instead of 720 wide ones.
+ */
+function wholeDaysOf(slices: Slice[], add: (value: unknown) => string): Range[] {
+  const ranges: Range[] = [];
+  const range = (grain: string, from: number, to: number) => ranges.push({ grain, from: add(new Date(from)), to: add(new Date(to)) });
+  for (const slice of slices) {
+    const dayFrom = Math.ceil(slice.from / DAY) * DAY;
+    const dayTo = Math.floor(slice.to / DAY) * DAY;
+    if (slice.table === 'rollups_daily' || dayTo <= dayFrom) {
+      range(grainOf(slice), slice.from, slice.to);
+      continue;
+    }
+    if (slice.from < dayFrom) range('hourly', slice.from, dayFrom);
+    range('daily', dayFrom, dayTo);
+    if (dayTo < slice.to) range('hourly', dayTo, slice.to);
+  }
+  return ranges;
+}
+
+/** The events of the ranges, from the totals. */
 function totalEventsSql(ranges: Range[], keys: string): string {
   return `(SELECT coalesce(sum(count), 0) FROM (${selectFromBoth((grain) => `rollup_totals_${grain}`, ranges, 'count', keys)}) t)`;
 }
@@ -142,9 +163,10 @@ const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: strin
  * materialized CTE cost PostgreSQL 3 of the 6 ms of the hourly p95 by bot).
  * `presence`: the check row's `m` is 1 when the dimension has no row at all.
  *
- * An hourly percentile whose points are single rows sends, for each folded row
- * without a pending one, the bin key of its percentile (`quantile_keys`,
- * migration 0165) in place of its sketch: "<bucket ms> <key>" (step 7).
+ * An hourly percentile whose points are single rows also sends `points`, the
+ * folded rows' stored "<hours since 1970> <p50 key> <p90 key> <p95 key> <p99
+ * key>" (`quantile_points`, migration 0180), and packs the sketch of only the
+ * points those cannot answer (see keyedFolded): bench/README.md, steps 7 and 9.
  */
 export function dimensionTotalsSql(
   query: SourceQuery,
@@ -163,25 +185,32 @@ export function dimensionTotalsSql(
   const check = checkOf(one);
   const checked = check === 'events';
   const { read, values } = PACKED[measure];
-  // date_part is float8; extract() is numeric since PostgreSQL 14, and slower.
-  let packed = `string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || ${values}, ' ')`;
   const sketch = measure === 'sketch';
-  // Percentiles pack only the rows with a sketch; with the check every row still counts its events.
-  if (sketch && checked) packed += ' FILTER (WHERE sketch_text IS NOT NULL)';
-  const columnsReading = (readColumns: string) => ['bucket', 'value', ...(checked && read !== 'count' ? ['count'] : []), readColumns].join(', ');
-  // A folded hourly row that is its point alone sends the bin key of the percentile, unless a pending row of the
-  // same hour and value will merge into it (the rows of the last fold interval) or it has no key.
-  const keyed = sketch && quantileKeys && pointsAreSingleRows(query, metricQuery, one, slices);
-  const keyColumns = (pending: string, range: Range) =>
-    columnsReading(
-      `CASE WHEN quantile_keys IS NULL OR (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)}) ` +
-        `THEN sketch_text ELSE split_part(quantile_keys, ' ', ${QUANTILE_KEY_PART[query.aggregation]}) END AS sketch_text`,
-    );
+  const counted = checked && read !== 'count';
+  const columnsReading = (readColumns: string, count = 'count') => ['bucket', 'value', ...(counted ? [count] : []), readColumns].join(', ');
   const where = sketch && !checked ? `${dimensionKeys} AND sketch IS NOT NULL` : dimensionKeys;
-  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columnsReading(read), where, keyed ? keyColumns : undefined);
-  const select = [...(one.grouped ? ['value AS g0'] : []), `${packed} AS ${sketch ? 'packed' : 'pv'}`, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
-  const checkRow = checked ? `-${totalEventsSql(ranges, keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
-  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${one.grouped ? 'NULL, ' : ''}NULL, ${checkRow}`;
+  // Each folded hourly row that is its point alone sends its stored "<hour> <keys>" (`points`), and its sketch only if
+  // it has no points, or a pending row of the same hour and value will merge into it (the rows of the last fold
+  // interval): such a twin is read once more, for its sketch (and no events), and its points are ignored. An
+  // uncorrelated `IN` on each folded row, the previous form, cost a fifth of the statement. A connection's generic
+  // plan sorts the rows by value to group them: rows with points leave their sketch out of that sort.
+  const keyed = sketch && quantileKeys && pointsAreSingleRows(query, metricQuery, one, slices);
+  const keyedFolded = (table: string, pending: string, range: Range) =>
+    `SELECT ${columnsReading('CASE WHEN quantile_points IS NULL THEN sketch_text END AS sketch_text')}, quantile_points AS points FROM ${table} WHERE ${where} AND ${inRange(range)} UNION ALL ` +
+    `SELECT ${columnsReading(read, 'NULL::bigint')}, NULL FROM ${table} WHERE ${where} AND ${inRange(range)} ` +
+    `AND (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)})`;
+  // Percentiles pack only the rows with a sketch (with the check every row still counts its events), and not those read from points.
+  const only = [...(keyed ? ['points IS NULL'] : []), ...(sketch && checked ? ['sketch_text IS NOT NULL'] : [])];
+  // date_part is float8; extract() is numeric since PostgreSQL 14, and slower.
+  const packed = [
+    ...(keyed ? ["string_agg(points, ' ') AS points"] : []),
+    `string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || ${values}, ' ')${only.length > 0 ? ` FILTER (WHERE ${only.join(' AND ')})` : ''} AS ${sketch ? 'packed' : 'pv'}`,
+  ];
+  const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columnsReading(read) + (keyed ? ', NULL::text AS points' : ''), where, keyed ? keyedFolded : undefined);
+  const select = [...(one.grouped ? ['value AS g0'] : []), ...packed, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
+  const checkRow = checked ? `-${totalEventsSql(wholeDaysOf(slices, statement.add), keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
+  const empty = [...(one.grouped ? ['NULL'] : []), ...(keyed ? ['NULL'] : []), 'NULL'];
+  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
   return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, check };
 }
 
@@ -215,9 +244,11 @@ export function completeRows(rows: Row[], check: Check): Row[] | undefined {
  * values of the daily per-dimension totals over the range's days, up to
  * `limit`, with the same check in `m` (not 0: counted from the dimensioned
  * rollups instead: a group-by that may answer an empty-label series, or rows
- * the per-dimension totals lack).
+ * the per-dimension totals lack). Named, as the answer's statement: parsing
+ * and planning it on each cold answer cost PostgreSQL 0.75 ms of CPU, running
+ * it prepared 0.2 (bench/README.md, issue 20, step 9).
  */
-export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, limit: number): { text: string; values: unknown[] } {
+export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, limit: number): { text: string; values: unknown[]; name: string } {
   const statement = parameters();
   const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
   const dimensionOnly = `${keys} AND dimension = ${statement.add(one.dimension)}::text`;
@@ -228,5 +259,5 @@ export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetr
   const count = `(SELECT count(*) FROM (SELECT DISTINCT value FROM d LIMIT ${statement.add(limit)}) s)::int AS n`;
   const missing = checked ? `${totalEventsSql(ranges, keys)} - (SELECT coalesce(sum(count), 0) FROM d)` : absentSql(ranges, keys, dimensionOnly);
   const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}, (${missing})::float8 AS m`;
-  return { text, values: statement.values };
+  return { text, values: statement.values, name: `events_dimension_estimate_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
 }

@@ -12,7 +12,7 @@ import { quantileOfOneJsonAt, SketchAccumulator, valueOfBinKeyAt } from '../../r
 import { Yielder } from '../cooperative.js';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
-import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf } from './events-dimension-totals.js';
+import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf, QUANTILE_KEY_PART } from './events-dimension-totals.js';
 import { isTotalsQuestion, TotalsBatcher } from './events-batch.js';
 import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
@@ -291,11 +291,13 @@ export interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
-  /**
-   * Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces; a point that is one folded
-   * hourly per-dimension row may come as "<bucket ms> <bin key>" instead (events-dimension-totals.ts).
-   */
+  /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
   packed?: string | null;
+  /**
+   * Points that are one folded hourly per-dimension row each: their stored "<hours since 1970> <p50 key> <p90 key>
+   * <p95 key> <p99 key>" texts, separated by spaces (migration 0180, events-dimension-totals.ts).
+   */
+  points?: string | null;
   /** Several rollup rows' counts, sums or extremes: "<bucket ms> <value>..." (events-dimension-totals.ts, PACKED). */
   pv?: string | null;
   /** A distinct sketch, base64: sparse entries (binary int4[]) or dense registers. */
@@ -322,7 +324,7 @@ interface Partial {
   sketch: string | undefined;
   sketchAt: number;
   more: Array<string | number> | undefined;
-  /** The quantile of a point that is one stored row, from its precomputed bin key (migration 0165). */
+  /** The quantile of a point that is one stored row, from its precomputed bin key (migrations 0165, 0180). */
   quantile: number | undefined;
   distinct: DistinctAccumulator | undefined;
 }
@@ -344,24 +346,16 @@ function quantileOf(partial: Partial, q: number): number | null {
 }
 
 function addSketch(point: Partial, text: string, at: number): void {
-  if (point.quantile !== undefined) throw new Error('a point read from its bin key has another row');
+  // A point read from its bin key that has a sketch too is a folded row with pending twins: the sketches answer it.
+  point.quantile = undefined;
   if (point.sketch === undefined) {
     point.sketch = text;
     point.sketchAt = at;
   } else (point.more ??= []).push(text, at);
 }
 
-/** A point that is exactly one stored row: its quantile is the value of the bin key the row carries. */
-function addKey(point: Partial, text: string, at: number, end: number): void {
-  if (point.quantile !== undefined || point.sketch !== undefined) throw new Error('a point read from its bin key has another row');
-  point.quantile = valueOfBinKeyAt(text, at, end);
-}
-
-/**
- * Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }.
- * A bin key in place of the bins (no brace) ends at the next space; `visit` gets its end, else -1.
- */
-function forEachPacked(packed: string, visit: (bucket: number, at: number, keyEnd: number) => void): void {
+/** Walks a packed row's "<bucket ms> <bins>" pairs; a bin map holds no braces inside, so each ends at the next }. */
+function forEachPacked(packed: string, visit: (bucket: number, at: number) => void): void {
   let p = 0;
   while (p < packed.length) {
     // The bucket's digits read in place: a string per sketch was a good part of the garbage.
@@ -369,18 +363,42 @@ function forEachPacked(packed: string, visit: (bucket: number, at: number, keyEn
     let q = negative ? p + 1 : p;
     let bucket = 0;
     for (let ch = packed.charCodeAt(q); ch >= 48 && ch <= 57; ch = packed.charCodeAt(++q)) bucket = bucket * 10 + ch - 48;
-    if (q === p || packed.charCodeAt(q) !== 32) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
-    if (packed.charCodeAt(q + 1) !== 123 /* { */) {
-      let end = packed.indexOf(' ', q + 1);
-      if (end < 0) end = packed.length;
-      visit(negative ? -bucket : bucket, q + 1, end);
-      p = end + 1;
-      continue;
-    }
+    if (q === p || packed.charCodeAt(q) !== 32 || packed.charCodeAt(q + 1) !== 123 /* { */) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
     const close = packed.indexOf('}', q + 1);
     if (close < 0) throw new Error(`unreadable packed sketches at ${p}: ${packed.slice(p, p + 40)}`);
-    visit(negative ? -bucket : bucket, q + 1, -1);
+    visit(negative ? -bucket : bucket, q + 1);
     p = close + 2;
+  }
+}
+
+/**
+ * Reads a `points` text ("<hours> <key> <key> <key> <key>" per point) into `visit(hour ms, value)`: the value of the
+ * `part`-th key (1-4, QUANTILE_KEY_PART), as `SketchAccumulator.quantile` answers for that bin.
+ */
+function forEachPoint(text: string, part: number, visit: (time: number, value: number) => void): void {
+  let p = 0;
+  while (p < text.length) {
+    const negative = text.charCodeAt(p) === 45; /* - */
+    let q = negative ? p + 1 : p;
+    let hours = 0;
+    for (let ch = text.charCodeAt(q); ch >= 48 && ch <= 57; ch = text.charCodeAt(++q)) hours = hours * 10 + ch - 48;
+    if (q === (negative ? p + 1 : p) || text.charCodeAt(q) !== 32) throw new Error(`unreadable quantile points at ${p}: ${text.slice(p, p + 40)}`);
+    // The point's keys: skip to the part-th, read it, skip past the fourth.
+    let start = q + 1;
+    for (let skip = 1; skip < part; skip += 1) {
+      start = text.indexOf(' ', start) + 1;
+      if (start === 0) throw new Error(`unreadable quantile points at ${p}: ${text.slice(p, p + 40)}`);
+    }
+    let end = text.indexOf(' ', start);
+    if (end < 0) end = text.length;
+    const value = valueOfBinKeyAt(text, start, end);
+    for (let skip = part; skip < 4; skip += 1) {
+      if (end >= text.length) throw new Error(`unreadable quantile points at ${p}: ${text.slice(p, p + 40)}`);
+      end = text.indexOf(' ', end + 1);
+      if (end < 0) end = text.length;
+    }
+    visit((negative ? -hours : hours) * HOUR, value);
+    p = end + 1;
   }
 }
 
@@ -465,7 +483,12 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
  */
 export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
   const { groupBy, bucketMs } = query;
-  type Entry = { labels: Record<string, string>; points: Map<number, Partial> };
+  /**
+   * `read`: a series whose every point came from `points` (one stored row each), kept as the arrays it answers,
+   * times in the order read: 3,600 accumulators in Maps were most of a cold hourly p95 by bot's Node time. Anything
+   * else for the series moves them into `points` first.
+   */
+  type Entry = { labels: Record<string, string>; points: Map<number, Partial>; read?: { times: number[]; values: number[]; ordered: boolean } };
   const series = new Map<string, Entry>();
   const yielder = new Yielder();
   const seriesOf = (row: Row): Entry => {
@@ -480,19 +503,50 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     return entry;
   };
   const pointOf = (entry: Entry, bucket: number): Partial => {
+    if (entry.read !== undefined) moveRead(entry);
     const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
     if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, quantile: undefined, distinct: undefined }));
     return point;
   };
+  // A point with a sketch is a folded row with pending twins, sent again with its sketch: its bin key is not the answer.
+  // Two bin keys in one point would be two stored rows, which a point read from keys never is.
+  const addQuantile = (point: Partial, value: number) => {
+    if (point.quantile !== undefined) throw new Error('a point read from its bin key has another row');
+    if (point.sketch === undefined) point.quantile = value;
+  };
+  const moveRead = (entry: Entry) => {
+    const { times, values } = entry.read!;
+    entry.read = undefined;
+    for (let index = 0; index < times.length; index += 1) addQuantile(pointOf(entry, times[index]!), values[index]!);
+  };
+  const part = QUANTILE_KEY_PART[query.aggregation];
+  const addPoints = (entry: Entry, text: string) => {
+    if (part === undefined) throw new Error(`quantile points cannot answer ${query.aggregation}`);
+    if (entry.points.size > 0 || entry.read !== undefined) {
+      forEachPoint(text, part, (hour, value) => addQuantile(pointOf(entry, hour), value));
+      return;
+    }
+    const read = { times: [] as number[], values: [] as number[], ordered: true };
+    let last = Number.NEGATIVE_INFINITY;
+    forEachPoint(text, part, (hour, value) => {
+      const t = Math.floor(hour / bucketMs) * bucketMs;
+      if (t <= last) read.ordered = false;
+      last = t;
+      read.times.push(t);
+      read.values.push(value);
+    });
+    entry.read = read;
+  };
   for (const row of rows) {
     if (row.packed !== undefined) {
+      const { packed, points } = row;
       // No rollup rows at all: string_agg over nothing is one NULL row.
-      if (row.packed === null) continue;
-      const packed = row.packed;
-      await yielder.tick(packed.length / 100);
+      if (!packed && !points) continue;
+      await yielder.tick(((packed?.length ?? 0) + (points?.length ?? 0)) / 100);
       const entry = seriesOf(row);
-      forEachPacked(packed, (bucket, at, keyEnd) => (keyEnd < 0 ? addSketch(pointOf(entry, bucket), packed, at) : addKey(pointOf(entry, bucket), packed, at, keyEnd)));
+      if (packed) forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
+      if (points) addPoints(entry, points);
       continue;
     }
     if (row.pv !== undefined) {
@@ -520,7 +574,11 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
   const q = QUANTILES[query.aggregation];
   let merges = 0;
   const out: Series[] = [];
-  for (const { labels, points } of series.values()) {
+  for (const { labels, points, read } of series.values()) {
+    if (read) {
+      out.push(read.ordered ? { labels, times: read.times, values: read.values } : { labels, ...inTimeOrder(read.times, read.values) });
+      continue;
+    }
     const times = [...points.keys()].sort((a, b) => a - b);
     const values: Array<number | null> = [];
     for (const t of times) {
@@ -535,6 +593,15 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     out.push({ labels, times, values });
   }
   return out;
+}
+
+/** Points read out of order (not what the SQL sends, but nothing guarantees it), sorted; two in one bucket are an error. */
+function inTimeOrder(times: number[], values: number[]): { times: number[]; values: number[] } {
+  const order = times.map((_, index) => index).sort((a, b) => times[a]! - times[b]!);
+  for (let index = 1; index < order.length; index += 1) {
+    if (times[order[index]!] === times[order[index - 1]!]) throw new Error('a point read from its bin key has another row');
+  }
+  return { times: order.map((index) => times[index]!), values: order.map((index) => values[index]!) };
 }
 
 // Sketches stay jsonb text: SketchAccumulator reads them faster than JSON.parse builds objects.

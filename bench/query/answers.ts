@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../backend/src/config/env.js';
-import { createLogger } from '../../backend/src/logger.js';
 import { createQueryModule } from '../../backend/src/query/module.js';
-import { buildContext } from '../../backend/src/server.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
+import { openServiceContext } from './service-context.js';
 
 /**
  * Every panel's cold answer of the whole dashboards, written to a file, so a
@@ -17,19 +15,9 @@ import { DASHBOARDS, dashboardRequests } from './dashboards.js';
  */
 const { values: flags } = parseArgs({ options: { database: { type: 'string' }, out: { type: 'string' } } });
 if (!flags.database || !flags.out) throw new Error('usage: --database NAME --out FILE');
-const HOUR = 3_600_000;
-const admin = new URL(process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres');
-admin.pathname = `/${flags.database}`;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/13';
-const logger = createLogger('silent');
-const context = await buildContext(loadConfig({ DATABASE_URL: admin.toString(), REDIS_URL, LOG_LEVEL: 'silent' }), logger, admin.toString());
+// The same organization and end as cold.ts.
+const { context, org, end, close } = await openServiceContext(flags.database);
 try {
-  // The same organization and end as cold.ts: the largest one, up to the last hour of the totals.
-  const { rows } = await context.pool.query<{ org: string; last: Date }>(
-    'SELECT organization_id AS org, (SELECT max(bucket) FROM rollup_totals_hourly) AS last FROM rollup_totals_daily GROUP BY 1 ORDER BY sum(count) DESC LIMIT 1',
-  );
-  const org = rows[0]!.org;
-  const end = rows[0]!.last.getTime() + HOUR;
   const { service } = await createQueryModule(context);
   const answers: Record<string, unknown> = {};
   for (const board of DASHBOARDS) {
@@ -48,5 +36,5 @@ try {
   fs.writeFileSync(flags.out, `${JSON.stringify(answers, null, 1)}\n`);
   console.log(`${Object.keys(answers).length} panels written to ${flags.out}`);
 } finally {
-  for (const hook of [...context.onClose].reverse()) await hook().catch(() => undefined);
+  await close();
 }

@@ -1,13 +1,11 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../backend/src/config/env.js';
-import { createLogger } from '../../backend/src/logger.js';
 import { createQueryModule } from '../../backend/src/query/module.js';
-import { buildContext } from '../../backend/src/server.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
 import { startCpu } from './cpu.js';
 import type { QueryRequest } from '../../backend/src/query/schema.js';
 import { questions } from './questions.js';
+import { openServiceContext } from './service-context.js';
 import { countRoundTrips } from './round-trips.js';
 import { stepTimer } from './steps.js';
 
@@ -37,22 +35,11 @@ const { values: flags } = parseArgs({
 });
 if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
 const iterations = Number(flags.iterations);
-const HOUR = 3_600_000;
-const admin = new URL(process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres');
-admin.pathname = `/${flags.database}`;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/13';
-const logger = createLogger('silent');
-const context = await buildContext(loadConfig({ DATABASE_URL: admin.toString(), REDIS_URL, LOG_LEVEL: 'silent' }), logger, admin.toString());
+const { context, org, end, close } = await openServiceContext(flags.database);
 try {
   const redis = context.redis!;
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   await redis.flushdb();
-  // The largest organization and the data set's end, from the daily totals (no scan of the events).
-  const { rows } = await context.pool.query<{ org: string; last: Date }>(
-    'SELECT organization_id AS org, (SELECT max(bucket) FROM rollup_totals_hourly) AS last FROM rollup_totals_daily GROUP BY 1 ORDER BY sum(count) DESC LIMIT 1',
-  );
-  const org = rows[0]!.org;
-  const end = rows[0]!.last.getTime() + HOUR;
   const question = flags.question ? questions(end).find((one) => one.key === flags.question) : undefined;
   if (flags.question && !question) throw new Error(`no question '${flags.question}'`);
   const panels = question ? [{ title: question.key, body: question.body }] : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end);
@@ -125,5 +112,5 @@ try {
   if (steps) console.log(steps.report());
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`);
 } finally {
-  for (const hook of [...context.onClose].reverse()) await hook().catch(() => undefined);
+  await close();
 }

@@ -130,4 +130,30 @@ describe('anomaly rules, alert state and annotations', () => {
     const nan = await server.running.context.pool.query("SELECT count(*)::int AS n FROM alert_states WHERE last_value = 'NaN'::float8 OR expected = 'NaN'::float8");
     assert.equal(nan.rows[0].n, 0);
   });
+
+  test('after a quiet window clears a firing alert, a rate between the recovery and the firing bound does not keep it firing (as the Grafana rule on its band)', async () => {
+    const hystKey = await server.keyFor('hysteresis-co');
+    // Past ticks, in order, for an organization with no state yet: fire, a quiet window, then a rate in between.
+    const fire = start - 6 * HOUR;
+    const quiet = fire + 4 * HOUR;
+    const between = fire + 5 * HOUR;
+    // 12 of 20 failed (lower bound 0.39, over the 0.12 warning); later 10 of 50 (lower bound 0.112: under the warning,
+    // over its 0.10 recovery bound, so a rule still judging from its firing state would keep it).
+    const events = [...workflowRuns('fire', 20, 12, lastCompleteHour(fire)), ...workflowRuns('between', 50, 10, lastCompleteHour(between))];
+    const res = await server.request('/api/v1/events', { key: hystKey, method: 'POST', json: { events } });
+    assert.equal(res.status, 200, await res.clone().text());
+    const state = async () => {
+      const { rows } = await server.running.context.pool.query<{ state: string; severity: string }>(
+        "SELECT s.state, s.severity FROM alert_states s JOIN organizations o ON o.id = s.organization_id WHERE o.name = 'hysteresis-co' AND s.rule_id = 'workflow_failure_rate_high'",
+      );
+      return rows[0];
+    };
+    await evaluate(fire);
+    await evaluate(fire + 10 * MINUTE);
+    assert.equal((await state())?.state, 'firing');
+    await evaluate(quiet);
+    assert.equal((await state())?.state, 'firing', 'kept firing through keepFiringFor after the quiet window');
+    await evaluate(between);
+    assert.deepEqual(await state(), { state: 'normal', severity: 'healthy' }, 'the rate in between is judged against the firing bound');
+  });
 });

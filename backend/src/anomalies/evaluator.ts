@@ -128,7 +128,10 @@ export class RuleEvaluator {
     return withTransaction(this.pool, async (client) => {
       if (!(await tryLockRule(client, organizationId, rule.id))) return { rule: rule.id, skipped: 'locked', series: 0, transitions: 0 };
       const states = await loadStates(client, organizationId, rule.id);
-      const previous = new Map([...states].map(([key, state]) => [key, state.severity]));
+      // A rule's hysteresis (recover) follows the last judgement: an alert kept firing through keepFiringFor while its
+      // series is already clear (a quiet hour, or a value past the recovery bound) was last judged healthy, so the next
+      // hour must cross the firing bound again, as Grafana's rule on the band does after its series went normal.
+      const previous = new Map([...states].map(([key, state]) => [key, state.clearSince === null ? state.severity : ('healthy' as Severity)]));
       const findings = await this.findings(organizationId, metricRule, at, previous);
       // A series that vanished (no data now) is judged healthy, so its alert can resolve.
       for (const [key] of states) {

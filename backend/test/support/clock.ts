@@ -4,11 +4,15 @@
  * last complete hour breaches". The server reads the wall clock, so a run that
  * crossed a boundary half-way would judge another hour than the test prepared
  * (a flake of a few runs in a thousand). When less than `marginMs` is left in
- * the current period, this waits for the next one to begin, and says so.
+ * the current period, this waits for the next one to begin (and `settledMs` into it), and says so.
  */
-export async function clearOfBoundary(periodMs: number, marginMs: number): Promise<void> {
-  const left = periodMs - (Date.now() % periodMs);
-  if (left >= marginMs) return;
-  console.log(`clock: ${Math.ceil(left / 1000)} s to the next ${periodMs / 3_600_000} h boundary; waiting for it so the test does not cross it`);
-  await new Promise((resolve) => setTimeout(resolve, left + 1_000));
+export async function clearOfBoundary(periodMs: number, marginMs: number, settledMs = 0): Promise<void> {
+  const into = Date.now() % periodMs;
+  const left = periodMs - into;
+  if (left >= marginMs && into >= settledMs) return;
+  // `settledMs`: a test that writes events some seconds before now wants them all in the current period, so it
+  // also waits out the first seconds after a boundary.
+  const wait = left >= marginMs ? settledMs - into : left + Math.max(1_000, settledMs);
+  console.log(`clock: waiting ${Math.ceil(wait / 1000)} s around the ${periodMs / 3_600_000} h boundary so the test does not straddle it`);
+  await new Promise((resolve) => setTimeout(resolve, wait));
 }

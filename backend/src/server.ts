@@ -6,7 +6,7 @@ import { CacheVersions } from './cache/versions.js';
 import type { AppConfig } from './config/env.js';
 import { describeRedisTarget, redisTargetOf } from './config/redis.js';
 import type { AppContext } from './context.js';
-import { openEmbeddedPostgres, takeOverShutdownSignals } from './db/embedded.js';
+import { openEmbeddedPostgres, takeOverShutdownSignals, watchPostmaster } from './db/embedded.js';
 import type { EmbeddedRole } from './db/embedded-record.js';
 import { migrateUp } from './db/migrate.js';
 import { createPool, currentWalPosition } from './db/pool.js';
@@ -23,17 +23,22 @@ export interface RunningServer {
   /** The port actually bound (PORT=0 picks a free one). */
   port: number;
   close(): Promise<void>;
+  /**
+   * Settles, with what to tell the user, if the embedded PostgreSQL stops while the
+   * service runs (never settles on DATABASE_URL, or after close()).
+   */
+  databaseLost: Promise<string>;
 }
 
 /**
  * Resolves the database: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR,
  * the one already running there (a CLI command while `serve` runs) or a new one.
  */
-export async function resolveDatabase(config: AppConfig, logger: Logger, role: EmbeddedRole = 'cli'): Promise<{ url: string; embedded: boolean; stop?: () => Promise<void> }> {
+export async function resolveDatabase(config: AppConfig, logger: Logger, role: EmbeddedRole = 'cli'): Promise<{ url: string; embedded: boolean; pid?: number; stop?: () => Promise<void> }> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: false };
   const embedded = await openEmbeddedPostgres(config.DATA_DIR, logger, role);
   logger.info({ dataDir: config.DATA_DIR, pid: embedded.pid, how: embedded.how }, 'DATABASE_URL not set: using the embedded PostgreSQL');
-  return { url: embedded.url, embedded: true, stop: embedded.stop };
+  return { url: embedded.url, embedded: true, pid: embedded.pid, stop: embedded.stop };
 }
 
 export async function buildContext(config: AppConfig, logger: Logger, databaseUrl: string): Promise<AppContext> {
@@ -140,6 +145,16 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
   const redisTarget = redisTargetOf(config);
   logger.info({ port, embeddedDatabase: database.embedded, redis: redisTarget ? describeRedisTarget(redisTarget) : false }, 'metrics-hub listening');
 
+  const databaseLost = new Promise<string>((resolve) => {
+    if (!database.pid) return;
+    const pid = database.pid;
+    const stopWatching = watchPostmaster(pid, () =>
+      resolve(`the embedded PostgreSQL (PID ${pid}, data in ${config.DATA_DIR}) stopped while metrics-hub was running, so metrics-hub stops too; run it again (npm start) to start the database on the same data`),
+    );
+    // Before anything else on close: the planned stop of the database must not count as a loss.
+    context.onClose.push(async () => stopWatching());
+  });
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -156,7 +171,7 @@ export async function startServer(config: AppConfig, logger = createLogger(confi
     })();
     return closing;
   };
-  return { app, server, context, port, close };
+  return { app, server, context, port, close, databaseLost };
 }
 
 /**
@@ -167,21 +182,29 @@ export function installSignalHandlers(running: RunningServer): void {
   const { logger } = running.context;
   takeOverShutdownSignals();
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    // A second Ctrl-C must not kill the process half-way: the database would be left running.
-    if (stopping) return logger.info({ signal }, 'already shutting down');
+  const stop = (exitCode: number) => {
     stopping = true;
-    logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
       process.exit(1);
     }, running.context.config.SHUTDOWN_GRACE_MS);
     force.unref();
     running.close().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       () => process.exit(1),
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A second Ctrl-C must not kill the process half-way: the database would be left running.
+    if (stopping) return logger.info({ signal }, 'already shutting down');
+    logger.info({ signal }, 'shutting down');
+    stop(0);
+  };
+  void running.databaseLost.then((message) => {
+    if (stopping) return;
+    logger.error(message);
+    stop(1);
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal);
   // SIGHUP reloads the catalog (the daemon convention) rather than stopping; a file that
   // does not validate is logged and the catalog in force keeps serving.

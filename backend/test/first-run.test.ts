@@ -152,4 +152,23 @@ describe('npm start on the embedded PostgreSQL', () => {
     assert.match(stdout, /^acme\t/m, 'the data of the first start is there');
     await stopAndCheck(started, 'SIGINT');
   });
+
+  test('the embedded PostgreSQL stopped from outside stops npm start too, saying why and what to do', { timeout: 300_000 }, async () => {
+    const started = await npmStart();
+    const below = await descendants(started.npm.pid!);
+    const record = JSON.parse(await fs.readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { pid: number };
+    assert.ok(below.includes(record.pid), 'the recorded postmaster runs below npm start');
+    // What `pg_ctl stop -m fast` (or a stray Ctrl-C to the postmaster alone) does.
+    process.kill(record.pid, 'SIGINT');
+    assert.notEqual(await started.exited, 0, `npm start fails when its database is gone; output:\n${started.output()}`);
+    assert.match(started.output(), /the embedded PostgreSQL \(PID \d+, data in .*\) stopped while metrics-hub was running, so metrics-hub stops too; run it again \(npm start\)/);
+    await waitFor('every process below npm start to exit', () => below.every((pid) => !alive(pid)), 30_000);
+    assert.equal(await portAnswers(started.port), false, `port ${started.port} is free`);
+    await assert.rejects(fs.access(path.join(dataDir, 'embedded-postgres.json')), 'the record of the stopped database is removed');
+    // And the next start finds its data again.
+    const again = await npmStart();
+    const { stdout } = await run(process.execPath, [CLI, 'orgs', 'list'], { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir } });
+    assert.match(stdout, /^acme\t/m);
+    await stopAndCheck(again, 'SIGTERM');
+  });
 });

@@ -214,3 +214,20 @@ async function adopt(dataDir: string, record: EmbeddedRecord, role: EmbeddedRole
     },
   };
 }
+
+/**
+ * Calls `onGone` once when the postmaster `pid` is no longer alive, checked every
+ * `intervalMs` (a timer that never keeps the process up). The service cannot work
+ * without its database, and a fast shutdown sent to the postmaster alone (a stray
+ * `kill`, `pg_ctl stop`) used to leave it answering every request with connection
+ * errors. Returns the function that stops watching (before a planned stop).
+ */
+export function watchPostmaster(pid: number, onGone: () => void, intervalMs = 1_000): () => void {
+  const timer = setInterval(() => {
+    if (isAlive(pid)) return;
+    clearInterval(timer);
+    onGone();
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

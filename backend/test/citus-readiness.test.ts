@@ -49,6 +49,7 @@ const MULTI_SHARD_STATEMENTS: Array<{ match: RegExp; why: string }> = [
   { match: /^SELECT max\(taken_at\) AS latest FROM level_snapshots$/, why: 'levels/snapshot.ts snapshotDue: once at start, whether any organization has a snapshot of the last day' },
   { match: /^SELECT \(SELECT count\(\*\) FROM rollup_totals_hourly_pending\)/, why: 'jobs/fold-totals.ts: the platform-wide pending-rows gauge of GET /metrics' },
   { match: /^DELETE FROM rollup_totals_distinct_blocks_pending WHERE /, why: 'rollups/distinct-blocks.ts: the block fold takes a chunk of every organization\'s folded days, as the SQL folds take them all' },
+  { match: /^SELECT organization_id::text AS o, event_type AS t, day AS d FROM rollup_totals_cumulative_dirty WHERE /, why: 'rollups/cumulative-sketches.ts: the rewrite takes a chunk of every organization\'s keys whose past days changed, as the SQL folds take them all' },
 ];
 
 const multiShardReason = (sql: string) => MULTI_SHARD_STATEMENTS.find((allowed) => allowed.match.test(sql.replace(/\s+/g, ' ').trim()))?.why;

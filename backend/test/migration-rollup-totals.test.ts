@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { migrateUp, MIGRATIONS_DIR } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
+import { refreshCumulativeSketches } from '../src/rollups/cumulative-sketches.js';
 import { binKey, binsFromValues, mergeBins, quantile, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
@@ -133,5 +136,64 @@ describe('migration 0012: negative sketch keys', () => {
       rows.map((row) => row.bin),
       values.map((value) => binKey(value)),
     );
+  });
+});
+
+/**
+ * 0200: every key of the daily totals already stored is recorded from its
+ * first day, and the fold job's first run builds its cumulative rows, which
+ * a percentile over whole days then reads instead of the days.
+ */
+describe('migration 0200: cumulative daily sketches of the totals already stored', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+  const org = '00000000-0000-4000-8000-000000000200';
+  const day = (n: number) => new Date(Date.UTC(2026, 2, 1 + n));
+
+  before(async () => {
+    database = await createTestDatabase('migration_cumulative');
+    await runUpTo(database.url, readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql') && file < '0200').length);
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await database?.drop();
+  });
+
+  test('records every key from its first day, and the job builds the prefixes the reads use', async () => {
+    const insert = 'INSERT INTO rollup_totals_daily (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch) VALUES ($1, $2, $3, $4, $5, 0, NULL, NULL, $6)';
+    const days = [binsFromValues([10, 20]), null, binsFromValues([20, -5, 0]), binsFromValues([1_000])];
+    for (const [n, bins] of days.entries()) await client.query(insert, [org, 'bot.response', day(n + 1), n + 2, bins ? Object.values(bins).reduce((a, b) => a + b, 0) : 0, bins]);
+    await client.query(insert, [org, 'message.sent', day(3), 4, 0, null]);
+
+    assert.deepEqual((await migrateUp(database.url, createLogger('silent')))[0], '0200_rollup_totals_cumulative');
+    const { rows: recorded } = await client.query('SELECT event_type, day FROM rollup_totals_cumulative_dirty ORDER BY event_type');
+    assert.deepEqual(recorded, [
+      { event_type: 'bot.response', day: day(1) },
+      { event_type: 'message.sent', day: day(3) },
+    ]);
+
+    const pool = createPool(database.url, 1, createLogger('silent'));
+    try {
+      assert.equal(await refreshCumulativeSketches(pool, { today: day(10) }), 5);
+    } finally {
+      await pool.end();
+    }
+    const { rows: prefixes } = await client.query<{ event_type: string; bucket: Date; count: number; sketch: SketchBins | null }>(
+      'SELECT event_type, bucket, count::int AS count, sketch FROM rollup_totals_cumulative ORDER BY event_type, bucket',
+    );
+    assert.deepEqual(prefixes, [
+      { event_type: 'bot.response', bucket: day(1), count: 2, sketch: days[0] },
+      { event_type: 'bot.response', bucket: day(2), count: 5, sketch: days[0] },
+      { event_type: 'bot.response', bucket: day(3), count: 9, sketch: mergeBins(mergeBins({}, days[0]), days[2]) },
+      { event_type: 'bot.response', bucket: day(4), count: 14, sketch: mergeBins(mergeBins(mergeBins({}, days[0]), days[2]), days[3]) },
+      { event_type: 'message.sent', bucket: day(3), count: 4, sketch: null },
+    ]);
+    assert.deepEqual(await client.query('SELECT count(*)::int AS n FROM rollup_totals_cumulative_dirty').then((result) => result.rows[0].n), 0, 'nothing left recorded');
+    // Days 2-4 of bot.response: the prefix through day 4, less the one through day 1.
+    const { rows: read } = await client.query('SELECT sketch, minus FROM rollup_totals_prefix_rows($1, $2, $3, $4, NULL, NULL, NULL, NULL)', [org, ['bot.response'], day(2), day(5)]);
+    assert.equal(read.length, 1);
+    assert.deepEqual(JSON.parse(read[0].minus), days[0]);
   });
 });

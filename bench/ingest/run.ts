@@ -10,6 +10,7 @@ import { distinctAttributesOf, NO_DISTINCT_ATTRIBUTES, type DistinctAttributes }
 import { ingestEvents } from '../../backend/src/ingest/ingest.js';
 import { FOLD_TOTALS_EVERY_MS, foldCadence, foldPendingTotals } from '../../backend/src/jobs/fold-totals.js';
 import { createLogger } from '../../backend/src/logger.js';
+import { refreshCumulativeSketches } from '../../backend/src/rollups/cumulative-sketches.js';
 import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js';
 import { startServer } from '../../backend/src/server.js';
 import { createTestDatabase } from '../../backend/test/support/databases.js';
@@ -130,6 +131,7 @@ async function foldWhile(pool: Pool, running: () => boolean): Promise<void> {
   }
   await foldPendingTotals(pool);
   await foldDistinctBlocks(pool);
+  await refreshCumulativeSketches(pool);
 }
 
 /** `clients` workers take batches from one shared cursor until the stream is used up. */

@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createQueryModule } from '../../backend/src/query/module.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
+import { questions } from './questions.js';
 import { openServiceContext } from './service-context.js';
 
 /**
- * Every panel's cold answer of the whole dashboards, written to a file, so a
- * change to the query path can be checked to answer exactly as before on the
- * same data set (`diff` the files of two builds). run.ts checks the single
- * questions against the raw rows, but of a dashboard only that every panel
- * answers; this is how a dashboard's answers are compared between builds.
+ * Every single question's and every whole dashboard panel's cold answer,
+ * written to a file, so a change to the query path can be checked to answer
+ * exactly as before on the same data set (`diff` the files of two builds).
+ * run.ts checks the single questions against the raw rows within their
+ * tolerance, but of a dashboard only that every panel answers; this is how
+ * answers are compared bit for bit between builds.
  *
  *   node --import tsx bench/query/answers.ts --database bench_q_10m_x --out /tmp/answers-before.json
  */
@@ -20,18 +22,20 @@ const { context, org, end, close } = await openServiceContext(flags.database);
 try {
   const { service } = await createQueryModule(context);
   const answers: Record<string, unknown> = {};
-  for (const board of DASHBOARDS) {
-    for (const panel of dashboardRequests(board.file, end)) {
-      // Cold: a new cache version, as a write gives.
-      await context.cacheVersions.bump(org);
-      const { results } = await service.query(org, panel.body);
-      const frames: Record<string, unknown> = {};
-      for (const [refId, result] of Object.entries(results)) {
-        if (result.status !== 200) throw new Error(`${board.file} ${panel.title} ${refId}: ${result.error}`);
-        frames[refId] = JSON.parse(result.framesJson ?? JSON.stringify(result.frames));
-      }
-      answers[`${board.file}: ${panel.title}`] = frames;
+  const panels = [
+    ...questions(end).map((question) => ({ name: `question ${question.key}`, body: question.body })),
+    ...DASHBOARDS.flatMap((board) => dashboardRequests(board.file, end).map((panel) => ({ name: `${board.file}: ${panel.title}`, body: panel.body }))),
+  ];
+  for (const panel of panels) {
+    // Cold: a new cache version, as a write gives.
+    await context.cacheVersions.bump(org);
+    const { results } = await service.query(org, panel.body);
+    const frames: Record<string, unknown> = {};
+    for (const [refId, result] of Object.entries(results)) {
+      if (result.status !== 200) throw new Error(`${panel.name} ${refId}: ${result.error}`);
+      frames[refId] = JSON.parse(result.framesJson ?? JSON.stringify(result.frames));
     }
+    answers[panel.name] = frames;
   }
   fs.writeFileSync(flags.out, `${JSON.stringify(answers, null, 1)}\n`);
   console.log(`${Object.keys(answers).length} panels written to ${flags.out}`);

@@ -4,6 +4,7 @@ import { loadConfig } from '../../backend/src/config/env.js';
 import { migrateUp } from '../../backend/src/db/migrate.js';
 import { createLogger } from '../../backend/src/logger.js';
 import { createQueryModule } from '../../backend/src/query/module.js';
+import { refreshCumulativeSketches } from '../../backend/src/rollups/cumulative-sketches.js';
 import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js';
 import type { QueryRequest } from '../../backend/src/query/schema.js';
 import { buildContext } from '../../backend/src/server.js';
@@ -113,6 +114,14 @@ try {
     if (blocks > 0) {
       await context.pool.query('ANALYZE rollup_totals_distinct_blocks');
       log(`  ${blocks} distinct blocks folded from the daily totals (${Math.round(performance.now() - folding)} ms)`);
+    }
+    // The cumulative daily sketches (migration 0200), as the server's fold job leaves them: a rebuild or the migration
+    // of an older data set records every key for a rewrite from its first day.
+    const cumulating = performance.now();
+    const cumulative = await refreshCumulativeSketches(context.pool);
+    if (cumulative > 0) {
+      await context.pool.query('ANALYZE rollup_totals_cumulative');
+      log(`  ${cumulative} cumulative daily sketches written (${Math.round(performance.now() - cumulating)} ms)`);
     }
     const org = data.organizations[0]!;
     const { service } = await createQueryModule(context);

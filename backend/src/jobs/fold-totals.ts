@@ -1,6 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { AppContext } from '../context.js';
 import type { Pool } from '../db/pool.js';
+import { refreshCumulativeSketches } from '../rollups/cumulative-sketches.js';
 import { foldDistinctBlocks } from '../rollups/distinct-blocks.js';
 import type { RecurringJob } from './queue.js';
 
@@ -12,6 +13,10 @@ export const FOLD_TOTALS_JOB = 'fold-rollup-totals';
  * days (rollups/distinct-blocks.ts): each fold rewrites every block a folded
  * day touches (32 KiB when dense), so it batches six totals folds' worth.
  * Readers also read the days waiting for it, so answers stay exact meanwhile.
+ * The same cadence rewrites the cumulative daily sketches of keys whose past
+ * days changed (rollups/cumulative-sketches.ts, migration 0200): late events,
+ * and once a day each key's day just over. Readers check them and read the
+ * daily rows of a key they do not match, so answers stay exact meanwhile too.
  */
 export const FOLD_BLOCKS_EVERY_MS = 30_000;
 
@@ -44,8 +49,9 @@ export async function foldPendingTotals(pool: Pool, { dimensions = true } = {}):
 
 /**
  * One tick of the fold every FOLD_TOTALS_EVERY_MS: the totals each time, the
- * per-dimension totals every FOLD_DIMENSIONS_EVERY_MS and the distinct blocks
- * every FOLD_BLOCKS_EVERY_MS (everything on the first tick). The server's job
+ * per-dimension totals every FOLD_DIMENSIONS_EVERY_MS, and the distinct blocks
+ * and cumulative sketches every FOLD_BLOCKS_EVERY_MS (everything on the first
+ * tick). The server's job
  * and the ingest benchmark run the same cadence. Returns the rows changed.
  */
 export function foldCadence(pool: Pool): () => Promise<number> {
@@ -60,6 +66,7 @@ export function foldCadence(pool: Pool): () => Promise<number> {
     if (now - blocksAt >= FOLD_BLOCKS_EVERY_MS) {
       blocksAt = now;
       changed += Math.max(await foldDistinctBlocks(pool), 0);
+      changed += Math.max(await refreshCumulativeSketches(pool), 0);
     }
     return changed;
   };

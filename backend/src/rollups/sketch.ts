@@ -76,6 +76,15 @@ class DenseBins {
     if (index >= this.high) this.high = index + 1;
   }
 
+  /** Takes `count` out of a bin; false (and nothing changed) when the bin holds less. */
+  remove(key: number, count: number): boolean {
+    const index = key - this.offset;
+    if (index < this.low || index >= this.high || this.counts[index]! < count) return false;
+    this.counts[index]! -= count;
+    this.total -= count;
+    return true;
+  }
+
   clear(): void {
     if (this.high > 0) this.counts.fill(0, this.low, this.high);
     this.low = Number.POSITIVE_INFINITY;
@@ -267,6 +276,10 @@ function valueOfKey(key: number): number {
   return value;
 }
 
+/** A bin map key's store: "z" zero, "n<k>" negative, "<k>" positive. */
+const kindOf = (key: string) => (key === 'z' ? ZERO : key.startsWith('n') ? NEGATIVE : POSITIVE);
+const keyOf = (key: string) => (key === 'z' ? 0 : key.startsWith('n') ? Number(key.slice(1)) : Number(key));
+
 /**
  * Merges many sketches and answers quantiles: the bins of every rollup row a
  * percentile question reads, summed in dense arrays by bin key.
@@ -301,24 +314,50 @@ export class SketchAccumulator {
     return close;
   }
 
+  /**
+   * Takes the bin map in jsonb text form that starts at `start` out of the
+   * merged bins, and returns the index just past it: the earlier of two
+   * cumulative sketches, whose difference is the sum of the days between
+   * them. Every bin must already hold at least as much (call it after adding
+   * every sketch it is taken from); bins left at 0 count for nothing, as an
+   * absent bin. A bin holding less is an error, and the accumulator is then
+   * left part-way: clear it.
+   */
+  subtractJsonAt(text: string, start: number): number {
+    const end = scanJsonbBins(text, start);
+    if (end >= 0) {
+      const { length, kinds, keys, counts } = scanned;
+      for (let index = 0; index < length; index += 1) this.remove(kinds[index]!, keys[index]!, counts[index]!);
+      return end;
+    }
+    const close = text.indexOf('}', start) + 1;
+    const bins = JSON.parse(text.slice(start, close)) as SketchBins;
+    for (const key in bins) this.remove(kindOf(key), keyOf(key), Number(bins[key]));
+    return close;
+  }
+
   private addScanned(): void {
     const { length, kinds, keys, counts } = scanned;
     for (let index = 0; index < length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
   }
 
   addBins(bins: SketchBins): void {
-    for (const key in bins) {
-      const count = Number(bins[key]);
-      if (key === 'z') this.add(ZERO, 0, count);
-      else if (key.startsWith('n')) this.add(NEGATIVE, Number(key.slice(1)), count);
-      else this.add(POSITIVE, Number(key), count);
-    }
+    for (const key in bins) this.add(kindOf(key), keyOf(key), Number(bins[key]));
   }
 
   private add(kind: number, key: number, count: number): void {
     if (!Number.isInteger(key) || !Number.isFinite(count)) throw new RangeError(`not a sketch bin: ${kind === NEGATIVE ? 'n' : ''}${key} = ${count}`);
     if (kind === ZERO) this.zero += count;
     else (kind === NEGATIVE ? this.negative : this.positive).add(key, count);
+  }
+
+  private remove(kind: number, key: number, count: number): void {
+    let removed = Number.isFinite(count);
+    if (removed && kind === ZERO) {
+      removed = this.zero >= count;
+      if (removed) this.zero -= count;
+    } else if (removed) removed = (kind === NEGATIVE ? this.negative : this.positive).remove(key, count);
+    if (!removed) throw new RangeError(`cannot subtract sketch bin ${kind === ZERO ? 'z' : `${kind === NEGATIVE ? 'n' : ''}${key}`} = ${count}: the merged bins hold less`);
   }
 
   /** The merged bins as a bin map (the storage form). */

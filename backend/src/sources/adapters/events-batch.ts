@@ -29,7 +29,7 @@ const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
   avg: ['v', 's'],
   min: ['mn'],
   max: ['mx'],
-  sketch: ['sketch'],
+  sketch: ['sketch', 'minus'],
   distinct: ['sp', 'dn'],
 };
 
@@ -41,6 +41,7 @@ const UNION_COLUMNS: Array<[keyof Row, string]> = [
   ['mn', 'float8'],
   ['mx', 'float8'],
   ['sketch', 'text'],
+  ['minus', 'text'],
   ['sp', 'text'],
   ['dn', 'text'],
 ];

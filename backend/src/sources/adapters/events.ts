@@ -251,13 +251,26 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
  * Counts and sums keep their statement: their ranges read hundreds of hourly
  * rows in two branches, which cost more through the function's result set
  * than planning them (bench/README.md, issue 20, step 10).
+ *
+ * A range that is one query bucket and has whole days reads
+ * `rollup_totals_prefix_rows()` instead (migration 0200): the same rows, but
+ * each type's whole days as two cumulative sketches, the later in `sketch`
+ * and the earlier in `minus`, whose bins the merge takes out again, when
+ * their counts match the days' (else the daily rows, in `sketch`). Both
+ * return at the range's first day, so only a single query bucket may read
+ * them (bench/README.md, issue 20, step 13).
  */
 function totalsSketchesSql(query: SourceQuery, params: Params, org: string, types: string, time: string): { text: string; values: unknown[]; name: string } {
   const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+  const days = slices.find((slice) => slice.table === 'rollups_daily');
   const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
-  const ranges = [slices.find((slice) => slice.table === 'rollups_daily'), hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
+  const ranges = [days, hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
   const bounds = ranges.map((bound) => `${params.add(bound ?? null)}::timestamptz`).join(', ');
-  return { text: `SELECT ${time}, sketch FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
+  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
+  if (days && singleBucket) {
+    return { text: `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`, values: params.values, name: 'events_totals_prefix_sketches' };
+  }
+  return { text: `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
 }
 
 /**
@@ -291,6 +304,8 @@ export interface Row {
   mx?: number | null;
   /** jsonb text: read by SketchAccumulator without building an object per sketch. */
   sketch?: string;
+  /** A cumulative sketch whose bins the point's merge takes out of the others (rollup_totals_prefix_rows(), migration 0200). */
+  minus?: string | null;
   /** Several rollup rows' sketches: "<bucket ms> <jsonb text>" pairs separated by spaces. */
   packed?: string | null;
   /**
@@ -324,6 +339,8 @@ interface Partial {
   sketch: string | undefined;
   sketchAt: number;
   more: Array<string | number> | undefined;
+  /** Sketches (jsonb text) to take out of the merged ones: earlier cumulative sketches of later ones in `sketch`/`more`. */
+  minus: string[] | undefined;
   /** The quantile of a point that is one stored row, from its precomputed bin key (migrations 0165, 0180). */
   quantile: number | undefined;
   distinct: DistinctAccumulator | undefined;
@@ -334,7 +351,7 @@ const merged = new SketchAccumulator();
 
 function quantileOf(partial: Partial, q: number): number | null {
   if (partial.sketch === undefined) return partial.quantile ?? null;
-  if (partial.more === undefined) {
+  if (partial.more === undefined && partial.minus === undefined) {
     const one = quantileOfOneJsonAt(partial.sketch, partial.sketchAt, q);
     if (one !== undefined) return one;
   }
@@ -342,6 +359,8 @@ function quantileOf(partial: Partial, q: number): number | null {
   merged.addJsonAt(partial.sketch, partial.sketchAt);
   const more = partial.more;
   if (more) for (let index = 0; index < more.length; index += 2) merged.addJsonAt(more[index] as string, more[index + 1] as number);
+  // After every addition: the bins taken out are in the later cumulative sketches.
+  if (partial.minus) for (const text of partial.minus) merged.subtractJsonAt(text, 0);
   return merged.quantile(q) ?? null;
 }
 
@@ -506,7 +525,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     if (entry.read !== undefined) moveRead(entry);
     const t = Math.floor(bucket / bucketMs) * bucketMs;
     let point = entry.points.get(t);
-    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, quantile: undefined, distinct: undefined }));
+    if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, minus: undefined, quantile: undefined, distinct: undefined }));
     return point;
   };
   // A point with a sketch is a folded row with pending twins, sent again with its sketch: its bin key is not the answer.
@@ -567,6 +586,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
     if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
     if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
     if (row.sketch) addSketch(point, row.sketch, 0);
+    if (row.minus) (point.minus ??= []).push(row.minus);
     // The union of the range's sketches, never a sum of per-bucket counts.
     if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(Buffer.from(row.sp, 'base64'));
     if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(Buffer.from(row.dn, 'base64'));

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { SourceQuery } from '../types.js';
 import { buildSql, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
+import { valuesAtRunTime } from './run-time-values.js';
+
+export { valuesAtRunTime };
 
 /**
  * Totals questions of one request (the same `SourceQuery.batch` token) asked
@@ -57,17 +60,6 @@ export interface BatchMember {
 /** Whether a question reads the totals tables (buildSql's `totals`): nothing names a dimension. */
 export function isTotalsQuestion(query: SourceQuery, metricQuery: EventsMetricQuery): boolean {
   return query.groupBy.length === 0 && query.filters.length === 0 && Object.keys(metricQuery.where ?? {}).length === 0 && metricQuery.measure !== 'level';
-}
-
-/**
- * Every parameter (`$n::type`, as buildSql and distinctDaysSql write them all) read through a one-row subquery, so
- * PostgreSQL plans the statement without looking at the values: its custom plans, which it otherwise makes on every
- * execution, are then no cheaper than the generic plan, which it keeps after five executions. The plan is the same
- * (index scans of the primary keys, the values as runtime keys); planning a union of 6-24 branches was most of
- * PostgreSQL's time for these statements (1.7 ms of CPU for a ratio KPI's 24 branches, 0.5 ms with the generic plan).
- */
-export function valuesAtRunTime(text: string, offset = 0): string {
-  return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, (_, n: string, type: string) => `(SELECT $${Number(n) + offset}::${type})::${type}`);
 }
 
 /** Whether two members' statements bind the same values (node-pg sends a Date as its instant, an array element-wise). */

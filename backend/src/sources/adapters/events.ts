@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
@@ -18,6 +17,7 @@ import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
 import { windowSeries } from './events-window.js';
+import { statementName } from './statement-names.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -223,7 +223,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
-    return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+    return { text, values: params.values, name: statementName('events_totals_', text) };
   }
   if (measure === 'sketch') {
     // One row per series, its sketches in one text ("<b> <bins> <b> <bins> ..."): a grouped hourly percentile reads

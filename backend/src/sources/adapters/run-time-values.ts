@@ -7,5 +7,20 @@
  * ms with the generic plan; bench/README.md, issue 20, steps 11 and 15).
  */
 export function valuesAtRunTime(text: string, offset = 0): string {
+  if (offset !== 0) return rewrite(text, offset);
+  // Statements repeat (their values are parameters): each text is rewritten once.
+  let rewritten = rewritten0.get(text);
+  if (rewritten === undefined) {
+    if (rewritten0.size >= MAX_TEXTS) rewritten0.clear();
+    rewritten0.set(text, (rewritten = rewrite(text, 0)));
+  }
+  return rewritten;
+}
+
+function rewrite(text: string, offset: number): string {
   return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, (_, n: string, type: string) => `(SELECT $${Number(n) + offset}::${type})::${type}`);
 }
+
+const rewritten0 = new Map<string, string>();
+/** A process sees a few hundred statement texts; odd callers cannot grow this without bound. */
+const MAX_TEXTS = 2_000;

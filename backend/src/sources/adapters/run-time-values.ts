@@ -23,4 +23,4 @@ function rewrite(text: string, offset: number): string {
 
 const rewritten0 = new Map<string, string>();
 /** A process sees a few hundred statement texts; odd callers cannot grow this without bound. */
-const MAX_TEXTS = 2_000;
+const MAX_TEXTS = 1_000;

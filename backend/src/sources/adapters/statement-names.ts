@@ -19,4 +19,4 @@ export function statementName(prefix: string, text: string): string {
 /** Names by prefix, then by text. */
 const names = new Map<string, Map<string, string>>();
 /** A process sees a few hundred statement texts per prefix; odd callers cannot grow this without bound. */
-const MAX_NAMES = 2_000;
+const MAX_NAMES = 1_000;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { loadCatalog } from '../src/catalog/load.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { migrateUp } from '../src/db/migrate.js';
@@ -94,6 +95,10 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
         const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
         return sourceQuery(catalog, metric, { organizationId: org, start: from, bucketMs }, { aggregation, to: new Date(to), batch });
       });
+      // Some questions read the same rows as another (the same question, or another percentile of it): one branch.
+      for (const question of [...questions]) {
+        if (random() < 0.3) questions.push({ ...question, from: new Date(question.from.getTime()), aggregation: question.aggregation === 'p95' ? 'p99' : question.aggregation === 'p50' ? 'p90' : question.aggregation });
+      }
       const together = await Promise.all(questions.map((query) => ask(batched, query)));
       for (const [index, query] of questions.entries()) {
         const expected = await ask(alone, { ...query, batch: undefined });
@@ -126,6 +131,43 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     } finally {
       reads.restore();
     }
+  });
+
+  test("questions of one request that read the same rows (a panel's p50, p95 and p99) share one branch of the statement", async () => {
+    const start = T0 + 6 * DAY + 17 * 60_000;
+    const batch = {};
+    const question = (metric: string, aggregation: SourceQuery['aggregation'], days = 7) =>
+      sourceQuery(catalog, metric, { organizationId: org, start, bucketMs: HOUR }, { aggregation, to: new Date(start + days * DAY), batch });
+    const questions = [
+      question('workflow_duration_ms', 'p50'),
+      question('order_value', 'p95'),
+      question('workflow_duration_ms', 'p95'),
+      question('workflow_duration_ms', 'p95', 8),
+      question('workflow_duration_ms', 'p99'),
+      question('orders_created', 'sum'),
+      question('orders_created', 'sum'),
+    ];
+    const sent: Array<{ text: string; values: unknown[] }> = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as { name?: string; text: string; values: unknown[] };
+      if (config.name?.startsWith('events_batch_')) sent.push(config);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    let together: Series[][];
+    try {
+      together = await Promise.all(questions.map((query) => ask(batched, query)));
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    assert.equal(sent.length, 1, 'one statement');
+    // Branches: workflow_duration_ms over 7 days (p50, p95, p99), over 8 days, order_value, orders_created (twice asked).
+    assert.equal(sent[0]!.text.match(/rollup_totals_rows\(/g)?.length, 3, 'three sketch branches: two ranges of one metric, and another metric');
+    assert.equal(sent[0]!.text.match(/ UNION ALL SELECT \d+ AS q,/g)?.length, 3, 'four branches');
+    for (const [index, query] of questions.entries()) {
+      assert.deepEqual(together[index], await ask(alone, { ...query, batch: undefined }), `question ${index}: ${query.metric.key} ${query.aggregation}`);
+    }
+    assert.notDeepEqual(together[0], together[2], 'the p50 and the p95 differ: each read its own quantile of the shared rows');
   });
 
   test('a question that gave up does not cancel the others of its statement', async () => {

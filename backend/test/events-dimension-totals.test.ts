@@ -247,6 +247,37 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
       if (query.aggregation.startsWith('p')) assert.deepEqual(sorted(answer), sorted(await sketchesOnly.query(query, signal)), `folded, round ${round}: keys vs sketches`);
     }
   });
+  test('counts, sums and extremes of one dimension read their values at run time, so a connection plans them once', async () => {
+    const questions: SourceQuery[] = [
+      { organizationId: complete, metric: metricOf('orders_created'), aggregation: 'count', groupBy: ['channel'], filters: [], from: new Date(T0 + 3 * HOUR), to: new Date(T0 + 2 * DAY), bucketMs: HOUR },
+      { organizationId: partial, metric: metricOf('order_value'), aggregation: 'max', groupBy: [], filters: [{ dimension: 'market', op: 'in', value: ['us', 'de'] }], from: new Date(T0), to: new Date(T0 + 3 * DAY + 5 * HOUR), bucketMs: WHOLE_RANGE_MS },
+      { organizationId: complete, metric: metricOf('bot_errors'), aggregation: 'count', groupBy: [], filters: [], from: new Date(T0), to: new Date(T0 + 2 * DAY), bucketMs: DAY },
+    ];
+    const client = await pool.connect();
+    try {
+      for (const query of questions) {
+        const metricQuery = eventsMetricQuerySchema.parse(query.metric.query);
+        const measure = measureOf(query, metricQuery);
+        const { check, ...sql } = dimensionTotalsSql(query, metricQuery, measure, oneDimensionOf(query, metricQuery, measure)!, slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs));
+        assert.ok(sql.values.length > 4, `${describeQuestion(query)}: ${sql.values.length} values`);
+        assert.equal(sql.text.match(/(?<!\(SELECT )\$\d+::/g), null, `${describeQuestion(query)}: every value is read through a one-row subquery`);
+        assert.equal(new Set(sql.text.match(/\(SELECT \$\d+::/g)).size, sql.values.length, 'every value is read');
+        const answers = [];
+        for (let run = 0; run < 7; run += 1) answers.push(completeRows((await client.query<Row>(sql)).rows, check));
+        for (const answer of answers) assert.deepEqual(answer, answers[0]);
+        const { rows } = await client.query<{ generic: string }>('SELECT generic_plans AS generic FROM pg_prepared_statements WHERE name = $1', [sql.name]);
+        assert.ok(Number(rows[0]!.generic) > 0, `${describeQuestion(query)}: the connection keeps its generic plan`);
+      }
+      // Percentiles keep their parameters as they are (the generic plan of their sorted rows measured slower).
+      const p95: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
+      const metricQuery = eventsMetricQuerySchema.parse(p95.metric.query);
+      const { text } = dimensionTotalsSql(p95, metricQuery, 'sketch', oneDimensionOf(p95, metricQuery, 'sketch')!, slicesFor(p95.from.getTime(), p95.to.getTime(), p95.bucketMs));
+      assert.match(text, /organization_id = \$1::uuid/);
+    } finally {
+      client.release();
+    }
+  });
+
   test('rows the per-dimension totals lack are seen by the group-by check, a dimension without any row by the filter check; both answered from the dimensioned rollups', async () => {
     const query: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
     const expected = await dimensioned.query(query, signal);

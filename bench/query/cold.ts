@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createQueryModule } from '../../backend/src/query/module.js';
@@ -8,6 +9,7 @@ import { questions } from './questions.js';
 import { openServiceContext } from './service-context.js';
 import { countRoundTrips } from './round-trips.js';
 import { stepTimer } from './steps.js';
+import { startProfile } from './profile.js';
 
 /**
  * The cost of cold answers, one question or one dashboard at a time, on a
@@ -20,6 +22,7 @@ import { stepTimer } from './steps.js';
  *   node --import tsx bench/query/cold.ts --database bench_q_10m_x --dashboard overview.json [--panels]
  *
  * --steps (one question): where each cold answer's time went, p50 per step (steps.ts).
+ * --profile FILE: a V8 CPU profile of the timed answers alone; `node --import tsx bench/query/profile.ts FILE` sums it by function.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -30,7 +33,11 @@ const { values: flags } = parseArgs({
     cached: { type: 'boolean', default: false },
     /** With --dashboard: each panel's cold cost on its own (one after another), most expensive first. */
     panels: { type: 'boolean', default: false },
+    /** With --dashboard: only the panels whose title contains this text. */
+    panel: { type: 'string' },
     steps: { type: 'boolean', default: false },
+    /** A V8 CPU profile of the timed answers only (no start-up, no warm-up): written to this file. */
+    profile: { type: 'string' },
   },
 });
 if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
@@ -42,7 +49,10 @@ try {
   await redis.flushdb();
   const question = flags.question ? questions(end).find((one) => one.key === flags.question) : undefined;
   if (flags.question && !question) throw new Error(`no question '${flags.question}'`);
-  const panels = question ? [{ title: question.key, body: question.body }] : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end);
+  const panels = question
+    ? [{ title: question.key, body: question.body }]
+    : dashboardRequests(DASHBOARDS.find((board) => board.file === flags.dashboard)?.file ?? flags.dashboard!, end).filter((one) => flags.panel === undefined || one.title.includes(flags.panel));
+  if (panels.length === 0) throw new Error(`no panel of ${flags.dashboard} has '${flags.panel}' in its title`);
   const { service } = await createQueryModule(context);
   const one = async (body: QueryRequest) => {
     const { results } = await service.query(org, body);
@@ -92,6 +102,7 @@ try {
 
   const samples: number[] = [];
   const steps = flags.steps ? stepTimer() : undefined;
+  const profiler = flags.profile ? await startProfile() : undefined;
   const meter = await startCpu(context.pool);
   for (let index = 0; index < iterations; index += 1) {
     await before();
@@ -103,6 +114,7 @@ try {
     samples.push(ended - started);
   }
   const cpu = await meter.stop();
+  if (profiler) fs.writeFileSync(flags.profile!, JSON.stringify(await profiler.stop()));
   steps?.stop();
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!.toFixed(2);

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { SourceQuery } from '../types.js';
 import { buildSql, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
+import { valuesAtRunTime } from './run-time-values.js';
+
+export { valuesAtRunTime };
 
 /**
  * Totals questions of one request (the same `SourceQuery.batch` token) asked
@@ -60,51 +63,68 @@ export function isTotalsQuestion(query: SourceQuery, metricQuery: EventsMetricQu
   return query.groupBy.length === 0 && query.filters.length === 0 && Object.keys(metricQuery.where ?? {}).length === 0 && metricQuery.measure !== 'level';
 }
 
-/**
- * Every parameter (`$n::type`, as buildSql and distinctDaysSql write them all) read through a one-row subquery, so
- * PostgreSQL plans the statement without looking at the values: its custom plans, which it otherwise makes on every
- * execution, are then no cheaper than the generic plan, which it keeps after five executions. The plan is the same
- * (index scans of the primary keys, the values as runtime keys); planning a union of 6-24 branches was most of
- * PostgreSQL's time for these statements (1.7 ms of CPU for a ratio KPI's 24 branches, 0.5 ms with the generic plan).
- */
-export function valuesAtRunTime(text: string, offset = 0): string {
-  return text.replace(/\$(\d+)::([a-z0-9_]+(?:\[\])?)/g, (_, n: string, type: string) => `(SELECT $${Number(n) + offset}::${type})::${type}`);
+/** Whether two members' statements bind the same values (node-pg sends a Date as its instant, an array element-wise). */
+function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) {
+    const [x, y] = [a[index], b[index]];
+    if (x === y) continue;
+    if (x instanceof Date && y instanceof Date ? x.getTime() === y.getTime() : Array.isArray(x) && Array.isArray(y) && sameValues(x, y)) continue;
+    return false;
+  }
+  return true;
 }
 
 /**
- * One statement for the members' totals statements: `q` is the member's place in `order`, the union's other columns
+ * One statement for the members' totals statements: `q` is the branch a row belongs to, the union's other columns
  * NULL. Named like the totals statements, and its members put in the order of their own statements' texts, so
  * requests that ask alike (every KPI its two periods, whatever the metric) share one statement: each pooled
  * connection parses each shape once and, after five executions, plans it generically (valuesAtRunTime).
+ *
+ * Members whose statements are the same text with the same values (a panel's p50, p95 and p99 of one metric read
+ * the same sketches) share one branch: `places[i]` is member i's branch, and both get its rows.
  */
-export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string; order: number[] } {
+export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string; places: number[]; measures: Measure[] } {
   const own = members.map(({ query, metricQuery, measure }) => {
     const params = new Params();
-    return { text: buildSql(query, metricQuery, measure, params).text, values: params.values, measure };
+    const text = buildSql(query, metricQuery, measure, params).text;
+    return { text, values: params.values, measure, key: `${measure}\n${text}` };
   });
-  const order = own.map((_, index) => index).sort((a, b) => (own[a]!.text < own[b]!.text ? -1 : own[a]!.text > own[b]!.text ? 1 : a - b));
-  const sorted = order.map((index) => own[index]!);
-  // The members' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
-  const shape = sorted.map((one) => `${one.measure}\n${one.text}`).join('\n\n');
+  const order = own.map((_, index) => index).sort((a, b) => (own[a]!.key < own[b]!.key ? -1 : own[a]!.key > own[b]!.key ? 1 : a - b));
+  // One branch per distinct statement; equal ones are adjacent in `order`, but their values need not be.
+  const branches: Array<(typeof own)[number]> = [];
+  const places: number[] = [];
+  for (const index of order) {
+    const mine = own[index]!;
+    let place = branches.length - 1;
+    while (place >= 0 && branches[place]!.key === mine.key && !sameValues(branches[place]!.values, mine.values)) place -= 1;
+    if (place < 0 || branches[place]!.key !== mine.key) {
+      place = branches.length;
+      branches.push(mine);
+    }
+    places[index] = place;
+  }
+  // The branches' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
+  const shape = branches.map((one) => one.key).join('\n\n');
   let statement = shapes.get(shape);
   if (!statement) {
     // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
-    const used = UNION_COLUMNS.filter(([column]) => sorted.some((one) => MEASURE_COLUMNS[one.measure].includes(column)));
+    const used = UNION_COLUMNS.filter(([column]) => branches.some((one) => MEASURE_COLUMNS[one.measure].includes(column)));
     let offset = 0;
-    const branches = sorted.map(({ measure, text, values }, place) => {
+    const selects = branches.map(({ measure, text, values }, place) => {
       const mine = new Set(MEASURE_COLUMNS[measure]);
       const columns = used.map(([column, type]) => (mine.has(column) ? column : `NULL::${type} AS ${column}`));
       const branch = `SELECT ${place} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
       offset += values.length;
       return branch;
     });
-    // A question alone needs no tag: its own statement, its values at run time.
-    const text = sorted.length === 1 ? valuesAtRunTime(sorted[0]!.text) : branches.join(' UNION ALL ');
+    // A statement alone needs no tag: its own text, its values at run time.
+    const text = branches.length === 1 ? valuesAtRunTime(branches[0]!.text) : selects.join(' UNION ALL ');
     statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
     if (shapes.size >= MAX_SHAPES) shapes.clear();
     shapes.set(shape, statement);
   }
-  return { ...statement, values: sorted.flatMap((one) => one.values), order };
+  return { ...statement, values: branches.flatMap((one) => one.values), places, measures: branches.map((one) => one.measure) };
 }
 
 /** Batch statements by the members' own statements; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
@@ -112,13 +132,13 @@ const shapes = new Map<string, { text: string; name: string }>();
 const MAX_SHAPES = 1_000;
 
 /**
- * The union's rows split by member, each row with only the columns its own statement has (and `q`, which nothing
- * reads); rows are copied only when the union has columns their member does not.
+ * The union's rows split by branch (`measures`: each branch's measure), each row with only the columns its own
+ * statement has (and `q`, which nothing reads); rows are copied only when the union has columns their branch does not.
  */
-export function splitRows(rows: ReadonlyArray<Row & { q?: number }>, members: readonly BatchMember[]): Row[][] {
-  if (members.length === 1) return [rows as Row[]];
-  const out = members.map((): Row[] => []);
-  const columns = members.map((member) => MEASURE_COLUMNS[member.measure]);
+export function splitRows(rows: ReadonlyArray<Row & { q?: number }>, measures: readonly Measure[]): Row[][] {
+  if (measures.length === 1) return [rows as Row[]];
+  const out = measures.map((): Row[] => []);
+  const columns = measures.map((measure) => MEASURE_COLUMNS[measure]);
   const widths = new Set(columns.map((own) => own.join()));
   if (widths.size === 1) {
     for (const row of rows) out[row.q!]!.push(row);
@@ -195,13 +215,17 @@ export class TotalsBatcher {
           else member.signal.addEventListener('abort', giveUp, { once: true });
         }
         try {
-          const { order, ...statement } = batchSql(members);
+          const { places, measures, ...statement } = batchSql(members);
           const { rows } = await client.query<Row & { q?: number }>(statement);
-          // Rows come per place in `order`; each member gets its own.
-          const byPlace = splitRows(rows, order.map((index) => members[index]!));
-          const answers: Row[][] = [];
-          order.forEach((index, place) => (answers[index] = byPlace[place]!));
-          return answers;
+          // Each member gets its branch's rows; members sharing a branch, each their own array (rows are only read).
+          const byPlace = splitRows(rows, measures);
+          const taken = new Set<number>();
+          return places.map((place) => {
+            const mine = byPlace[place]!;
+            if (taken.has(place)) return mine.slice();
+            taken.add(place);
+            return mine;
+          });
         } finally {
           for (const member of members) member.signal.removeEventListener('abort', giveUp);
         }

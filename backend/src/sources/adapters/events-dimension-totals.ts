@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import type { SourceQuery } from '../types.js';
+import { valuesAtRunTime } from './run-time-values.js';
+import { statementName } from './statement-names.js';
 import type { EventsMetricQuery, Measure, Row, Slice } from './events.js';
 
 /**
@@ -210,8 +211,11 @@ export function dimensionTotalsSql(
   const select = [...(one.grouped ? ['value AS g0'] : []), ...packed, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
   const checkRow = checked ? `-${totalEventsSql(wholeDaysOf(slices, statement.add), keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
   const empty = [...(one.grouped ? ['NULL'] : []), ...(keyed ? ['NULL'] : []), 'NULL'];
-  const text = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
-  return { text, values: statement.values, name: `events_dimension_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, check };
+  const statementText = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
+  // Counts, sums and extremes with their values at run time: PostgreSQL kept custom plans for them, planning each of
+  // their 4-12 branches on every execution (bench/README.md, issue 20, step 15). Percentiles keep theirs.
+  const text = sketch ? statementText : valuesAtRunTime(statementText);
+  return { text, values: statement.values, name: statementName('events_dimension_', text), check };
 }
 
 /**
@@ -259,5 +263,5 @@ export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetr
   const count = `(SELECT count(*) FROM (SELECT DISTINCT value FROM d LIMIT ${statement.add(limit)}) s)::int AS n`;
   const missing = checked ? `${totalEventsSql(ranges, keys)} - (SELECT coalesce(sum(count), 0) FROM d)` : absentSql(ranges, keys, dimensionOnly);
   const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}, (${missing})::float8 AS m`;
-  return { text, values: statement.values, name: `events_dimension_estimate_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+  return { text, values: statement.values, name: statementName('events_dimension_estimate_', text) };
 }

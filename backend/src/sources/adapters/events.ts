@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
@@ -9,7 +8,7 @@ import { BUCKET_MS } from '../../rollups/buckets.js';
 import { ROLLUP_DIMENSIONS } from '../../rollups/dimensions.js';
 import { DistinctAccumulator } from '../../rollups/distinct.js';
 import { quantileOfOneJsonAt, SketchAccumulator, valueOfBinKeyAt } from '../../rollups/sketch.js';
-import { Yielder } from '../cooperative.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SourceError } from '../errors.js';
 import type { AdapterType, Filter, ListQuery, ListRow, Series, SourceAdapter, SourceQuery } from '../types.js';
 import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf, QUANTILE_KEY_PART } from './events-dimension-totals.js';
@@ -18,6 +17,7 @@ import { distinctDaysSql } from './events-distinct.js';
 import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
 import { windowSeries } from './events-window.js';
+import { statementName } from './statement-names.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -223,7 +223,7 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
-    return { text, values: params.values, name: `events_totals_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
+    return { text, values: params.values, name: statementName('events_totals_', text) };
   }
   if (measure === 'sketch') {
     // One row per series, its sketches in one text ("<b> <bins> <b> <bins> ..."): a grouped hourly percentile reads
@@ -496,59 +496,110 @@ function valueOf(partial: Partial, measure: Measure, q: number | undefined): num
 }
 
 /**
- * Merges rollup rows into query buckets per group-by values; series keyed by
- * labels, times ascending. This runs for every row of every cold answer, so it
- * avoids per-row allocations beyond one accumulator per query bucket.
+ * `read`: a series whose every point came from `points` (one stored row each), kept as the arrays it answers, times
+ * in the order read: 3,600 accumulators in Maps were most of a cold hourly p95 by bot's Node time. Anything else for
+ * the series moves them into `points` first.
  */
-export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
-  const { groupBy, bucketMs } = query;
-  /**
-   * `read`: a series whose every point came from `points` (one stored row each), kept as the arrays it answers,
-   * times in the order read: 3,600 accumulators in Maps were most of a cold hourly p95 by bot's Node time. Anything
-   * else for the series moves them into `points` first.
-   */
-  type Entry = { labels: Record<string, string>; points: Map<number, Partial>; read?: { times: number[]; values: number[]; ordered: boolean } };
-  const series = new Map<string, Entry>();
-  const yielder = new Yielder();
-  const seriesOf = (row: Row): Entry => {
+type Entry = { labels: Record<string, string>; points: Map<number, Partial>; read?: { times: number[]; values: number[]; ordered: boolean } };
+
+/** Work between two turns handed back to the event loop: rows, or packed text in hundreds (sketches) or twenties (values) of characters. */
+const YIELD_EVERY = 2_000;
+
+/**
+ * What `toSeries` accumulates, in small methods and loops that return to it to yield: V8 optimizes these apart. As one
+ * large async function with closures, toSeries was deoptimized by the first row of another shape (the rows of every
+ * statement of a dashboard reach it) and ran unoptimized: 150-800 us for 168 plain rows (bench/README.md, issue 20,
+ * step 15).
+ */
+class SeriesMerge {
+  readonly series = new Map<string, Entry>();
+  private readonly groupBy: string[];
+  private readonly bucketMs: number;
+  private readonly aggregation: string;
+  private readonly part: number | undefined;
+  /** Work done since the last yield (see YIELD_EVERY). */
+  work = 0;
+
+  constructor(
+    query: SourceQuery,
+    private readonly measure: Measure,
+  ) {
+    this.groupBy = query.groupBy;
+    this.bucketMs = query.bucketMs;
+    this.aggregation = query.aggregation;
+    this.part = QUANTILE_KEY_PART[query.aggregation];
+  }
+
+  /** Adds rows from `start` until the work since the last yield reaches YIELD_EVERY; returns where it stopped. */
+  addRows(rows: Row[], start: number): number {
+    let index = start;
+    for (; index < rows.length; index += 1) {
+      const row = rows[index]!;
+      // A row's weight counts before it is read, as the turn it may end.
+      const weight = row.packed !== undefined ? ((row.packed?.length ?? 0) + (row.points?.length ?? 0)) / 100 : row.pv !== undefined ? (row.pv?.length ?? 0) / 20 : 1;
+      if (this.work + weight >= YIELD_EVERY && index > start) return index;
+      this.work += weight;
+      this.addRow(row);
+    }
+    return index;
+  }
+
+  private addRow(row: Row): void {
+    if (row.packed !== undefined) {
+      const { packed, points } = row;
+      // No rollup rows at all: string_agg over nothing is one NULL row.
+      if (!packed && !points) return;
+      const entry = this.seriesOf(row);
+      if (packed) forEachPacked(packed, (bucket, at) => addSketch(this.pointOf(entry, bucket), packed, at));
+      if (points) this.addPoints(entry, points);
+      return;
+    }
+    if (row.pv !== undefined) {
+      if (row.pv === null) return;
+      const entry = this.seriesOf(row);
+      addPackedValues(row.pv, this.measure, (bucket) => this.pointOf(entry, bucket));
+      return;
+    }
+    addRowValues(this.pointOf(this.seriesOf(row), Number(row.b)), row);
+  }
+
+  private seriesOf(row: Row): Entry {
+    const groupBy = this.groupBy;
     let key = '';
     for (let index = 0; index < groupBy.length; index += 1) key += `${row[`g${index}`] ?? ''}\u0000`;
-    let entry = series.get(key);
+    let entry = this.series.get(key);
     if (!entry) {
       // A row without the dimension gets an empty label, as Grafana shows missing labels.
       const labels = Object.fromEntries(groupBy.map((name, index) => [name, row[`g${index}`] ?? '']));
-      series.set(key, (entry = { labels, points: new Map() }));
+      this.series.set(key, (entry = { labels, points: new Map() }));
     }
     return entry;
-  };
-  const pointOf = (entry: Entry, bucket: number): Partial => {
-    if (entry.read !== undefined) moveRead(entry);
-    const t = Math.floor(bucket / bucketMs) * bucketMs;
+  }
+
+  private pointOf(entry: Entry, bucket: number): Partial {
+    if (entry.read !== undefined) this.moveRead(entry);
+    const t = Math.floor(bucket / this.bucketMs) * this.bucketMs;
     let point = entry.points.get(t);
     if (!point) entry.points.set(t, (point = { c: 0, v: 0, s: 0, mn: null, mx: null, sketch: undefined, sketchAt: 0, more: undefined, minus: undefined, quantile: undefined, distinct: undefined }));
     return point;
-  };
-  // A point with a sketch is a folded row with pending twins, sent again with its sketch: its bin key is not the answer.
-  // Two bin keys in one point would be two stored rows, which a point read from keys never is.
-  const addQuantile = (point: Partial, value: number) => {
-    if (point.quantile !== undefined) throw new Error('a point read from its bin key has another row');
-    if (point.sketch === undefined) point.quantile = value;
-  };
-  const moveRead = (entry: Entry) => {
+  }
+
+  private moveRead(entry: Entry): void {
     const { times, values } = entry.read!;
     entry.read = undefined;
-    for (let index = 0; index < times.length; index += 1) addQuantile(pointOf(entry, times[index]!), values[index]!);
-  };
-  const part = QUANTILE_KEY_PART[query.aggregation];
-  const addPoints = (entry: Entry, text: string) => {
-    if (part === undefined) throw new Error(`quantile points cannot answer ${query.aggregation}`);
+    for (let index = 0; index < times.length; index += 1) addQuantile(this.pointOf(entry, times[index]!), values[index]!);
+  }
+
+  private addPoints(entry: Entry, text: string): void {
+    if (this.part === undefined) throw new Error(`quantile points cannot answer ${this.aggregation}`);
     if (entry.points.size > 0 || entry.read !== undefined) {
-      forEachPoint(text, part, (hour, value) => addQuantile(pointOf(entry, hour), value));
+      forEachPoint(text, this.part, (hour, value) => addQuantile(this.pointOf(entry, hour), value));
       return;
     }
     const read = { times: [] as number[], values: [] as number[], ordered: true };
+    const bucketMs = this.bucketMs;
     let last = Number.NEGATIVE_INFINITY;
-    forEachPoint(text, part, (hour, value) => {
+    forEachPoint(text, this.part, (hour, value) => {
       const t = Math.floor(hour / bucketMs) * bucketMs;
       if (t <= last) read.ordered = false;
       last = t;
@@ -556,59 +607,73 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
       read.values.push(value);
     });
     entry.read = read;
-  };
-  for (const row of rows) {
-    if (row.packed !== undefined) {
-      const { packed, points } = row;
-      // No rollup rows at all: string_agg over nothing is one NULL row.
-      if (!packed && !points) continue;
-      await yielder.tick(((packed?.length ?? 0) + (points?.length ?? 0)) / 100);
-      const entry = seriesOf(row);
-      if (packed) forEachPacked(packed, (bucket, at) => addSketch(pointOf(entry, bucket), packed, at));
-      if (points) addPoints(entry, points);
-      continue;
-    }
-    if (row.pv !== undefined) {
-      if (row.pv === null) continue;
-      const turn = yielder.tick(row.pv.length / 20);
-      if (turn) await turn;
-      const entry = seriesOf(row);
-      addPackedValues(row.pv, measure, (bucket) => pointOf(entry, bucket));
-      continue;
-    }
-    // Awaited only when it yields: an await per row is a microtask per row.
-    const turn = yielder.tick();
-    if (turn) await turn;
-    const point = pointOf(seriesOf(row), Number(row.b));
-    if (row.c !== undefined) point.c += Number(row.c);
-    if (row.v !== undefined) point.v += Number(row.v);
-    if (row.s !== undefined) point.s += Number(row.s);
-    if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
-    if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
-    if (row.sketch) addSketch(point, row.sketch, 0);
-    if (row.minus) (point.minus ??= []).push(row.minus);
-    // The union of the range's sketches, never a sum of per-bucket counts.
-    if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(Buffer.from(row.sp, 'base64'));
-    if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(Buffer.from(row.dn, 'base64'));
+  }
+}
+
+/** What one plain rollup row (not packed) adds to its point. */
+function addRowValues(point: Partial, row: Row): void {
+  if (row.c !== undefined) point.c += Number(row.c);
+  if (row.v !== undefined) point.v += Number(row.v);
+  if (row.s !== undefined) point.s += Number(row.s);
+  if (row.mn !== undefined && row.mn !== null) point.mn = point.mn === null ? Number(row.mn) : Math.min(point.mn, Number(row.mn));
+  if (row.mx !== undefined && row.mx !== null) point.mx = point.mx === null ? Number(row.mx) : Math.max(point.mx, Number(row.mx));
+  if (row.sketch) addSketch(point, row.sketch, 0);
+  if (row.minus) (point.minus ??= []).push(row.minus);
+  // The union of the range's sketches, never a sum of per-bucket counts.
+  if (row.sp) (point.distinct ??= new DistinctAccumulator()).addSparseBinary(Buffer.from(row.sp, 'base64'));
+  if (row.dn) (point.distinct ??= new DistinctAccumulator()).addDense(Buffer.from(row.dn, 'base64'));
+}
+
+/**
+ * A point with a sketch is a folded row with pending twins, sent again with its sketch: its bin key is not the answer.
+ * Two bin keys in one point would be two stored rows, which a point read from keys never is.
+ */
+function addQuantile(point: Partial, value: number): void {
+  if (point.quantile !== undefined) throw new Error('a point read from its bin key has another row');
+  if (point.sketch === undefined) point.quantile = value;
+}
+
+/**
+ * The values of `points` at `times`, from `from`, until the sketches merged (`merges.count`, across calls) reach
+ * YIELD_EVERY; returns where it stopped.
+ */
+function valuesAt(points: Map<number, Partial>, times: number[], values: Array<number | null>, from: number, measure: Measure, q: number | undefined, merges: { count: number }): number {
+  let index = from;
+  while (index < times.length) {
+    const point = points.get(times[index]!)!;
+    values.push(valueOf(point, measure, q));
+    index += 1;
+    if (point.sketch !== undefined) merges.count += 1 + (point.more?.length ?? 0) / 2;
+    if (merges.count >= YIELD_EVERY) return index;
+  }
+  return index;
+}
+
+/**
+ * Merges rollup rows into query buckets per group-by values; series keyed by
+ * labels, times ascending. This runs for every row of every cold answer, so it
+ * avoids per-row allocations beyond one accumulator per query bucket, and hands
+ * the event loop back every YIELD_EVERY rows or sketch merges.
+ */
+export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure): Promise<Series[]> {
+  const merge = new SeriesMerge(query, measure);
+  for (let index = merge.addRows(rows, 0); index < rows.length; index = merge.addRows(rows, index)) {
+    merge.work = 0;
+    await nextTurn();
   }
   const q = QUANTILES[query.aggregation];
-  let merges = 0;
+  const merges = { count: 0 };
   const out: Series[] = [];
-  for (const { labels, points, read } of series.values()) {
+  for (const { labels, points, read } of merge.series.values()) {
     if (read) {
       out.push(read.ordered ? { labels, times: read.times, values: read.values } : { labels, ...inTimeOrder(read.times, read.values) });
       continue;
     }
     const times = [...points.keys()].sort((a, b) => a - b);
     const values: Array<number | null> = [];
-    for (const t of times) {
-      const point = points.get(t)!;
-      values.push(valueOf(point, measure, q));
-      if (point.sketch !== undefined) merges += 1 + (point.more?.length ?? 0) / 2;
-      if (merges >= 2_000) {
-        merges = 0;
-        await yielder.tick(2_000);
-      }
+    for (let index = valuesAt(points, times, values, 0, measure, q, merges); index < times.length; index = valuesAt(points, times, values, index, measure, q, merges)) {
+      merges.count = 0;
+      await nextTurn();
     }
     out.push({ labels, times, values });
   }

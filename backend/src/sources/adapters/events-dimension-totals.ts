@@ -166,7 +166,9 @@ const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: strin
  * An hourly percentile whose points are single rows also sends `points`, the
  * folded rows' stored "<hours since 1970> <p50 key> <p90 key> <p95 key> <p99
  * key>" (`quantile_points`, migration 0180), and packs the sketch of only the
- * points those cannot answer (see keyedFolded): bench/README.md, steps 7 and 9.
+ * points those cannot answer (see keyedFolded); whole days send their daily
+ * rows' `hour_points`, the same entries for the day's hours (migration 0210):
+ * bench/README.md, steps 7, 9 and 14.
  */
 export function dimensionTotalsSql(
   query: SourceQuery,

@@ -192,6 +192,8 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
               sum(count), sum(value_count), sum(sum), min(min), max(max), sketch_merge_agg(sketch)
        FROM rollup_dimension_totals_hourly GROUP BY 1, 2, 3, 4, 5`,
     );
+    // The daily rows' points of their hours, as the fold and the rebuild keep them (migration 0210).
+    await pool.query('SELECT refresh_dimension_day_points(NULL, NULL, NULL, NULL, NULL)');
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_dimension_totals_hourly_pending');
     assert.ok(rows[0]!.n > 100, `${rows[0]!.n} pending rows to read`);
   });
@@ -282,7 +284,8 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     const query: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
     const expected = await dimensioned.query(query, signal);
     assert.equal(await readsPerDimension(query), true);
-    for (const table of ['rollup_dimension_totals_hourly', 'rollup_dimension_totals_hourly_pending']) {
+    // Both grains, as ingestion writes them: a whole day's hourly points are read from its daily row (migration 0210).
+    for (const table of ['rollup_dimension_totals_hourly', 'rollup_dimension_totals_hourly_pending', 'rollup_dimension_totals_daily']) {
       await pool.query(`DELETE FROM ${table} WHERE organization_id = $1 AND dimension = 'botId' AND value = 'faq'`, [complete]);
     }
     assert.equal(await readsPerDimension(query), false, 'the missing rows are seen');
@@ -351,5 +354,75 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
     await pool.query('SELECT fold_dimension_totals()');
     assert.deepEqual(sorted(await fast.query(query, signal)), sorted(withPending), 'folded, from the new rows\' keys');
     assert.equal(await keyedPoints(query), points(folded));
+  });
+  test('a whole day reads its hours\' points from its daily row while the row\'s count is theirs, else hour by hour (migration 0210)', async () => {
+    await pool.query('SELECT rebuild_dimension_totals()');
+    /** Daily rows with a sketch whose points or count are not those of their hours now. */
+    const stale = async () =>
+      (
+        await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM rollup_dimension_totals_daily d
+           CROSS JOIN LATERAL (
+             SELECT string_agg(quantile_points, ' ' ORDER BY bucket) AS points, sum(count) AS counted FROM rollup_dimension_totals_hourly h
+             WHERE (h.organization_id, h.event_type, h.dimension, h.value) = (d.organization_id, d.event_type, d.dimension, d.value)
+               AND h.bucket >= d.bucket AND h.bucket < d.bucket + interval '1 day') hours
+           WHERE d.sketch IS NOT NULL AND (d.hour_points IS DISTINCT FROM hours.points OR d.hour_points_count IS DISTINCT FROM hours.counted)`,
+        )
+      ).rows[0]!.n;
+    const withPoints = async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM rollup_dimension_totals_daily WHERE hour_points IS NOT NULL")).rows[0]!.n;
+    assert.equal(await stale(), 0, 'rebuilt');
+    assert.ok((await withPoints()) > 20, 'days with points');
+
+    // Late events into days already folded, then a fold: the days it touched get their hours' points again.
+    const late = eventsFor(seededRandom(SEED + 3), 300, true, 'late');
+    assert.equal((await ingestEvents(pool, complete, late, { now: () => NOW })).accepted, 300);
+    const { rows: touched } = await pool.query<{ n: number }>(
+      "SELECT count(DISTINCT (event_type, dimension, value, date_bin('1 day', bucket, TIMESTAMPTZ '1970-01-01 00:00:00+00')))::int AS n FROM rollup_dimension_totals_hourly_pending WHERE sketch IS NOT NULL",
+    );
+    assert.ok(touched[0]!.n > 10, `${touched[0]!.n} days with late values`);
+    const dayPoints = async () =>
+      new Map(
+        (await pool.query<{ key: string; points: string | null }>("SELECT concat_ws('|', organization_id, event_type, dimension, bucket, value) AS key, hour_points AS points FROM rollup_dimension_totals_daily")).rows.map(
+          (row) => [row.key, row.points],
+        ),
+      );
+    const before = await dayPoints();
+    await pool.query('SELECT fold_dimension_totals()');
+    assert.equal(await stale(), 0, 'folded');
+    const changed = [...(await dayPoints())].filter(([key, points]) => before.get(key) !== points).length;
+    assert.ok(changed > 10, `${changed} days got new points`);
+
+    const query: SourceQuery = {
+      organizationId: complete,
+      metric: metricOf('bot_response_time_ms'),
+      aggregation: 'p95',
+      groupBy: ['botId'],
+      filters: [],
+      from: new Date(T0 + 5 * HOUR + 60_000),
+      to: new Date(T0 + 3 * DAY + 7 * HOUR),
+      bucketMs: HOUR,
+    };
+    const expected = sorted(await sketchesOnly.query(query, signal));
+    assert.deepEqual(sorted(await fast.query(query, signal)), expected, 'from the days\' points');
+    assert.equal(await keyedPoints(query), expected.reduce((sum, one) => sum + one.values.filter((value) => value !== null).length, 0), 'every point read from keys');
+    assertSameAnswer(await fast.query(query, signal), await dimensioned.query(query, signal), 'against the dimensioned rollups');
+
+    // The answer's whole days are read from their daily rows: a day whose text holds only its first hour answers only it.
+    const day = new Date(T0 + DAY);
+    const oneDay = "organization_id = $1 AND event_type = 'bot.response' AND dimension = 'botId' AND value = 'sales' AND bucket = $2";
+    const hours = (series: Series[]) => {
+      const sales = series.find((entry) => entry.labels.botId === 'sales')!;
+      return sales.values.filter((value, at) => value !== null && sales.times[at]! >= day.getTime() && sales.times[at]! < day.getTime() + DAY).length;
+    };
+    assert.ok(hours(expected) > 1);
+    await pool.query(`UPDATE rollup_dimension_totals_daily SET hour_points = array_to_string((string_to_array(hour_points, ' '))[1:5], ' ') WHERE ${oneDay}`, [complete, day]);
+    assert.equal(hours(await fast.query(query, signal)), 1, 'the day\'s points come from its daily row');
+    // Its count no longer that of the hours it was made from (a write that bypassed the fold): read hour by hour.
+    await pool.query(`UPDATE rollup_dimension_totals_daily SET hour_points_count = hour_points_count + 1 WHERE ${oneDay}`, [complete, day]);
+    assert.deepEqual(sorted(await fast.query(query, signal)), expected, 'a stale day is read from its hours');
+    // No text (an hour without points): read hour by hour too.
+    await pool.query(`UPDATE rollup_dimension_totals_daily SET hour_points = NULL, hour_points_count = count WHERE ${oneDay}`, [complete, day]);
+    assert.deepEqual(sorted(await fast.query(query, signal)), expected, 'a day without points is read from its hours');
+    await pool.query('SELECT rebuild_dimension_totals()');
   });
 });

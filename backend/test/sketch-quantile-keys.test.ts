@@ -5,7 +5,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { binKey, SketchAccumulator, valueOfBinKeyAt, type SketchBins } from '../src/rollups/sketch.js';
-import { toSeries, type Row } from '../src/sources/adapters/events.js';
+import { inTimeOrder, toSeries, type Row } from '../src/sources/adapters/events.js';
 import type { SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -144,4 +144,25 @@ test(`toSeries reads quantile points: the part of each percentile, in any order;
   for (const bad of ['494000 1 2 3', '494000 1 2 3 4 x', 'x 1 2 3 4', '494000 1 2 3 4 494001 1 2']) {
     await assert.rejects(toSeries([row(bad)], query('p99'), 'sketch'), /unreadable quantile points|not a sketch bin key/, bad);
   }
+});
+
+test(`inTimeOrder puts shuffled points in time order, by slot on a dense grid and by sorting otherwise; two in one bucket are an error (seed ${SEED})`, () => {
+  const random = seededRandom(SEED + 1);
+  const HOUR = 3_600_000;
+  for (let round = 0; round < 200; round += 1) {
+    // Dense (every hour, or one in two), sparse (one in twenty: more slots than 4 per point), or off the grid.
+    const step = [1, 2, 20][round % 3]!;
+    const offset = round % 7 === 6 ? 1_000 : 0;
+    const count = 1 + Math.floor(random() * 60);
+    const times = Array.from({ length: count }, (_, index) => (480_000 + index * step) * HOUR + (index % 2) * offset).sort(() => random() - 0.5);
+    const values = times.map((time) => time / HOUR + 0.5);
+    const ordered = inTimeOrder(times, values, HOUR);
+    const expected = [...times].sort((a, b) => a - b);
+    assert.deepEqual(ordered.times, expected, `round ${round}`);
+    assert.deepEqual(ordered.values, expected.map((time) => time / HOUR + 0.5), `round ${round}`);
+    if (count > 1) {
+      assert.throws(() => inTimeOrder([...times, times[0]!], [...values, 0], HOUR), /another row/, `round ${round}: a second point in a bucket`);
+    }
+  }
+  assert.deepEqual(inTimeOrder([], [], HOUR), { times: [], values: [] });
 });

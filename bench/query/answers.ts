@@ -14,8 +14,10 @@ import { openServiceContext } from './service-context.js';
  * answers are compared bit for bit between builds.
  *
  *   node --import tsx bench/query/answers.ts --database bench_q_10m_x --out /tmp/answers-before.json
+ *
+ * --questions (run.ts's keys, comma-separated, or `all`): their cold answers too.
  */
-const { values: flags } = parseArgs({ options: { database: { type: 'string' }, out: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { database: { type: 'string' }, out: { type: 'string' }, questions: { type: 'string' } } });
 if (!flags.database || !flags.out) throw new Error('usage: --database NAME --out FILE');
 // The same organization and end as cold.ts.
 const { context, org, end, close } = await openServiceContext(flags.database);

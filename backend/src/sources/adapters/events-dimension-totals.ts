@@ -167,7 +167,9 @@ const PACKED: Record<Exclude<Measure, 'distinct'>, { read: string; values: strin
  * An hourly percentile whose points are single rows also sends `points`, the
  * folded rows' stored "<hours since 1970> <p50 key> <p90 key> <p95 key> <p99
  * key>" (`quantile_points`, migration 0180), and packs the sketch of only the
- * points those cannot answer (see keyedFolded): bench/README.md, steps 7 and 9.
+ * points those cannot answer (see keyedFolded); whole days send their daily
+ * rows' `hour_points`, the same entries for the day's hours (migration 0210):
+ * bench/README.md, steps 7, 9 and 14.
  */
 export function dimensionTotalsSql(
   query: SourceQuery,
@@ -196,10 +198,28 @@ export function dimensionTotalsSql(
   // uncorrelated `IN` on each folded row, the previous form, cost a fifth of the statement. A connection's generic
   // plan sorts the rows by value to group them: rows with points leave their sketch out of that sort.
   const keyed = sketch && quantileKeys && pointsAreSingleRows(query, metricQuery, one, slices);
+  // Each slice's whole days and ragged edges: the events check sums the totals over them, and a keyed answer reads the
+  // folded hours of its whole days from the daily rows' `hour_points` (migration 0210), its edges from the hourly rows.
+  const partsOf = slices.map((slice) => (keyed || checked ? wholeDaysOf([slice], statement.add) : []));
+  const pointsOfHours = 'CASE WHEN quantile_points IS NULL THEN sketch_text END AS sketch_text';
   const keyedFolded = (table: string, pending: string, range: Range) =>
-    `SELECT ${columnsReading('CASE WHEN quantile_points IS NULL THEN sketch_text END AS sketch_text')}, quantile_points AS points FROM ${table} WHERE ${where} AND ${inRange(range)} UNION ALL ` +
-    `SELECT ${columnsReading(read, 'NULL::bigint')}, NULL FROM ${table} WHERE ${where} AND ${inRange(range)} ` +
-    `AND (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)})`;
+    [
+      ...partsOf[ranges.indexOf(range)]!.map((part) => keyedFoldedPart(table, part)),
+      `SELECT ${columnsReading(read, 'NULL::bigint')}, NULL FROM ${table} WHERE ${where} AND ${inRange(range)} ` +
+        `AND (bucket, value) IN (SELECT bucket, value FROM ${pending} WHERE ${dimensionKeys} AND ${inRange(range)})`,
+    ].join(' UNION ALL ');
+  // A whole day's folded hours: the daily row's points while they were made from the hours its count holds (else
+  // none, and its hours are read one by one, as are those of a day with an hour that has no points).
+  const keyedFoldedPart = (hourly: string, part: Range) => {
+    if (part.grain === 'hourly') return `SELECT ${columnsReading(pointsOfHours)}, quantile_points AS points FROM ${hourly} WHERE ${where} AND ${inRange(part)}`;
+    const daily = 'rollup_dimension_totals_daily';
+    const stale = 'sketch IS NOT NULL AND (hour_points IS NULL OR hour_points_count IS DISTINCT FROM count)';
+    return (
+      `SELECT ${columnsReading('NULL::text AS sketch_text')}, CASE WHEN hour_points_count = count THEN hour_points END AS points FROM ${daily} WHERE ${where} AND ${inRange(part)} UNION ALL ` +
+      `SELECT ${columnsReading(pointsOfHours, 'NULL::bigint')}, quantile_points FROM ${hourly} WHERE ${where} AND ${inRange(part)} ` +
+      `AND (date_bin('1 day', bucket, TIMESTAMPTZ '1970-01-01 00:00:00+00'), value) IN (SELECT bucket, value FROM ${daily} WHERE ${where} AND ${inRange(part)} AND ${stale})`
+    );
+  };
   // Percentiles pack only the rows with a sketch (with the check every row still counts its events), and not those read from points.
   const only = [...(keyed ? ['points IS NULL'] : []), ...(sketch && checked ? ['sketch_text IS NOT NULL'] : [])];
   // date_part is float8; extract() is numeric since PostgreSQL 14, and slower.
@@ -209,7 +229,7 @@ export function dimensionTotalsSql(
   ];
   const rows = selectFromBoth((grain) => `rollup_dimension_totals_${grain}`, ranges, columnsReading(read) + (keyed ? ', NULL::text AS points' : ''), where, keyed ? keyedFolded : undefined);
   const select = [...(one.grouped ? ['value AS g0'] : []), ...packed, checked ? 'sum(count)::float8 AS m' : 'NULL::float8 AS m'];
-  const checkRow = checked ? `-${totalEventsSql(wholeDaysOf(slices, statement.add), keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
+  const checkRow = checked ? `-${totalEventsSql(partsOf.flat(), keys)}::float8` : `(${absentSql(ranges, keys, dimensionOnly)})::float8`;
   const empty = [...(one.grouped ? ['NULL'] : []), ...(keyed ? ['NULL'] : []), 'NULL'];
   const statementText = `SELECT ${select.join(', ')} FROM (${rows}) r${one.grouped ? ' GROUP BY value' : ''} UNION ALL SELECT ${empty.join(', ')}, ${checkRow}`;
   // Counts, sums and extremes with their values at run time: PostgreSQL kept custom plans for them, planning each of

@@ -666,7 +666,7 @@ export async function toSeries(rows: Row[], query: SourceQuery, measure: Measure
   const out: Series[] = [];
   for (const { labels, points, read } of merge.series.values()) {
     if (read) {
-      out.push(read.ordered ? { labels, times: read.times, values: read.values } : { labels, ...inTimeOrder(read.times, read.values, bucketMs) });
+      out.push(read.ordered ? { labels, times: read.times, values: read.values } : { labels, ...inTimeOrder(read.times, read.values, query.bucketMs) });
       continue;
     }
     const times = [...points.keys()].sort((a, b) => a - b);

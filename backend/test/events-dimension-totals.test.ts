@@ -9,7 +9,7 @@ import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
-import { completeRows, dimensionTotalsSql, oneDimensionOf } from '../src/sources/adapters/events-dimension-totals.js';
+import { completeRows, dimensionEstimateSql, dimensionTotalsSql, oneDimensionOf } from '../src/sources/adapters/events-dimension-totals.js';
 import { EventsAdapter, eventsMetricQuerySchema, measureOf, slicesFor, type Row } from '../src/sources/adapters/events.js';
 import type { Filter, Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -275,6 +275,29 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
       const metricQuery = eventsMetricQuerySchema.parse(p95.metric.query);
       const { text } = dimensionTotalsSql(p95, metricQuery, 'sketch', oneDimensionOf(p95, metricQuery, 'sketch')!, slicesFor(p95.from.getTime(), p95.to.getTime(), p95.bucketMs));
       assert.match(text, /organization_id = \$1::uuid/);
+    } finally {
+      client.release();
+    }
+  });
+
+  test("a group-by's series estimate reads its values at run time too, so a connection plans it once, and counts the same", async () => {
+    const questions: SourceQuery[] = [
+      { organizationId: complete, metric: metricOf('orders_created'), aggregation: 'count', groupBy: ['channel'], filters: [], from: new Date(T0 + 3 * HOUR), to: new Date(T0 + 2 * DAY), bucketMs: HOUR },
+      { organizationId: partial, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [{ dimension: 'botId', op: 'in', value: ['faq', 'sales'] }], from: new Date(T0), to: new Date(T0 + 3 * DAY), bucketMs: HOUR },
+    ];
+    const client = await pool.connect();
+    try {
+      for (const query of questions) {
+        const metricQuery = eventsMetricQuerySchema.parse(query.metric.query);
+        const sql = dimensionEstimateSql(query, metricQuery, oneDimensionOf(query, metricQuery, 'count')!, 50);
+        assert.equal(sql.text.match(/(?<!\(SELECT )\$\d+::/g), null, `${describeQuestion(query)}: every typed value is read through a one-row subquery`);
+        // The same statement with its values as parameters, planned for them: what it counted before.
+        const planned = await client.query<{ n: number; m: number }>(sql.text.replace(/\(SELECT (\$\d+::[a-z0-9_]+(?:\[\])?)\)::[a-z0-9_]+(?:\[\])?/g, '$1'), sql.values);
+        for (let run = 0; run < 7; run += 1) assert.deepEqual((await client.query<{ n: number; m: number }>(sql)).rows, planned.rows, `${describeQuestion(query)}, run ${run}`);
+        assert.ok(planned.rows[0]!.n > 0, `${describeQuestion(query)}: some series are estimated`);
+        const { rows } = await client.query<{ generic: string }>('SELECT generic_plans AS generic FROM pg_prepared_statements WHERE name = $1', [sql.name]);
+        assert.ok(Number(rows[0]!.generic) > 0, `${describeQuestion(query)}: the connection keeps its generic plan`);
+      }
     } finally {
       client.release();
     }

@@ -270,7 +270,9 @@ export function completeRows(rows: Row[], check: Check): Row[] | undefined {
  * rollups instead: a group-by that may answer an empty-label series, or rows
  * the per-dimension totals lack). Named, as the answer's statement: parsing
  * and planning it on each cold answer cost PostgreSQL 0.75 ms of CPU, running
- * it prepared 0.2 (bench/README.md, issue 20, step 9).
+ * it prepared 0.2 (bench/README.md, issue 20, step 9). Its values are read at
+ * run time (valuesAtRunTime), or PostgreSQL still made a custom plan on every
+ * run: 0.3-0.9 ms of CPU each, 0.07-0.14 ms with the generic plan (step 16).
  */
 export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetricQuery, one: OneDimension, limit: number): { text: string; values: unknown[]; name: string } {
   const statement = parameters();
@@ -283,5 +285,6 @@ export function dimensionEstimateSql(query: SourceQuery, metricQuery: EventsMetr
   const count = `(SELECT count(*) FROM (SELECT DISTINCT value FROM d LIMIT ${statement.add(limit)}) s)::int AS n`;
   const missing = checked ? `${totalEventsSql(ranges, keys)} - (SELECT coalesce(sum(count), 0) FROM d)` : absentSql(ranges, keys, dimensionOnly);
   const text = `WITH d AS (${selectFromBoth(tables, ranges, checked ? 'value, count' : 'value', dimensionKeys)}) SELECT ${count}, (${missing})::float8 AS m`;
-  return { text, values: statement.values, name: statementName('events_dimension_estimate_', text) };
+  const runTime = valuesAtRunTime(text);
+  return { text: runTime, values: statement.values, name: statementName('events_dimension_estimate_', runTime) };
 }

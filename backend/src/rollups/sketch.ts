@@ -303,15 +303,7 @@ export class SketchAccumulator {
    * text (several sketches sent in one string); returns the index just past it.
    */
   addJsonAt(text: string, start: number): number {
-    const end = scanJsonbBins(text, start);
-    if (end >= 0) {
-      this.addScanned();
-      return end;
-    }
-    // Bin maps hold no nested objects or strings with braces: the first } closes this one.
-    const close = text.indexOf('}', start) + 1;
-    this.addBins(JSON.parse(text.slice(start, close)) as SketchBins);
-    return close;
+    return this.applyJsonAt(text, start, this.addBin);
   }
 
   /**
@@ -324,15 +316,21 @@ export class SketchAccumulator {
    * left part-way: clear it.
    */
   subtractJsonAt(text: string, start: number): number {
+    return this.applyJsonAt(text, start, this.removeBin);
+  }
+
+  /** Each bin of the bin map in jsonb text form at `start`, to `apply`; returns the index just past the map. */
+  private applyJsonAt(text: string, start: number, apply: (kind: number, key: number, count: number) => void): number {
     const end = scanJsonbBins(text, start);
     if (end >= 0) {
       const { length, kinds, keys, counts } = scanned;
-      for (let index = 0; index < length; index += 1) this.remove(kinds[index]!, keys[index]!, counts[index]!);
+      for (let index = 0; index < length; index += 1) apply(kinds[index]!, keys[index]!, counts[index]!);
       return end;
     }
+    // Bin maps hold no nested objects or strings with braces: the first } closes this one.
     const close = text.indexOf('}', start) + 1;
     const bins = JSON.parse(text.slice(start, close)) as SketchBins;
-    for (const key in bins) this.remove(kindOf(key), keyOf(key), Number(bins[key]));
+    for (const key in bins) apply(kindOf(key), keyOf(key), Number(bins[key]));
     return close;
   }
 
@@ -340,6 +338,10 @@ export class SketchAccumulator {
     const { length, kinds, keys, counts } = scanned;
     for (let index = 0; index < length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
   }
+
+  /** add and remove bound once, for applyJsonAt (no closure per sketch). */
+  private readonly addBin = (kind: number, key: number, count: number) => this.add(kind, key, count);
+  private readonly removeBin = (kind: number, key: number, count: number) => this.remove(kind, key, count);
 
   addBins(bins: SketchBins): void {
     for (const key in bins) this.add(kindOf(key), keyOf(key), Number(bins[key]));

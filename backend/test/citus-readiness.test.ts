@@ -13,6 +13,7 @@
  * every format, runs its jobs and manages keys (captured at the pg client).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -27,6 +28,24 @@ import { constraintProblems, foreignKeyProblem, readForeignKeys, readSchema, sou
 import { startTestServer, type TestServer } from './support/server.js';
 
 const SOURCE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
+const SCALING_DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/scaling.md');
+
+/**
+ * The tables docs/scaling.md's deployment block hands to Citus: the names in
+ * its create_reference_table and create_distributed_table calls and in the
+ * ARRAY it distributes, with the line each is on.
+ */
+function documentedCitusTables(): { reference: Set<string>; distributed: Set<string> } {
+  const text = fs.readFileSync(SCALING_DOC, 'utf8');
+  const block = /```sql\n(CREATE EXTENSION citus;[\s\S]*?)```/.exec(text)?.[1];
+  if (!block) throw new Error(`${SCALING_DOC}: no \`\`\`sql block starting with CREATE EXTENSION citus`);
+  const names = (pattern: RegExp) => new Set([...block.matchAll(pattern)].map((match) => match[1]!));
+  const array = /unnest\(ARRAY\[([\s\S]*?)\]\)/.exec(block)?.[1] ?? '';
+  return {
+    reference: names(/create_reference_table\('(\w+)'\)/g),
+    distributed: new Set([...names(/create_distributed_table\('(\w+)'/g), ...[...array.matchAll(/'(\w+)'/g)].map((match) => match[1]!)]),
+  };
+}
 
 /**
  * Reference tables: small, global, replicated to every node. Organizations and
@@ -83,6 +102,17 @@ describe('Citus readiness: every organization table can be distributed by organi
     const withoutColumn = schema.filter((table) => distributed.has(table.name) && !table.hasDistributionColumn).map((table) => table.name);
     assert.deepEqual(withoutColumn, [], 'tables without organization_id: add the column (and it to the keys), or list the table as a reference table with the reason');
     for (const name of REFERENCE_TABLES.keys()) assert.ok(schema.some((table) => table.name === name), `reference table ${name} exists`);
+  });
+
+  test('docs/scaling.md hands every table to Citus as the schema needs it', () => {
+    const documented = documentedCitusTables();
+    // pgmigrations stays a local table of the coordinator, where migrations run (the doc says so).
+    const reference = [...REFERENCE_TABLES.keys()].filter((name) => name !== 'pgmigrations');
+    assert.deepEqual([...documented.reference].sort(), reference.sort(), `${SCALING_DOC}: create_reference_table calls`);
+    const missing = [...distributed].filter((name) => !documented.distributed.has(name));
+    const unknown = [...documented.distributed].filter((name) => !distributed.has(name));
+    assert.deepEqual(missing, [], `${SCALING_DOC}: distribute these tables too (add them to the ARRAY of create_distributed_table)`);
+    assert.deepEqual(unknown, [], `${SCALING_DOC}: these are not organization tables of the schema (a view, a dropped or a reference table)`);
   });
 
   test('the primary key and every unique constraint of a distributed table include organization_id', () => {

@@ -8,8 +8,8 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { binsFromValues } from '../src/rollups/sketch.js';
-import { isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
-import { EventsAdapter } from '../src/sources/adapters/events.js';
+import { batchSql, isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
+import { buildSql, EventsAdapter, measureOf, type EventsMetricQuery } from '../src/sources/adapters/events.js';
 import type { Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -179,6 +179,39 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     const [first, second] = await Promise.all([batched.query(questions[0]!, gaveUp.signal), batched.query(questions[1]!, signal)]);
     assert.deepEqual(second, await ask(alone, { ...questions[1]!, batch: undefined }));
     assert.deepEqual(first, await ask(alone, { ...questions[0]!, batch: undefined }));
+  });
+
+  test(`a question alone gets the statement of a batch whose members share one branch, and its own values (seed ${SEED})`, () => {
+    const random = seededRandom(SEED + 2);
+    const kinds: Array<[string, SourceQuery['aggregation']]> = [
+      ['orders_created', 'sum'],
+      ['order_value', 'avg'],
+      ['order_value', 'p95'],
+      ['workflow_duration_ms', 'p50'],
+    ];
+    const texts = new Set<string>();
+    for (let round = 0; round < 200; round += 1) {
+      const [metric, aggregation] = kinds[Math.floor(random() * kinds.length)]!;
+      const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+      const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+      const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+      const query = sourceQuery(catalog, metric, { organizationId: org, start: from, bucketMs }, { aggregation, to: new Date(to), batch: {} });
+      const metricQuery = query.metric.query as EventsMetricQuery;
+      const member = { query, metricQuery, measure: measureOf(query, metricQuery) };
+      const own = buildSql(query, metricQuery, member.measure);
+      const single = batchSql([member]);
+      // Two members with the same statement and values: the batch's one-branch statement.
+      const shared = batchSql([member, { ...member, query: { ...query } }]);
+      assert.deepEqual(shared.places, [0, 0]);
+      assert.deepEqual({ text: single.text, name: single.name, values: single.values }, { text: shared.text, name: shared.name, values: shared.values }, `round ${round}`);
+      assert.deepEqual(single.values, own.values);
+      assert.equal(single.text, valuesAtRunTime(own.text));
+      assert.deepEqual([single.places, single.measures], [[0], [member.measure]]);
+      texts.add(own.text);
+    }
+    // A percentile over a whole range reads the cumulative sketches or the rows: each one text for every range.
+    const sketchTexts = [...texts].filter((text) => /rollup_totals_(prefix_)?rows\(/.test(text));
+    assert.ok(sketchTexts.length >= 1 && sketchTexts.length <= 2, sketchTexts.join('\n'));
   });
 
   test("only totals questions are batched: a group-by, a filter or a metric's where names a dimension", () => {

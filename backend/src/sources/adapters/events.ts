@@ -264,14 +264,29 @@ function totalsSketchesSql(query: SourceQuery, params: Params, org: string, type
   const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
   const days = slices.find((slice) => slice.table === 'rollups_daily');
   const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
-  const ranges = [days, hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
-  const bounds = ranges.map((bound) => `${params.add(bound ?? null)}::timestamptz`).join(', ');
-  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
-  if (days && singleBucket) {
-    return { text: `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`, values: params.values, name: 'events_totals_prefix_sketches' };
+  const first = params.values.length + 1;
+  for (const slice of [days, hours[0], hours[1]]) {
+    params.add(slice ? new Date(slice.from) : null);
+    params.add(slice ? new Date(slice.to) : null);
   }
-  return { text: `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
+  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
+  const prefixes = Boolean(days && singleBucket);
+  // The same two texts for every range (its bounds are parameters): built once, so each answer's statement is one
+  // string that the batch finds by identity (bench/README.md, issue 20, step 17).
+  const key = `${org} ${types} ${time} ${first} ${prefixes}`;
+  let text = sketchTexts.get(key);
+  if (text === undefined) {
+    const bounds = Array.from({ length: 6 }, (_, index) => `$${first + index}::timestamptz`).join(', ');
+    text = prefixes
+      ? `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`
+      : `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`;
+    sketchTexts.set(key, text);
+  }
+  return { text, values: params.values, name: prefixes ? 'events_totals_prefix_sketches' : 'events_totals_sketches' };
 }
+
+/** totalsSketchesSql's texts by their placeholders: buildSql numbers them alike for every question, so a few. */
+const sketchTexts = new Map<string, string>();
 
 /**
  * Counts the distinct group-by value sets of a query, stopping at `limit`,

@@ -214,6 +214,33 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     assert.ok(sketchTexts.length >= 1 && sketchTexts.length <= 2, sketchTexts.join('\n'));
   });
 
+  test(`a totals statement remembered by its shape is the one built from scratch, with this range's values (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 3);
+    const kinds: Array<[string, SourceQuery['aggregation']]> = [
+      ['orders_created', 'sum'],
+      ['order_value', 'sum'],
+      ['order_value', 'avg'],
+      ['order_value', 'min'],
+      ['order_value', 'max'],
+      ['order_value', 'p95'],
+      ['workflow_duration_ms', 'p99'],
+    ];
+    for (let round = 0; round < 60; round += 1) {
+      // A module instance of its own: nothing remembered, every statement built from scratch.
+      const fresh = (await import(`../src/sources/adapters/events.js?fresh=${round}`)) as typeof import('../src/sources/adapters/events.js');
+      for (let one = 0; one < 5; one += 1) {
+        const [metric, aggregation] = kinds[Math.floor(random() * kinds.length)]!;
+        const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+        const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+        const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+        const query = sourceQuery(catalog, metric, { organizationId: randomUUID(), start: from, bucketMs }, { aggregation, to: new Date(to) });
+        const metricQuery = query.metric.query as EventsMetricQuery;
+        const measure = measureOf(query, metricQuery);
+        assert.deepEqual(buildSql(query, metricQuery, measure), fresh.buildSql(query, metricQuery, measure), `round ${round}: ${metric} ${aggregation} [${new Date(from).toISOString()}, ${new Date(to).toISOString()}) by ${bucketMs} ms`);
+      }
+    }
+  });
+
   test("only totals questions are batched: a group-by, a filter or a metric's where names a dimension", () => {
     const base = sourceQuery(catalog, 'orders_created', { organizationId: org, start: T0, bucketMs: HOUR });
     const counts = { eventTypes: ['order.created'], measure: 'count' as const };

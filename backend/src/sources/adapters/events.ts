@@ -198,6 +198,23 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const totals = groups.length === 0 && conditions.length === 0;
   const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
   if (totals && measure === 'sketch') return totalsSketchesSql(query, params, org, types, time);
+  // Counts, sums and extremes without dimensions: one text per measure and slice tables whatever the range (its bounds
+  // are parameters), built and named once; a dashboard load built ~40 of them (bench/README.md, issue 20, step 17).
+  let memo: string | undefined;
+  if (totals && measure !== 'distinct') {
+    const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+    memo = `${org} ${types} ${params.values.length} ${measure}`;
+    for (const slice of slices) memo += ` ${slice.table}`;
+    const known = totalsTexts.get(memo);
+    if (known) {
+      // The values in the order selectRows adds them: each slice's bounds.
+      for (const slice of slices) {
+        params.add(new Date(slice.from));
+        params.add(new Date(slice.to));
+      }
+      return { text: known.text, values: params.values, name: known.name };
+    }
+  }
 
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
@@ -223,7 +240,12 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
-    return { text, values: params.values, name: statementName('events_totals_', text) };
+    const name = statementName('events_totals_', text);
+    if (memo !== undefined) {
+      if (totalsTexts.size >= 1_000) totalsTexts.clear();
+      totalsTexts.set(memo, { text, name });
+    }
+    return { text, values: params.values, name };
   }
   if (measure === 'sketch') {
     // One row per series, its sketches in one text ("<b> <bins> <b> <bins> ..."): a grouped hourly percentile reads
@@ -284,6 +306,9 @@ function totalsSketchesSql(query: SourceQuery, params: Params, org: string, type
   }
   return { text, values: params.values, name: prefixes ? 'events_totals_prefix_sketches' : 'events_totals_sketches' };
 }
+
+/** buildSql's totals statements (counts, sums, extremes) by placeholders, measure and slice tables: a few dozen. */
+const totalsTexts = new Map<string, { text: string; name: string }>();
 
 /** totalsSketchesSql's texts by their placeholders: buildSql numbers them alike for every question, so a few. */
 const sketchTexts = new Map<string, string>();

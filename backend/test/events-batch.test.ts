@@ -214,6 +214,23 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     assert.ok(sketchTexts.length >= 1 && sketchTexts.length <= 2, sketchTexts.join('\n'));
   });
 
+  test('members asked in any order get one statement: the same text and name, each its own branch', () => {
+    const start = T0 + 2 * DAY;
+    const member = (metric: string, aggregation: SourceQuery['aggregation'], bucketMs: number) => {
+      const query = sourceQuery(catalog, metric, { organizationId: org, start, bucketMs }, { aggregation, to: new Date(start + 9 * DAY + 5 * HOUR), batch: {} });
+      const metricQuery = query.metric.query as EventsMetricQuery;
+      return { query, metricQuery, measure: measureOf(query, metricQuery) };
+    };
+    const members = [member('orders_created', 'sum', WHOLE_RANGE_MS), member('order_value', 'p95', WHOLE_RANGE_MS), member('order_value', 'avg', HOUR), member('orders_created', 'sum', DAY)];
+    const forward = batchSql(members);
+    const backward = batchSql([...members].reverse());
+    assert.equal(backward.text, forward.text);
+    assert.equal(backward.name, forward.name);
+    assert.deepEqual(backward.values, forward.values);
+    assert.deepEqual([...backward.places].reverse(), forward.places);
+    assert.equal(new Set(forward.places).size, 4, 'four statements, four branches');
+  });
+
   test(`a totals statement remembered by its shape is the one built from scratch, with this range's values (seed ${SEED})`, async () => {
     const random = seededRandom(SEED + 3);
     const kinds: Array<[string, SourceQuery['aggregation']]> = [

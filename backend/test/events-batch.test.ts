@@ -8,8 +8,8 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { binsFromValues } from '../src/rollups/sketch.js';
-import { isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
-import { EventsAdapter } from '../src/sources/adapters/events.js';
+import { batchSql, isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
+import { buildSql, EventsAdapter, measureOf, type EventsMetricQuery } from '../src/sources/adapters/events.js';
 import type { Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -179,6 +179,83 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     const [first, second] = await Promise.all([batched.query(questions[0]!, gaveUp.signal), batched.query(questions[1]!, signal)]);
     assert.deepEqual(second, await ask(alone, { ...questions[1]!, batch: undefined }));
     assert.deepEqual(first, await ask(alone, { ...questions[0]!, batch: undefined }));
+  });
+
+  test(`a question alone gets the statement of a batch whose members share one branch, and its own values (seed ${SEED})`, () => {
+    const random = seededRandom(SEED + 2);
+    const kinds: Array<[string, SourceQuery['aggregation']]> = [
+      ['orders_created', 'sum'],
+      ['order_value', 'avg'],
+      ['order_value', 'p95'],
+      ['workflow_duration_ms', 'p50'],
+    ];
+    const texts = new Set<string>();
+    for (let round = 0; round < 200; round += 1) {
+      const [metric, aggregation] = kinds[Math.floor(random() * kinds.length)]!;
+      const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+      const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+      const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+      const query = sourceQuery(catalog, metric, { organizationId: org, start: from, bucketMs }, { aggregation, to: new Date(to), batch: {} });
+      const metricQuery = query.metric.query as EventsMetricQuery;
+      const member = { query, metricQuery, measure: measureOf(query, metricQuery) };
+      const own = buildSql(query, metricQuery, member.measure);
+      const single = batchSql([member]);
+      // Two members with the same statement and values: the batch's one-branch statement.
+      const shared = batchSql([member, { ...member, query: { ...query } }]);
+      assert.deepEqual(shared.places, [0, 0]);
+      assert.deepEqual({ text: single.text, name: single.name, values: single.values }, { text: shared.text, name: shared.name, values: shared.values }, `round ${round}`);
+      assert.deepEqual(single.values, own.values);
+      assert.equal(single.text, valuesAtRunTime(own.text));
+      assert.deepEqual([single.places, single.measures], [[0], [member.measure]]);
+      texts.add(own.text);
+    }
+    // A percentile over a whole range reads the cumulative sketches or the rows: each one text for every range.
+    const sketchTexts = [...texts].filter((text) => /rollup_totals_(prefix_)?rows\(/.test(text));
+    assert.ok(sketchTexts.length >= 1 && sketchTexts.length <= 2, sketchTexts.join('\n'));
+  });
+
+  test('members asked in any order get one statement: the same text and name, each its own branch', () => {
+    const start = T0 + 2 * DAY;
+    const member = (metric: string, aggregation: SourceQuery['aggregation'], bucketMs: number) => {
+      const query = sourceQuery(catalog, metric, { organizationId: org, start, bucketMs }, { aggregation, to: new Date(start + 9 * DAY + 5 * HOUR), batch: {} });
+      const metricQuery = query.metric.query as EventsMetricQuery;
+      return { query, metricQuery, measure: measureOf(query, metricQuery) };
+    };
+    const members = [member('orders_created', 'sum', WHOLE_RANGE_MS), member('order_value', 'p95', WHOLE_RANGE_MS), member('order_value', 'avg', HOUR), member('orders_created', 'sum', DAY)];
+    const forward = batchSql(members);
+    const backward = batchSql([...members].reverse());
+    assert.equal(backward.text, forward.text);
+    assert.equal(backward.name, forward.name);
+    assert.deepEqual(backward.values, forward.values);
+    assert.deepEqual([...backward.places].reverse(), forward.places);
+    assert.equal(new Set(forward.places).size, 4, 'four statements, four branches');
+  });
+
+  test(`a totals statement remembered by its shape is the one built from scratch, with this range's values (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 3);
+    const kinds: Array<[string, SourceQuery['aggregation']]> = [
+      ['orders_created', 'sum'],
+      ['order_value', 'sum'],
+      ['order_value', 'avg'],
+      ['order_value', 'min'],
+      ['order_value', 'max'],
+      ['order_value', 'p95'],
+      ['workflow_duration_ms', 'p99'],
+    ];
+    for (let round = 0; round < 60; round += 1) {
+      // A module instance of its own: nothing remembered, every statement built from scratch.
+      const fresh = (await import(`../src/sources/adapters/events.js?fresh=${round}`)) as typeof import('../src/sources/adapters/events.js');
+      for (let one = 0; one < 5; one += 1) {
+        const [metric, aggregation] = kinds[Math.floor(random() * kinds.length)]!;
+        const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+        const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+        const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+        const query = sourceQuery(catalog, metric, { organizationId: randomUUID(), start: from, bucketMs }, { aggregation, to: new Date(to) });
+        const metricQuery = query.metric.query as EventsMetricQuery;
+        const measure = measureOf(query, metricQuery);
+        assert.deepEqual(buildSql(query, metricQuery, measure), fresh.buildSql(query, metricQuery, measure), `round ${round}: ${metric} ${aggregation} [${new Date(from).toISOString()}, ${new Date(to).toISOString()}) by ${bucketMs} ms`);
+      }
+    }
   });
 
   test("only totals questions are batched: a group-by, a filter or a metric's where names a dimension", () => {

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { createHash, randomInt } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { canonicalJson, questionHash } from '../src/cache/query-cache.js';
+import { seededRandom } from './support/seeded-random.js';
 import { loadCatalog } from '../src/catalog/load.js';
 import { bucketTimes, chooseBucketMs, DAY_MS, HOUR_MS, WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { isPlanError, planQuery } from '../src/query/planner.js';
 import { querySchema } from '../src/query/schema.js';
 import { deltaPercent, severityFor, trendOf } from '../src/query/severity.js';
 import { slicesFor } from '../src/sources/adapters/events.js';
+
+const SEED = Number(process.env.CANONICAL_JSON_SEED ?? randomInt(2 ** 31));
+console.log(`canonical JSON test: seed ${SEED} (replay with CANONICAL_JSON_SEED=${SEED})`);
 
 const T0 = Date.UTC(2026, 1, 1);
 const catalog = loadCatalog();
@@ -120,5 +125,39 @@ describe('cache keys', () => {
     assert.equal(canonicalJson({ b: 1, a: [new Date(0), { d: 2, c: 1 }] }), '{"a":["1970-01-01T00:00:00.000Z",{"c":1,"d":2}],"b":1}');
     assert.equal(questionHash({ a: 1, b: 2 }), questionHash({ b: 2, a: 1 }));
     assert.notEqual(questionHash({ a: 1 }), questionHash({ a: 2 }));
+    // The key's form is fixed: answers stored by an earlier process are found by a later one.
+    assert.equal(questionHash({ a: 1, b: [new Date(0)] }), createHash('sha256').update('{"a":1,"b":["1970-01-01T00:00:00.000Z"]}').digest('hex').slice(0, 32));
+  });
+
+  test(`canonicalJson writes what sorted entries write, for any nesting (seed ${SEED})`, () => {
+    // The form before issue 20's step 17, kept as the reference: keys sorted by code unit, undefined members left out.
+    const reference = (value: unknown): string => {
+      if (value instanceof Date) return JSON.stringify(value.toISOString());
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      if (value && typeof value === 'object') {
+        const entries = Object.entries(value as Record<string, unknown>)
+          .filter(([, item]) => item !== undefined)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${reference(item)}`).join(',')}}`;
+      }
+      return JSON.stringify(value ?? null);
+    };
+    const random = seededRandom(SEED);
+    const keys = ['a', 'B', 'b', '\u00e9', '"q"', '10', '2', 'from', 'to', ''];
+    const leaf = (): unknown => [null, undefined, 0, -0, 1.5, Number.NaN, true, 'x"\\y\u2028', new Date(Math.floor(random() * 2e12))][Math.floor(random() * 9)];
+    const value = (depth: number): unknown => {
+      const pick = random();
+      if (depth > 3 || pick < 0.4) return leaf();
+      if (pick < 0.7) {
+        const list: unknown[] = Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+        if (random() < 0.1) list[list.length + 1] = 1;
+        return list;
+      }
+      return Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [keys[Math.floor(random() * keys.length)]!, value(depth + 1)]));
+    };
+    for (let round = 0; round < 2_000; round += 1) {
+      const one = value(0);
+      assert.equal(canonicalJson(one), reference(one), `round ${round}`);
+    }
   });
 });

@@ -166,30 +166,53 @@ export function listFrame(context: FrameContext, columns: string[], rows: ListRo
  * `JSON.stringify(frames)`, the same text, faster for long number columns: a column array several frames share (the
  * time field of every series of one answer) is written once, and each distinct number converted once (the 3,600
  * points of an hourly p95 by bot hold ~150 values). Formatting doubles was most of serializing such an answer.
+ * Module-level functions, not closures per call: every cold answer is serialized here, and tsx names each closure it
+ * creates (bench/README.md, issue 20, step 17).
  */
 export function framesToJson(frames: Frame[]): string {
-  const texts = new Map<number, string>();
-  const columns = new Map<unknown[], string>();
-  const column = (values: unknown[]): string => {
-    let text = columns.get(values);
-    if (text === undefined) columns.set(values, (text = numbersToJson(values, texts) ?? JSON.stringify(values)));
-    return text;
-  };
-  const withColumns = (object: object, write: (key: string, value: unknown) => string | undefined): string => {
-    const parts: string[] = [];
-    for (const [key, value] of Object.entries(object)) {
-      const text = write(key, value);
-      if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
-    }
-    return `{${parts.join(',')}}`;
-  };
-  // data.values, a list of columns, is the long part; anything else is written by JSON.stringify.
-  const data = (value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) && !('toJSON' in value)
-      ? withColumns(value, (key, inner) => (key === 'values' && Array.isArray(inner) && inner.every(Array.isArray) ? `[${inner.map(column).join(',')}]` : JSON.stringify(inner)))
-      : JSON.stringify(value);
-  const frame = (one: Frame) => ('toJSON' in one ? JSON.stringify(one) : withColumns(one, (key, value) => (key === 'data' ? data(value) : JSON.stringify(value))));
-  return `[${frames.map(frame).join(',')}]`;
+  const seen: Written = { texts: new Map(), columns: new Map() };
+  let out = '[';
+  for (let index = 0; index < frames.length; index += 1) out += `${index > 0 ? ',' : ''}${frameJson(frames[index]!, seen)}`;
+  return `${out}]`;
+}
+
+/** What one framesToJson call has written: number texts, and whole columns by array. */
+interface Written {
+  texts: Map<number, string>;
+  columns: Map<unknown[], string>;
+}
+
+function frameJson(frame: Frame, seen: Written): string {
+  if ('toJSON' in frame) return JSON.stringify(frame);
+  let out = '{';
+  for (const key of Object.keys(frame)) {
+    const text = key === 'data' ? dataJson((frame as { data: unknown }).data, seen) : JSON.stringify((frame as unknown as Record<string, unknown>)[key]);
+    if (text !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+/** data.values, a list of columns, is the long part; anything else is written by JSON.stringify. */
+function dataJson(data: unknown, seen: Written): string | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || 'toJSON' in data) return JSON.stringify(data);
+  let out = '{';
+  for (const key of Object.keys(data)) {
+    const inner = (data as Record<string, unknown>)[key];
+    const text = key === 'values' && Array.isArray(inner) && inner.every(Array.isArray) ? columnsJson(inner as unknown[][], seen) : JSON.stringify(inner);
+    if (text !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+function columnsJson(columns: unknown[][], seen: Written): string {
+  let out = '[';
+  for (let index = 0; index < columns.length; index += 1) {
+    const values = columns[index]!;
+    let text = seen.columns.get(values);
+    if (text === undefined) seen.columns.set(values, (text = numbersToJson(values, seen.texts) ?? JSON.stringify(values)));
+    out += `${index > 0 ? ',' : ''}${text}`;
+  }
+  return `${out}]`;
 }
 
 /** A column of numbers and nulls as JSON (non-finite numbers are null, as JSON.stringify writes them), else undefined. */

@@ -77,7 +77,7 @@ function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
 
 /**
  * One statement for the members' totals statements: `q` is the branch a row belongs to, the union's other columns
- * NULL. Named like the totals statements, and its members put in the order of their own statements' texts, so
+ * NULL. Named like the totals statements, and its members put in the order of their own statements (statementId), so
  * requests that ask alike (every KPI its two periods, whatever the metric) share one statement: each pooled
  * connection parses each shape once and, after five executions, plans it generically (valuesAtRunTime).
  *
@@ -85,12 +85,13 @@ function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
  * the same sketches) share one branch: `places[i]` is member i's branch, and both get its rows.
  */
 export function batchSql(members: readonly BatchMember[]): { text: string; values: unknown[]; name: string; places: number[]; measures: Measure[] } {
+  if (members.length === 1) return aloneSql(members[0]!);
   const own = members.map(({ query, metricQuery, measure }) => {
     const params = new Params();
     const text = buildSql(query, metricQuery, measure, params).text;
-    return { text, values: params.values, measure, key: `${measure}\n${text}` };
+    return { text, values: params.values, measure, key: statementId(measure, text) };
   });
-  const order = own.map((_, index) => index).sort((a, b) => (own[a]!.key < own[b]!.key ? -1 : own[a]!.key > own[b]!.key ? 1 : a - b));
+  const order = own.map((_, index) => index).sort((a, b) => own[a]!.key - own[b]!.key || a - b);
   // One branch per distinct statement; equal ones are adjacent in `order`, but their values need not be.
   const branches: Array<(typeof own)[number]> = [];
   const places: number[] = [];
@@ -105,7 +106,7 @@ export function batchSql(members: readonly BatchMember[]): { text: string; value
     places[index] = place;
   }
   // The branches' statements (their values are parameters) fix the batch's text: rewritten and hashed once per shape.
-  const shape = branches.map((one) => one.key).join('\n\n');
+  const shape = branches.map((one) => one.key).join(',');
   let statement = shapes.get(shape);
   if (!statement) {
     // Only the columns some member has: a column of NULLs still costs Node a field per row (1,430 rows for a band).
@@ -121,15 +122,62 @@ export function batchSql(members: readonly BatchMember[]): { text: string; value
     // A statement alone needs no tag: its own text, its values at run time.
     const text = branches.length === 1 ? valuesAtRunTime(branches[0]!.text) : selects.join(' UNION ALL ');
     statement = { text, name: `events_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` };
-    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    if (shapes.size >= MAX_SHAPES) forgetShapes();
     shapes.set(shape, statement);
   }
   return { ...statement, values: branches.flatMap((one) => one.values), places, measures: branches.map((one) => one.measure) };
 }
 
-/** Batch statements by the members' own statements; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
+/** Batch statements by their branches' statement ids; a process sees a few dozen (MAX_SHAPES bounds odd callers). */
 const shapes = new Map<string, { text: string; name: string }>();
 const MAX_SHAPES = 1_000;
+
+/**
+ * A member's statement (its measure and text) as a number, the same for the same statement in this process: branches
+ * sort and shapes are keyed by these instead of by texts of a kilobyte each, which a Bot performance load compared,
+ * joined and hashed for every batch (buildSql hands back the same text instance for most totals questions, so the
+ * lookup hashes nothing; bench/README.md, issue 20, step 17).
+ */
+function statementId(measure: Measure, text: string): number {
+  let byMeasure = statementIds.get(text);
+  if (byMeasure === undefined) {
+    // Shapes name ids: both are forgotten together.
+    if (statementIds.size >= MAX_SHAPES) forgetShapes();
+    statementIds.set(text, (byMeasure = new Map()));
+  }
+  let id = byMeasure.get(measure);
+  if (id === undefined) byMeasure.set(measure, (id = nextStatementId++));
+  return id;
+}
+
+const statementIds = new Map<string, Map<Measure, number>>();
+let nextStatementId = 0;
+
+function forgetShapes(): void {
+  shapes.clear();
+  statementIds.clear();
+}
+
+/**
+ * A question alone (a cold single answer, most panels' one question): the statement batchSql writes for one branch,
+ * its own text with its values at run time, found by that text alone. No key, sort or shape is built for it: a cold
+ * 30-day p95 spent 0.1 ms of Node per answer on its statement's strings (bench/README.md, issue 20, step 17).
+ */
+function aloneSql({ query, metricQuery, measure }: BatchMember): ReturnType<typeof batchSql> {
+  const params = new Params();
+  const { text } = buildSql(query, metricQuery, measure, params);
+  let statement = alone.get(text);
+  if (!statement) {
+    const runTime = valuesAtRunTime(text);
+    statement = { text: runTime, name: `events_batch_${createHash('sha1').update(runTime).digest('hex').slice(0, 16)}` };
+    if (alone.size >= MAX_SHAPES) alone.clear();
+    alone.set(text, statement);
+  }
+  return { text: statement.text, name: statement.name, values: params.values, places: [0], measures: [measure] };
+}
+
+/** aloneSql's statements by their member's own text. */
+const alone = new Map<string, { text: string; name: string }>();
 
 /**
  * The union's rows split by branch (`measures`: each branch's measure), each row with only the columns its own

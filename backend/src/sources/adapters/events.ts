@@ -198,6 +198,23 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const totals = groups.length === 0 && conditions.length === 0;
   const time = 'extract(epoch FROM bucket)::float8 * 1000 AS b';
   if (totals && measure === 'sketch') return totalsSketchesSql(query, params, org, types, time);
+  // Counts, sums and extremes without dimensions: one text per measure and slice tables whatever the range (its bounds
+  // are parameters), built and named once; a dashboard load built ~40 of them (bench/README.md, issue 20, step 17).
+  let memo: string | undefined;
+  if (totals && measure !== 'distinct') {
+    const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
+    memo = `${org} ${types} ${params.values.length} ${measure}`;
+    for (const slice of slices) memo += ` ${slice.table}`;
+    const known = totalsTexts.get(memo);
+    if (known) {
+      // The values in the order selectRows adds them: each slice's bounds.
+      for (const slice of slices) {
+        params.add(new Date(slice.from));
+        params.add(new Date(slice.to));
+      }
+      return { text: known.text, values: params.values, name: known.name };
+    }
+  }
 
   const attribute = measure === 'distinct' ? params.add(metricQuery.attribute) : undefined;
 
@@ -223,7 +240,12 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
     const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
-    return { text, values: params.values, name: statementName('events_totals_', text) };
+    const name = statementName('events_totals_', text);
+    if (memo !== undefined) {
+      if (totalsTexts.size >= 1_000) totalsTexts.clear();
+      totalsTexts.set(memo, { text, name });
+    }
+    return { text, values: params.values, name };
   }
   if (measure === 'sketch') {
     // One row per series, its sketches in one text ("<b> <bins> <b> <bins> ..."): a grouped hourly percentile reads
@@ -264,14 +286,32 @@ function totalsSketchesSql(query: SourceQuery, params: Params, org: string, type
   const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
   const days = slices.find((slice) => slice.table === 'rollups_daily');
   const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
-  const ranges = [days, hours[0], hours[1]].flatMap((slice) => [slice && new Date(slice.from), slice && new Date(slice.to)]);
-  const bounds = ranges.map((bound) => `${params.add(bound ?? null)}::timestamptz`).join(', ');
-  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
-  if (days && singleBucket) {
-    return { text: `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`, values: params.values, name: 'events_totals_prefix_sketches' };
+  const first = params.values.length + 1;
+  for (const slice of [days, hours[0], hours[1]]) {
+    params.add(slice ? new Date(slice.from) : null);
+    params.add(slice ? new Date(slice.to) : null);
   }
-  return { text: `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`, values: params.values, name: 'events_totals_sketches' };
+  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
+  const prefixes = Boolean(days && singleBucket);
+  // The same two texts for every range (its bounds are parameters): built once, so each answer's statement is one
+  // string that the batch finds by identity (bench/README.md, issue 20, step 17).
+  const key = `${org} ${types} ${time} ${first} ${prefixes}`;
+  let text = sketchTexts.get(key);
+  if (text === undefined) {
+    const bounds = Array.from({ length: 6 }, (_, index) => `$${first + index}::timestamptz`).join(', ');
+    text = prefixes
+      ? `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`
+      : `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`;
+    sketchTexts.set(key, text);
+  }
+  return { text, values: params.values, name: prefixes ? 'events_totals_prefix_sketches' : 'events_totals_sketches' };
 }
+
+/** buildSql's totals statements (counts, sums, extremes) by placeholders, measure and slice tables: a few dozen. */
+const totalsTexts = new Map<string, { text: string; name: string }>();
+
+/** totalsSketchesSql's texts by their placeholders: buildSql numbers them alike for every question, so a few. */
+const sketchTexts = new Map<string, string>();
 
 /**
  * Counts the distinct group-by value sets of a query, stopping at `limit`,

@@ -123,15 +123,20 @@ function judgedIndexes(replay: BaselineReplay, times: number[]): number[] {
     }
   }
   return times.map((time) => {
-    let low = replay.judgedFrom;
-    let high = points.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (points[middle]! < time) low = middle + 1;
-      else high = middle;
-    }
-    return low < points.length && points[low] === time ? low - replay.judgedFrom : -1;
+    const at = firstIndex(points, replay.judgedFrom, (one) => one < time);
+    return at < points.length && points[at] === time ? at - replay.judgedFrom : -1;
   });
+}
+
+/** The first index from `low` of ascending `sorted` whose time is not `before`, by binary search. */
+function firstIndex(sorted: readonly number[], low: number, before: (time: number) => boolean): number {
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (before(sorted[middle]!)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 async function ratioBand(reader: BandReader, plan: Plan, rule: ThresholdRuleConfig, times: number[], complete: (t: number) => boolean): Promise<Map<string, BandColumns>> {
@@ -163,14 +168,7 @@ function windowSum(series: Series | undefined, after: number, until: number): nu
     });
     return total;
   }
-  let low = 0;
-  let high = times.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (times[middle]! <= after) low = middle + 1;
-    else high = middle;
-  }
-  for (let index = low; index < times.length && times[index]! <= until; index += 1) total += values[index] ?? 0;
+  for (let index = firstIndex(times, 0, (time) => time <= after); index < times.length && times[index]! <= until; index += 1) total += values[index] ?? 0;
   return total;
 }
 

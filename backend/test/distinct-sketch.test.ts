@@ -195,6 +195,24 @@ describe('distinct sketch in PostgreSQL (migration 0020)', () => {
     }
     for (const sketch of sketches.filter((one) => one.dense)) merged.addDense(sketch.dense!);
     assert.deepEqual(merged.toStored(), sketchOf(range(0, 7_000)).toStored());
+    // Dense first (as a query's points merge them), then the sparse ones straight into its registers: the same union.
+    const denseFirst = new DistinctAccumulator();
+    for (const sketch of sketches.filter((one) => one.dense)) denseFirst.addDense(sketch.dense!);
+    for (const sketch of sketches.filter((one) => one.sparse)) {
+      const { rows } = await client.query<{ sp: Buffer | null }>('SELECT array_send($1::int4[]) AS sp', [`{${sketch.sparse!.join(',')}}`]);
+      denseFirst.addSparseBinary(rows[0]!.sp!);
+    }
+    assert.deepEqual(denseFirst.toStored(), sketchOf(range(0, 7_000)).toStored());
+  });
+
+  test('the first dense sketch of a union is copied: the buffer it was read from may be reused', () => {
+    const source = sketchOf(range(0, SPARSE_MAX + 500)).toStored().dense!;
+    const buffer = Uint8Array.from(source);
+    const union = new DistinctAccumulator();
+    union.addDense(buffer);
+    buffer.fill(0);
+    assert.deepEqual(union.toStored().dense, source);
+    assert.throws(() => union.addSparseBinary(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9])), /needs 36 bytes, got 28/);
   });
 
   test('hll_union_agg over many small sketches equals the sketch of all their values', async () => {

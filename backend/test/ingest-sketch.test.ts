@@ -7,7 +7,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins, quantile, quantileOfOneJsonAt, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, orderedBinsOfJsonAt, quantile, quantileOfOneJsonAt, quantileOfOrderedBins, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -164,6 +164,10 @@ test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging woul
       const onlyPositive = Object.keys(one).length > 0 && Object.keys(one).every((name) => /^\d+$/.test(name));
       if (onlyPositive) assert.notEqual(read, undefined, 'a map of positive keys is read directly');
       if (read !== undefined) assert.equal(read, single.quantile(q), `q=${q}`);
+      // Scanned once for several quantiles (a panel's p50, p95 and p99 of one row): the same answers, for the same maps.
+      const ordered = orderedBinsOfJsonAt(text, 14);
+      assert.equal(ordered !== undefined, read !== undefined, 'the ordered bins exist exactly where the single read answers');
+      if (ordered) for (const other of [q, 0, 0.5, 0.95, 0.99, 1]) assert.equal(quantileOfOrderedBins(ordered, other), quantileOfOneJsonAt(text, 14, other), `q=${other}`);
     }),
     { numRuns: 1_000 },
   );

@@ -113,11 +113,23 @@ export class DistinctAccumulator {
     if (view.getInt32(0) === 0) return;
     if (view.getInt32(0) !== 1 || view.getInt32(4) !== 0) throw new RangeError('not a one-dimensional int4[] without nulls');
     const count = view.getInt32(12);
+    if (20 + 8 * count > array.byteLength) throw new RangeError(`a binary int4[] of ${count} entries needs ${20 + 8 * count} bytes, got ${array.byteLength}`);
+    if (this.dense) {
+      // Straight into the registers: no entry is kept (a 7-day distinct count raises ~30,000 entries per answer).
+      raiseAll(this.dense, array, count);
+      return;
+    }
     for (let index = 0, offset = 24; index < count; index += 1, offset += 8) this.addEntry(view.getUint32(offset));
   }
 
   addDense(registers: Uint8Array): void {
     if (registers.length !== REGISTERS) throw new RangeError(`a dense sketch has ${REGISTERS} registers, got ${registers.length}`);
+    if (!this.dense && this.length === 0) {
+      // The first sketch of an empty union is the union: copied, not merged into zeros.
+      this.dense = new Uint8Array(registers);
+      this.entries = new Uint32Array(0);
+      return;
+    }
     if (!this.dense) this.toDense();
     maxInto(this.dense!, registers);
   }
@@ -188,8 +200,9 @@ export function sparseEntries(entries: number[]): number[] {
  */
 function maxInto(own: Uint8Array, other: Uint8Array): void {
   if (own.byteOffset % 4 === 0 && other.byteOffset % 4 === 0) {
-    const a = new Uint32Array(own.buffer, own.byteOffset, REGISTERS / 4);
-    const b = new Uint32Array(other.buffer, other.byteOffset, REGISTERS / 4);
+    // Int32Array, not Uint32Array: words past 2^31 would be doubles to V8 (27 against 38 us per merge).
+    const a = new Int32Array(own.buffer, own.byteOffset, REGISTERS / 4);
+    const b = new Int32Array(other.buffer, other.byteOffset, REGISTERS / 4);
     for (let index = 0; index < a.length; index += 1) {
       const x = a[index]!;
       const y = b[index]!;
@@ -202,6 +215,21 @@ function maxInto(own: Uint8Array, other: Uint8Array): void {
     return;
   }
   for (let index = 0; index < REGISTERS; index += 1) if (other[index]! > own[index]!) own[index] = other[index]!;
+}
+
+/**
+ * Raises the registers by the `count` entries of a binary int4[] (array_send; entries at 24 + 8i, big-endian), as
+ * `raise` does one by one, in 32-bit integer arithmetic: entries are below 2^31 (index25 * 64 + rho').
+ */
+function raiseAll(registers: Uint8Array, array: Uint8Array, count: number): void {
+  for (let index = 0, offset = 24; index < count; index += 1, offset += 8) {
+    const entry = (array[offset]! << 24) | (array[offset + 1]! << 16) | (array[offset + 2]! << 8) | array[offset + 3]!;
+    const index25 = entry >>> 6;
+    const extra = index25 & ((1 << EXTRA_BITS) - 1);
+    const rho = extra !== 0 ? Math.clz32(extra) - (32 - EXTRA_BITS) + 1 : EXTRA_BITS + (entry & 63);
+    const register = index25 >>> EXTRA_BITS;
+    if (registers[register]! < rho) registers[register] = rho;
+  }
 }
 
 /** Raises the dense register of a sparse entry: index25 >> EXTRA_BITS, to the rank of the whole hash after it. */

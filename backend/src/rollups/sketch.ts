@@ -241,6 +241,36 @@ export function quantileOfOneJsonAt(text: string, start: number, q: number): num
 }
 
 /**
+ * The bins of ONE bin map in jsonb text at `start`, when `quantileOfOneJsonAt` would read it straight (positive keys
+ * in numeric order, some count): its n keys, then their running counts, in one array; else undefined. For a map
+ * that several quantiles are read from (`quantileOfOrderedBins`), scanned once.
+ */
+export function orderedBinsOfJsonAt(text: string, start: number): number[] | undefined {
+  if (scanJsonbBins(text, start) < 0) return undefined;
+  const { length, kinds, keys, counts } = scanned;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (let index = 0; index < length; index += 1) {
+    if (kinds[index] !== POSITIVE || keys[index]! <= previous) return undefined;
+    previous = keys[index]!;
+  }
+  // A plain array: allocating a typed array per map cost more than scanning it again.
+  const bins: number[] = [];
+  for (let index = 0; index < length; index += 1) bins.push(keys[index]!);
+  let running = 0;
+  for (let index = 0; index < length; index += 1) bins.push((running += counts[index]!));
+  return running === 0 ? undefined : bins;
+}
+
+/** What `quantileOfOneJsonAt` answers for the bin map that `orderedBinsOfJsonAt` read (same sums, same rank rule). */
+export function quantileOfOrderedBins(bins: readonly number[], q: number): number {
+  if (q < 0 || q > 1) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
+  const length = bins.length / 2;
+  const rank = q * (bins[2 * length - 1]! - 1);
+  for (let index = 0; index < length; index += 1) if (bins[length + index]! > rank) return mapping.value(bins[index]!);
+  return mapping.value(bins[length - 1]!);
+}
+
+/**
  * The value a bin key stands for, read in place from `text` [start, end): what
  * `SketchAccumulator.quantile` answers when that bin holds the rank. Hourly
  * per-dimension rows carry their bin keys at p50-p99 (migration 0165), and a

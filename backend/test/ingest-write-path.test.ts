@@ -95,9 +95,9 @@ describe('the ingestion write path (issue 20, step 19)', () => {
     // The statement a batch over JSONB_SAFE_CHARS uses, on the same rows.
     const rows = events.map((e) => ({ id: e.id, at: e.occurredAt, type: e.type, value: e.value, attributes: e.attributes }));
     const large = insertEventsStatement('x'.repeat(JSONB_SAFE_CHARS + 1));
-    assert.match(large, /json_to_recordset\(\$2::json\)/);
-    assert.match(insertEventsStatement(JSON.stringify(rows)), /jsonb_to_recordset\(\$2::jsonb\)/);
-    await withTransaction(pool, (client) => client.query(large, [viaJson, JSON.stringify(rows)]));
+    assert.match(large.text, /json_to_recordset\(\$2::json\)/);
+    assert.match(insertEventsStatement(JSON.stringify(rows)).text, /jsonb_to_recordset\(\$2::jsonb\)/);
+    await withTransaction(pool, (client) => client.query({ ...large, values: [viaJson, JSON.stringify(rows)] }));
     const read = async (org: string) =>
       (await pool.query(`SELECT event_id, occurred_at, event_type, value, attributes::text AS attributes FROM events WHERE organization_id = $1 ORDER BY event_id`, [org])).rows;
     const stored = await read(viaIngest);

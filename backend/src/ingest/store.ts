@@ -44,14 +44,14 @@ WITH input AS (
   FROM input i JOIN fresh f ON f.key = i.id
 )
 SELECT key FROM fresh`;
-const INSERT_EVENTS = insertEvents('jsonb');
-const INSERT_EVENTS_LARGE = insertEvents('json');
+const INSERT_EVENTS = { name: 'ingest_events_v2', text: insertEvents('jsonb') };
+const INSERT_EVENTS_LARGE = { name: 'ingest_events_json_v1', text: insertEvents('json') };
 
 /** Characters of JSON text above which it may not fit in a jsonb value (256 MiB; a character takes up to 3 bytes). */
 export const JSONB_SAFE_CHARS = 80 * 1024 * 1024;
 
 /** The statement that claims and writes the events of `json` (the batch's rows as one JSON array). */
-export function insertEventsStatement(json: string): string {
+export function insertEventsStatement(json: string): { name: string; text: string } {
   return json.length > JSONB_SAFE_CHARS ? INSERT_EVENTS_LARGE : INSERT_EVENTS;
 }
 
@@ -157,12 +157,13 @@ const DISTINCT_KINDS = [
   ['day', 'distinctTotals'],
 ] as const;
 
-// Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order.
+// Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order. Named, as every
+// statement of a batch: each pooled connection parses and plans it once, not once per batch (0.3-0.4 ms each).
 const WRITES = [
-  ['hour', 'byDims', upsertRollups('rollups_hourly')],
-  ['day', 'byDims', upsertRollups('rollups_daily')],
-  ['hour', 'totals', appendTotals('rollup_totals_hourly_pending')],
-  ['day', 'totals', appendTotals('rollup_totals_daily_pending')],
+  ['hour', 'byDims', { name: 'ingest_rollups_hourly_v2', text: upsertRollups('rollups_hourly') }],
+  ['day', 'byDims', { name: 'ingest_rollups_daily_v2', text: upsertRollups('rollups_daily') }],
+  ['hour', 'totals', { name: 'ingest_totals_hourly_pending_v1', text: appendTotals('rollup_totals_hourly_pending') }],
+  ['day', 'totals', { name: 'ingest_totals_daily_pending_v1', text: appendTotals('rollup_totals_daily_pending') }],
 ] as const;
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
@@ -179,13 +180,13 @@ function bucketTexts(): (bucketMs: number) => string {
   };
 }
 
-async function writeDeltas(client: PoolClient, sql: string, organizationId: string, rows: RollupDelta[]): Promise<void> {
+async function writeDeltas(client: PoolClient, statement: { name: string; text: string }, organizationId: string, rows: RollupDelta[]): Promise<void> {
   if (rows.length === 0) return;
   const bucket = bucketTexts();
   const json = JSON.stringify(
     rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })),
   );
-  await client.query(sql, [organizationId, json]);
+  await client.query({ ...statement, values: [organizationId, json] });
 }
 
 async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: RollupDeltas): Promise<void> {
@@ -287,7 +288,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
   const json = JSON.stringify(rows);
-  const result = await client.query<{ key: string }>(insertEventsStatement(json), [organizationId, json]);
+  const result = await client.query<{ key: string }>({ ...insertEventsStatement(json), values: [organizationId, json] });
   const fresh = new Set(result.rows.map((row) => row.key));
   // Batch order, not id order: the first event of the batch wins a message's claim.
   const stored = events.filter((event) => fresh.has(event.id));
@@ -297,7 +298,7 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
     const counted = await messageContributions(client, organizationId, stored.filter((event) => !derived.uncounted.has(event)), attributes);
     const contributions = [...counted, ...derived.extra];
     const deltas = aggregate(contributions);
-    for (const [granularity, kind, sql] of WRITES) await writeDeltas(client, sql, organizationId, deltas[granularity][kind]);
+    for (const [granularity, kind, statement] of WRITES) await writeDeltas(client, statement, organizationId, deltas[granularity][kind]);
     await writeDimensionTotals(client, organizationId, deltas.hour);
     await writeDistinct(client, organizationId, deltas);
   }

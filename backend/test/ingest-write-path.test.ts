@@ -109,7 +109,7 @@ describe('the ingestion write path (issue 20, step 19)', () => {
     assert.deepEqual(stored.map((row) => row.value), [0.1, null, null]);
   });
 
-  test('migration 0240 leaves a quarter of each dimensioned rollup page free for updated rows, and down restores the default', async () => {
+  test('migration 0240 leaves a quarter of each dimensioned rollup page free for updated rows and stores daily rows up to a page uncompressed; down restores the defaults', async () => {
     const reloptions = async () => {
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
@@ -119,7 +119,7 @@ describe('the ingestion write path (issue 20, step 19)', () => {
       await client.end();
       return rows.map((row) => `${row.relname} ${row.reloptions?.join(',') ?? '-'}`);
     };
-    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75', 'rollups_hourly fillfactor=75']);
+    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75,toast_tuple_target=8160', 'rollups_hourly fillfactor=75']);
     await pool.end();
     // Down to before 0240, whatever migrations other branches add after it.
     const count = readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql') && name >= MIGRATION).length;
@@ -127,6 +127,6 @@ describe('the ingestion write path (issue 20, step 19)', () => {
     assert.deepEqual(await reloptions(), ['rollups_daily -', 'rollups_hourly -']);
     await migrateUp(database.url, silent);
     pool = createPool(database.url, 4, silent);
-    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75', 'rollups_hourly fillfactor=75']);
+    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75,toast_tuple_target=8160', 'rollups_hourly fillfactor=75']);
   });
 });

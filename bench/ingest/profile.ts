@@ -127,11 +127,13 @@ try {
   await refreshCumulativeSketches(pool);
   const own = process.cpuUsage(ownBefore);
   const seconds = (performance.now() - began) / 1000;
-  const { rows } = await pool.query<{ table: string; rows: number }>(
-    `SELECT 'rollup_dimension_totals_hourly' AS table, count(*)::int AS rows FROM rollup_dimension_totals_hourly
-     UNION ALL SELECT 'rollup_dimension_totals_daily', count(*)::int FROM rollup_dimension_totals_daily
-     UNION ALL SELECT 'rollups_hourly', count(*)::int FROM rollups_hourly
-     UNION ALL SELECT 'rollups_daily', count(*)::int FROM rollups_daily`,
+  const { rows } = await pool.query<{ table: string; rows: number; bytes: number; hot: number }>(
+    `SELECT c.relname AS table, s.n_live_tup::int AS rows, pg_total_relation_size(c.oid)::float8 AS bytes,
+            CASE WHEN s.n_tup_upd > 0 THEN round(100.0 * s.n_tup_hot_upd / s.n_tup_upd) END::int AS hot
+     FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE c.relname IN ('events', 'ingest_keys', 'rollups_hourly', 'rollups_daily', 'rollup_dimension_totals_hourly', 'rollup_dimension_totals_daily')
+        OR c.relname LIKE 'events_y%'
+     ORDER BY c.relname`,
   );
   await pool.end();
   // The backends flushed their function statistics as they exited.
@@ -155,7 +157,10 @@ try {
   console.log('| function (self time, wall clock inside the backends) | calls | self s | total s | us per call (self) |');
   console.log('|---|---:|---:|---:|---:|');
   for (const f of functions) console.log(`| ${f.name} | ${f.calls} | ${(f.self_ms / 1e3).toFixed(2)} | ${(f.total_ms / 1e3).toFixed(2)} | ${((f.self_ms * 1e3) / f.calls).toFixed(1)} |`);
-  console.log(rows.map((row) => `${row.table} ${row.rows}`).join(', '));
+  console.log('');
+  console.log('| table | rows | size with indexes and TOAST (MB) | updates that were heap-only (%) |');
+  console.log('|---|---:|---:|---:|');
+  for (const row of rows) console.log(`| ${row.table} | ${row.rows} | ${(row.bytes / 1e6).toFixed(1)} | ${row.hot ?? '-'} |`);
 } finally {
   await database.drop();
 }

@@ -127,14 +127,6 @@ try {
   await refreshCumulativeSketches(pool);
   const own = process.cpuUsage(ownBefore);
   const seconds = (performance.now() - began) / 1000;
-  const { rows } = await pool.query<{ table: string; rows: number; bytes: number; hot: number }>(
-    `SELECT c.relname AS table, s.n_live_tup::int AS rows, pg_total_relation_size(c.oid)::float8 AS bytes,
-            CASE WHEN s.n_tup_upd > 0 THEN round(100.0 * s.n_tup_hot_upd / s.n_tup_upd) END::int AS hot
-     FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
-     WHERE c.relname IN ('events', 'ingest_keys', 'rollups_hourly', 'rollups_daily', 'rollup_dimension_totals_hourly', 'rollup_dimension_totals_daily')
-        OR c.relname LIKE 'events_y%'
-     ORDER BY c.relname`,
-  );
   await pool.end();
   // The backends flushed their function statistics as they exited.
   const reader = new pg.Client({ connectionString: database.url });
@@ -142,6 +134,14 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const { rows: functions } = await reader.query<{ name: string; calls: number; self_ms: number; total_ms: number }>(
     `SELECT funcname AS name, calls::float8 AS calls, self_time AS self_ms, total_time AS total_ms FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 15`,
+  );
+  const { rows } = await reader.query<{ table: string; rows: number; bytes: number; hot: number }>(
+    `SELECT c.relname AS table, s.n_live_tup::int AS rows, pg_total_relation_size(c.oid)::float8 AS bytes,
+            CASE WHEN s.n_tup_upd > 0 THEN round(100.0 * s.n_tup_hot_upd / s.n_tup_upd) END::int AS hot
+     FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE c.relname IN ('events', 'ingest_keys', 'rollups_hourly', 'rollups_daily', 'rollup_dimension_totals_hourly', 'rollup_dimension_totals_daily')
+        OR c.relname LIKE 'events_y%'
+     ORDER BY c.relname`,
   );
   await reader.end();
   const total = [...spent.values()].reduce((sum, entry) => sum + entry.ns, 0);

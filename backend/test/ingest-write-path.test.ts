@@ -109,24 +109,35 @@ describe('the ingestion write path (issue 20, step 19)', () => {
     assert.deepEqual(stored.map((row) => row.value), [0.1, null, null]);
   });
 
-  test('migration 0240 leaves a quarter of each dimensioned rollup page free for updated rows and stores daily rows up to a page uncompressed; down restores the defaults', async () => {
-    const reloptions = async () => {
+  test('migration 0240 leaves a quarter of each dimensioned rollup page free for updated rows and compresses daily sketches with lz4; down restores the defaults', async () => {
+    const settings = async () => {
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
-      const { rows } = await client.query<{ relname: string; reloptions: string[] | null }>(
-        `SELECT relname, reloptions FROM pg_class WHERE relname IN ('rollups_hourly', 'rollups_daily') ORDER BY relname`,
+      const { rows } = await client.query<{ relname: string; reloptions: string[] | null; compression: string }>(
+        `SELECT c.relname, c.reloptions, a.attcompression AS compression FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'sketch'
+         WHERE c.relname IN ('rollups_hourly', 'rollups_daily') ORDER BY c.relname`,
       );
+      const { rows: lz4 } = await client.query<{ available: boolean }>(`SELECT 'lz4' = ANY (enumvals) AS available FROM pg_settings WHERE name = 'default_toast_compression'`);
       await client.end();
-      return rows.map((row) => `${row.relname} ${row.reloptions?.join(',') ?? '-'}`);
+      return { lz4: lz4[0]!.available, tables: rows.map((row) => `${row.relname} ${row.reloptions?.join(',') ?? '-'} ${row.compression || 'default'}`) };
     };
-    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75,toast_tuple_target=8160', 'rollups_hourly fillfactor=75']);
+    const up = await settings();
+    assert.deepEqual(up.tables, [`rollups_daily fillfactor=75 ${up.lz4 ? 'l' : 'default'}`, 'rollups_hourly fillfactor=75 default']);
+    // A daily row with a busy day's sketch is stored compressed, and reads back whole.
+    const org = (await createOrganization(pool, 'write-path-lz4')).id;
+    const values = Array.from({ length: 3_000 }, (_, i) => 1 + i * 7.3);
+    const events = values.map((value, i) => ({ id: `lz4-${i}`, type: 'order.created', occurredAt: new Date(Date.parse('2026-03-09T00:00:00Z') + i * 20_000).toISOString(), value, attributes: { channel: 'web' } }));
+    for (let from = 0; from < events.length; from += 1_000) assert.equal((await ingestEvents(pool, org, events.slice(from, from + 1_000), options)).accepted, 1_000);
+    const { rows } = await pool.query<{ method: string | null; sketch: SketchBins }>(`SELECT pg_column_compression(sketch) AS method, sketch FROM rollups_daily WHERE organization_id = $1`, [org]);
+    assert.deepEqual(rows.map((row) => row.method), [up.lz4 ? 'lz4' : 'pglz']);
+    assert.deepEqual(rows[0]!.sketch, binsFromValues(values));
     await pool.end();
     // Down to before 0240, whatever migrations other branches add after it.
     const count = readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.sql') && name >= MIGRATION).length;
     await runner({ databaseUrl: database.url, dir: MIGRATIONS_DIR, direction: 'down', migrationsTable: 'pgmigrations', count, log: () => undefined });
-    assert.deepEqual(await reloptions(), ['rollups_daily -', 'rollups_hourly -']);
+    assert.deepEqual((await settings()).tables, ['rollups_daily - default', 'rollups_hourly - default']);
     await migrateUp(database.url, silent);
     pool = createPool(database.url, 4, silent);
-    assert.deepEqual(await reloptions(), ['rollups_daily fillfactor=75,toast_tuple_target=8160', 'rollups_hourly fillfactor=75']);
+    assert.deepEqual((await settings()).tables, up.tables);
   });
 });

@@ -1,12 +1,18 @@
 import type { PoolClient } from '../db/pool.js';
 
-/** Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. */
-const INSERT_KEYS = `
+/**
+ * Message dedupe keys; RETURNING lists the keys this transaction inserted, i.e. the new ones. Named: a batch runs it
+ * up to three times (messages, contacts, bot conversations), each connection plans it once.
+ */
+const INSERT_KEYS = {
+  name: 'ingest_claim_keys_v1',
+  text: `
 INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
 SELECT $1::uuid, k.scope, k.key, k.occurred_at
 FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS k (scope, key, occurred_at)
 ON CONFLICT DO NOTHING
-RETURNING scope, key`;
+RETURNING scope, key`,
+};
 
 /** Something that may be counted once per organization: a (scope, key) row of ingest_keys. */
 export interface Key {
@@ -28,12 +34,10 @@ export async function claimKeys(client: PoolClient, organizationId: string, keys
   const unique = new Map<string, Key>();
   for (const k of keys) if (!unique.has(keyId(k.scope, k.key))) unique.set(keyId(k.scope, k.key), k);
   const sorted = [...unique.values()].sort((a, b) => (a.scope !== b.scope ? (a.scope < b.scope ? -1 : 1) : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const result = await client.query<{ scope: string; key: string }>(INSERT_KEYS, [
-    organizationId,
-    sorted.map((k) => k.scope),
-    sorted.map((k) => k.key),
-    sorted.map((k) => new Date(k.occurredAtMs).toISOString()),
-  ]);
+  const result = await client.query<{ scope: string; key: string }>({
+    ...INSERT_KEYS,
+    values: [organizationId, sorted.map((k) => k.scope), sorted.map((k) => k.key), sorted.map((k) => new Date(k.occurredAtMs).toISOString())],
+  });
   return new Set(result.rows.map((row) => keyId(row.scope, row.key)));
 }
 

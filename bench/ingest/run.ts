@@ -15,6 +15,7 @@ import { foldDistinctBlocks } from '../../backend/src/rollups/distinct-blocks.js
 import { startServer } from '../../backend/src/server.js';
 import { createTestDatabase } from '../../backend/test/support/databases.js';
 import { eventAt, mulberry32 } from './events.js';
+import { sampleWaits, waitTable, type WaitSamples } from './waits.js';
 
 /**
  * Ingest benchmark: batched ingestion (one transaction per batch) against a
@@ -29,6 +30,9 @@ import { eventAt, mulberry32 } from './events.js';
  * --fold folds the pending totals every 5 s during each run, as the server's
  * job does, on the benchmark's pool: its CPU counts in the run's (without it,
  * what batches append is left for a fold that no run pays for).
+ * --waits samples pg_stat_activity every 50 ms during the batched run and
+ * prints what its backends were doing: on CPU, waiting on a lock (by
+ * statement), idle in their transaction while Node works (bench/ingest/waits.ts).
  * --http adds a run through `POST /api/v1/events` of a real server in
  * this process (JSON encoding, HTTP, API key check, body parsing on top).
  */
@@ -42,6 +46,7 @@ const { values: flags } = parseArgs({
     http: { type: 'boolean', default: false },
     'compare-distinct': { type: 'boolean', default: false },
     fold: { type: 'boolean', default: false },
+    waits: { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(flags.events);
@@ -239,7 +244,9 @@ try {
     const baseline = await drive('one transaction per event', direct(pool, baselineOrg, distinct), BASELINE_EVENTS, 1, 1, end);
     const withoutDistinct = flags['compare-distinct'] ? await drive(`batches of ${BATCH}, no distinct metrics`, direct(pool, (await createOrganization(pool, 'bench-no-distinct')).id, NO_DISTINCT_ATTRIBUTES), EVENTS, BATCH, 2, end, foldPool) : undefined;
     // After the run without distinct metrics, on tables it filled: any bias is against the distinct sketches.
+    const sampler = flags.waits ? await sampleWaits(database.url) : undefined;
     const batched = await drive(`batches of ${BATCH}`, direct(pool, batchedOrg, distinct), EVENTS, BATCH, 2, end, foldPool);
+    const waits: WaitSamples | undefined = await sampler?.stop();
     const runs = [baseline, ...(withoutDistinct ? [withoutDistinct] : []), batched];
     const checks = [await checkTotals(pool, baselineOrg, baseline), await checkTotals(pool, batchedOrg, batched)];
     const dimensionChecks = [await checkDimensionTotals(pool, baselineOrg, baseline), await checkDimensionTotals(pool, batchedOrg, batched)];
@@ -292,6 +299,11 @@ try {
     for (const line of checks) console.log(`totals check, ${line}`);
     for (const line of dimensionChecks) console.log(`totals per dimension check, ${line}`);
     console.log('');
+    if (waits) {
+      console.log(`what the backends of '${batched.name}' were doing (pg_stat_activity every 50 ms):`);
+      for (const line of waitTable(waits)) console.log(line);
+      console.log('');
+    }
     console.log(`rollup rows of '${batched.name}': ${sketchBytes.rows.map((row) => `${row.table} ${row.rows} rows, ${row.bytes} bytes on average`).join('; ')}`);
     if (withoutDistinct) {
       const ratio = batched.events / batched.cpuSeconds / (withoutDistinct.events / withoutDistinct.cpuSeconds);

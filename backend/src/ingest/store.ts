@@ -1,9 +1,11 @@
 import type { PoolClient } from '../db/pool.js';
-import type { Granularity } from '../rollups/buckets.js';
+import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { SPARSE_MAX } from '../rollups/distinct.js';
 import { aggregate, type Contribution, type RollupDelta, type RollupDeltas } from './aggregate.js';
 import { claimKeys, keyId, type Key } from './claims.js';
 import { derivedContributions } from './derived.js';
+import { CONTACT_SCOPE, contactTouches, type ContactTouch } from './derived/contacts.js';
+import { DERIVED } from './derived/types.js';
 import type { DistinctAttributes } from './distinct-attributes.js';
 import type { ValidEvent } from './schema.js';
 
@@ -55,15 +57,15 @@ export function insertEventsStatement(json: string): { name: string; text: strin
   return json.length > JSONB_SAFE_CHARS ? INSERT_EVENTS_LARGE : INSERT_EVENTS;
 }
 
+
 /**
- * The batch's rollup deltas as rows `d`, from the JSON array `writeDeltas`
- * passes: one native stringify, where node-pg's array literals escaped every
- * element (dims and sketches twice) in JavaScript, about 5 us of Node per event.
- * Read as jsonb, as the raw events: the dims and sketches are parsed once.
- * A batch's deltas are a fraction of its events' size.
+ * A batch's rollup deltas as rows `d`, from the JSON array parameter `$param`: one native stringify, where node-pg's
+ * array literals escaped every element (dims and sketches twice) in JavaScript, about 5 us of Node per event. Read
+ * as jsonb, as the raw events: the dims and sketches are parsed once. A batch's deltas are a fraction of its events'
+ * size.
  */
-const DELTAS = `
-FROM jsonb_to_recordset($2::jsonb)
+const deltasFrom = (param: number) => `
+FROM jsonb_to_recordset($${param}::jsonb)
   AS d (event_type text, bucket timestamptz, dims jsonb, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)`;
 
 /**
@@ -75,10 +77,13 @@ FROM jsonb_to_recordset($2::jsonb)
 const MERGE_SKETCH = `CASE WHEN EXCLUDED.sketch IS NULL THEN r.sketch WHEN r.sketch IS NULL THEN EXCLUDED.sketch
     ELSE r.sketch || (SELECT coalesce(jsonb_object_agg(b.key, coalesce((r.sketch ->> b.key)::numeric, 0) + b.value::numeric), '{}') FROM jsonb_each_text(EXCLUDED.sketch) b) END`;
 
+type RollupTable = 'rollups_hourly' | 'rollups_daily';
+type TotalsTable = 'rollup_totals_hourly_pending' | 'rollup_totals_daily_pending';
+
 /** Increment upsert: the row lock serialises concurrent increments; nothing is read back. */
-const upsertRollups = (table: 'rollups_hourly' | 'rollups_daily') => `
+const upsertRollups = (table: RollupTable, rows: string) => `
 INSERT INTO ${table} AS r (organization_id, event_type, bucket, dims, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}
+${rows}
 ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
   count = r.count + EXCLUDED.count,
   value_count = r.value_count + EXCLUDED.value_count,
@@ -92,9 +97,9 @@ ON CONFLICT (organization_id, event_type, bucket, dims) DO UPDATE SET
  * rewrite the same few hot rows. `fold_rollup_totals()` (jobs/fold-totals.ts)
  * merges them into the totals tables; readers read both (migration 0014).
  */
-const appendTotals = (table: 'rollup_totals_hourly_pending' | 'rollup_totals_daily_pending') => `
+const appendTotals = (table: TotalsTable, rows: string) => `
 INSERT INTO ${table} (organization_id, event_type, bucket, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${DELTAS}`;
+${rows}`;
 
 /**
  * The per-dimension totals (migration 0160), appended to their hourly pending
@@ -102,54 +107,38 @@ SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d
  * 0170). Rows arrive as one JSON array (one native stringify, as the raw
  * events, read as jsonb), in key order.
  */
-const APPEND_DIMENSION_TOTALS = {
-  name: 'ingest_dimension_totals_v3',
-  text: `INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
-SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM jsonb_to_recordset($2::jsonb)
-  AS d (event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)`,
-};
+const appendDimensionTotals = (rows: string) => `
+INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+${rows}`;
 
 /**
- * A batch's distinct sketches, all four tables in one named statement (one
- * parse, plan and round trip per batch on each pooled connection). Rows
- * arrive as columns plus one flat int4[] of every row's sparse entries, which
- * each row slices ($9[first : first + size - 1]): one array to parse instead
- * of thousands of small ones. A batch never holds more than SPARSE_MAX values
- * of a row unless its limit was raised; hll_normalize makes those dense.
- * The dimensioned rows are increment upserts (hll_union, migrations 0020 and
- * 0100, merges under the row lock); totals are appended to the pending tables
- * and folded like the other totals (fold_distinct_totals()). Every batch runs
- * the same statement, so all take row locks table by table in the same order,
- * and rows within a table sorted by key.
+ * A batch's distinct sketches, from parameters $first to $first + 7: rows as
+ * columns plus one flat int4[] of every row's sparse entries, which each row
+ * slices: one array to parse instead of thousands of small ones. A batch never
+ * holds more than SPARSE_MAX values of a row unless its limit was raised;
+ * hll_normalize makes those dense. The dimensioned rows are increment upserts
+ * (hll_union, migrations 0020 and 0100, merges under the row lock); totals are
+ * appended to the pending tables and folded like the other totals
+ * (fold_distinct_totals()). `target` of each row is the index of its kind in
+ * DISTINCT_KINDS.
  */
-const DISTINCT_DELTAS = `d AS MATERIALIZED (
+const distinctDeltas = (p: number) => `
   SELECT d.target, d.n, d.event_type, d.attribute, d.bucket, d.dims,
     CASE WHEN d.size > ${SPARSE_MAX} THEN hll_normalize(ROW(s.sparse, NULL)::hll) ELSE ROW(s.sparse, NULL)::hll END AS sketch
-  FROM unnest($2::int4[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::int4[], $8::int4[]) WITH ORDINALITY
+  FROM unnest($${p}::int4[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::timestamptz[], $${p + 4}::jsonb[], $${p + 5}::int4[], $${p + 6}::int4[]) WITH ORDINALITY
     AS d (target, event_type, attribute, bucket, dims, first, size, n)
-  CROSS JOIN LATERAL (SELECT ($9::int4[])[d.first : d.first + d.size - 1] AS sparse) s
-)`;
+  CROSS JOIN LATERAL (SELECT ($${p + 7}::int4[])[d.first : d.first + d.size - 1] AS sparse) s`;
 
-const upsertDistinct = (table: 'rollups_distinct_hourly' | 'rollups_distinct_daily', target: number) => `
+const upsertDistinct = (table: 'rollups_distinct_hourly' | 'rollups_distinct_daily', target: number, after: string) => `
 INSERT INTO ${table} AS r (organization_id, event_type, attribute, bucket, dims, sketch)
-SELECT $1::uuid, event_type, attribute, bucket, dims, sketch FROM d WHERE target = ${target} ORDER BY n
+SELECT $1::uuid, event_type, attribute, bucket, dims, sketch FROM d WHERE target = ${target} AND ${after} ORDER BY n
 ON CONFLICT (organization_id, event_type, attribute, bucket, dims) DO UPDATE SET sketch = hll_union(r.sketch, EXCLUDED.sketch)`;
 
-const appendDistinctTotals = (table: 'rollup_totals_distinct_hourly_pending' | 'rollup_totals_distinct_daily_pending', target: number) => `
+const appendDistinctTotals = (table: 'rollup_totals_distinct_hourly_pending' | 'rollup_totals_distinct_daily_pending', target: number, after: string) => `
 INSERT INTO ${table} (organization_id, event_type, attribute, bucket, sketch)
-SELECT $1::uuid, event_type, attribute, bucket, sketch FROM d WHERE target = ${target}`;
+SELECT $1::uuid, event_type, attribute, bucket, sketch FROM d WHERE target = ${target} AND ${after}`;
 
-/** The statement; `target` of each row is the index of its kind in DISTINCT_KINDS. */
-const WRITE_DISTINCT = {
-  name: 'ingest_distinct_sketches_v1',
-  text: `WITH ${DISTINCT_DELTAS},
-hourly AS (${upsertDistinct('rollups_distinct_hourly', 0)}),
-daily AS (${upsertDistinct('rollups_distinct_daily', 1)}),
-hourly_totals AS (${appendDistinctTotals('rollup_totals_distinct_hourly_pending', 2)})
-${appendDistinctTotals('rollup_totals_distinct_daily_pending', 3)}`,
-};
-
-/** The kinds of distinct deltas, by their `target` in WRITE_DISTINCT. */
+/** The kinds of distinct deltas, by their `target` in the statement. */
 const DISTINCT_KINDS = [
   ['hour', 'distinctByDims'],
   ['day', 'distinctByDims'],
@@ -157,14 +146,105 @@ const DISTINCT_KINDS = [
   ['day', 'distinctTotals'],
 ] as const;
 
-// Always in this order, so concurrent batches lock tables (and rows, sorted) in the same order. Named, as every
-// statement of a batch: each pooled connection parses and plans it once, not once per batch (0.3-0.4 ms each).
-const WRITES = [
-  ['hour', 'byDims', { name: 'ingest_rollups_hourly_v2', text: upsertRollups('rollups_hourly') }],
-  ['day', 'byDims', { name: 'ingest_rollups_daily_v2', text: upsertRollups('rollups_daily') }],
-  ['hour', 'totals', { name: 'ingest_totals_hourly_pending_v1', text: appendTotals('rollup_totals_hourly_pending') }],
-  ['day', 'totals', { name: 'ingest_totals_daily_pending_v1', text: appendTotals('rollup_totals_daily_pending') }],
-] as const;
+/** A row set of contact:contacted from the won claims `won`, one row per group of `by`. */
+const contacted = (columns: string, by: string, after: string, where = 'TRUE') =>
+  `SELECT $1::uuid, '${DERIVED.contactContacted}', ${columns}, count(*), 0::bigint, 0::float8, NULL::float8, NULL::float8, NULL::jsonb
+FROM won w WHERE ${where} AND ${after} GROUP BY ${by} ORDER BY ${by}`;
+
+/**
+ * One part of the batch's writes: a data-modifying step, run after the step
+ * before it (`after` is the condition that makes it wait for that step), or a
+ * helper the steps read (materialised, run when first read).
+ */
+type Part = { step: string; sql: (after: string) => string; returning?: string } | { helper: string; sql: string };
+
+/**
+ * The parts as one statement, the steps in the order given. PostgreSQL runs
+ * the data-modifying parts of a WITH in an order of its own (the main query
+ * first): here each step waits for the one before it by reading its count, an
+ * uncorrelated subquery evaluated once before the step writes its first row.
+ */
+function inSequence(parts: Part[]): string {
+  const ctes: string[] = [];
+  let previous: string | undefined;
+  let main = '';
+  const steps = parts.filter((part) => 'step' in part);
+  for (const part of parts) {
+    if ('helper' in part) {
+      ctes.push(`${part.helper} AS MATERIALIZED (${part.sql})`);
+      continue;
+    }
+    const text = part.sql(previous === undefined ? 'TRUE' : `(SELECT count(*) FROM ${previous}) >= 0`);
+    if (part === steps.at(-1)) main = text;
+    else ctes.push(`${part.step} AS (${text}\nRETURNING ${part.returning ?? '1'})`);
+    previous = part.step;
+  }
+  return `WITH ${ctes.join(',\n')}\n${main}`;
+}
+
+/**
+ * Every write of a batch after its raw rows, in one statement that the batch
+ * sends last, right before its COMMIT. Concurrent batches contend for the same
+ * rows (a batch covers 43 minutes of the benchmark's stream: every batch in
+ * flight adds to the same hour's and day's rollup rows, and to the claims of
+ * the same busy contacts), and a waiter waits until the holder commits, so
+ * the steps run in this order:
+ * 1. what takes no lock another batch waits for: the appends to the pending
+ *    totals tables;
+ * 2. the increment upserts of the dimensioned rows, distinct sketches then
+ *    rollups, daily before hourly (each batch's rows in key order);
+ * 3. last, the claims of contacted contacts (derived/contacts.ts) and what the
+ *    won ones count: contact:contacted, a type no other part writes, counted
+ *    here from the claims (a count per row, no values), so no round trip to
+ *    Node separates the claims from the commit.
+ * Every batch takes its locks in this order, table by table, rows sorted
+ * within each (and contact:contacted rows after all others of their table),
+ * so concurrent batches cannot deadlock. One parse and plan per connection
+ * (named), one round trip.
+ *
+ * Parameters: $1 organization, $2-$3 hourly and daily deltas, $4-$5 hourly
+ * and daily totals, $6 per-dimension totals, $7 contact touches, $8-$15 the
+ * distinct sketches.
+ */
+const WRITE_ROLLUPS = {
+  name: 'ingest_rollups_v3',
+  text: inSequence([
+    { step: 'totals_hourly', sql: (after) => appendTotals('rollup_totals_hourly_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(4)}\nWHERE ${after}`) },
+    { step: 'totals_daily', sql: (after) => appendTotals('rollup_totals_daily_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(5)}\nWHERE ${after}`) },
+    {
+      step: 'dimension_totals',
+      sql: (after) =>
+        appendDimensionTotals(`SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM jsonb_to_recordset($6::jsonb)
+  AS d (event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)
+WHERE ${after}`),
+    },
+    { helper: 'd', sql: distinctDeltas(8) },
+    { step: 'distinct_totals_hourly', sql: (after) => appendDistinctTotals('rollup_totals_distinct_hourly_pending', 2, after) },
+    { step: 'distinct_totals_daily', sql: (after) => appendDistinctTotals('rollup_totals_distinct_daily_pending', 3, after) },
+    { step: 'distinct_daily', sql: (after) => upsertDistinct('rollups_distinct_daily', 1, after) },
+    { step: 'distinct_hourly', sql: (after) => upsertDistinct('rollups_distinct_hourly', 0, after) },
+    { step: 'daily', sql: (after) => upsertRollups('rollups_daily', `SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(3)}\nWHERE ${after}`) },
+    { step: 'hourly', sql: (after) => upsertRollups('rollups_hourly', `SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(2)}\nWHERE ${after}`) },
+    { helper: 'touches', sql: `SELECT * FROM jsonb_to_recordset($7::jsonb) AS t (key text, at timestamptz, hour timestamptz, day timestamptz, dims jsonb)` },
+    {
+      // In key order (touches are sorted); a key a concurrent batch claimed waits for its commit, then counts nothing.
+      step: 'claimed',
+      sql: (after) => `INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
+SELECT $1::uuid, '${CONTACT_SCOPE}', t.key, t.at FROM touches t WHERE ${after}
+ON CONFLICT DO NOTHING`,
+      returning: 'key',
+    },
+    { helper: 'won', sql: `SELECT t.hour, t.day, t.dims FROM touches t JOIN claimed c ON c.key = t.key` },
+    { step: 'contacted_totals_hourly', sql: (after) => appendTotals('rollup_totals_hourly_pending', contacted('w.hour', 'w.hour', after)) },
+    { step: 'contacted_totals_daily', sql: (after) => appendTotals('rollup_totals_daily_pending', contacted('w.day', 'w.day', after)) },
+    {
+      step: 'contacted_dimension_totals',
+      sql: (after) => appendDimensionTotals(contacted(`'channel', w.hour, w.dims ->> 'channel'`, `w.hour, w.dims ->> 'channel'`, after, `w.dims ->> 'channel' IS NOT NULL`)),
+    },
+    { step: 'contacted_hourly', sql: (after) => upsertRollups('rollups_hourly', contacted('w.hour, w.dims', 'w.hour, w.dims', after)) },
+    { step: 'contacted_daily', sql: (after) => upsertRollups('rollups_daily', contacted('w.day, w.dims', 'w.day, w.dims', after)) },
+  ]),
+};
 
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
 const DELIVERED = 'message.delivered';
@@ -180,19 +260,12 @@ function bucketTexts(): (bucketMs: number) => string {
   };
 }
 
-async function writeDeltas(client: PoolClient, statement: { name: string; text: string }, organizationId: string, rows: RollupDelta[]): Promise<void> {
-  if (rows.length === 0) return;
+/** The parameters of WRITE_ROLLUPS; undefined when the batch counts nothing at all. */
+function rollupValues(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): unknown[] | undefined {
   const bucket = bucketTexts();
-  const json = JSON.stringify(
-    rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })),
-  );
-  await client.query({ ...statement, values: [organizationId, json] });
-}
-
-async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: RollupDeltas): Promise<void> {
-  if (deltas.byDimension.length === 0) return;
-  const bucket = bucketTexts();
-  const rows = deltas.byDimension.map((r) => ({
+  const deltaRows = (rows: RollupDelta[]) =>
+    JSON.stringify(rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })));
+  const dimensionRows = deltas.hour.byDimension.map((r) => ({
     event_type: r.type,
     bucket: bucket(r.bucketMs),
     dimension: r.dimension,
@@ -204,10 +277,14 @@ async function writeDimensionTotals(client: PoolClient, organizationId: string, 
     max: r.max,
     sketch: r.sketch,
   }));
-  await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, JSON.stringify(rows)] });
+  const touchRows = touches.map((t) => ({ key: t.key, at: new Date(t.occurredAtMs).toISOString(), hour: bucket(bucketStart(t.occurredAtMs, 'hour')), day: bucket(bucketStart(t.occurredAtMs, 'day')), dims: t.dims }));
+  const distinct = distinctColumns(deltas);
+  if (deltas.hour.byDims.length === 0 && touches.length === 0 && distinct[0].length === 0) return undefined;
+  return [organizationId, deltaRows(deltas.hour.byDims), deltaRows(deltas.day.byDims), deltaRows(deltas.hour.totals), deltaRows(deltas.day.totals), JSON.stringify(dimensionRows), JSON.stringify(touchRows), ...distinct];
 }
 
-async function writeDistinct(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
+/** The distinct deltas as the eight column parameters of distinctDeltas(). */
+function distinctColumns(deltas: Record<Granularity, RollupDeltas>): [number[], string[], string[], string[], string[], number[], number[], string] {
   const columns = { target: [] as number[], type: [] as string[], attribute: [] as string[], bucket: [] as string[], dims: [] as string[], first: [] as number[], size: [] as number[] };
   const entries: number[] = [];
   DISTINCT_KINDS.forEach(([granularity, kind], target) => {
@@ -222,9 +299,8 @@ async function writeDistinct(client: PoolClient, organizationId: string, deltas:
       for (const entry of row.entries) entries.push(entry);
     }
   });
-  if (columns.target.length === 0) return;
   const { target, type, attribute, bucket, dims, first, size } = columns;
-  await client.query({ ...WRITE_DISTINCT, values: [organizationId, target, type, attribute, bucket, dims, first, size, `{${entries.join(',')}}`] });
+  return [target, type, attribute, bucket, dims, first, size, `{${entries.join(',')}}`];
 }
 
 /** Only the attributes sketched for the type an event counts as; undefined when it has none. */
@@ -293,14 +369,13 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
   // Batch order, not id order: the first event of the batch wins a message's claim.
   const stored = events.filter((event) => fresh.has(event.id));
   if (stored.length > 0) {
-    // Conversation, agent, bot and contact events may count less (repeats) or more (derived rollup types).
+    // Conversation, agent and bot events may count less (repeats) or more (derived rollup types).
     const derived = await derivedContributions(client, organizationId, stored);
     const counted = await messageContributions(client, organizationId, stored.filter((event) => !derived.uncounted.has(event)), attributes);
-    const contributions = [...counted, ...derived.extra];
-    const deltas = aggregate(contributions);
-    for (const [granularity, kind, statement] of WRITES) await writeDeltas(client, statement, organizationId, deltas[granularity][kind]);
-    await writeDimensionTotals(client, organizationId, deltas.hour);
-    await writeDistinct(client, organizationId, deltas);
+    const deltas = aggregate([...counted, ...derived.extra]);
+    // Contacted contacts are claimed and counted in the same statement, last.
+    const values = rollupValues(organizationId, deltas, contactTouches(stored));
+    if (values) await client.query({ ...WRITE_ROLLUPS, values });
   }
   return { stored, duplicates: events.length - stored.length };
 }

@@ -23,10 +23,13 @@ export interface WaitSamples {
 /** A statement's short name: the tables it writes, the functions it folds with, or its first words. */
 export function statementLabel(query: string): string {
   const text = query.replace(/\s+/g, ' ');
+  // pg_stat_activity keeps the first track_activity_query_size bytes (1 kB): name the long statements by their start.
+  const execute = /^EXECUTE (\w+)/.exec(text);
+  if (execute) return `EXECUTE ${execute[1]} (+ COMMIT)`;
   if (/^(COMMIT|BEGIN|ROLLBACK)\b/i.test(text)) return text.split(/[ ;]/)[0]!.toUpperCase();
   const folds = [...new Set([...text.matchAll(/\b(fold_\w+|refresh_\w+)\(/g)].map((m) => m[1]!))];
   if (folds.length > 0) return folds.join('+');
-  const written = [...new Set([...text.matchAll(/\b(?:INSERT INTO|UPDATE|DELETE FROM) (\w+)/gi)].map((m) => m[1]!))];
+  const written = [...new Set([...text.matchAll(/\b(?:INSERT INTO|(?<!DO )UPDATE|DELETE FROM) (\w+)/gi)].map((m) => m[1]!))];
   if (/FOR UPDATE/i.test(text)) written.push(`lock ${/FROM (\w+)/i.exec(text)?.[1] ?? '?'}`);
   if (written.length > 0) return written.join(' + ');
   return text.trim().slice(0, 60);

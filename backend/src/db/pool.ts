@@ -49,19 +49,30 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
  * COMMIT and the position travel in one round trip.
  */
 export async function withTransactionAt<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<{ result: T; position: WalPosition }> {
-  const { result, committed } = await transaction(pool, work, async (client) => {
-    const answers = (await client.query(`COMMIT; ${CURRENT_WAL_POSITION_SQL}`)) as unknown as Array<pg.QueryResult<{ lsn: string }>>;
-    return parseLsn(answers[1]!.rows[0]!.lsn);
-  });
-  return { result, position: committed };
+  const { result, position } = await withTransactionEndingIn(pool, async (client) => ({ result: await work(client) }));
+  return { result, position };
 }
 
-async function transaction<T, C>(pool: Pool, work: (client: PoolClient) => Promise<T>, commit: (client: PoolClient) => Promise<C>): Promise<{ result: T; committed: C }> {
+/**
+ * `withTransactionAt`, where `work` may also return its last statement as text
+ * (simple query protocol: no parameters), sent in the COMMIT's round trip: the
+ * locks it takes are held until the commit, not also while the answer travels
+ * back to a busy Node thread and the COMMIT travels out (ingest/store.ts).
+ */
+export async function withTransactionEndingIn<T>(pool: Pool, work: (client: PoolClient) => Promise<{ result: T; last?: string }>): Promise<{ result: T; position: WalPosition }> {
+  const { result, committed } = await transaction(pool, work, async (client, { last }) => {
+    const answers = (await client.query(`${last === undefined ? '' : `${last};\n`}COMMIT; ${CURRENT_WAL_POSITION_SQL}`)) as unknown as Array<pg.QueryResult<{ lsn: string }>>;
+    return parseLsn(answers.at(-1)!.rows[0]!.lsn);
+  });
+  return { result: result.result, position: committed };
+}
+
+async function transaction<T, C>(pool: Pool, work: (client: PoolClient) => Promise<T>, commit: (client: PoolClient, result: T) => Promise<C>): Promise<{ result: T; committed: C }> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const result = await work(client);
-    return { result, committed: await commit(client) };
+    return { result, committed: await commit(client, result) };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -1,5 +1,5 @@
 import type { CacheVersions } from '../cache/versions.js';
-import { withTransactionAt, type Pool } from '../db/pool.js';
+import { withTransactionEndingIn, type Pool } from '../db/pool.js';
 import type { WalPosition } from '../db/wal.js';
 import { NO_DISTINCT_ATTRIBUTES, type DistinctAttributes } from './distinct-attributes.js';
 import { OutcomeTally, type IngestMetrics } from './metrics.js';
@@ -47,13 +47,13 @@ async function storeWithPartitions(pool: Pool, organizationId: string, events: V
   const times = events.map((event) => event.occurredAtMs);
   await ensurePartitions(pool, times, now);
   try {
-    return await withTransactionAt(pool, (client) => storeBatch(client, organizationId, events, distinct));
+    return await withTransactionEndingIn(pool, (client) => storeBatch(client, organizationId, events, distinct));
   } catch (error) {
     // Retention may have dropped a partition this process still believed in; recreate and retry once.
     if (!isMissingPartition(error)) throw error;
     forgetPartitions(pool);
     await ensurePartitions(pool, times, now);
-    return withTransactionAt(pool, (client) => storeBatch(client, organizationId, events, distinct));
+    return withTransactionEndingIn(pool, (client) => storeBatch(client, organizationId, events, distinct));
   }
 }
 

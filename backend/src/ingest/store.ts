@@ -208,6 +208,7 @@ function inSequence(parts: Part[]): string {
  */
 const WRITE_ROLLUPS = {
   name: 'ingest_rollups_v3',
+  types: 'uuid, jsonb, jsonb, jsonb, jsonb, jsonb, jsonb, int4[], text[], text[], timestamptz[], jsonb[], int4[], int4[], int4[]',
   text: inSequence([
     { step: 'totals_hourly', sql: (after) => appendTotals('rollup_totals_hourly_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(4)}\nWHERE ${after}`) },
     { step: 'totals_daily', sql: (after) => appendTotals('rollup_totals_daily_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(5)}\nWHERE ${after}`) },
@@ -246,6 +247,30 @@ ON CONFLICT DO NOTHING`,
   ]),
 };
 
+/**
+ * WRITE_ROLLUPS is sent with the COMMIT in one round trip (db/pool.ts,
+ * withTransactionEndingIn), so it is prepared with PREPARE, once per
+ * connection (it outlives a rolled back transaction), and run with EXECUTE.
+ */
+const preparedOn = new WeakSet<PoolClient>();
+
+async function prepareWrites(client: PoolClient): Promise<void> {
+  if (preparedOn.has(client)) return;
+  const { rowCount } = await client.query('SELECT 1 FROM pg_prepared_statements WHERE name = $1', [WRITE_ROLLUPS.name]);
+  if (!rowCount) await client.query(`PREPARE ${WRITE_ROLLUPS.name} (${WRITE_ROLLUPS.types}) AS ${WRITE_ROLLUPS.text}`);
+  preparedOn.add(client);
+}
+
+/** `text` as a dollar-quoted SQL literal: nothing inside is escaped, the tag is one `text` does not contain. */
+function dollarQuoted(text: string): string {
+  let tag = '$mh$';
+  for (let n = 0; text.includes(tag); n += 1) tag = `$mh${n}$`;
+  return `${tag}${text}${tag}`;
+}
+
+/** An array literal ('{"a","b"}') of strings, as node-pg writes array parameters. */
+const arrayLiteral = (items: readonly (string | number)[]) => `{${items.map((item) => (typeof item === 'number' ? String(item) : `"${item.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
+
 /** The dedupe scopes of message callbacks: a message counts as delivered (and read) once. */
 const DELIVERED = 'message.delivered';
 const READ = 'message.read';
@@ -260,8 +285,15 @@ function bucketTexts(): (bucketMs: number) => string {
   };
 }
 
+/** EXECUTE of WRITE_ROLLUPS with the batch's values; undefined when the batch counts nothing at all. */
+function executeWrites(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): string | undefined {
+  const values = rollupValues(organizationId, deltas, touches);
+  if (!values) return undefined;
+  return `EXECUTE ${WRITE_ROLLUPS.name}(${values.map((value) => dollarQuoted(typeof value === 'string' ? value : arrayLiteral(value))).join(', ')})`;
+}
+
 /** The parameters of WRITE_ROLLUPS; undefined when the batch counts nothing at all. */
-function rollupValues(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): unknown[] | undefined {
+function rollupValues(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): Array<string | Array<string | number>> | undefined {
   const bucket = bucketTexts();
   const deltaRows = (rows: RollupDelta[]) =>
     JSON.stringify(rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })));
@@ -360,7 +392,7 @@ export interface StoreResult {
  * the new ones raw, then adds what they count to the hourly and daily rollups.
  * Must run in one transaction so a failure at any step leaves nothing behind.
  */
-export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<StoreResult> {
+export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<{ result: StoreResult; last?: string }> {
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
   const json = JSON.stringify(rows);
@@ -373,9 +405,10 @@ export async function storeBatch(client: PoolClient, organizationId: string, eve
     const derived = await derivedContributions(client, organizationId, stored);
     const counted = await messageContributions(client, organizationId, stored.filter((event) => !derived.uncounted.has(event)), attributes);
     const deltas = aggregate([...counted, ...derived.extra]);
-    // Contacted contacts are claimed and counted in the same statement, last.
-    const values = rollupValues(organizationId, deltas, contactTouches(stored));
-    if (values) await client.query({ ...WRITE_ROLLUPS, values });
+    // Contacted contacts are claimed and counted in the same statement, which the caller sends with its COMMIT.
+    await prepareWrites(client);
+    const last = executeWrites(organizationId, deltas, contactTouches(stored));
+    return { result: { stored, duplicates: events.length - stored.length }, last };
   }
-  return { stored, duplicates: events.length - stored.length };
+  return { result: { stored, duplicates: events.length - stored.length } };
 }

@@ -12,10 +12,11 @@ import type { ValidEvent } from './schema.js';
 /**
  * The SQL of one batch, run inside the caller's transaction. Every statement
  * takes whole columns as array parameters (unnest) or one JSON array, so a
- * batch costs at most eight statements whatever its size (raw rows, message
- * claims, rollups and totals per granularity, per-dimension totals, distinct
- * sketches), plus a few for conversation, agent, bot and contact events when
- * it holds any (ingest/derived).
+ * batch costs at most three statements whatever its size: the raw rows, the
+ * message claims, and everything else (rollups, totals, per-dimension totals,
+ * distinct sketches, contacted contacts) in one last statement sent with the
+ * COMMIT; plus a few for conversation, agent and bot events when it holds any
+ * (ingest/derived).
  */
 
 /**

@@ -43,7 +43,8 @@ function backendNs(pid: number): number {
 /** Per statement label: calls and backend CPU nanoseconds. */
 const spent = new Map<string, { calls: number; ns: number }>();
 function label(config: unknown): string {
-  if (typeof config === 'string') return config.replace(/\s+/g, ' ').trim().slice(0, 70);
+  // The batch's last statement travels as `EXECUTE name(literals...); COMMIT; ...`: named by the statement it runs.
+  if (typeof config === 'string') return /^EXECUTE (\w+)/.exec(config)?.[0].concat(' + COMMIT') ?? config.replace(/\s+/g, ' ').trim().slice(0, 70);
   const named = config as { name?: string; text?: string };
   return named.name ?? label(named.text ?? '?');
 }

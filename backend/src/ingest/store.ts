@@ -262,10 +262,13 @@ async function prepareWrites(client: PoolClient): Promise<void> {
   preparedOn.add(client);
 }
 
-/** `text` as a dollar-quoted SQL literal: nothing inside is escaped, the tag is one `text` does not contain. */
-function dollarQuoted(text: string): string {
+/**
+ * `text` as a dollar-quoted SQL literal: nothing inside is escaped. The tag must not occur in `text`, nor start
+ * inside it: a text ending in `$mh` would otherwise close at its own last characters (`...$mh` + `$mh$`).
+ */
+export function dollarQuoted(text: string): string {
   let tag = '$mh$';
-  for (let n = 0; text.includes(tag); n += 1) tag = `$mh${n}$`;
+  for (let n = 0; `${text}${tag}`.indexOf(tag) !== text.length; n += 1) tag = `$mh${n}$`;
   return `${tag}${text}${tag}`;
 }
 

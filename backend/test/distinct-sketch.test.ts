@@ -186,6 +186,36 @@ describe('distinct sketch in PostgreSQL (migration 0020)', () => {
     await client.query('DROP TABLE folded');
   });
 
+  test(`hll_union (migration 0266) gives the value hll_union_walk gives, for batches new, overlapping, large or dense (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED);
+    const values = (n: number, ids: number) => Array.from({ length: n }, () => `contact-${Math.floor(random() * ids)}`);
+    let fast = 0;
+    for (let round = 0; round < 300; round += 1) {
+      // A stored sketch as ingestion leaves it: a sorted first batch, then new entries appended unsorted.
+      const ids = [50, 5_000, 50_000][round % 3]!;
+      let stored = sketchOf(values(Math.floor(random() * 40), ids)).toStored();
+      for (let more = Math.floor(random() * 4); more > 0; more -= 1) {
+        const { rows } = await client.query('SELECT (s).sparse AS sparse, (s).dense AS dense FROM (SELECT hll_union_walk(ROW($1::int4[], $2::bytea)::hll, ROW($3::int4[], NULL)::hll) AS s) merged', [
+          ...toSql(stored),
+          `{${sketchOf(values(1 + Math.floor(random() * 20), ids)).toStored().sparse!.join(',')}}`,
+        ]);
+        stored = fromSql(rows[0]);
+      }
+      if (round % 50 === 0) stored = sketchOf(values(7_000, 1_000_000)).toStored(); // dense
+      const size = [0, 1, 5, 30, 64, 65, 200][Math.floor(random() * 7)]!;
+      const batch = sketchOf(values(size, ids)).toStored();
+      const { rows } = await client.query<{ same: boolean; appended: boolean }>(
+        `SELECT hll_union(a, b) IS NOT DISTINCT FROM hll_union_walk(a, b) AS same,
+                (a).dense IS NULL AND (b).dense IS NULL AND cardinality((b).sparse) <= 64 AND NOT ((a).sparse && (b).sparse) AS appended
+         FROM (SELECT ROW($1::int4[], $2::bytea)::hll AS a, ROW($3::int4[], $4::bytea)::hll AS b) s`,
+        [...toSql(stored), ...toSql(batch)],
+      );
+      assert.ok(rows[0]!.same, `round ${round}: stored ${JSON.stringify(stored.sparse)}, batch ${JSON.stringify(batch.sparse)} (seed ${SEED})`);
+      if (rows[0]!.appended) fast += 1;
+    }
+    assert.ok(fast > 50 && fast < 290, `both paths taken (${fast} of 300 appended)`);
+  });
+
   test('sparse sketches read in binary array form (array_send) merge as the stored entries do', async () => {
     const sketches = [range(0, 300), range(200, 700), [], range(650, 7_000)].map((values) => sketchOf(values).toStored());
     const merged = new DistinctAccumulator();

@@ -30,25 +30,23 @@ import type { ValidEvent } from './schema.js';
  * they are (5.5 against 3.2 us of PostgreSQL per event for the parse alone,
  * bench/README.md, issue 20, step 19). jsonb holds at most 256 MiB, so a
  * batch larger than that (5,000 events near the 64 KiB limit each) is read as
- * json, as before.
+ * json, as before. The ids are claimed by claim_new_keys() (migration 0265):
+ * a plain insert, and ON CONFLICT only when some id exists (step 22).
  */
 const insertEvents = (type: 'json' | 'jsonb') => `
 WITH input AS (
   SELECT * FROM ${type}_to_recordset($2::${type})
     AS e (id text, at timestamptz, type text, value float8, attributes jsonb)
 ), fresh AS (
-  INSERT INTO ingest_keys (organization_id, scope, key, occurred_at)
-  SELECT $1::uuid, 'event', id, at FROM input
-  ON CONFLICT DO NOTHING
-  RETURNING key
+  SELECT unnest(claim_new_keys($1::uuid, 'event', array_agg(id), array_agg(at))) AS key FROM input
 ), raw AS (
   INSERT INTO events (organization_id, occurred_at, event_id, event_type, value, attributes)
   SELECT $1::uuid, i.at, i.id, i.type, i.value, i.attributes
   FROM input i JOIN fresh f ON f.key = i.id
 )
 SELECT key FROM fresh`;
-const INSERT_EVENTS = { name: 'ingest_events_v2', text: insertEvents('jsonb') };
-const INSERT_EVENTS_LARGE = { name: 'ingest_events_json_v1', text: insertEvents('json') };
+const INSERT_EVENTS = { name: 'ingest_events_v3', text: insertEvents('jsonb') };
+const INSERT_EVENTS_LARGE = { name: 'ingest_events_json_v2', text: insertEvents('json') };
 
 /** Characters of JSON text above which it may not fit in a jsonb value (256 MiB; a character takes up to 3 bytes). */
 export const JSONB_SAFE_CHARS = 80 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { entryOf, sparseEntries } from '../rollups/distinct.js';
-import { binKey, type SketchBins } from '../rollups/sketch.js';
+import { binKey } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
 export interface Contribution {
@@ -11,6 +11,13 @@ export interface Contribution {
   /** Values of the attributes sketched for `type`: attribute -> value (none for derived rollup types). */
   distinct?: Record<string, string>;
 }
+
+/**
+ * A delta's sketch bins: bin key (sketch.ts) -> count, in a Map, not an object: most keys are whole numbers below
+ * 1024, and V8 gives an object with such a key an array of that many slots (8 kB), to allocate, scan and print
+ * (bench/README.md, issue 20, step 21). batch-json.ts writes it as the JSON object PostgreSQL merges.
+ */
+export type BinCounts = Map<string, number>;
 
 /** The increment for one rollup row: (type, bucket, dims). */
 export interface RollupDelta {
@@ -26,7 +33,7 @@ export interface RollupDelta {
   sum: number;
   min: number | null;
   max: number | null;
-  sketch: SketchBins | null;
+  sketch: BinCounts | null;
   /** Sparse entries (unsorted, repeated) of the row's values of each sketched attribute; null when none. */
   distinct: Record<string, number[]> | null;
 }
@@ -128,9 +135,9 @@ class Rows {
   }
 }
 
-function addBin(row: { sketch: SketchBins | null }, bin: string): void {
-  const sketch = (row.sketch ??= {});
-  sketch[bin] = (sketch[bin] ?? 0) + 1;
+function addBin(row: { sketch: BinCounts | null }, bin: string): void {
+  const sketch = (row.sketch ??= new Map());
+  sketch.set(bin, (sketch.get(bin) ?? 0) + 1);
 }
 
 /** Counts one event into a row: its count, and when it has a value, the value's aggregates and sketch bin. */

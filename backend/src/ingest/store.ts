@@ -2,6 +2,7 @@ import type { PoolClient } from '../db/pool.js';
 import type { Granularity } from '../rollups/buckets.js';
 import { SPARSE_MAX } from '../rollups/distinct.js';
 import { aggregate, type Contribution, type RollupDelta, type RollupDeltas } from './aggregate.js';
+import { dimensionDeltasJson, eventsJson, rollupDeltasJson } from './batch-json.js';
 import { claimKeys, keyId, type Key } from './claims.js';
 import { derivedContributions } from './derived.js';
 import type { DistinctAttributes } from './distinct-attributes.js';
@@ -170,41 +171,14 @@ const WRITES = [
 const DELIVERED = 'message.delivered';
 const READ = 'message.read';
 
-/** A batch's bucket times as the text PostgreSQL reads: many rows share one, so each is formatted once. */
-function bucketTexts(): (bucketMs: number) => string {
-  const texts = new Map<number, string>();
-  return (bucketMs) => {
-    let text = texts.get(bucketMs);
-    if (text === undefined) texts.set(bucketMs, (text = new Date(bucketMs).toISOString()));
-    return text;
-  };
-}
-
 async function writeDeltas(client: PoolClient, statement: { name: string; text: string }, organizationId: string, rows: RollupDelta[]): Promise<void> {
   if (rows.length === 0) return;
-  const bucket = bucketTexts();
-  const json = JSON.stringify(
-    rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })),
-  );
-  await client.query({ ...statement, values: [organizationId, json] });
+  await client.query({ ...statement, values: [organizationId, rollupDeltasJson(rows)] });
 }
 
 async function writeDimensionTotals(client: PoolClient, organizationId: string, deltas: RollupDeltas): Promise<void> {
   if (deltas.byDimension.length === 0) return;
-  const bucket = bucketTexts();
-  const rows = deltas.byDimension.map((r) => ({
-    event_type: r.type,
-    bucket: bucket(r.bucketMs),
-    dimension: r.dimension,
-    value: r.value,
-    count: r.count,
-    value_count: r.valueCount,
-    sum: r.sum,
-    min: r.min,
-    max: r.max,
-    sketch: r.sketch,
-  }));
-  await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, JSON.stringify(rows)] });
+  await client.query({ ...APPEND_DIMENSION_TOTALS, values: [organizationId, dimensionDeltasJson(deltas.byDimension)] });
 }
 
 async function writeDistinct(client: PoolClient, organizationId: string, deltas: Record<Granularity, RollupDeltas>): Promise<void> {
@@ -286,8 +260,7 @@ export interface StoreResult {
  */
 export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<StoreResult> {
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
-  const json = JSON.stringify(rows);
+  const json = eventsJson(sorted);
   const result = await client.query<{ key: string }>({ ...insertEventsStatement(json), values: [organizationId, json] });
   const fresh = new Set(result.rows.map((row) => row.key));
   // Batch order, not id order: the first event of the batch wins a message's claim.

@@ -1,18 +1,52 @@
-import type { Contribution, DimensionDelta, DistinctDelta, RollupDelta, RollupDeltas } from '../../src/ingest/aggregate.js';
 import { bucketStart, type Granularity } from '../../src/rollups/buckets.js';
 import { entryOf, sparseEntries } from '../../src/rollups/distinct.js';
-import { binKey, mergeBins } from '../../src/rollups/sketch.js';
+import { binKey, mergeBins, type SketchBins } from '../../src/rollups/sketch.js';
 
 /**
  * aggregate() as it was before issue 20's step 21 made it faster (commit fe45af7), kept as the reference the
  * faster one is compared with (backend/test/ingest-aggregate.test.ts): same rows, same order, same sums.
  */
 
+/** What one counted event adds to the rollups of `type`. */
+export interface Contribution {
+  type: string;
+  occurredAtMs: number;
+  value: number | null;
+  dims: Record<string, string>;
+  /** Values of the attributes sketched for `type`: attribute -> value (none for derived rollup types). */
+  distinct?: Record<string, string>;
+}
 
+/** The increment for one rollup row: (type, bucket, dims). */
+export interface RollupDelta {
+  type: string;
+  bucketMs: number;
+  /** JSON of the dims, keys in a fixed order so equal sets give equal strings. */
+  dims: string;
+  /** The same dims as an object ({} in totals rows), read to sum the per-dimension rows. */
+  dimensions: Record<string, string>;
+  count: number;
+  /** Events of the row that carried a value: the divisor of an average. */
+  valueCount: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  sketch: SketchBins | null;
+  /** Sparse entries (unsorted, repeated) of the row's values of each sketched attribute; null when none. */
+  distinct: Record<string, number[]> | null;
+}
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
 const NO_DIMENSIONS: Record<string, string> = Object.freeze({});
 
+/**
+ * The increment for one per-dimension totals row: (type, bucket, dimension,
+ * value), summed over every other dimension of the events (migration 0160).
+ */
+export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'dimensions' | 'distinct'> {
+  dimension: string;
+  value: string;
+}
 
 function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, dimensions: Record<string, string>, value: number | null, bin: string | undefined): RollupDelta {
   const key = `${type}\u0000${bucketMs}\u0000${dims}`;
@@ -77,7 +111,28 @@ function addEntries(row: RollupDelta, entries: ReadonlyArray<readonly [string, n
   for (const [attribute, entry] of entries) (row.distinct[attribute] ??= []).push(entry);
 }
 
+/** The distinct values one batch adds to one sketch row: (type, attribute, bucket, dims). */
+export interface DistinctDelta {
+  type: string;
+  attribute: string;
+  bucketMs: number;
+  dims: string;
+  /** Sorted sparse entries, one per sparse index (sparseEntries()). */
+  entries: number[];
+}
 
+/** The increments of one granularity: per dimension set, and per (type, bucket) over all of them. */
+export interface RollupDeltas {
+  byDims: RollupDelta[];
+  totals: RollupDelta[];
+  distinctByDims: DistinctDelta[];
+  distinctTotals: DistinctDelta[];
+  /**
+   * Per (type, bucket, dimension, value), in key order; events without dims add none. Hourly only: the fold
+   * derives the daily per-dimension rows from the hourly ones (migration 0170), so `day` has none.
+   */
+  byDimension: DimensionDelta[];
+}
 
 /** The distinct deltas of the rows that carry distinct values, in lock order (type, attribute, bucket, dims). */
 function distinctOf(rows: RollupDelta[]): DistinctDelta[] {

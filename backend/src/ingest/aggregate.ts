@@ -59,7 +59,8 @@ interface Cell {
 interface Slot {
   bucketMs: number;
   cell: Cell | undefined;
-  byBucket: Map<number, Cell>;
+  /** Every cell by bucket, made when a second bucket comes (most series of a batch have one per granularity). */
+  byBucket: Map<number, Cell> | undefined;
 }
 
 /** One (type, dims) of the batch: its rows in both granularities. */
@@ -73,8 +74,8 @@ interface Series {
 const newSeries = (dims: string, dimensions: Record<string, string>): Series => ({
   dims,
   dimensions,
-  hour: { bucketMs: Number.NaN, cell: undefined, byBucket: new Map() },
-  day: { bucketMs: Number.NaN, cell: undefined, byBucket: new Map() },
+  hour: { bucketMs: Number.NaN, cell: undefined, byBucket: undefined },
+  day: { bucketMs: Number.NaN, cell: undefined, byBucket: undefined },
 });
 
 const NO_DIMENSION_ROWS: DimensionDelta[] = [];
@@ -91,11 +92,12 @@ class Rows {
   /** The cell of `series` at `bucketMs` in `slot`'s granularity; a new row gets its per-dimension rows once. */
   at(type: string, series: Series, slot: Slot, bucketMs: number): Cell {
     if (slot.bucketMs === bucketMs) return slot.cell!;
-    let cell = slot.byBucket.get(bucketMs);
+    if (slot.cell && !slot.byBucket) slot.byBucket = new Map([[slot.bucketMs, slot.cell]]);
+    let cell = slot.byBucket?.get(bucketMs);
     if (!cell) {
       const row: RollupDelta = { type, bucketMs, dims: series.dims, dimensions: series.dimensions, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
       cell = { row, dimensionRows: this.dimensions ? this.dimensionRowsOf(row) : NO_DIMENSION_ROWS };
-      slot.byBucket.set(bucketMs, cell);
+      slot.byBucket?.set(bucketMs, cell);
       this.cells.push(cell);
     }
     slot.bucketMs = bucketMs;

@@ -168,10 +168,10 @@ describe('totals per dimension: ingestion appends, the fold merges', () => {
     // Batches append hourly rows only: the fold sums them into the day rows (migration 0170).
     assert.deepEqual(keys('day'), []);
     const web = deltas.hour.byDimension[0]!;
-    assert.deepEqual([web.sum, web.min, web.max, Object.values(web.sketch ?? {})], [20, 10, 10, [2]]);
+    assert.deepEqual([web.sum, web.min, web.max, [...(web.sketch?.values() ?? [])]], [20, 10, 10, [2]]);
     assert.equal(deltas.hour.byDimension.find((d) => d.value === 'fr')!.sketch, null);
     // Summing the rows' bins per dimension leaves the rows' own sketches as they were.
-    for (const row of deltas.hour.byDims.filter((r) => r.valueCount > 0)) assert.deepEqual(Object.values(row.sketch!), [row.valueCount], row.dims);
+    for (const row of deltas.hour.byDims.filter((r) => r.valueCount > 0)) assert.deepEqual([...row.sketch!.values()], [row.valueCount], row.dims);
   });
 
   test(`random batches, concurrent writers and folds: the folded totals equal rebuild_dimension_totals() (seed ${SEED})`, async () => {

@@ -1,6 +1,6 @@
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { entryOf, sparseEntries } from '../rollups/distinct.js';
-import { binKey, mergeBins, type SketchBins } from '../rollups/sketch.js';
+import { binKey } from '../rollups/sketch.js';
 
 /** What one counted event adds to the rollups of `type`. */
 export interface Contribution {
@@ -11,6 +11,13 @@ export interface Contribution {
   /** Values of the attributes sketched for `type`: attribute -> value (none for derived rollup types). */
   distinct?: Record<string, string>;
 }
+
+/**
+ * A delta's sketch bins: bin key (sketch.ts) -> count, in a Map, not an object: most keys are whole numbers below
+ * 1024, and V8 gives an object with such a key an array of that many slots (8 kB), to allocate, scan and print
+ * (bench/README.md, issue 20, step 21). batch-json.ts writes it as the JSON object PostgreSQL merges.
+ */
+export type BinCounts = Map<string, number>;
 
 /** The increment for one rollup row: (type, bucket, dims). */
 export interface RollupDelta {
@@ -26,12 +33,11 @@ export interface RollupDelta {
   sum: number;
   min: number | null;
   max: number | null;
-  sketch: SketchBins | null;
+  sketch: BinCounts | null;
   /** Sparse entries (unsorted, repeated) of the row's values of each sketched attribute; null when none. */
   distinct: Record<string, number[]> | null;
 }
 
-const GRANULARITIES: Granularity[] = ['hour', 'day'];
 const NO_DIMENSIONS: Record<string, string> = Object.freeze({});
 
 /**
@@ -43,47 +49,97 @@ export interface DimensionDelta extends Omit<RollupDelta, 'dims' | 'dimensions' 
   value: string;
 }
 
-function add(rows: Map<string, RollupDelta>, type: string, bucketMs: number, dims: string, dimensions: Record<string, string>, value: number | null, bin: string | undefined): RollupDelta {
-  const key = `${type}\u0000${bucketMs}\u0000${dims}`;
-  let row = rows.get(key);
-  if (!row) {
-    row = { type, bucketMs, dims, dimensions, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
-    rows.set(key, row);
-  }
-  return count(row, value, bin);
+/** A row and, for dimensioned hourly rows, the per-dimension rows of its (dimension, value) pairs. */
+interface Cell {
+  row: RollupDelta;
+  dimensionRows: DimensionDelta[];
 }
 
-/**
- * Adds a dimensioned row into the per-dimension row of each of its (dimension,
- * value) pairs. Summing the batch's rows rather than its events: a batch has
- * fewer rows than events, and fewer still per day.
- */
-function addToDimensions(rows: Map<string, DimensionDelta>, shared: Set<DimensionDelta>, from: RollupDelta): void {
-  const prefix = `${from.type}\u0000${from.bucketMs}\u0000`;
-  for (const dimension in from.dimensions) {
-    const value = from.dimensions[dimension]!;
-    const key = `${prefix}${dimension}\u0000${value}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = { type: from.type, bucketMs: from.bucketMs, dimension, value, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
-      rows.set(key, row);
-    }
-    row.count += from.count;
-    if (from.valueCount === 0) continue;
-    row.valueCount += from.valueCount;
-    row.sum += from.sum;
-    row.min = row.min === null ? from.min : Math.min(row.min, from.min!);
-    row.max = row.max === null ? from.max : Math.max(row.max, from.max!);
-    // The first row's bins are shared (the batch's rows are final here), copied only when a second row adds to them.
-    if (row.sketch === null) {
-      row.sketch = from.sketch;
-      shared.add(row);
-    } else if (shared.delete(row)) {
-      row.sketch = mergeBins({ ...row.sketch }, from.sketch);
-    } else {
-      mergeBins(row.sketch, from.sketch);
-    }
+/** Rows of one (type, dims) and granularity by bucket, the last one used kept at hand: a batch spans an hour or two. */
+interface Slot {
+  bucketMs: number;
+  cell: Cell | undefined;
+  /** Every cell by bucket, made when a second bucket comes (most series of a batch have one per granularity). */
+  byBucket: Map<number, Cell> | undefined;
+}
+
+/** One (type, dims) of the batch: its rows in both granularities. */
+interface Series {
+  dims: string;
+  dimensions: Record<string, string>;
+  hour: Slot;
+  day: Slot;
+}
+
+const newSeries = (dims: string, dimensions: Record<string, string>): Series => ({
+  dims,
+  dimensions,
+  hour: { bucketMs: Number.NaN, cell: undefined, byBucket: undefined },
+  day: { bucketMs: Number.NaN, cell: undefined, byBucket: undefined },
+});
+
+const NO_DIMENSION_ROWS: DimensionDelta[] = [];
+
+/** The batch's rows of one granularity, and (hourly, dimensioned) the per-dimension rows by key. */
+class Rows {
+  readonly cells: Cell[] = [];
+  private readonly dimensions: Map<string, DimensionDelta> | undefined;
+
+  constructor(perDimension: boolean) {
+    this.dimensions = perDimension ? new Map() : undefined;
   }
+
+  /** The cell of `series` at `bucketMs` in `slot`'s granularity; a new row gets its per-dimension rows once. */
+  at(type: string, series: Series, slot: Slot, bucketMs: number): Cell {
+    if (slot.bucketMs === bucketMs) return slot.cell!;
+    if (slot.cell && !slot.byBucket) slot.byBucket = new Map([[slot.bucketMs, slot.cell]]);
+    let cell = slot.byBucket?.get(bucketMs);
+    if (!cell) {
+      const row: RollupDelta = { type, bucketMs, dims: series.dims, dimensions: series.dimensions, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null, distinct: null };
+      cell = { row, dimensionRows: this.dimensions ? this.dimensionRowsOf(row) : NO_DIMENSION_ROWS };
+      slot.byBucket?.set(bucketMs, cell);
+      this.cells.push(cell);
+    }
+    slot.bucketMs = bucketMs;
+    slot.cell = cell;
+    return cell;
+  }
+
+  private dimensionRowsOf(from: RollupDelta): DimensionDelta[] {
+    const found: DimensionDelta[] = [];
+    for (const dimension in from.dimensions) {
+      const value = from.dimensions[dimension]!;
+      const key = `${from.type}\u0000${from.bucketMs}\u0000${dimension}\u0000${value}`;
+      let row = this.dimensions!.get(key);
+      if (!row) {
+        row = { type: from.type, bucketMs: from.bucketMs, dimension, value, count: 0, valueCount: 0, sum: 0, min: null, max: null, sketch: null };
+        this.dimensions!.set(key, row);
+      }
+      found.push(row);
+    }
+    return found;
+  }
+
+  /** The per-dimension rows in key order, their sums taken from the rows in key order (sums of doubles depend on it). */
+  byDimension(): DimensionDelta[] {
+    if (!this.dimensions) return [];
+    for (const { row: from, dimensionRows } of this.cells) {
+      for (const row of dimensionRows) {
+        row.count += from.count;
+        if (from.valueCount === 0) continue;
+        row.valueCount += from.valueCount;
+        row.sum += from.sum;
+        row.min = row.min === null ? from.min : Math.min(row.min, from.min!);
+        row.max = row.max === null ? from.max : Math.max(row.max, from.max!);
+      }
+    }
+    return [...this.dimensions.values()].sort(compareDimensions);
+  }
+}
+
+function addBin(row: { sketch: BinCounts | null }, bin: string): void {
+  const sketch = (row.sketch ??= new Map());
+  sketch.set(bin, (sketch.get(bin) ?? 0) + 1);
 }
 
 /** Counts one event into a row: its count, and when it has a value, the value's aggregates and sketch bin. */
@@ -94,16 +150,17 @@ function count(row: RollupDelta, value: number | null, bin: string | undefined):
     row.sum += value;
     row.min = row.min === null ? value : Math.min(row.min, value);
     row.max = row.max === null ? value : Math.max(row.max, value);
-    row.sketch ??= {};
-    row.sketch[bin] = (row.sketch[bin] ?? 0) + 1;
+    addBin(row, bin);
   }
   return row;
 }
 
-/** Adds hashed values to the row's distinct entries: a plain array, sorted once when written. */
-function addEntries(row: RollupDelta, entries: ReadonlyArray<readonly [string, number]>): void {
-  row.distinct ??= {};
-  for (const [attribute, entry] of entries) (row.distinct[attribute] ??= []).push(entry);
+/** Adds one hashed value to the row's distinct entries: a plain array, sorted once when written. */
+function addEntry(row: RollupDelta, attribute: string, entry: number): void {
+  const distinct = (row.distinct ??= {});
+  const entries = distinct[attribute];
+  if (entries) entries.push(entry);
+  else distinct[attribute] = [entry];
 }
 
 /** The distinct values one batch adds to one sketch row: (type, attribute, bucket, dims). */
@@ -148,34 +205,50 @@ function distinctOf(rows: RollupDelta[]): DistinctDelta[] {
  * dimension set holding it (hourly only: the fold sums the days).
  */
 export function aggregate(contributions: Contribution[]): Record<Granularity, RollupDeltas> {
-  const rows: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
-  const totals: Record<Granularity, Map<string, RollupDelta>> = { hour: new Map(), day: new Map() };
+  const rows = { hour: new Rows(true), day: new Rows(false) };
+  const totals = { hour: new Rows(false), day: new Rows(false) };
+  // Per type: its series by dims JSON, and its totals' series. Nested maps and the slots' last cell spare building a
+  // (type, bucket, dims) key string per event and row (bench/README.md, issue 20, step 21).
+  const byType = new Map<string, { series: Map<string, Series>; totals: Series }>();
   for (const { type, occurredAtMs, value, dims, distinct } of contributions) {
+    let ofType = byType.get(type);
+    if (!ofType) byType.set(type, (ofType = { series: new Map(), totals: newSeries('{}', NO_DIMENSIONS) }));
     const dimsJson = JSON.stringify(dims);
+    let series = ofType.series.get(dimsJson);
+    if (!series) ofType.series.set(dimsJson, (series = newSeries(dimsJson, dims)));
     const bin = value === null ? undefined : binKey(value);
+    const hourMs = bucketStart(occurredAtMs, 'hour');
+    const dayMs = bucketStart(occurredAtMs, 'day');
+    const hour = rows.hour.at(type, series, series.hour, hourMs);
+    const day = count(rows.day.at(type, series, series.day, dayMs).row, value, bin);
+    const hourTotal = count(totals.hour.at(type, ofType.totals, ofType.totals.hour, hourMs).row, value, bin);
+    const dayTotal = count(totals.day.at(type, ofType.totals, ofType.totals.day, dayMs).row, value, bin);
+    count(hour.row, value, bin);
+    // The per-dimension sketches take the event's bin here (counts add up in any order); their sums come from the rows.
+    if (bin !== undefined) for (const row of hour.dimensionRows) addBin(row, bin);
     // Hashed once per value, added to the four rows it belongs to (their sketches share the rows' keys).
-    let entries: Array<[string, number]> | undefined;
-    for (const attribute in distinct) (entries ??= []).push([attribute, entryOf(distinct[attribute]!)]);
-    for (const granularity of GRANULARITIES) {
-      const bucketMs = bucketStart(occurredAtMs, granularity);
-      const row = add(rows[granularity], type, bucketMs, dimsJson, dims, value, bin);
-      const total = add(totals[granularity], type, bucketMs, '{}', NO_DIMENSIONS, value, bin);
-      if (entries) {
-        addEntries(row, entries);
-        addEntries(total, entries);
-      }
+    for (const attribute in distinct) {
+      const entry = entryOf(distinct[attribute]!);
+      addEntry(hour.row, attribute, entry);
+      addEntry(day, attribute, entry);
+      addEntry(hourTotal, attribute, entry);
+      addEntry(dayTotal, attribute, entry);
     }
   }
   const of = (granularity: Granularity): RollupDeltas => {
-    const byDims = [...rows[granularity].values()].sort(compareRows);
-    const totalRows = [...totals[granularity].values()].sort(compareRows);
-    const dimensions = new Map<string, DimensionDelta>();
-    const shared = new Set<DimensionDelta>();
-    if (granularity === 'hour') for (const row of byDims) addToDimensions(dimensions, shared, row);
-    const byDimension = [...dimensions.values()].sort(compareDimensions);
+    const byDims = sortedRows(rows[granularity]);
+    const totalRows = sortedRows(totals[granularity]);
+    // After sortedRows: the per-dimension sums are taken in the rows' key order.
+    const byDimension = rows[granularity].byDimension();
     return { byDims, totals: totalRows, distinctByDims: distinctOf(byDims), distinctTotals: distinctOf(totalRows), byDimension };
   };
   return { hour: of('hour'), day: of('day') };
+}
+
+/** Sorts the cells by their rows' key (the per-dimension sums are then taken in that order) and returns the rows. */
+function sortedRows(rows: Rows): RollupDelta[] {
+  rows.cells.sort((a, b) => compareRows(a.row, b.row));
+  return rows.cells.map((cell) => cell.row);
 }
 
 function compareDistinct(a: DistinctDelta, b: DistinctDelta): number {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fastBoolean, fastInt, fastNumber, fastOneOf, fastOptional, fastShape, fastTrimmedId } from './schema-fast.js';
 
 /**
  * The attribute contract of the conversation, contact, agent and bot events
@@ -55,6 +56,39 @@ export const conversationAttributeRules = {
   'contact.created': z.looseObject({ contactId: id }),
   'contact.opted_out': z.looseObject({ contactId: id, channel: id, initiatedBy: oneOf(OPT_OUT_INITIATORS) }),
 } as const;
+
+/** The same rules as plain checks, for parseEvent's fast path (schema-fast.ts); the zod rules above word the errors. */
+const fastId = fastTrimmedId(200);
+const fastSatisfaction = fastOptional(fastInt(1, 5));
+const fastWholeCount = fastOptional(fastInt(0, 1e9));
+export const conversationFastRules: Record<keyof typeof conversationAttributeRules, (attributes: Record<string, unknown>) => boolean> = {
+  'conversation.status_changed': fastShape({
+    from: fastOneOf(CONVERSATION_STATES),
+    to: fastOneOf(CONVERSATION_STATES),
+    conversationId: fastOptional(fastId),
+    satisfaction: fastSatisfaction,
+  }),
+  'conversation.first_response': fastShape({ conversationId: fastId }),
+  'agent.status_changed': fastShape({ agentId: fastId, status: fastOneOf(AVAILABILITY_STATUSES) }),
+  'bot.response': fastShape({
+    botId: fastId,
+    success: fastBoolean,
+    tokens: fastWholeCount,
+    cost: fastOptional(fastNumber(0, 1e9)),
+    fallback: fastOptional(fastBoolean),
+    knowledgeBase: fastOptional(fastOneOf(['hit', 'miss'])),
+  }),
+  'bot.conversation_started': fastShape({ conversationId: fastId, botId: fastId }),
+  'bot.conversation_ended': fastShape({
+    conversationId: fastId,
+    botId: fastId,
+    status: fastOneOf(BOT_CONVERSATION_OUTCOMES),
+    messages: fastWholeCount,
+    satisfaction: fastSatisfaction,
+  }),
+  'contact.created': fastShape({ contactId: fastId }),
+  'contact.opted_out': fastShape({ contactId: fastId, channel: fastId, initiatedBy: fastOneOf(OPT_OUT_INITIATORS) }),
+};
 
 /** Types whose value is a duration (seconds) and so cannot be negative. */
 export const CONVERSATION_DURATION_TYPES = ['conversation.status_changed', 'conversation.first_response', 'bot.conversation_ended'] as const;

@@ -1,7 +1,8 @@
 import type { PoolClient } from '../db/pool.js';
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { SPARSE_MAX } from '../rollups/distinct.js';
-import { aggregate, type Contribution, type RollupDelta, type RollupDeltas } from './aggregate.js';
+import { aggregate, type Contribution, type RollupDeltas } from './aggregate.js';
+import { dimensionDeltasJson, eventsJson, isoTime, rollupDeltasJson } from './batch-json.js';
 import { claimKeys, keyId, type Key } from './claims.js';
 import { derivedContributions } from './derived.js';
 import { CONTACT_SCOPE, contactTouches, type ContactTouch } from './derived/contacts.js';
@@ -277,16 +278,6 @@ const arrayLiteral = (items: readonly (string | number)[]) => `{${items.map((ite
 const DELIVERED = 'message.delivered';
 const READ = 'message.read';
 
-/** A batch's bucket times as the text PostgreSQL reads: many rows share one, so each is formatted once. */
-function bucketTexts(): (bucketMs: number) => string {
-  const texts = new Map<number, string>();
-  return (bucketMs) => {
-    let text = texts.get(bucketMs);
-    if (text === undefined) texts.set(bucketMs, (text = new Date(bucketMs).toISOString()));
-    return text;
-  };
-}
-
 /** EXECUTE of WRITE_ROLLUPS with the batch's values; undefined when the batch counts nothing at all. */
 function executeWrites(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): string | undefined {
   const values = rollupValues(organizationId, deltas, touches);
@@ -294,27 +285,21 @@ function executeWrites(organizationId: string, deltas: Record<Granularity, Rollu
   return `EXECUTE ${WRITE_ROLLUPS.name}(${values.map((value) => dollarQuoted(typeof value === 'string' ? value : arrayLiteral(value))).join(', ')})`;
 }
 
-/** The parameters of WRITE_ROLLUPS; undefined when the batch counts nothing at all. */
+/** The parameters of WRITE_ROLLUPS; undefined when the batch counts nothing at all. Deltas' sketches are Maps: written by batch-json.ts. */
 function rollupValues(organizationId: string, deltas: Record<Granularity, RollupDeltas>, touches: ContactTouch[]): Array<string | Array<string | number>> | undefined {
-  const bucket = bucketTexts();
-  const deltaRows = (rows: RollupDelta[]) =>
-    JSON.stringify(rows.map((r) => ({ event_type: r.type, bucket: bucket(r.bucketMs), dims: r.dimensions, count: r.count, value_count: r.valueCount, sum: r.sum, min: r.min, max: r.max, sketch: r.sketch })));
-  const dimensionRows = deltas.hour.byDimension.map((r) => ({
-    event_type: r.type,
-    bucket: bucket(r.bucketMs),
-    dimension: r.dimension,
-    value: r.value,
-    count: r.count,
-    value_count: r.valueCount,
-    sum: r.sum,
-    min: r.min,
-    max: r.max,
-    sketch: r.sketch,
-  }));
-  const touchRows = touches.map((t) => ({ key: t.key, at: new Date(t.occurredAtMs).toISOString(), hour: bucket(bucketStart(t.occurredAtMs, 'hour')), day: bucket(bucketStart(t.occurredAtMs, 'day')), dims: t.dims }));
+  const touchRows = touches.map((t) => ({ key: t.key, at: isoTime(t.occurredAtMs), hour: isoTime(bucketStart(t.occurredAtMs, 'hour')), day: isoTime(bucketStart(t.occurredAtMs, 'day')), dims: t.dims }));
   const distinct = distinctColumns(deltas);
   if (deltas.hour.byDims.length === 0 && touches.length === 0 && distinct[0].length === 0) return undefined;
-  return [organizationId, deltaRows(deltas.hour.byDims), deltaRows(deltas.day.byDims), deltaRows(deltas.hour.totals), deltaRows(deltas.day.totals), JSON.stringify(dimensionRows), JSON.stringify(touchRows), ...distinct];
+  return [
+    organizationId,
+    rollupDeltasJson(deltas.hour.byDims),
+    rollupDeltasJson(deltas.day.byDims),
+    rollupDeltasJson(deltas.hour.totals),
+    rollupDeltasJson(deltas.day.totals),
+    dimensionDeltasJson(deltas.hour.byDimension),
+    JSON.stringify(touchRows),
+    ...distinct,
+  ];
 }
 
 /** The distinct deltas as the eight column parameters of distinctDeltas(). */
@@ -326,7 +311,7 @@ function distinctColumns(deltas: Record<Granularity, RollupDeltas>): [number[], 
       columns.target.push(target);
       columns.type.push(row.type);
       columns.attribute.push(row.attribute);
-      columns.bucket.push(new Date(row.bucketMs).toISOString());
+      columns.bucket.push(isoTime(row.bucketMs));
       columns.dims.push(row.dims);
       columns.first.push(entries.length + 1);
       columns.size.push(row.entries.length);
@@ -396,8 +381,7 @@ export interface StoreResult {
  */
 export async function storeBatch(client: PoolClient, organizationId: string, events: ValidEvent[], attributes: DistinctAttributes): Promise<{ result: StoreResult; last?: string }> {
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rows = sorted.map((e) => ({ id: e.id, at: new Date(e.occurredAtMs).toISOString(), type: e.type, value: e.value, attributes: e.attributes }));
-  const json = JSON.stringify(rows);
+  const json = eventsJson(sorted);
   const result = await client.query<{ key: string }>({ ...insertEventsStatement(json), values: [organizationId, json] });
   const fresh = new Set(result.rows.map((row) => row.key));
   // Batch order, not id order: the first event of the batch wins a message's claim.

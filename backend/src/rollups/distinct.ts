@@ -41,9 +41,31 @@ const EXTRA_BITS = SPARSE_PRECISION - PRECISION;
 /** Past this many entries a sketch is stored dense (SQL's hll_normalize uses the same number). */
 export const SPARSE_MAX = 6_000;
 
+/**
+ * Entries of recent values, in two generations of up to ENTRY_CACHE_SIZE each (the older is dropped when the newer
+ * fills): contacts and users recur across batches, and one MD5 through node:crypto costs about 1-2 us of Node, most
+ * of it the call (bench/README.md, issue 20, step 21). At most 2 x 50,000 values are held.
+ */
+const ENTRY_CACHE_SIZE = 50_000;
+let recentEntries = new Map<string, number>();
+let olderEntries = new Map<string, number>();
+
 /** The sparse entry of one value. Numbers and their decimal strings are the same value. */
 export function entryOf(value: string | number): number {
-  const digest = hash('md5', typeof value === 'number' ? String(value) : value, 'buffer') as unknown as Buffer;
+  const text = typeof value === 'number' ? String(value) : value;
+  let entry = recentEntries.get(text);
+  if (entry !== undefined) return entry;
+  entry = olderEntries.get(text) ?? hashedEntry(text);
+  if (recentEntries.size >= ENTRY_CACHE_SIZE) {
+    olderEntries = recentEntries;
+    recentEntries = new Map();
+  }
+  recentEntries.set(text, entry);
+  return entry;
+}
+
+function hashedEntry(text: string): number {
+  const digest = hash('md5', text, 'buffer') as unknown as Buffer;
   const high = digest.readUInt32BE(0);
   const low = digest.readUInt32BE(4);
   const index25 = high >>> (32 - SPARSE_PRECISION);

@@ -17,10 +17,28 @@ const mapping = new LogarithmicMapping(SKETCH_RELATIVE_ACCURACY);
 
 export type SketchBins = Record<string, number>;
 
+/**
+ * Bin keys as strings by bin index, one map per sign: ingestion names a bin for every value it counts, and one
+ * string per bin, not per value, is also a key V8 has hashed before. Bounded: a few thousand bins cover values
+ * from 1e-12 to 1e12.
+ */
+const positiveKeys = new Map<number, string>();
+const negativeKeys = new Map<number, string>();
+const MAX_BIN_KEYS = 10_000;
+
+function cachedKey(keys: Map<number, string>, index: number, prefix: string): string {
+  let key = keys.get(index);
+  if (key === undefined) {
+    key = `${prefix}${index}`;
+    if (keys.size < MAX_BIN_KEYS) keys.set(index, key);
+  }
+  return key;
+}
+
 export function binKey(value: number): string {
   if (!Number.isFinite(value)) throw new RangeError(`sketch value must be finite, got ${value}`);
   if (Math.abs(value) < mapping.minPossible) return 'z';
-  return value > 0 ? String(mapping.key(value)) : `n${mapping.key(-value)}`;
+  return value > 0 ? cachedKey(positiveKeys, mapping.key(value), '') : cachedKey(negativeKeys, mapping.key(-value), 'n');
 }
 
 /** Adds one value to a bin map in place. */

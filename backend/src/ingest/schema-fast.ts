@@ -71,7 +71,8 @@ export const MAX_ATTRIBUTE_DEPTH = 16;
 
 /**
  * The most bytes one number can take in JSON ("-1.2345678901234567e-300" is 24), and one UTF-16 code unit of a
- * string: a \uXXXX escape is 6, a character is at most 3 bytes of UTF-8 (4 for a pair of code units).
+ * string: a \u escape with its four hex digits is 6, a character is at most 3 bytes of UTF-8 (4 for a pair of code
+ * units).
  */
 const NUMBER_BYTES = 32;
 const BYTES_PER_CODE_UNIT = 6;
@@ -84,40 +85,8 @@ const isPlainArray = (value: object) => Array.isArray(value) && Object.getProtot
  * plain objects and arrays no deeper than MAX_ATTRIBUTE_DEPTH; -1 for anything else (undefined, functions, class
  * instances, toJSON, bigint, holes). Used for the parts of an event whose contents no rule looks at.
  */
-export function jsonBytesBound(value: unknown, depth = 0): number {
-  switch (typeof value) {
-    case 'string':
-      return 2 + BYTES_PER_CODE_UNIT * value.length;
-    case 'number':
-      return NUMBER_BYTES;
-    case 'boolean':
-      return 5;
-    case 'object': {
-      if (value === null) return 4;
-      if (depth >= MAX_ATTRIBUTE_DEPTH) return -1;
-      let bytes = 2;
-      if (isPlainArray(value)) {
-        const array = value as unknown[];
-        if (Object.keys(array).length !== array.length) return -1;
-        for (let index = 0; index < array.length; index += 1) {
-          if (!(index in array)) return -1;
-          const item = jsonBytesBound(array[index], depth + 1);
-          if (item < 0) return -1;
-          bytes += item + 1;
-        }
-        return bytes;
-      }
-      if (!isPlainObject(value)) return -1;
-      for (const key in value) {
-        const item = jsonBytesBound((value as Record<string, unknown>)[key], depth + 1);
-        if (item < 0) return -1;
-        bytes += 4 + BYTES_PER_CODE_UNIT * key.length + item;
-      }
-      return bytes;
-    }
-    default:
-      return -1;
-  }
+export function jsonBytesBound(value: unknown): number {
+  return walk(value, undefined, 0);
 }
 
 /**
@@ -127,10 +96,15 @@ export function jsonBytesBound(value: unknown, depth = 0): number {
  * only JSON values. Returns an upper bound of the tree's JSON bytes, or -1 when any of that fails or is not plain
  * JSON (the zod path then says why, or accepts it).
  */
-export function walkAttributes(value: unknown, limits: PerEventLimits, depth = 0): number {
+export function walkAttributes(value: unknown, limits: PerEventLimits): number {
+  return walk(value, limits, 0);
+}
+
+/** jsonBytesBound's walk; with `limits`, also walkAttributes' checks of keys and strings. */
+function walk(value: unknown, limits: PerEventLimits | undefined, depth: number): number {
   switch (typeof value) {
     case 'string':
-      if (value.length > limits.maxStringLength || UNSTORABLE.test(value)) return -1;
+      if (limits && (value.length > limits.maxStringLength || UNSTORABLE.test(value))) return -1;
       return 2 + BYTES_PER_CODE_UNIT * value.length;
     case 'number':
       return NUMBER_BYTES;
@@ -143,11 +117,11 @@ export function walkAttributes(value: unknown, limits: PerEventLimits, depth = 0
       if (isPlainArray(value)) {
         const array = value as unknown[];
         // Index keys count as keys (limits.ts walks Object.keys): the longest is the last index.
-        if (array.length > 0 && String(array.length - 1).length > limits.maxKeyLength) return -1;
+        if (limits && array.length > 0 && String(array.length - 1).length > limits.maxKeyLength) return -1;
         if (Object.keys(array).length !== array.length) return -1;
         for (let index = 0; index < array.length; index += 1) {
           if (!(index in array)) return -1;
-          const item = walkAttributes(array[index], limits, depth + 1);
+          const item = walk(array[index], limits, depth + 1);
           if (item < 0) return -1;
           bytes += item + 1;
         }
@@ -155,8 +129,8 @@ export function walkAttributes(value: unknown, limits: PerEventLimits, depth = 0
       }
       if (!isPlainObject(value)) return -1;
       for (const key in value) {
-        if (key === '__proto__' || key.length > limits.maxKeyLength || UNSTORABLE.test(key)) return -1;
-        const item = walkAttributes((value as Record<string, unknown>)[key], limits, depth + 1);
+        if (limits && (key === '__proto__' || key.length > limits.maxKeyLength || UNSTORABLE.test(key))) return -1;
+        const item = walk((value as Record<string, unknown>)[key], limits, depth + 1);
         if (item < 0) return -1;
         bytes += 4 + BYTES_PER_CODE_UNIT * key.length + item;
       }

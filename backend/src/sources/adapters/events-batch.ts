@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { SourceQuery } from '../types.js';
-import { buildSql, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
+import { buildSql, packsTotals, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
 import { valuesAtRunTime } from './run-time-values.js';
 
 export { valuesAtRunTime };
@@ -27,8 +27,9 @@ export { valuesAtRunTime };
 
 /** Every measure's output columns after `b`, as the totals statement of buildSql selects them. */
 const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
-  count: ['c'],
-  sum: ['s'],
+  // Packed: one row per statement, no `b` (buildSql, PACKED_TOTALS).
+  count: ['pv'],
+  sum: ['pv'],
   avg: ['v', 's'],
   min: ['mn'],
   max: ['mx'],
@@ -38,6 +39,7 @@ const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
 
 /** The union's possible columns after `q` and `b`, in order, with the type a missing one is NULL as. */
 const UNION_COLUMNS: Array<[keyof Row, string]> = [
+  ['pv', 'text'],
   ['c', 'float8'],
   ['v', 'float8'],
   ['s', 'float8'],
@@ -115,7 +117,7 @@ export function batchSql(members: readonly BatchMember[]): { text: string; value
     const selects = branches.map(({ measure, text, values }, place) => {
       const mine = new Set(MEASURE_COLUMNS[measure]);
       const columns = used.map(([column, type]) => (mine.has(column) ? column : `NULL::${type} AS ${column}`));
-      const branch = `SELECT ${place} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
+      const branch = `SELECT ${place} AS q, ${packsTotals(measure) ? 'NULL::float8 AS b' : 'b'}, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
       offset += values.length;
       return branch;
     });

@@ -9,7 +9,7 @@ import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { binsFromValues } from '../src/rollups/sketch.js';
 import { batchSql, isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
-import { buildSql, EventsAdapter, measureOf, type EventsMetricQuery } from '../src/sources/adapters/events.js';
+import { buildSql, EventsAdapter, measureOf, toSeries, type EventsMetricQuery } from '../src/sources/adapters/events.js';
 import type { Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -108,6 +108,31 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
       }
     }
     assert.ok(answered > asked / 2, `most questions read rows (${answered} of ${asked})`);
+  });
+
+  test(`property: counts and sums packed in one text answer exactly what a row per rollup bucket answered (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 2);
+    let points = 0;
+    for (let round = 0; round < 60; round += 1) {
+      const measure = random() < 0.5 ? 'count' : 'sum';
+      // One event type or two: two types' rows of one bucket add in the order PostgreSQL reads them, in both forms.
+      const metricQuery: EventsMetricQuery = { eventTypes: random() < 0.5 ? ['order.created'] : ['order.created', 'workflow.finished'], measure: 'value' };
+      const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+      const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+      const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+      const query = sourceQuery(catalog, 'order_value', { organizationId: org, start: from, bucketMs }, { aggregation: measure, to: new Date(to) });
+      const packed = buildSql(query, metricQuery, measure);
+      const head = /^SELECT string_agg\(.*?\) AS pv FROM \(/.exec(packed.text);
+      assert.ok(head, `a packed statement: ${packed.text.slice(0, 80)}`);
+      // The same rows, one per rollup bucket, as the statement read them before (issue 20, step 24).
+      const perRow = `SELECT extract(epoch FROM bucket)::float8 * 1000 AS b, ${measure === 'count' ? 'count::float8 AS c' : 'sum AS s'} FROM (${packed.text.slice(head[0].length)}`;
+      const [{ rows: packedRows }, { rows: plainRows }] = await Promise.all([pool.query({ text: packed.text, values: packed.values }), pool.query({ text: perRow, values: packed.values })]);
+      assert.equal(packedRows.length, 1, 'one packed row');
+      const [fromPacked, fromRows] = await Promise.all([toSeries(packedRows, query, measure), toSeries(plainRows, query, measure)]);
+      assert.deepStrictEqual(fromPacked, fromRows, `round ${round}: ${measure} of ${metricQuery.eventTypes.join(', ')} [${query.from.toISOString()}, ${query.to.toISOString()}) by ${bucketMs} ms`);
+      points += fromRows[0]?.values.length ?? 0;
+    }
+    assert.ok(points > 100, `rounds read rows (${points} points)`);
   });
 
   test('one statement per request and turn; other requests and questions without a token are read apart', async () => {

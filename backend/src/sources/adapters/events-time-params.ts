@@ -1,13 +1,13 @@
-/** The instants node-pg's own formatting takes years 0-9999 UTC to (years outside it are sent as Dates, as before). */
-const FIRST_ISO_MS = Date.parse('0000-01-01T00:00:00.000Z');
+/** Years 1-9999 (UTC): the instants sent as ISO text. */
+const FIRST_ISO_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST_ISO_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 /**
  * A statement's time bound as the parameter node-pg sends: ISO 8601 text in UTC, which PostgreSQL reads as the same
  * timestamptz. Given a Date, node-pg formats it itself with local-time getters and padStart, once per parameter of every
  * statement: 6-8 bounds per answer, a few hundred per dashboard load (0.9 ms of a cold Business overview load's Node
- * CPU; bench/README.md, issue 20, step 24). toISOString is one native call. Outside years 0-9999 ISO text would carry
- * a sign PostgreSQL does not read, so such an instant stays a Date.
+ * CPU; bench/README.md, issue 20, step 24). toISOString is one native call. Outside years 1-9999 ISO text would carry
+ * a sign or a year 0 that PostgreSQL does not read, so such an instant stays a Date (node-pg writes BC years).
  */
 export function timeParam(ms: number): string | Date {
   return ms >= FIRST_ISO_MS && ms <= LAST_ISO_MS ? new Date(ms).toISOString() : new Date(ms);

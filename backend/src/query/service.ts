@@ -12,10 +12,10 @@ import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandReadFrom, bandRule, type BandColumns } from './band.js';
 import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
 import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './buckets.js';
-import { framesToJson, kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
+import { framesToJsonTwice, kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
-import { answerQuestion, decodeAnswer, definitionOf, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
+import { answerQuestion, decodeAnswer, definitionOf, encodeMarkedAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
 
 export interface QueryResult {
@@ -212,9 +212,9 @@ export class QueryService {
           const guard = growWithin(budget, plan, estimate.value);
           const frames = await this.frames(organizationId, plan, guard, slot);
           if (!slot) return { status: 200, frames };
-          // Serialized once: the response's text, and (marked cached) the stored answer's, written after the response.
-          const framesJson = framesToJson(frames);
-          this.cache.storeTextLater(slot, encodeAnswer(framesJson, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
+          // Serialized once: the response's text and, marked cached, the stored answer's, written after the response.
+          const { text: framesJson, marked } = framesToJsonTwice(frames);
+          this.cache.storeTextLater(slot, encodeMarkedAnswer(marked, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
           storing = true;
           return { status: 200, frames, framesJson };
         } finally {

@@ -8,7 +8,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { binsFromValues } from '../src/rollups/sketch.js';
-import { batchSql, isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
+import { batchSql, isTotalsQuestion, TotalsBatcher, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
 import { buildSql, EventsAdapter, measureOf, toSeries, type EventsMetricQuery } from '../src/sources/adapters/events.js';
 import type { Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -155,6 +155,45 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
       assert.equal(reads.count(), 7, 'one statement per turn');
     } finally {
       reads.restore();
+    }
+  });
+
+  test('a token that counts its questions sends the statement when the last is in, before the turn ends; each question still gets its own rows', async () => {
+    const start = T0 + 4 * DAY + 7 * 60_000;
+    const question = (metric: string, aggregation: SourceQuery['aggregation'], batch: object) =>
+      sourceQuery(catalog, metric, { organizationId: org, start, bucketMs: HOUR }, { aggregation, to: new Date(start + 5 * DAY), batch });
+    // The batcher's read of one statement's questions, marked with whether a turn of the event loop had passed since
+    // they were asked (at the read, not at the socket: a new pooled connection would take turns of its own).
+    const reader = TotalsBatcher.prototype as unknown as { read(members: unknown[]): Promise<void> };
+    const original = reader.read;
+    let turned = false;
+    const sent: boolean[] = [];
+    reader.read = function (this: unknown, members: unknown[]) {
+      sent.push(turned);
+      return original.call(this, members);
+    };
+    const askTogether = async (token: object, kinds: Array<[string, SourceQuery['aggregation']]>) => {
+      sent.length = 0;
+      turned = false;
+      const questions = kinds.map(([metric, aggregation]) => question(metric, aggregation, token));
+      // Scheduled before the batcher's own turn, so it runs first (immediates run in order).
+      setImmediate(() => (turned = true));
+      const answers = Promise.all(questions.map((query) => ask(batched, query)));
+      const together = await answers;
+      for (const [index, query] of questions.entries()) assert.deepEqual(together[index], await ask(alone, { ...query, batch: undefined }), `${query.metric.key} ${query.aggregation}`);
+      return [...sent];
+    };
+    const two: Array<[string, SourceQuery['aggregation']]> = [
+      ['workflow_duration_ms', 'p95'],
+      ['orders_created', 'sum'],
+    ];
+    try {
+      assert.deepEqual(await askTogether({ questions: 2 }, two), [false], 'both in: one statement, sent within the turn');
+      assert.deepEqual(await askTogether({}, two), [true], 'no count: one statement, after the turn');
+      assert.deepEqual(await askTogether({ questions: 1 }, two), [false, false], 'counted short: each at once, in a statement of its own');
+      assert.deepEqual(await askTogether({ questions: 3 }, two), [true], 'counted long: after the turn, as without a count');
+    } finally {
+      reader.read = original;
     }
   });
 

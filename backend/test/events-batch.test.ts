@@ -8,8 +8,8 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { WHOLE_RANGE_MS } from '../src/query/buckets.js';
 import { binsFromValues } from '../src/rollups/sketch.js';
-import { batchSql, isTotalsQuestion, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
-import { buildSql, EventsAdapter, measureOf, type EventsMetricQuery } from '../src/sources/adapters/events.js';
+import { batchSql, isTotalsQuestion, TotalsBatcher, valuesAtRunTime } from '../src/sources/adapters/events-batch.js';
+import { buildSql, EventsAdapter, measureOf, toSeries, type EventsMetricQuery } from '../src/sources/adapters/events.js';
 import type { Series, SourceQuery } from '../src/sources/types.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { seededRandom } from './support/seeded-random.js';
@@ -110,6 +110,31 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
     assert.ok(answered > asked / 2, `most questions read rows (${answered} of ${asked})`);
   });
 
+  test(`property: counts and sums packed in one text answer exactly what a row per rollup bucket answered (seed ${SEED})`, async () => {
+    const random = seededRandom(SEED + 2);
+    let points = 0;
+    for (let round = 0; round < 60; round += 1) {
+      const measure = random() < 0.5 ? 'count' : 'sum';
+      // One event type or two: two types' rows of one bucket add in the order PostgreSQL reads them, in both forms.
+      const metricQuery: EventsMetricQuery = { eventTypes: random() < 0.5 ? ['order.created'] : ['order.created', 'workflow.finished'], measure: 'value' };
+      const bucketMs = [HOUR, DAY, WHOLE_RANGE_MS][Math.floor(random() * 3)]!;
+      const from = T0 + Math.floor(random() * (DAYS - 12) * 24 * 60) * 60_000;
+      const to = from + Math.floor((1 + random() * 10 * 24 * 60) * 60_000);
+      const query = sourceQuery(catalog, 'order_value', { organizationId: org, start: from, bucketMs }, { aggregation: measure, to: new Date(to) });
+      const packed = buildSql(query, metricQuery, measure);
+      const head = /^SELECT string_agg\(.*?\) AS pv FROM \(/.exec(packed.text);
+      assert.ok(head, `a packed statement: ${packed.text.slice(0, 80)}`);
+      // The same rows, one per rollup bucket, as the statement read them before (issue 20, step 24).
+      const perRow = `SELECT extract(epoch FROM bucket)::float8 * 1000 AS b, ${measure === 'count' ? 'count::float8 AS c' : 'sum AS s'} FROM (${packed.text.slice(head[0].length)}`;
+      const [{ rows: packedRows }, { rows: plainRows }] = await Promise.all([pool.query({ text: packed.text, values: packed.values }), pool.query({ text: perRow, values: packed.values })]);
+      assert.equal(packedRows.length, 1, 'one packed row');
+      const [fromPacked, fromRows] = await Promise.all([toSeries(packedRows, query, measure), toSeries(plainRows, query, measure)]);
+      assert.deepStrictEqual(fromPacked, fromRows, `round ${round}: ${measure} of ${metricQuery.eventTypes.join(', ')} [${query.from.toISOString()}, ${query.to.toISOString()}) by ${bucketMs} ms`);
+      points += fromRows[0]?.values.length ?? 0;
+    }
+    assert.ok(points > 100, `rounds read rows (${points} points)`);
+  });
+
   test('one statement per request and turn; other requests and questions without a token are read apart', async () => {
     const start = T0 + 3 * DAY;
     const question = (metric: string, batch: object | undefined, overrides: Partial<SourceQuery> = {}) =>
@@ -130,6 +155,45 @@ describe("a request's totals questions in one statement (events-batch.ts)", () =
       assert.equal(reads.count(), 7, 'one statement per turn');
     } finally {
       reads.restore();
+    }
+  });
+
+  test('a token that counts its questions sends the statement when the last is in, before the turn ends; each question still gets its own rows', async () => {
+    const start = T0 + 4 * DAY + 7 * 60_000;
+    const question = (metric: string, aggregation: SourceQuery['aggregation'], batch: object) =>
+      sourceQuery(catalog, metric, { organizationId: org, start, bucketMs: HOUR }, { aggregation, to: new Date(start + 5 * DAY), batch });
+    // The batcher's read of one statement's questions, marked with whether a turn of the event loop had passed since
+    // they were asked (at the read, not at the socket: a new pooled connection would take turns of its own).
+    const reader = TotalsBatcher.prototype as unknown as { read(members: unknown[]): Promise<void> };
+    const original = reader.read;
+    let turned = false;
+    const sent: boolean[] = [];
+    reader.read = function (this: unknown, members: unknown[]) {
+      sent.push(turned);
+      return original.call(this, members);
+    };
+    const askTogether = async (token: object, kinds: Array<[string, SourceQuery['aggregation']]>) => {
+      sent.length = 0;
+      turned = false;
+      const questions = kinds.map(([metric, aggregation]) => question(metric, aggregation, token));
+      // Scheduled before the batcher's own turn, so it runs first (immediates run in order).
+      setImmediate(() => (turned = true));
+      const answers = Promise.all(questions.map((query) => ask(batched, query)));
+      const together = await answers;
+      for (const [index, query] of questions.entries()) assert.deepEqual(together[index], await ask(alone, { ...query, batch: undefined }), `${query.metric.key} ${query.aggregation}`);
+      return [...sent];
+    };
+    const two: Array<[string, SourceQuery['aggregation']]> = [
+      ['workflow_duration_ms', 'p95'],
+      ['orders_created', 'sum'],
+    ];
+    try {
+      assert.deepEqual(await askTogether({ questions: 2 }, two), [false], 'both in: one statement, sent within the turn');
+      assert.deepEqual(await askTogether({}, two), [true], 'no count: one statement, after the turn');
+      assert.deepEqual(await askTogether({ questions: 1 }, two), [false, false], 'counted short: each at once, in a statement of its own');
+      assert.deepEqual(await askTogether({ questions: 3 }, two), [true], 'counted long: after the turn, as without a count');
+    } finally {
+      reader.read = original;
     }
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { test } from 'node:test';
 import type { CatalogMetric } from '../src/catalog/schema.js';
-import { framesToJson, kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame } from '../src/query/frames.js';
+import { framesToJson, framesToJsonTwice, kpiFrame, listFrame, markCached, tableFrame, timeSeriesFrames, type Frame } from '../src/query/frames.js';
 import type { Series } from '../src/sources/types.js';
 import { seededRandom } from './support/seeded-random.js';
 
@@ -35,7 +35,17 @@ test(`framesToJson writes what JSON.stringify writes, for every frame kind and o
     // Columns JSON.stringify writes its own way: holes, undefined, strings and objects among numbers.
     const odds = [[1, undefined, 2], [1, , 3], [1, 'x', null], [{ a: 1 }, 2], []];
     frames.push({ schema: frames[0]?.schema ?? tableFrame(context, [], []).schema, data: { values: odds as unknown[][] } });
-    assert.equal(framesToJson(frames), JSON.stringify(frames), `round ${round}`);
+    // The mark where keys, strings and objects could make it: a key ending in `"cached` (its quote escaped), strings.
+    if (random() < 0.5) {
+      const schema = frames[0]?.schema ?? tableFrame(context, [], []).schema;
+      frames.push({ schema, data: { values: [[{ 'x"cached': false }, 1], ['"cached":false', 'cached":false'], [null]], 'a"cached': false, cached: false } as never });
+      frames.push({ 'b"cached': false, cached: false, schema, data: { values: [[1, 2]] } } as never);
+    }
+    const expected = JSON.stringify(frames);
+    assert.equal(framesToJson(frames), expected, `round ${round}`);
+    // Both texts at once: the response's, and the stored answer's marked as served from the cache.
+    assert.deepEqual(framesToJsonTwice(frames), { text: expected, marked: markCached(expected) }, `round ${round}`);
   }
   assert.equal(framesToJson([]), '[]');
+  assert.deepEqual(framesToJsonTwice([]), { text: '[]', marked: '[]' });
 });

@@ -109,6 +109,38 @@ test('values below 1 and negative values keep their sign and size in the sketch'
 
 const mapping = new LogarithmicMapping(SKETCH_RELATIVE_ACCURACY);
 
+test('addJsonAt and subtractJsonAt at an offset: a map added and taken out again leaves the others, in jsonb form or any other', async () => {
+  const fc = (await import('fast-check')).default;
+  const key = fc.oneof(fc.constant('z'), fc.integer({ min: -3000, max: 3000 }).map(String), fc.integer({ min: -3000, max: 3000 }).map((n) => `n${n}`));
+  const bins = fc.dictionary(key, fc.integer({ min: 1, max: 1_000_000 }), { maxKeys: 1_500 });
+  const jsonbText = (map: SketchBins) =>
+    `{${Object.keys(map)
+      .sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => `"${name}": ${map[name]}`)
+      .join(', ')}}`;
+  const accumulator = new SketchAccumulator();
+  const seed = Number(process.env.SKETCH_AT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`addJsonAt/subtractJsonAt property: seed ${seed} (replay with SKETCH_AT_SEED=${seed})`);
+  fc.assert(
+    fc.property(fc.array(bins, { maxLength: 5 }), bins, fc.boolean(), (kept, taken, exact) => {
+      const form = exact ? jsonbText : (map: SketchBins) => JSON.stringify(map);
+      accumulator.clear();
+      const expected: SketchBins = {};
+      for (const one of kept) {
+        const text = `1700000000000 ${form(one)} `;
+        assert.equal(accumulator.addJsonAt(text, 14), text.length - 1);
+        mergeBins(expected, one);
+      }
+      const takenText = `x${form(taken)}`;
+      assert.equal(accumulator.addJsonAt(takenText, 1), takenText.length);
+      assert.equal(accumulator.subtractJsonAt(takenText, 1), takenText.length);
+      assert.deepEqual(accumulator.toBins(), expected);
+      for (const q of [0, 0.5, 0.95, 1]) assert.equal(accumulator.quantile(q), quantile(expected, q));
+    }),
+    { numRuns: 300, seed },
+  );
+});
+
 test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging would, and falls back on any other form', async () => {
   const fc = (await import('fast-check')).default;
   const key = fc.oneof(fc.constant('z'), fc.integer({ min: -3000, max: 3000 }).map(String), fc.integer({ min: -3000, max: 3000 }).map((n) => `n${n}`));

@@ -32,12 +32,27 @@ export interface StoredText {
 
 /**
  * JSON with object keys sorted, so equal questions hash equally whatever their key order. Every cold answer
- * serializes two questions (its stored answer's and its source question's): written with loops and one string
- * rather than entries, filters, sorts by callback and joins (bench/README.md, issue 20, step 17).
+ * serializes two questions (its stored answer's and its source question's), a dashboard load about sixty: written
+ * with loops into one string rather than entries, filters, sorts by callback and joins (bench/README.md, issue 20,
+ * step 17), numbers, booleans and dates without JSON.stringify and each key quoted once per process (step 24).
  */
 export function canonicalJson(value: unknown): string {
-  if (typeof value !== 'object' || value === null) return JSON.stringify(value ?? null);
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      // What JSON.stringify writes: the shortest round-trip text (-0 as 0), non-finite numbers as null.
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value !== null) break;
+      return 'null';
+    default:
+      return JSON.stringify(value ?? null);
+  }
+  // An ISO date holds no character JSON escapes (toISOString throws for an invalid date, as JSON.stringify did).
+  if (value instanceof Date) return `"${value.toISOString()}"`;
   if (Array.isArray(value)) {
     let out = '[';
     // A hole is written as nothing, as Array.prototype.join writes it.
@@ -51,9 +66,20 @@ export function canonicalJson(value: unknown): string {
   for (const key of keys) {
     const item = record[key];
     if (item === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(item)}`;
+    out += `${out.length > 1 ? ',' : ''}${quotedKey(key)}:${canonicalJson(item)}`;
   }
   return `${out}}`;
+}
+
+/** Keys as JSON strings: questions use a few dozen names, each quoted once. Bounded against odd callers. */
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 4_096) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 /** SHA-256 in hex in one call where Node has it (20.12+): no Hash object per question. */

@@ -170,49 +170,115 @@ export function listFrame(context: FrameContext, columns: string[], rows: ListRo
  * creates (bench/README.md, issue 20, step 17).
  */
 export function framesToJson(frames: Frame[]): string {
-  const seen: Written = { texts: new Map(), columns: new Map() };
-  let out = '[';
-  for (let index = 0; index < frames.length; index += 1) out += `${index > 0 ? ',' : ''}${frameJson(frames[index]!, seen)}`;
-  return `${out}]`;
+  return writeFrames(frames, false).text;
 }
 
-/** What one framesToJson call has written: number texts, and whole columns by array. */
+/** `"cached":false` as a stored answer says it: served from the cache (stored-answers.ts, encodeAnswer). */
+export const markCached = (text: string): string => text.replaceAll('"cached":false', '"cached":true');
+
+/**
+ * framesToJson's text, and the same text with every `"cached":false` made `"cached":true` (`markCached` of it, the
+ * stored answer's frames), written together: the number columns, where the mark cannot occur (no quotes), are shared
+ * by both, and only the rest is searched for it. Searching a whole answer's text again was 0.5 ms of a cold Business
+ * overview load (bench/README.md, issue 20, step 24). The mark never spans two parts: it holds no comma or bracket.
+ */
+export function framesToJsonTwice(frames: Frame[]): { text: string; marked: string } {
+  return writeFrames(frames, true);
+}
+
 interface Written {
+  /** Number texts, and whole columns by array. */
   texts: Map<number, string>;
   columns: Map<unknown[], string>;
+  /** Whether the marked text is written too. */
+  marking: boolean;
 }
 
-function frameJson(frame: Frame, seen: Written): string {
-  if ('toJSON' in frame) return JSON.stringify(frame);
-  let out = '{';
-  for (const key of Object.keys(frame)) {
-    const text = key === 'data' ? dataJson((frame as { data: unknown }).data, seen) : JSON.stringify((frame as unknown as Record<string, unknown>)[key]);
-    if (text !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
+/** A part of the text and of the marked text (the same string object where the mark cannot occur). */
+interface Pair {
+  text: string;
+  marked: string;
+}
+
+function writeFrames(frames: Frame[], marking: boolean): Pair {
+  const seen: Written = { texts: new Map(), columns: new Map(), marking };
+  let text = '[';
+  let marked = '[';
+  for (let index = 0; index < frames.length; index += 1) {
+    const one = frameJson(frames[index]!, seen);
+    const comma = index > 0 ? ',' : '';
+    text += `${comma}${one.text}`;
+    if (marking) marked += `${comma}${one.marked}`;
   }
-  return `${out}}`;
+  return { text: `${text}]`, marked: marking ? `${marked}]` : '' };
+}
+
+/** JSON.stringify's text of anything else (and, when marking, that text marked). */
+function plain(value: unknown, seen: Written): Pair | undefined {
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : { text, marked: seen.marking ? markCached(text) : '' };
+}
+
+function frameJson(frame: Frame, seen: Written): Pair {
+  if ('toJSON' in frame) {
+    // As a template literal writes what JSON.stringify returns, undefined too.
+    const text = String(JSON.stringify(frame));
+    return { text, marked: seen.marking ? markCached(text) : '' };
+  }
+  return objectJson(frame as unknown as Record<string, unknown>, seen, 'data', dataJson);
+}
+
+/** An object's members in key order, the member named `special` written by `write`. */
+function objectJson(record: Record<string, unknown>, seen: Written, special: string, write: (value: unknown, seen: Written) => Pair | undefined): Pair {
+  let text = '{';
+  let marked = '{';
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    const name = `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:`;
+    if (key === special) {
+      const one = write(value, seen);
+      if (one === undefined) continue;
+      // `"data":` and `"values":` end no mark that the value's `{` or `[` would finish.
+      text += `${name}${one.text}`;
+      if (seen.marking) marked += `${name}${one.marked}`;
+      continue;
+    }
+    const member = JSON.stringify(value);
+    if (member === undefined) continue;
+    text += `${name}${member}`;
+    // The small members searched with their key: `"cached":false` is a key and its value.
+    if (seen.marking) marked += markCached(`${name}${member}`);
+  }
+  return { text: `${text}}`, marked: seen.marking ? `${marked}}` : '' };
 }
 
 /** data.values, a list of columns, is the long part; anything else is written by JSON.stringify. */
-function dataJson(data: unknown, seen: Written): string | undefined {
-  if (data === null || typeof data !== 'object' || Array.isArray(data) || 'toJSON' in data) return JSON.stringify(data);
-  let out = '{';
-  for (const key of Object.keys(data)) {
-    const inner = (data as Record<string, unknown>)[key];
-    const text = key === 'values' && Array.isArray(inner) && inner.every(Array.isArray) ? columnsJson(inner as unknown[][], seen) : JSON.stringify(inner);
-    if (text !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
-  }
-  return `${out}}`;
+function dataJson(data: unknown, seen: Written): Pair | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || 'toJSON' in data) return plain(data, seen);
+  return objectJson(data as Record<string, unknown>, seen, 'values', valuesJson);
 }
 
-function columnsJson(columns: unknown[][], seen: Written): string {
-  let out = '[';
+function valuesJson(inner: unknown, seen: Written): Pair | undefined {
+  return Array.isArray(inner) && inner.every(Array.isArray) ? columnsJson(inner as unknown[][], seen) : plain(inner, seen);
+}
+
+function columnsJson(columns: unknown[][], seen: Written): Pair {
+  let text = '[';
+  let marked = '[';
   for (let index = 0; index < columns.length; index += 1) {
     const values = columns[index]!;
-    let text = seen.columns.get(values);
-    if (text === undefined) seen.columns.set(values, (text = numbersToJson(values, seen.texts) ?? JSON.stringify(values)));
-    out += `${index > 0 ? ',' : ''}${text}`;
+    let column = seen.columns.get(values);
+    if (column === undefined) {
+      const numbers = numbersToJson(values, seen.texts);
+      // Numbers and nulls hold no quotes, so no mark: one string for both texts.
+      column = numbers ?? JSON.stringify(values);
+      seen.columns.set(values, column);
+    }
+    const comma = index > 0 ? ',' : '';
+    text += `${comma}${column}`;
+    if (seen.marking) marked += `${comma}${column.includes('"') ? markCached(column) : column}`;
   }
-  return `${out}]`;
+  return { text: `${text}]`, marked: seen.marking ? `${marked}]` : '' };
 }
 
 /** A column of numbers and nulls as JSON (non-finite numbers are null, as JSON.stringify writes them), else undefined. */

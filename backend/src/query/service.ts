@@ -8,14 +8,15 @@ import { Yielder } from '../sources/cooperative.js';
 import { SourceError } from '../sources/errors.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { Series, SourceQuery } from '../sources/types.js';
+import type { BatchToken } from '../sources/adapters/events-batch.js';
 import { loadRules, type MetricRule } from '../anomalies/rules.js';
 import { bandColumns, bandKeyOf, bandReadFrom, bandRule, type BandColumns } from './band.js';
 import { AnswerBudget, BudgetError, type AnswerLimits } from './budget.js';
 import { alignDown, bucketTimes, previousShiftMs, WHOLE_RANGE_MS } from './buckets.js';
-import { framesToJson, kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
+import { framesToJsonTwice, kpiFrame, listFrame, tableFrame, timeSeriesFrames, type Frame, type FrameContext, type Kpi } from './frames.js';
 import { isPlanError, planQuery, type Plan, type PlanError } from './planner.js';
 import type { QueryInput, QueryRequest } from './schema.js';
-import { answerQuestion, decodeAnswer, definitionOf, encodeAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
+import { answerQuestion, decodeAnswer, definitionOf, encodeMarkedAnswer, isStorable, type DecodedAnswer } from './stored-answers.js';
 import { deltaPercent, trendOf, type SeverityFor } from './severity.js';
 
 export interface QueryResult {
@@ -105,6 +106,17 @@ function ratio(numerator: Series[], denominator: Series[], groupBy: string[]): S
   }));
 }
 
+/**
+ * How many source questions a lone plan's answer asks at once, where that is plain: one for a series or table of one
+ * metric, two for a KPI (its period and the one before); undefined for anything else (ratios, bands, previous periods,
+ * rolling windows, lists, levels). The events source then sends its statement as soon as they are in instead of a
+ * turn later (events-batch.ts); a wrong count would only split or delay a statement, never change an answer.
+ */
+function questionsAtOnce(plan: Plan, levels: boolean): number | undefined {
+  if (plan.metric.kind === 'ratio' || (plan.metric.level && levels) || plan.band || plan.bandField || plan.compareToPrevious || plan.rolling || plan.list) return undefined;
+  return plan.format === 'kpi' ? 2 : 1;
+}
+
 /** Sees how many series a source answered, before they are densified; throws to refuse them. */
 export type SeriesGuard = (series: number) => void;
 
@@ -186,7 +198,9 @@ export class QueryService {
     const budget = new AnswerBudget(this.options.limits);
     const plans = queries.map((query) => this.plan(query, request));
     // The request's source questions may be read together (one statement for a KPI's two periods, a ratio's parts).
-    const batch = {};
+    const lone = plans.length === 1 ? plans[0]! : undefined;
+    const questions = lone === undefined || isPlanError(lone) ? undefined : questionsAtOnce(lone, this.options.levels !== undefined);
+    const batch: BatchToken = questions === undefined ? {} : { questions };
     for (const plan of plans) if (!isPlanError(plan)) plan.batch = batch;
     // Whole answers are looked up first: a stored one needs no estimate and no source.
     const stored = await Promise.all(plans.map((plan) => (isPlanError(plan) ? undefined : this.lookupAnswer(organizationId, plan))));
@@ -212,9 +226,9 @@ export class QueryService {
           const guard = growWithin(budget, plan, estimate.value);
           const frames = await this.frames(organizationId, plan, guard, slot);
           if (!slot) return { status: 200, frames };
-          // Serialized once: the response's text, and (marked cached) the stored answer's, written after the response.
-          const framesJson = framesToJson(frames);
-          this.cache.storeTextLater(slot, encodeAnswer(framesJson, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
+          // Serialized once: the response's text and, marked cached, the stored answer's, written after the response.
+          const { text: framesJson, marked } = framesToJsonTwice(frames);
+          this.cache.storeTextLater(slot, encodeMarkedAnswer(marked, guard.known()), this.registry.cacheTtlSeconds(plan.metric.source));
           storing = true;
           return { status: 200, frames, framesJson };
         } finally {

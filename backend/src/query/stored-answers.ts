@@ -2,7 +2,7 @@ import { canonicalJson } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
 import type { CatalogMetric } from '../catalog/schema.js';
 import { alignDown, HOUR_MS, previousShiftMs } from './buckets.js';
-import type { Frame } from './frames.js';
+import { markCached, type Frame } from './frames.js';
 import type { Plan } from './planner.js';
 
 /**
@@ -89,7 +89,12 @@ export function rangeKey(plan: Plan, catalog: Catalog): Record<string, unknown> 
  * quotes would be escaped).
  */
 export function encodeAnswer(framesJson: string, series: number): string {
-  return `${series}\n${framesJson.replaceAll('"cached":false', '"cached":true')}`;
+  return encodeMarkedAnswer(markCached(framesJson), series);
+}
+
+/** encodeAnswer's text from frames' JSON already marked as cached (framesToJsonTwice's `marked`). */
+export function encodeMarkedAnswer(markedJson: string, series: number): string {
+  return `${series}\n${markedJson}`;
 }
 
 export interface DecodedAnswer {

@@ -351,7 +351,10 @@ export class SketchAccumulator {
    * text (several sketches sent in one string); returns the index just past it.
    */
   addJsonAt(text: string, start: number): number {
-    return this.applyJsonAt(text, start, this.addBin);
+    const end = scanJsonbBins(text, start);
+    if (end < 0) return this.applyJsonAt(text, start, this.addBin);
+    this.addScanned();
+    return end;
   }
 
   /**
@@ -364,17 +367,19 @@ export class SketchAccumulator {
    * left part-way: clear it.
    */
   subtractJsonAt(text: string, start: number): number {
-    return this.applyJsonAt(text, start, this.removeBin);
+    const end = scanJsonbBins(text, start);
+    if (end < 0) return this.applyJsonAt(text, start, this.removeBin);
+    const { length, kinds, keys, counts } = scanned;
+    for (let index = 0; index < length; index += 1) this.remove(kinds[index]!, keys[index]!, counts[index]!);
+    return end;
   }
 
-  /** Each bin of the bin map in jsonb text form at `start`, to `apply`; returns the index just past the map. */
+  /**
+   * Each bin of a bin map that is not in jsonb's exact text form (scanJsonbBins declined it), parsed as JSON, to
+   * `apply`; returns the index just past the map. The exact form, every sketch PostgreSQL sends, is added or taken out
+   * straight from the scan, with no call through `apply` per bin (bench/README.md, issue 20, step 24).
+   */
   private applyJsonAt(text: string, start: number, apply: (kind: number, key: number, count: number) => void): number {
-    const end = scanJsonbBins(text, start);
-    if (end >= 0) {
-      const { length, kinds, keys, counts } = scanned;
-      for (let index = 0; index < length; index += 1) apply(kinds[index]!, keys[index]!, counts[index]!);
-      return end;
-    }
     // Bin maps hold no nested objects or strings with braces: the first } closes this one.
     const close = text.indexOf('}', start) + 1;
     const bins = JSON.parse(text.slice(start, close)) as SketchBins;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { SourceQuery } from '../types.js';
-import { buildSql, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
+import { buildSql, packsTotals, Params, type EventsMetricQuery, type Measure, type Row } from './events.js';
 import { valuesAtRunTime } from './run-time-values.js';
 
 export { valuesAtRunTime };
@@ -27,8 +27,9 @@ export { valuesAtRunTime };
 
 /** Every measure's output columns after `b`, as the totals statement of buildSql selects them. */
 const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
-  count: ['c'],
-  sum: ['s'],
+  // Packed: one row per statement, no `b` (buildSql, PACKED_TOTALS).
+  count: ['pv'],
+  sum: ['pv'],
   avg: ['v', 's'],
   min: ['mn'],
   max: ['mx'],
@@ -38,6 +39,7 @@ const MEASURE_COLUMNS: Record<Measure, Array<keyof Row>> = {
 
 /** The union's possible columns after `q` and `b`, in order, with the type a missing one is NULL as. */
 const UNION_COLUMNS: Array<[keyof Row, string]> = [
+  ['pv', 'text'],
   ['c', 'float8'],
   ['v', 'float8'],
   ['s', 'float8'],
@@ -115,7 +117,7 @@ export function batchSql(members: readonly BatchMember[]): { text: string; value
     const selects = branches.map(({ measure, text, values }, place) => {
       const mine = new Set(MEASURE_COLUMNS[measure]);
       const columns = used.map(([column, type]) => (mine.has(column) ? column : `NULL::${type} AS ${column}`));
-      const branch = `SELECT ${place} AS q, b, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
+      const branch = `SELECT ${place} AS q, ${packsTotals(measure) ? 'NULL::float8 AS b' : 'b'}, ${columns.join(', ')} FROM (${valuesAtRunTime(text, offset)}) m${place}`;
       offset += values.length;
       return branch;
     });
@@ -200,6 +202,16 @@ export function splitRows(rows: ReadonlyArray<Row & { q?: number }>, measures: r
   return out;
 }
 
+/**
+ * A request's batch token (SourceQuery.batch). `questions`: how many totals questions its answers ask at once, when the
+ * query service can tell (a lone series, table or KPI): the statement is sent when the last of them is in, not a turn of
+ * the event loop later (bench/README.md, issue 20, step 24). Fewer would send the rest in a statement of their own,
+ * more would wait for the turn as without it: either way each question gets its own rows.
+ */
+export interface BatchToken {
+  questions?: number;
+}
+
 interface Pending extends BatchMember {
   signal: AbortSignal;
   resolve: (rows: Row[]) => void;
@@ -231,6 +243,12 @@ export class TotalsBatcher {
       let list = request.get(key);
       if (!list) request.set(key, (list = []));
       list.push({ ...member, signal, resolve, reject });
+      if (list.length === (member.query.batch as BatchToken).questions && request.size === 1) {
+        // Every question the request asks at once is in: its statement goes now (the turn's flush finds it gone).
+        this.pending.delete(member.query.batch!);
+        void this.read(list);
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
         // After the turn's microtasks: every question a request's answers start together is in.

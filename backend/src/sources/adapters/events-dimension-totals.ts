@@ -2,6 +2,7 @@ import { BUCKET_MS } from '../../rollups/buckets.js';
 import type { SourceQuery } from '../types.js';
 import { valuesAtRunTime } from './run-time-values.js';
 import { statementName } from './statement-names.js';
+import { timeParam } from './events-time-params.js';
 import type { EventsMetricQuery, Measure, Row, Slice } from './events.js';
 
 /**
@@ -109,7 +110,7 @@ function pointsAreSingleRows(query: SourceQuery, metricQuery: EventsMetricQuery,
  */
 function wholeDaysOf(slices: Slice[], add: (value: unknown) => string): Range[] {
   const ranges: Range[] = [];
-  const range = (grain: string, from: number, to: number) => ranges.push({ grain, from: add(new Date(from)), to: add(new Date(to)) });
+  const range = (grain: string, from: number, to: number) => ranges.push({ grain, from: add(timeParam(from)), to: add(timeParam(to)) });
   for (const slice of slices) {
     const dayFrom = Math.ceil(slice.from / DAY) * DAY;
     const dayTo = Math.floor(slice.to / DAY) * DAY;
@@ -184,7 +185,7 @@ export function dimensionTotalsSql(
   const keys = `organization_id = ${statement.add(query.organizationId)}::uuid AND event_type = ANY(${statement.add(metricQuery.eventTypes)}::text[])`;
   const dimensionOnly = `${keys} AND dimension = ${statement.add(one.dimension)}::text`;
   const dimensionKeys = [dimensionOnly, ...one.valueLists.map((values) => `value = ANY(${statement.add(values)}::text[])`)].join(' AND ');
-  const ranges: Range[] = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(new Date(slice.from)), to: statement.add(new Date(slice.to)) }));
+  const ranges: Range[] = slices.map((slice) => ({ grain: grainOf(slice), from: statement.add(timeParam(slice.from)), to: statement.add(timeParam(slice.to)) }));
   const check = checkOf(one);
   const checked = check === 'events';
   const { read, values } = PACKED[measure];

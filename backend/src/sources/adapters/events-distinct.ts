@@ -1,5 +1,6 @@
 import { BUCKET_MS } from '../../rollups/buckets.js';
 import { BLOCK_LEVELS } from '../../rollups/distinct-blocks.js';
+import { timeParam } from './events-time-params.js';
 
 const DAY = BUCKET_MS.day;
 
@@ -46,15 +47,15 @@ export function distinctDaysSql(keys: string[], columns: string, from: number, t
   // A daily slice may end inside a day, which then counts whole (slicesFor).
   const pieces = dayPieces(from, Math.ceil(to / DAY) * DAY, bucketMs);
   const blocks = pieces.filter((piece) => piece.level > 0);
-  const days = pieces.filter((piece) => piece.level === 0).map((piece) => new Date(piece.start));
+  const days = pieces.filter((piece) => piece.level === 0).map((piece) => timeParam(piece.start));
   const where = (...more: string[]) => [...keys, ...more].join(' AND ');
   return [
     `SELECT bucket, ${columns} FROM rollup_totals_distinct_blocks WHERE ${where(
-      `(level, bucket) IN (SELECT * FROM unnest(${add(blocks.map((piece) => piece.level))}::int2[], ${add(blocks.map((piece) => new Date(piece.start)))}::timestamptz[]))`,
+      `(level, bucket) IN (SELECT * FROM unnest(${add(blocks.map((piece) => piece.level))}::int2[], ${add(blocks.map((piece) => timeParam(piece.start)))}::timestamptz[]))`,
     )}`,
     `SELECT bucket, ${columns} FROM rollup_totals_distinct_daily WHERE ${where(`bucket = ANY(${add(days)}::timestamptz[])`)}`,
     ...['rollup_totals_distinct_daily_pending', 'rollup_totals_distinct_blocks_pending'].map(
-      (table) => `SELECT bucket, ${columns} FROM ${table} WHERE ${where(`bucket >= ${add(new Date(from))}::timestamptz`, `bucket < ${add(new Date(to))}::timestamptz`)}`,
+      (table) => `SELECT bucket, ${columns} FROM ${table} WHERE ${where(`bucket >= ${add(timeParam(from))}::timestamptz`, `bucket < ${add(timeParam(to))}::timestamptz`)}`,
     ),
   ].join(' UNION ALL ');
 }

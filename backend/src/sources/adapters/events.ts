@@ -18,6 +18,7 @@ import { levelSeries } from './events-levels.js';
 import { listEvents } from './events-list.js';
 import { windowSeries } from './events-window.js';
 import { statementName } from './statement-names.js';
+import { timeParam } from './events-time-params.js';
 
 const HOUR = BUCKET_MS.hour;
 const DAY = BUCKET_MS.day;
@@ -209,8 +210,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     if (known) {
       // The values in the order selectRows adds them: each slice's bounds.
       for (const slice of slices) {
-        params.add(new Date(slice.from));
-        params.add(new Date(slice.to));
+        params.add(timeParam(slice.from));
+        params.add(timeParam(slice.to));
       }
       return { text: known.text, values: params.values, name: known.name };
     }
@@ -223,8 +224,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     if (measure === 'distinct' && totals && slice.table === 'rollups_daily') return distinctDaysSql(keys, DISTINCT_COLUMNS, slice.from, slice.to, query.bucketMs, (value) => params.add(value));
     const where = [
       ...keys,
-      `bucket >= ${params.add(new Date(slice.from))}::timestamptz`,
-      `bucket < ${params.add(new Date(slice.to))}::timestamptz`,
+      `bucket >= ${params.add(timeParam(slice.from))}::timestamptz`,
+      `bucket < ${params.add(timeParam(slice.to))}::timestamptz`,
       ...conditions,
       ...(measure === 'sketch' ? ['sketch IS NOT NULL'] : []),
     ];
@@ -239,7 +240,8 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
   const keys = groups.map((_, index) => `g${index}`);
   if (totals) {
     const columns = { count: 'count::float8 AS c', sum: 'sum AS s', avg: 'value_count::float8 AS v, sum AS s', min: 'min AS mn', max: 'max AS mx', sketch: 'sketch', distinct: 'sp, dn' }[measure];
-    const text = `SELECT ${time}, ${columns} FROM (${rows}) r`;
+    const packed = PACKED_TOTALS[measure];
+    const text = packed === undefined ? `SELECT ${time}, ${columns} FROM (${rows}) r` : `SELECT ${packed} FROM (${rows}) r`;
     const name = statementName('events_totals_', text);
     if (memo !== undefined) {
       if (totalsTexts.size >= 1_000) totalsTexts.clear();
@@ -262,6 +264,23 @@ export function buildSql(query: SourceQuery, metricQuery: EventsMetricQuery, mea
     max: ['max(max) AS mx'],
   }[measure];
   return { text: `SELECT ${[time, ...keys, ...partials].join(', ')} FROM (${rows}) r GROUP BY ${['bucket', ...keys].join(', ')}`, values: params.values };
+}
+
+/**
+ * Counts and sums without dimensions travel packed: the statement's rows in one text of "<bucket ms> <value>" pairs,
+ * in the order the rows come (`pv`, added per query bucket by addPackedSums, as the totals per dimension send theirs),
+ * so the same additions in the same order. A cold Business overview load received ~3,300 such rows, each a DataRow of
+ * node-pg's parsing, a row object and three strings: about a sixth of its Node CPU (bench/README.md, issue 20, step
+ * 24). Every column is NOT NULL, so no pair is left out; no rows at all is one NULL text, as in the per-dimension path.
+ */
+const PACKED_TOTALS: { [M in Measure]?: string } = {
+  count: "string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || count::text, ' ') AS pv",
+  sum: "string_agg((date_part('epoch', bucket) * 1000)::bigint::text || ' ' || sum::text, ' ') AS pv",
+};
+
+/** Whether a totals statement of this measure answers one packed row (`pv`) instead of a row per rollup bucket. */
+export function packsTotals(measure: Measure): boolean {
+  return PACKED_TOTALS[measure] !== undefined;
 }
 
 /**
@@ -288,8 +307,8 @@ function totalsSketchesSql(query: SourceQuery, params: Params, org: string, type
   const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
   const first = params.values.length + 1;
   for (const slice of [days, hours[0], hours[1]]) {
-    params.add(slice ? new Date(slice.from) : null);
-    params.add(slice ? new Date(slice.to) : null);
+    params.add(slice ? timeParam(slice.from) : null);
+    params.add(slice ? timeParam(slice.to) : null);
   }
   const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
   const prefixes = Boolean(days && singleBucket);
@@ -336,6 +355,7 @@ export function buildEstimateSql(query: SourceQuery, metricQuery: EventsMetricQu
 }
 
 export interface Row {
+  /** The bucket (epoch ms); absent from a packed row (`pv`, `packed`), whose text carries each bucket. */
   b: number;
   c?: number;
   v?: number;

@@ -79,6 +79,48 @@ test(`sketch_quantile_keys() names the bin SketchAccumulator.quantile answers, a
   assert.ok(mixed > 100, `${mixed} sketches with negative, zero and positive bins`);
 });
 
+/**
+ * Sketches of the forms the fast path of migration 0300 takes (bins of values of 1 and more only) and of the forms
+ * next to it that it must leave to the walk of 0165: bin 0, bins of values below 1, zero, negative bins, counts of
+ * 0, of 15 and 16 digits, keys of 9 and 10 digits, keys with a leading zero and keys that are not bins at all.
+ */
+function edgeSketch(random: () => number): string {
+  const entries: string[] = [];
+  const size = random() < 0.2 ? 1 : 1 + Math.floor(random() * 40);
+  const oddity = random() < 0.5 ? 'none' : ['bin0', 'below-one', 'zero', 'negative', 'zero-count', 'big-count', 'huge-count', 'long-key', 'leading-zero', 'empty'][Math.floor(random() * 10)]!;
+  const count = () => String(random() < 0.5 ? 1 : 1 + Math.floor(random() * (random() < 0.9 ? 50 : 2 ** 40)));
+  for (let index = 0; index < size; index += 1) entries.push(`"${1 + Math.floor(random() ** 2 * 3000)}": ${count()}`);
+  const odd: Record<string, string> = {
+    bin0: '"0": 2', 'below-one': `"-${1 + Math.floor(random() * 200)}": 1`, zero: '"z": 3', negative: `"n${1 + Math.floor(random() * 900)}": 2`,
+    'zero-count': `"${5000 + Math.floor(random() * 90)}": 0`, 'big-count': '"5001": 999999999999999', 'huge-count': '"5002": 9999999999999999',
+    'long-key': '"1234567890": 1', 'leading-zero': '"0123": 4',
+  };
+  if (oddity === 'empty') return '{}';
+  if (odd[oddity]) entries.splice(Math.floor(random() * (entries.length + 1)), 0, odd[oddity]!);
+  return `{${entries.join(', ')}}`;
+}
+
+test(`sketch_quantile_keys_walk() answers what the walk of migration 0165 answers, on and off its fast path (seed ${SEED})`, async () => {
+  const random = seededRandom(SEED + 2);
+  const sketches = [
+    ...Array.from({ length: 2_000 }, () => edgeSketch(random)),
+    ...Array.from({ length: 1_000 }, () => JSON.stringify(randomSketch(random))),
+    '{"5": 0, "7": 0}',
+    '{"5": 1}',
+    '{"1": 9007199254740991, "2": 999999999999999}',
+  ];
+  const { rows } = await pool.query<{ text: string; fast: boolean; keys: string | null; general: string | null }>(
+    `SELECT s::jsonb::text AS text, s::jsonb::text ~ '^\\{("[1-9][0-9]{0,8}": [0-9]{1,15}, )*"[1-9][0-9]{0,8}": [0-9]{1,15}\\}$' AS fast,
+            sketch_quantile_keys_walk(s::jsonb) AS keys, sketch_quantile_keys_walk_general(s::jsonb) AS general
+     FROM unnest($1::text[]) WITH ORDINALITY AS u (s, i) ORDER BY i`,
+    [sketches],
+  );
+  rows.forEach(({ text, keys, general }, index) => assert.equal(keys, general, `sketch ${index}: ${text.slice(0, 300)}`));
+  const fast = rows.filter((row) => row.fast).length;
+  assert.ok(fast > 1_000 && fast < rows.length - 500, `${fast} of ${rows.length} sketches on the fast path`);
+  assert.equal(rows.at(-3)!.keys, null, 'a sketch of only zero counts has no keys');
+});
+
 test('sketch_quantile_keys() has no keys for an empty sketch or one without events, and NULL for NULL', async () => {
   const { rows } = await pool.query<{ empty: string | null; zeros: string | null; none: string | null; one: string }>(
     `SELECT sketch_quantile_keys('{}') AS empty, sketch_quantile_keys('{"5": 0}') AS zeros, sketch_quantile_keys(NULL) AS none,

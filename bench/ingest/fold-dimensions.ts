@@ -24,6 +24,8 @@ import { eventAt, mulberry32 } from './events.js';
  *   then, on DATABASE: --functions a,b,... (functions of that database returning
  *     bigint, e.g. the current fold and a variant created by hand from a .sql
  *     file with --sql) alternating for --rounds rounds, median CPU ms each.
+ *   --drop: drops DATABASE instead (it is kept between runs so that variants can
+ *     be timed on the same pending rows; run it under flock /work/bench.lock).
  *
  *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/fold-dimensions.ts \
  *     --database fold_bench --prepare --events 600000 [--sql variant.sql] --functions fold_dimension_totals --rounds 5

@@ -79,6 +79,78 @@ test(`sketch_quantile_keys() names the bin SketchAccumulator.quantile answers, a
   assert.ok(mixed > 100, `${mixed} sketches with negative, zero and positive bins`);
 });
 
+/**
+ * Sketches of the forms the fast path of migration 0300 takes (bins of values of 1 and more only) and of the forms
+ * next to it that it must leave to the walk of 0165: bin 0, bins of values below 1, zero, negative bins, counts of
+ * 0, of 15 and 16 digits, keys of 9 and 10 digits, keys with a leading zero and keys that are not bins at all.
+ */
+function edgeSketch(random: () => number, oddities = true): string {
+  const entries: string[] = [];
+  const size = random() < 0.2 ? 1 : 1 + Math.floor(random() * 40);
+  const oddity = !oddities || random() < 0.5 ? 'none' : ['bin0', 'below-one', 'zero', 'negative', 'zero-count', 'big-count', 'huge-count', 'long-key', 'leading-zero', 'empty'][Math.floor(random() * 10)]!;
+  const count = () => String(random() < 0.5 ? 1 : 1 + Math.floor(random() * (random() < 0.9 ? 50 : 2 ** 40)));
+  for (let index = 0; index < size; index += 1) entries.push(`"${1 + Math.floor(random() ** 2 * 3000)}": ${count()}`);
+  const odd: Record<string, string> = {
+    bin0: '"0": 2', 'below-one': `"-${1 + Math.floor(random() * 200)}": 1`, zero: '"z": 3', negative: `"n${1 + Math.floor(random() * 900)}": 2`,
+    'zero-count': `"${5000 + Math.floor(random() * 90)}": 0`, 'big-count': '"5001": 999999999999999', 'huge-count': '"5002": 9999999999999999',
+    'long-key': '"1234567890": 1', 'leading-zero': '"0123": 4',
+  };
+  if (oddity === 'empty') return '{}';
+  if (odd[oddity]) entries.splice(Math.floor(random() * (entries.length + 1)), 0, odd[oddity]!);
+  return `{${entries.join(', ')}}`;
+}
+
+test(`sketch_quantile_keys_walk() answers what the walk of migration 0165 answers, on and off its fast path (seed ${SEED})`, async () => {
+  const random = seededRandom(SEED + 2);
+  const sketches = [
+    ...Array.from({ length: 2_000 }, () => edgeSketch(random)),
+    ...Array.from({ length: 1_000 }, () => JSON.stringify(randomSketch(random))),
+    '{"5": 0, "7": 0}',
+    '{"5": 1}',
+    '{"1": 9007199254740991, "2": 999999999999999}',
+  ];
+  const { rows } = await pool.query<{ text: string; fast: boolean; keys: string | null; general: string | null }>(
+    `SELECT s::jsonb::text AS text, s::jsonb::text ~ '^\\{("[1-9][0-9]{0,8}": [0-9]{1,15}, )*"[1-9][0-9]{0,8}": [0-9]{1,15}\\}$' AS fast,
+            sketch_quantile_keys_walk(s::jsonb) AS keys, sketch_quantile_keys_walk_general(s::jsonb) AS general
+     FROM unnest($1::text[]) WITH ORDINALITY AS u (s, i) ORDER BY i`,
+    [sketches],
+  );
+  rows.forEach(({ text, keys, general }, index) => assert.equal(keys, general, `sketch ${index}: ${text.slice(0, 300)}`));
+  const fast = rows.filter((row) => row.fast).length;
+  assert.ok(fast > 1_000 && fast < rows.length - 500, `${fast} of ${rows.length} sketches on the fast path`);
+  assert.equal(rows.at(-3)!.keys, null, 'a sketch of only zero counts has no keys');
+});
+
+test(`the fold stores in quantile_points what the walk of migration 0165 gives for the merged sketches (seed ${SEED})`, async () => {
+  const random = seededRandom(SEED + 3);
+  const organizationId = '00000000-0000-4000-8000-00000000f01d';
+  const hour = Date.parse('2026-11-30T00:00:00Z');
+  // Pending rows as ingestion appends them: several per key, so the fold merges sketches; the keys of even hours only
+  // sketches of values of 1 and more (the fast path's form, once merged), the others any form.
+  const pending = Array.from({ length: 600 }, (_, index) => {
+    const sketch = index % 2 === 0 ? edgeSketch(random, false) : random() < 0.6 ? edgeSketch(random) : JSON.stringify(randomSketch(random));
+    return { bucket: new Date(hour + (index % 48) * 3_600_000).toISOString(), value: `v${Math.floor(random() * 4)}`, sketch };
+  });
+  await pool.query(
+    `INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
+     SELECT $1, 'bot.response', 'botId', p.bucket::timestamptz, p.value, 1, 1, 1, 1, 1, p.sketch::jsonb
+     FROM jsonb_to_recordset($2::jsonb) AS p (bucket text, value text, sketch text)`,
+    [organizationId, JSON.stringify(pending)],
+  );
+  assert.ok(Number((await pool.query('SELECT fold_dimension_totals() AS n')).rows[0].n) > 0);
+  const { rows } = await pool.query<{ n: number; fast: number; differ: number }>(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE sketch::text ~ '^\\{("[1-9][0-9]{0,8}": [0-9]{1,15}, )+"[1-9][0-9]{0,8}": [0-9]{1,15}\\}$')::int AS fast,
+            count(*) FILTER (WHERE quantile_points IS DISTINCT FROM (date_part('epoch', bucket AT TIME ZONE 'UTC') / 3600)::bigint::text || ' ' ||
+              CASE WHEN strpos(sketch::text, ',') > 0 THEN sketch_quantile_keys_walk_general(sketch)
+                   WHEN split_part(sketch::text, '"', 2) = '' OR split_part(sketch::text, ': ', 2) = '0}' THEN NULL
+                   ELSE repeat(split_part(sketch::text, '"', 2) || ' ', 3) || split_part(sketch::text, '"', 2) END)::int AS differ
+     FROM rollup_dimension_totals_hourly WHERE organization_id = $1`,
+    [organizationId],
+  );
+  assert.deepEqual(rows[0]!.differ, 0, `${rows[0]!.n} folded rows`);
+  assert.ok(rows[0]!.n > 150 && rows[0]!.fast > 60, `rows folded, and merged sketches on the fast path: ${JSON.stringify(rows[0])}`);
+});
+
 test('sketch_quantile_keys() has no keys for an empty sketch or one without events, and NULL for NULL', async () => {
   const { rows } = await pool.query<{ empty: string | null; zeros: string | null; none: string | null; one: string }>(
     `SELECT sketch_quantile_keys('{}') AS empty, sketch_quantile_keys('{"5": 0}') AS zeros, sketch_quantile_keys(NULL) AS none,

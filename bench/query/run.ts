@@ -90,6 +90,14 @@ async function measure(pool: Parameters<typeof startCpu>[0], iterations: number,
   return { samples, cpu: used ? (used[0] + used[1]) / iterations : undefined };
 }
 
+/**
+ * Cold answers timed in a warmed process, as a serving backend is: "cold" is the cache (a new version before every
+ * answer), not V8's code. Three untimed dashboard loads left much of the answer path unoptimized: the overview's Node
+ * CPU per load was 70 ms after 3 loads against 54-59 ms after 40 (bench/README.md, "Where issue 20 stands after session 11"); ab.ts warms 20.
+ */
+const WARM_UP_ANSWERS = 50;
+const WARM_UP_LOADS = 20;
+
 const fmt = (ms: number | undefined) => (ms === undefined ? '-' : ms < 1 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 const ratio = (baseline: number | undefined, ms: number) => (baseline === undefined ? '-' : `${(baseline / ms).toFixed(baseline / ms < 10 ? 1 : 0)}x`);
 
@@ -153,7 +161,7 @@ try {
         await cold();
         const checked = await question.check((await ask(question.body)).A!.frames, rawReader);
         log(`  checked: ${checked}`);
-        await time(5, cold, () => ask(question.body));
+        await time(WARM_UP_ANSWERS, cold, () => ask(question.body));
         const { samples: a, cpu: aCpu } = await measure(context.pool, numbers.iterations, cold, () => ask(question.body));
         await ask(question.body);
         const b = await time(numbers.iterations * 5, none, () => ask(question.body));
@@ -177,7 +185,7 @@ try {
         await cold();
         await Promise.all(panels.map((panel) => ask(panel.body)));
         const whole = () => Promise.all(panels.map((panel) => ask(panel.body)));
-        await time(3, cold, whole);
+        await time(WARM_UP_LOADS, cold, whole);
         // Round trips of one cold and one cached load, counted apart from the timed ones.
         const perLoad = async (before: () => Promise<unknown>) => {
           await before();

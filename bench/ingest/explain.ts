@@ -14,11 +14,14 @@ import { createTestDatabase } from '../../backend/test/support/databases.js';
 import { eventAt, mulberry32 } from './events.js';
 
 /**
- * Where a batch's PostgreSQL time goes, node by node: ingests the first `--events` of run.ts's stream (4 clients,
+ * Where a batch's PostgreSQL time goes, write by write: ingests the first `--events` of run.ts's stream (4 clients,
  * folds every 2 s), then `--sample` more batches one at a time, each statement of which is first run under
- * `EXPLAIN (ANALYZE, WAL, BUFFERS)` inside a savepoint that is rolled back, then for real. Prints, per plan node
- * (a write to a table, a function scan, ...), its time excluding its children and the WAL it wrote, per event of the
- * sampled batches. A profiling aid: EXPLAIN's timing adds its own cost to every node.
+ * `EXPLAIN (ANALYZE, WAL, BUFFERS)` inside a savepoint that is rolled back, then for real. Prints per event of the
+ * sampled batches: each write (ModifyTable node) of the statements with its time and WAL (in the last statement a
+ * step's own share: its inclusive cost less the step before it, which it ran), and the backend CPU
+ * (/proc/<pid>/schedstat) of each statement for real, of the last statement's parameters' input alone and of each
+ * of its parameters alone, and of the raw events' JSON parsed alone (bench/README.md, issue 20, step 26). A profiling
+ * aid: EXPLAIN's timing adds its own cost to every node.
  *
  *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node --import tsx bench/ingest/explain.ts [--events 300000] [--sample 40]
  */

@@ -81,16 +81,23 @@ export function eventsJson(events: readonly ValidEvent[]): string {
  * min float8[], max float8[], dims (JSON array), sketches (JSON array; null for a row without values).
  */
 export function rollupColumns(kinds: ReadonlyArray<readonly RollupDelta[]>): string[] {
-  const columns = new Columns(8);
-  let dims = '';
-  kinds.forEach((rows, target) => {
+  const target: string[] = [], type: string[] = [], bucket: string[] = [], count: string[] = [], valueCount: string[] = [];
+  const sum: string[] = [], min: string[] = [], max: string[] = [], dims: string[] = [], sketches: string[] = [];
+  kinds.forEach((rows, kind) => {
     for (const row of rows) {
-      columns.add(String(target), textElement(row.type), isoTime(row.bucketMs), String(row.count), String(row.valueCount), floatElement(row.sum), nullableFloat(row.min), nullableFloat(row.max));
-      columns.sketch(row.sketch);
-      dims += dims === '' ? row.dims : `,${row.dims}`;
+      target.push(String(kind));
+      type.push(textElement(row.type));
+      bucket.push(isoTime(row.bucketMs));
+      count.push(String(row.count));
+      valueCount.push(String(row.valueCount));
+      sum.push(floatElement(row.sum));
+      min.push(nullableFloat(row.min));
+      max.push(nullableFloat(row.max));
+      dims.push(row.dims);
+      sketches.push(binsJson(row.sketch));
     }
   });
-  return [...columns.arrays(), `[${dims}]`, columns.sketches()];
+  return [...[target, type, bucket, count, valueCount, sum, min, max].map(arrayLiteral), jsonArray(dims), jsonArray(sketches)];
 }
 
 /**
@@ -98,45 +105,30 @@ export function rollupColumns(kinds: ReadonlyArray<readonly RollupDelta[]>): str
  * value text[], count int8[], value_count int8[], sum float8[], min float8[], max float8[], sketches (JSON array).
  */
 export function dimensionColumns(rows: readonly DimensionDelta[]): string[] {
-  const columns = new Columns(9);
+  const type: string[] = [], bucket: string[] = [], dimension: string[] = [], value: string[] = [], count: string[] = [];
+  const valueCount: string[] = [], sum: string[] = [], min: string[] = [], max: string[] = [], sketches: string[] = [];
   for (const row of rows) {
-    columns.add(textElement(row.type), isoTime(row.bucketMs), textElement(row.dimension), textElement(row.value), String(row.count), String(row.valueCount), floatElement(row.sum), nullableFloat(row.min), nullableFloat(row.max));
-    columns.sketch(row.sketch);
+    type.push(textElement(row.type));
+    bucket.push(isoTime(row.bucketMs));
+    dimension.push(textElement(row.dimension));
+    value.push(textElement(row.value));
+    count.push(String(row.count));
+    valueCount.push(String(row.valueCount));
+    sum.push(floatElement(row.sum));
+    min.push(nullableFloat(row.min));
+    max.push(nullableFloat(row.max));
+    sketches.push(binsJson(row.sketch));
   }
-  return [...columns.arrays(), columns.sketches()];
+  return [...[type, bucket, dimension, value, count, valueCount, sum, min, max].map(arrayLiteral), jsonArray(sketches)];
 }
 
-/** Array literals built column by column, and the rows' sketches as one JSON array. */
-class Columns {
-  private readonly texts: string[];
-  private bins = '';
-  private rows = 0;
+const arrayLiteral = (elements: string[]): string => `{${elements.join(',')}}`;
+const jsonArray = (elements: string[]): string => `[${elements.join(',')}]`;
 
-  constructor(width: number) {
-    this.texts = Array.from({ length: width }, () => '');
-  }
-
-  add(...elements: string[]): void {
-    const separator = this.rows === 0 ? '' : ',';
-    for (let index = 0; index < elements.length; index += 1) this.texts[index] += separator + elements[index]!;
-    this.rows += 1;
-  }
-
-  sketch(bins: BinCounts | null): void {
-    this.bins += this.bins === '' ? binsJson(bins) : `,${binsJson(bins)}`;
-  }
-
-  arrays(): string[] {
-    return this.texts.map((text) => `{${text}}`);
-  }
-
-  sketches(): string {
-    return `[${this.bins}]`;
-  }
-}
-
+/** Strings an array literal takes as they are, quoted: types, dimension names and values nearly always. */
+const PLAIN_ELEMENT = /^[^"\\]*$/;
 /** A string as an array element: quoted, with the two characters an array literal escapes escaped. */
-const textElement = (text: string): string => `"${text.replace(/["\\]/g, '\\$&')}"`;
+const textElement = (text: string): string => (PLAIN_ELEMENT.test(text) ? `"${text}"` : `"${text.replace(/["\\]/g, '\\$&')}"`);
 /** A double as an array element, as the JSON before had it: a non-finite sum was null there. */
 const floatElement = (value: number): string => (Number.isFinite(value) ? String(value) : 'NULL');
 const nullableFloat = (value: number | null): string => (value === null ? 'NULL' : floatElement(value));

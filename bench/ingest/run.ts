@@ -243,8 +243,8 @@ try {
     // Baseline first, on the smaller tables: any bias favours the baseline.
     const baseline = await drive('one transaction per event', direct(pool, baselineOrg, distinct), BASELINE_EVENTS, 1, 1, end);
     const withoutDistinct = flags['compare-distinct'] ? await drive(`batches of ${BATCH}, no distinct metrics`, direct(pool, (await createOrganization(pool, 'bench-no-distinct')).id, NO_DISTINCT_ATTRIBUTES), EVENTS, BATCH, 2, end, foldPool) : undefined;
-    // The timed run starts from a clean checkpoint: an earlier run's dirty buffers, written out during this one, made
-    // the second of two back-to-back runs the slower in 6 of 7 pairs (bench/README.md, issue 20, step 26).
+    // The timed run starts from a clean checkpoint, so it does not pay for writes made before it (the set-up, the
+    // baseline). Back-to-back runs were slower second in 6 of 7 pairs (bench/README.md, issue 20, step 26).
     await pool.query('CHECKPOINT').catch((error: Error) => console.warn(`no CHECKPOINT before the timed run (${error.message}): an earlier run's writes may cost this one`));
     // After the run without distinct metrics, on tables it filled: any bias is against the distinct sketches.
     const sampler = flags.waits ? await sampleWaits(database.url) : undefined;

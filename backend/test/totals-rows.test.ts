@@ -105,7 +105,7 @@ async function assertTotalsAnswerAsDimensioned(seed: number, label: string): Pro
     const measure = measureOf(query, eventsMetricQuerySchema.parse(query.metric.query));
     // Percentiles read through a function (one query bucket with whole days: the cumulative sketches' one, migration
     // 0200, which without cumulative rows reads the daily rows); counts and sums keep their own statement.
-    const viaFunction = /FROM rollup_totals_(prefix_|edge_)?rows\(/.test(buildSql(query, eventsMetricQuerySchema.parse(query.metric.query), measure).text);
+    const viaFunction = /FROM rollup_totals_(prefix_)?rows\(/.test(buildSql(query, eventsMetricQuerySchema.parse(query.metric.query), measure).text);
     assert.equal(viaFunction, measure === 'sketch', what);
     if (viaFunction) sketches += 1;
     const everything = { ...query, filters: [{ dimension: query.metric.key === 'bot_response_time_ms' ? 'botId' : 'channel', op: 'neq' as const, value: 'none-such' }] };

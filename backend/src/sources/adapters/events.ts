@@ -299,25 +299,19 @@ export function packsTotals(measure: Measure): boolean {
  * and the earlier in `minus`, whose bins the merge takes out again, when
  * their counts match the days' (else the daily rows, in `sketch`). Both
  * return at the range's first day, so only a single query bucket may read
- * them (bench/README.md, issue 20, step 13). It goes through
- * `rollup_totals_edge_rows()` (migration 0320), which may also read an edge as
- * its whole day in the prefixes minus that day's hours outside the range
- * (those come in `minus`, with `sketch` NULL): fewer sketches when the day has
- * fewer hours outside the range than inside (step 27).
+ * them (bench/README.md, issue 20, step 13).
  */
 function totalsSketchesSql(query: SourceQuery, params: Params, org: string, types: string, time: string): { text: string; values: unknown[]; name: string } {
   const slices = slicesFor(query.from.getTime(), query.to.getTime(), query.bucketMs);
   const days = slices.find((slice) => slice.table === 'rollups_daily');
   const hours = slices.filter((slice) => slice.table === 'rollups_hourly');
   const first = params.values.length + 1;
-  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
-  const prefixes = Boolean(days && singleBucket);
-  // rollup_totals_edge_rows() takes the start edge (before the days) and the end edge (after them) each in its place.
-  const edges = prefixes ? [hours.find((slice) => slice.to === days!.from), hours.find((slice) => slice.from === days!.to)] : [hours[0], hours[1]];
-  for (const slice of [days, ...edges]) {
+  for (const slice of [days, hours[0], hours[1]]) {
     params.add(slice ? timeParam(slice.from) : null);
     params.add(slice ? timeParam(slice.to) : null);
   }
+  const singleBucket = Math.floor(query.from.getTime() / query.bucketMs) === Math.floor((query.to.getTime() - 1) / query.bucketMs);
+  const prefixes = Boolean(days && singleBucket);
   // The same two texts for every range (its bounds are parameters): built once, so each answer's statement is one
   // string that the batch finds by identity (bench/README.md, issue 20, step 17).
   const key = `${org} ${types} ${time} ${first} ${prefixes}`;
@@ -325,11 +319,11 @@ function totalsSketchesSql(query: SourceQuery, params: Params, org: string, type
   if (text === undefined) {
     const bounds = Array.from({ length: 6 }, (_, index) => `$${first + index}::timestamptz`).join(', ');
     text = prefixes
-      ? `SELECT ${time}, sketch, minus FROM rollup_totals_edge_rows(${org}::uuid, ${types}::text[], ${bounds}) r`
+      ? `SELECT ${time}, sketch, minus FROM rollup_totals_prefix_rows(${org}::uuid, ${types}::text[], ${bounds}) r`
       : `SELECT ${time}, sketch, NULL::text AS minus FROM rollup_totals_rows(${org}::uuid, ${types}::text[], ${bounds}, true) r`;
     sketchTexts.set(key, text);
   }
-  return { text, values: params.values, name: prefixes ? 'events_totals_edge_sketches' : 'events_totals_sketches' };
+  return { text, values: params.values, name: prefixes ? 'events_totals_prefix_sketches' : 'events_totals_sketches' };
 }
 
 /** buildSql's totals statements (counts, sums, extremes) by placeholders, measure and slice tables: a few dozen. */

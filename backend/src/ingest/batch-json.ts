@@ -2,11 +2,11 @@ import type { BinCounts, DimensionDelta, RollupDelta } from './aggregate.js';
 import type { ValidEvent } from './schema.js';
 
 /**
- * The text one batch sends to PostgreSQL (store.ts: raw events as a JSON array; rollup, totals and per-dimension rows
- * as column arrays), written directly: no object per row to hand to JSON.stringify, the dims JSON aggregate() already
- * built spliced in, and times formatted without a Date (bench/README.md, issue 20, steps 21 and 26). Tests:
- * backend/test/ingest-batch-json.test.ts (the same values as the objects store.ts built before, read back by
- * PostgreSQL on seeded random rows).
+ * The JSON arrays one batch sends to PostgreSQL (store.ts: raw events, rollup and totals deltas, per-dimension
+ * rows), written as text directly: no object per row to hand to JSON.stringify, the dims JSON aggregate() already
+ * built spliced in, and times formatted without a Date. The same JSON values as JSON.stringify of the objects
+ * store.ts built before (backend/test/ingest-batch-json.test.ts parses both on seeded random rows); a batch is
+ * about 330 kB of it (bench/README.md, issue 20, step 21).
  */
 
 const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
@@ -51,6 +51,14 @@ export function isoTime(ms: number): string {
   return `${lastDate}T${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[seconds]}.${THREE_DIGITS[rest - seconds * 1000]}Z`;
 }
 
+/** A number as JSON.stringify writes it: -0 as 0 (as String does), NaN and the infinities as null. */
+const num = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
+const numberOrNull = (value: number | null): string => (value === null ? 'null' : num(value));
+
+/** Strings that need no escaping in JSON are common (types, dimension names and values): quoted as they are. */
+const PLAIN = /^[^"\\\u0000-\u001f\u2028\u2029\uD800-\uDFFF]*$/;
+const quoted = (text: string): string => (PLAIN.test(text) ? `"${text}"` : JSON.stringify(text));
+
 /** Sketch bins as the JSON object of bin key -> count (keys are digits, "n" and "z": nothing to escape). */
 function binsJson(bins: BinCounts | null): string {
   if (bins === null) return 'null';
@@ -71,64 +79,26 @@ export function eventsJson(events: readonly ValidEvent[]): string {
 }
 
 /**
- * The rows of several kinds of rollup or totals deltas (the index of each row's kind in `kinds` is its `target`), as
- * the parameters of the batch's last statement (store.ts), each the text of one literal: the scalar columns as
- * arrays, which PostgreSQL reads element by element with each type's own input function, and every row's dims and
- * sketch as one JSON array each, parsed once, from which each row takes its element. As one JSON array of row
- * objects (before, issue 20, step 26) every number went through PostgreSQL's numeric and back to text before its
- * column's type read it, and every key name was lexed and sorted per row.
- * Order: target int4[], event_type text[], bucket timestamptz[], count int8[], value_count int8[], sum float8[],
- * min float8[], max float8[], dims (JSON array), sketches (JSON array; null for a row without values).
+ * Rollup or totals deltas: `[{"event_type", "bucket", "dims", "count", "value_count", "sum", "min", "max", "sketch"}, ...]`.
+ * `dims` is each row's own JSON of its dimensions (aggregate() builds both from one object).
  */
-export function rollupColumns(kinds: ReadonlyArray<readonly RollupDelta[]>): string[] {
-  const target: string[] = [], type: string[] = [], bucket: string[] = [], count: string[] = [], valueCount: string[] = [];
-  const sum: string[] = [], min: string[] = [], max: string[] = [], dims: string[] = [], sketches: string[] = [];
-  kinds.forEach((rows, kind) => {
-    for (const row of rows) {
-      target.push(String(kind));
-      type.push(textElement(row.type));
-      bucket.push(isoTime(row.bucketMs));
-      count.push(String(row.count));
-      valueCount.push(String(row.valueCount));
-      sum.push(floatElement(row.sum));
-      min.push(nullableFloat(row.min));
-      max.push(nullableFloat(row.max));
-      dims.push(row.dims);
-      sketches.push(binsJson(row.sketch));
-    }
-  });
-  return [...[target, type, bucket, count, valueCount, sum, min, max].map(arrayLiteral), jsonArray(dims), jsonArray(sketches)];
-}
-
-/**
- * Per-dimension rows as parameters, as rollupColumns(): event_type text[], bucket timestamptz[], dimension text[],
- * value text[], count int8[], value_count int8[], sum float8[], min float8[], max float8[], sketches (JSON array).
- */
-export function dimensionColumns(rows: readonly DimensionDelta[]): string[] {
-  const type: string[] = [], bucket: string[] = [], dimension: string[] = [], value: string[] = [], count: string[] = [];
-  const valueCount: string[] = [], sum: string[] = [], min: string[] = [], max: string[] = [], sketches: string[] = [];
-  for (const row of rows) {
-    type.push(textElement(row.type));
-    bucket.push(isoTime(row.bucketMs));
-    dimension.push(textElement(row.dimension));
-    value.push(textElement(row.value));
-    count.push(String(row.count));
-    valueCount.push(String(row.valueCount));
-    sum.push(floatElement(row.sum));
-    min.push(nullableFloat(row.min));
-    max.push(nullableFloat(row.max));
-    sketches.push(binsJson(row.sketch));
+export function rollupDeltasJson(rows: readonly RollupDelta[]): string {
+  let json = '[';
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    if (index > 0) json += ',';
+    json += `{"event_type":${quoted(row.type)},"bucket":"${isoTime(row.bucketMs)}","dims":${row.dims},"count":${row.count},"value_count":${row.valueCount},"sum":${num(row.sum)},"min":${numberOrNull(row.min)},"max":${numberOrNull(row.max)},"sketch":${binsJson(row.sketch)}}`;
   }
-  return [...[type, bucket, dimension, value, count, valueCount, sum, min, max].map(arrayLiteral), jsonArray(sketches)];
+  return `${json}]`;
 }
 
-const arrayLiteral = (elements: string[]): string => `{${elements.join(',')}}`;
-const jsonArray = (elements: string[]): string => `[${elements.join(',')}]`;
-
-/** Strings an array literal takes as they are, quoted: types, dimension names and values nearly always. */
-const PLAIN_ELEMENT = /^[^"\\]*$/;
-/** A string as an array element: quoted, with the two characters an array literal escapes escaped. */
-const textElement = (text: string): string => (PLAIN_ELEMENT.test(text) ? `"${text}"` : `"${text.replace(/["\\]/g, '\\$&')}"`);
-/** A double as an array element, as the JSON before had it: a non-finite sum was null there. */
-const floatElement = (value: number): string => (Number.isFinite(value) ? String(value) : 'NULL');
-const nullableFloat = (value: number | null): string => (value === null ? 'NULL' : floatElement(value));
+/** Per-dimension rows: `[{"event_type", "bucket", "dimension", "value", "count", "value_count", "sum", "min", "max", "sketch"}, ...]`. */
+export function dimensionDeltasJson(rows: readonly DimensionDelta[]): string {
+  let json = '[';
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    if (index > 0) json += ',';
+    json += `{"event_type":${quoted(row.type)},"bucket":"${isoTime(row.bucketMs)}","dimension":${quoted(row.dimension)},"value":${quoted(row.value)},"count":${row.count},"value_count":${row.valueCount},"sum":${num(row.sum)},"min":${numberOrNull(row.min)},"max":${numberOrNull(row.max)},"sketch":${binsJson(row.sketch)}}`;
+  }
+  return `${json}]`;
+}

@@ -2,7 +2,7 @@ import type { PoolClient } from '../db/pool.js';
 import { bucketStart, type Granularity } from '../rollups/buckets.js';
 import { SPARSE_MAX } from '../rollups/distinct.js';
 import { aggregate, type Contribution, type RollupDeltas } from './aggregate.js';
-import { dimensionColumns, eventsJson, isoTime, rollupColumns } from './batch-json.js';
+import { dimensionDeltasJson, eventsJson, isoTime, rollupDeltasJson } from './batch-json.js';
 import { claimKeys, keyId, type Key } from './claims.js';
 import { derivedContributions } from './derived.js';
 import { CONTACT_SCOPE, contactTouches, type ContactTouch } from './derived/contacts.js';
@@ -59,35 +59,14 @@ export function insertEventsStatement(json: string): { name: string; text: strin
 
 
 /**
- * A batch's rollup and totals deltas as rows, from parameters $2 to $11 (batch-json.ts, rollupColumns): the scalar
- * columns as arrays, the dims and sketches as one JSON array each, element n - 1 for row n. `target` is the row's kind
- * (DELTA_KINDS). As one JSON array of row objects, each number went through numeric and back to text before its
- * column read it (bench/README.md, issue 20, step 26). `ORDER BY n` in each step keeps the batch's order: key order.
+ * A batch's rollup deltas as rows `d`, from the JSON array parameter `$param`: one native stringify, where node-pg's
+ * array literals escaped every element (dims and sketches twice) in JavaScript, about 5 us of Node per event. Read
+ * as jsonb, as the raw events: the dims and sketches are parsed once. A batch's deltas are a fraction of its events'
+ * size.
  */
-export const DELTAS = `
-  SELECT d.target, d.n, d.event_type, d.bucket, $10::jsonb -> (d.n::int - 1) AS dims, d.count, d.value_count, d.sum, d.min, d.max,
-    nullif($11::jsonb -> (d.n::int - 1), 'null') AS sketch
-  FROM unnest($2::int4[], $3::text[], $4::timestamptz[], $5::int8[], $6::int8[], $7::float8[], $8::float8[], $9::float8[]) WITH ORDINALITY
-    AS d (target, event_type, bucket, count, value_count, sum, min, max, n)`;
-
-/** The batch's per-dimension rows, from parameters $12 to $21 (batch-json.ts, dimensionColumns), as DELTAS. */
-export const DIMENSION_DELTAS = `
-  SELECT d.n, d.event_type, d.bucket, d.dimension, d.value, d.count, d.value_count, d.sum, d.min, d.max, nullif($21::jsonb -> (d.n::int - 1), 'null') AS sketch
-  FROM unnest($12::text[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[], $17::int8[], $18::float8[], $19::float8[], $20::float8[]) WITH ORDINALITY
-    AS d (event_type, bucket, dimension, value, count, value_count, sum, min, max, n)`;
-
-/** The kinds of rollup deltas, by their `target` in DELTAS. */
-const DELTA_KINDS = [
-  ['hour', 'byDims'],
-  ['day', 'byDims'],
-  ['hour', 'totals'],
-  ['day', 'totals'],
-] as const;
-
-/** The rows of one kind of DELTAS, as the columns of a rollup or totals row. */
-const deltasOf = (target: number, columns: string, after: string) => `SELECT $1::uuid, ${columns} FROM deltas WHERE target = ${target} AND ${after} ORDER BY n`;
-const ROLLUP_COLUMNS = 'event_type, bucket, dims, count, value_count, sum, min, max, sketch';
-const TOTALS_COLUMNS = 'event_type, bucket, count, value_count, sum, min, max, sketch';
+const deltasFrom = (param: number) => `
+FROM jsonb_to_recordset($${param}::jsonb)
+  AS d (event_type text, bucket timestamptz, dims jsonb, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)`;
 
 /**
  * `sketch_merge(r.sketch, EXCLUDED.sketch)` (migration 0003) written out in the statement: a call of that SQL function
@@ -125,7 +104,8 @@ ${rows}`;
 /**
  * The per-dimension totals (migration 0160), appended to their hourly pending
  * table like the totals; the fold derives the daily rows from these (migration
- * 0170). Rows arrive as columns (DIMENSION_DELTAS), in key order.
+ * 0170). Rows arrive as one JSON array (one native stringify, as the raw
+ * events, read as jsonb), in key order.
  */
 const appendDimensionTotals = (rows: string) => `
 INSERT INTO rollup_dimension_totals_hourly_pending (organization_id, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch)
@@ -222,35 +202,31 @@ function inSequence(parts: Part[]): string {
  * so concurrent batches cannot deadlock. One parse and plan per connection
  * (named), one round trip.
  *
- * Parameters: $1 organization, $2-$11 the hourly and daily rollup and totals
- * deltas (DELTAS), $12-$21 per-dimension totals (DIMENSION_DELTAS), $22
- * contact touches, $23-$30 the distinct sketches.
+ * Parameters: $1 organization, $2-$3 hourly and daily deltas, $4-$5 hourly
+ * and daily totals, $6 per-dimension totals, $7 contact touches, $8-$15 the
+ * distinct sketches.
  */
 const WRITE_ROLLUPS = {
-  name: 'ingest_rollups_v4',
-  types:
-    'uuid, int4[], text[], timestamptz[], int8[], int8[], float8[], float8[], float8[], jsonb, jsonb, ' +
-    'text[], timestamptz[], text[], text[], int8[], int8[], float8[], float8[], float8[], jsonb, jsonb, ' +
-    'int4[], text[], text[], timestamptz[], jsonb[], int4[], int4[], int4[]',
+  name: 'ingest_rollups_v3',
+  types: 'uuid, jsonb, jsonb, jsonb, jsonb, jsonb, jsonb, int4[], text[], text[], timestamptz[], jsonb[], int4[], int4[], int4[]',
   text: inSequence([
-    { helper: 'deltas', sql: DELTAS },
-    { step: 'totals_hourly', sql: (after) => appendTotals('rollup_totals_hourly_pending', deltasOf(2, TOTALS_COLUMNS, after)) },
-    { step: 'totals_daily', sql: (after) => appendTotals('rollup_totals_daily_pending', deltasOf(3, TOTALS_COLUMNS, after)) },
+    { step: 'totals_hourly', sql: (after) => appendTotals('rollup_totals_hourly_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(4)}\nWHERE ${after}`) },
+    { step: 'totals_daily', sql: (after) => appendTotals('rollup_totals_daily_pending', `SELECT $1::uuid, d.event_type, d.bucket, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(5)}\nWHERE ${after}`) },
     {
       step: 'dimension_totals',
       sql: (after) =>
-        appendDimensionTotals(`SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM (${DIMENSION_DELTAS}) d
-WHERE ${after}
-ORDER BY n`),
+        appendDimensionTotals(`SELECT $1::uuid, event_type, dimension, bucket, value, count, value_count, sum, min, max, sketch FROM jsonb_to_recordset($6::jsonb)
+  AS d (event_type text, bucket timestamptz, dimension text, value text, count bigint, value_count bigint, sum float8, min float8, max float8, sketch jsonb)
+WHERE ${after}`),
     },
-    { helper: 'd', sql: distinctDeltas(23) },
+    { helper: 'd', sql: distinctDeltas(8) },
     { step: 'distinct_totals_hourly', sql: (after) => appendDistinctTotals('rollup_totals_distinct_hourly_pending', 2, after) },
     { step: 'distinct_totals_daily', sql: (after) => appendDistinctTotals('rollup_totals_distinct_daily_pending', 3, after) },
     { step: 'distinct_daily', sql: (after) => upsertDistinct('rollups_distinct_daily', 1, after) },
     { step: 'distinct_hourly', sql: (after) => upsertDistinct('rollups_distinct_hourly', 0, after) },
-    { step: 'daily', sql: (after) => upsertRollups('rollups_daily', deltasOf(1, ROLLUP_COLUMNS, after)) },
-    { step: 'hourly', sql: (after) => upsertRollups('rollups_hourly', deltasOf(0, ROLLUP_COLUMNS, after)) },
-    { helper: 'touches', sql: `SELECT * FROM jsonb_to_recordset($22::jsonb) AS t (key text, at timestamptz, hour timestamptz, day timestamptz, dims jsonb)` },
+    { step: 'daily', sql: (after) => upsertRollups('rollups_daily', `SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(3)}\nWHERE ${after}`) },
+    { step: 'hourly', sql: (after) => upsertRollups('rollups_hourly', `SELECT $1::uuid, d.event_type, d.bucket, d.dims, d.count, d.value_count, d.sum, d.min, d.max, d.sketch${deltasFrom(2)}\nWHERE ${after}`) },
+    { helper: 'touches', sql: `SELECT * FROM jsonb_to_recordset($7::jsonb) AS t (key text, at timestamptz, hour timestamptz, day timestamptz, dims jsonb)` },
     {
       // In key order (touches are sorted); a key a concurrent batch claimed waits for its commit, then counts nothing.
       step: 'claimed',
@@ -316,8 +292,11 @@ function rollupValues(organizationId: string, deltas: Record<Granularity, Rollup
   if (deltas.hour.byDims.length === 0 && touches.length === 0 && distinct[0].length === 0) return undefined;
   return [
     organizationId,
-    ...rollupColumns(DELTA_KINDS.map(([granularity, kind]) => deltas[granularity][kind])),
-    ...dimensionColumns(deltas.hour.byDimension),
+    rollupDeltasJson(deltas.hour.byDims),
+    rollupDeltasJson(deltas.day.byDims),
+    rollupDeltasJson(deltas.hour.totals),
+    rollupDeltasJson(deltas.day.totals),
+    dimensionDeltasJson(deltas.hour.byDimension),
     JSON.stringify(touchRows),
     ...distinct,
   ];

@@ -369,8 +369,7 @@ export class SketchAccumulator {
   subtractJsonAt(text: string, start: number): number {
     const end = scanJsonbBins(text, start);
     if (end < 0) return this.applyJsonAt(text, start, this.removeBin);
-    const { length, kinds, keys, counts } = scanned;
-    for (let index = 0; index < length; index += 1) this.remove(kinds[index]!, keys[index]!, counts[index]!);
+    this.removeScanned();
     return end;
   }
 
@@ -390,6 +389,11 @@ export class SketchAccumulator {
   private addScanned(): void {
     const { length, kinds, keys, counts } = scanned;
     for (let index = 0; index < length; index += 1) this.add(kinds[index]!, keys[index]!, counts[index]!);
+  }
+
+  private removeScanned(): void {
+    const { length, kinds, keys, counts } = scanned;
+    for (let index = 0; index < length; index += 1) this.remove(kinds[index]!, keys[index]!, counts[index]!);
   }
 
   /** add and remove bound once, for applyJsonAt (no closure per sketch). */

@@ -24,11 +24,11 @@ end
 local own = redis.call('GET', KEYS[2]) or '0'
 local floor = redis.call('GET', KEYS[3])
 local key = ARGV[2] .. version .. '.' .. own .. ARGV[3]
-return {key, floor or false, redis.call('GET', key) or false}`;
+return {key, floor or false, redis.call('GET', key) or false, version, own}`;
 
 const COMMAND = 'metricsHubCacheLookup';
 
-type LookupReply = [string, string | null, string | null];
+type LookupReply = [string, string | null, string | null, string, string];
 
 export interface OneTripAnswer {
   /** The versioned key of the answer (where a computed answer is stored). */
@@ -37,6 +37,11 @@ export interface OneTripAnswer {
   hit: string | undefined;
   /** The organization's read floor, read after its version; undefined when none is recorded (seed it step by step). */
   floor: WalPosition | undefined;
+  /** What the key is made of: `${head}${version}.${own}:${questionHash}`, head naming the organization, source and Redis master. */
+  head: string;
+  /** The organization's version (moved by every write) and the source's own (moved by a cache clear). */
+  version: string;
+  own: string;
 }
 
 export class OneTripLookup {
@@ -58,14 +63,15 @@ export class OneTripLookup {
     const epoch = await this.versions.redisEpochFor(organizationId);
     if (epoch === undefined) return undefined;
     const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<LookupReply>>)[COMMAND]!.bind(this.redis);
-    const [key, floor, hit] = await run(
+    const head = `metrics:${organizationId}:${scope}:v${epoch}-`;
+    const [key, floor, hit, version, own] = await run(
       CacheVersions.key(organizationId),
       CacheVersions.scopeKey(organizationId, scope),
       CacheVersions.floorKey(organizationId),
       String(Date.now()),
-      `metrics:${organizationId}:${scope}:v${epoch}-`,
+      head,
       `:${questionHash}`,
     );
-    return { key, hit: hit ?? undefined, floor: floor === null ? undefined : BigInt(floor) };
+    return { key, hit: hit ?? undefined, floor: floor === null ? undefined : BigInt(floor), head, version: String(version), own: String(own) };
   }
 }

@@ -31,6 +31,24 @@ export interface StoredText {
 }
 
 /**
+ * An answer started before its lookup returned (`QueryCache.lookupTextAhead`): `provisional` is where it will be stored
+ * if `confirmed`, the lookup itself, finds no answer under that same key and floor.
+ */
+export interface AheadText {
+  provisional: StoredText;
+  /** Undefined when the lookup failed (never rejects: the caller may await it turns later). */
+  confirmed: Promise<StoredText | undefined>;
+}
+
+/** What this process last read or moved of one organization's versions for one source (see `lookupTextAhead`). */
+interface KnownVersion {
+  head: string;
+  version: string;
+  own: string;
+  floor: WalPosition | undefined;
+}
+
+/**
  * JSON with object keys sorted, so equal questions hash equally whatever their key order. Every cold answer
  * serializes two questions (its stored answer's and its source question's), a dashboard load about sixty: written
  * with loops into one string rather than entries, filters, sorts by callback and joins (bench/README.md, issue 20,
@@ -121,6 +139,11 @@ export class QueryCache {
   private readonly newestWritten = new Map<string, number>();
   /** Versions and answer in one Redis round trip (undefined without Redis). */
   private readonly oneTrip: OneTripLookup | undefined;
+  /** Per organization and source, the newest versions this process read in a lookup or moved itself. */
+  private readonly known = new LRUCache<string, Map<string, KnownVersion>>({ max: 10_000 });
+  /** Per organization, source and question: the version (`version.own`) it was last looked up, or started ahead, under. */
+  private readonly lastAsked = new LRUCache<string, string>({ max: 50_000 });
+  private readonly ahead: Counter<'result'>;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -130,10 +153,19 @@ export class QueryCache {
     maxMemoryBytes = 64 * 1024 * 1024,
   ) {
     this.oneTrip = redis && new OneTripLookup(redis, versions);
+    versions.onBump((organizationId, version, floor) => this.moved(organizationId, version, floor));
     this.memory = new LRUCache<string, string>({ maxSize: maxMemoryBytes, sizeCalculation: (value, key) => value.length + key.length });
     this.lookups =
       (registry.getSingleMetric('metricshub_cache_lookups_total') as Counter<'store' | 'result'> | undefined) ??
       new Counter({ name: 'metricshub_cache_lookups_total', help: 'Query cache lookups by store (redis, memory) and result (hit, miss)', labelNames: ['store', 'result'], registers: [registry] });
+    this.ahead =
+      (registry.getSingleMetric('metricshub_cache_answers_ahead_total') as Counter<'result'> | undefined) ??
+      new Counter({
+        name: 'metricshub_cache_answers_ahead_total',
+        help: 'Answers started before their cache lookup returned, by what the lookup said: confirmed (stored), hit (served from the cache), moved (computed again under a newer version)',
+        labelNames: ['result'],
+        registers: [registry],
+      });
     if (!registry.getSingleMetric('metricshub_cache_hit_ratio')) {
       const lookups = this.lookups;
       new Gauge({
@@ -185,6 +217,7 @@ export class QueryCache {
     const hash = questionHash(question);
     const oneTrip = await this.readInOneTrip(organizationId, scope, hash);
     if (oneTrip) {
+      this.learn(organizationId, scope, hash, oneTrip);
       const text = oneTrip.hit ?? this.storing.get(oneTrip.key);
       this.lookups.inc({ store: 'redis', result: text === undefined ? 'miss' : 'hit' });
       return { key: oneTrip.key, text, newest, scope, prefix: oneTrip.key.slice(0, oneTrip.key.length - hash.length), floor: oneTrip.floor, parts: [] };
@@ -195,6 +228,64 @@ export class QueryCache {
     const text = (await this.read(store, key)) ?? this.storing.get(key);
     this.lookups.inc({ store, result: text === undefined ? 'miss' : 'hit' });
     return { key, text, newest, scope, prefix: key.slice(0, key.length - hash.length), floor, parts: [] };
+  }
+
+  /**
+   * `lookupText`, with the answer's computation allowed to start before the lookup returns: when this process knows
+   * the organization's current versions (it read them in a lookup, or moved them with a write) and has not asked
+   * this question under them, the question is most likely missing from the cache (a write made its answers
+   * unreachable), and waiting for Redis to say so is half a cold answer's wait (bench/README.md, issue 20, step 28).
+   * Undefined otherwise: look up first.
+   *
+   * Why an answer computed under `provisional` may be stored under it: the versions it names were read from Redis (or
+   * returned by this process's own bump) before the computation's statements were sent, and every write moves the
+   * version only after it has committed, so every write those versions count is visible to the statements. The
+   * caller serves or stores that answer only if `confirmed` finds no answer under the same key and floor; else it
+   * serves the stored one, or computes again under `confirmed`'s newer versions.
+   */
+  lookupTextAhead(organizationId: string, scope: string, question: unknown): AheadText | undefined {
+    if (!this.oneTrip || this.store() !== 'redis') return undefined;
+    const known = this.known.get(organizationId)?.get(scope);
+    if (!known) return undefined;
+    const hash = questionHash(question);
+    const asked = `${organizationId}:${scope}:${hash}`;
+    const versions = `${known.version}.${known.own}`;
+    if (this.lastAsked.get(asked) === versions) return undefined;
+    this.lastAsked.set(asked, versions);
+    const prefix = `${known.head}${versions}:`;
+    const provisional: StoredText = { key: prefix + hash, text: undefined, newest: newestKey(organizationId, scope), scope, prefix, floor: known.floor, parts: [] };
+    const confirmed = this.lookupText(organizationId, scope, question).then(
+      (stored) => {
+        this.ahead.inc({ result: stored.text !== undefined ? 'hit' : stored.key === provisional.key && stored.floor === provisional.floor ? 'confirmed' : 'moved' });
+        return stored;
+      },
+      (error: unknown) => {
+        this.logger.debug({ err: error }, 'cache lookup of an answer started ahead failed');
+        this.ahead.inc({ result: 'moved' });
+        return undefined;
+      },
+    );
+    return { provisional, confirmed };
+  }
+
+  /** A lookup's versions: the newest this process knows for the organization and source, unless it moved them further. */
+  private learn(organizationId: string, scope: string, hash: string, read: OneTripAnswer): void {
+    this.lastAsked.set(`${organizationId}:${scope}:${hash}`, `${read.version}.${read.own}`);
+    let scopes = this.known.get(organizationId);
+    if (!scopes) this.known.set(organizationId, (scopes = new Map()));
+    const known = scopes.get(scope);
+    // Replies of lookups sent before this process's own bump can arrive after it: an older version is not learned.
+    if (known && known.head === read.head && Number(known.version) > Number(read.version)) return;
+    scopes.set(scope, { head: read.head, version: read.version, own: read.own, floor: read.floor });
+  }
+
+  /** This process moved an organization's version (a write): the version and floor its bump returned. */
+  private moved(organizationId: string, version: string, floor: WalPosition | undefined): void {
+    for (const known of this.known.get(organizationId)?.values() ?? []) {
+      if (Number(version) <= Number(known.version)) continue;
+      known.version = version;
+      known.floor = floor;
+    }
   }
 
   /**

@@ -15,11 +15,18 @@ local function raise(key, position)
   return stored
 end`;
 
-/** A write's position is recorded before its version moves, in one step: a reader seeing the new version sees the position. */
+/**
+ * A write's position is recorded before its version moves, in one step: a reader seeing the new version sees the
+ * position. Returns the new version and the floor beside it, as a lookup would read them at that instant.
+ */
 const BUMP_WITH_FLOOR = `${RAISE_FLOOR}
 if ARGV[1] ~= '' then raise(KEYS[2], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2], 'NX')
-return redis.call('INCR', KEYS[1])`;
+local version = redis.call('INCR', KEYS[1])
+return {version, redis.call('GET', KEYS[2]) or false}`;
+
+/** A version this process moved in Redis, and the read floor beside it (undefined when none is recorded). */
+export type BumpListener = (organizationId: string, version: string, floor: WalPosition | undefined) => void;
 
 const SEED_FLOOR = `${RAISE_FLOOR}
 return raise(KEYS[1], ARGV[1])`;
@@ -40,6 +47,9 @@ export class CacheVersions {
   private readonly missed = new Set<string>();
   /** The newest write position this process knows per organization (all of it without Redis). */
   private readonly localFloors = new Map<string, WalPosition>();
+
+  /** Told of every version this process moves in Redis (QueryCache: the answers it can start before their lookup returns). */
+  private readonly bumpListeners: BumpListener[] = [];
 
   /** The replication id of the Redis master this connection is on (see `epoch`); reset when the connection drops. */
   private masterEpoch: Promise<string> | undefined;
@@ -236,8 +246,20 @@ export class CacheVersions {
     if (this.redis) this.missed.add(organizationId);
   }
 
+  onBump(listener: BumpListener): void {
+    this.bumpListeners.push(listener);
+  }
+
   private async bumpInRedis(organizationId: string, written: WalPosition | undefined): Promise<void> {
-    await this.redis!.eval(BUMP_WITH_FLOOR, 2, CacheVersions.key(organizationId), CacheVersions.floorKey(organizationId), written === undefined ? '' : String(written), String(Date.now()));
+    const [version, floor] = (await this.redis!.eval(
+      BUMP_WITH_FLOOR,
+      2,
+      CacheVersions.key(organizationId),
+      CacheVersions.floorKey(organizationId),
+      written === undefined ? '' : String(written),
+      String(Date.now()),
+    )) as [number, string | null];
+    for (const listener of this.bumpListeners) listener(organizationId, String(version), floor === null ? undefined : BigInt(floor));
   }
 
   private async replayMissed(): Promise<void> {

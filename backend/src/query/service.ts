@@ -214,7 +214,8 @@ export class QueryService {
     const settled = await Promise.allSettled(
       plans.map(async (plan, index): Promise<QueryResult> => {
         if (isPlanError(plan)) return { status: plan.status, error: plan.error, frames: [] };
-        const { found, slot } = stored[index] ?? {};
+        const { found, confirm } = stored[index] ?? {};
+        let { slot } = stored[index] ?? {};
         let storing = false;
         try {
           const bandProblem = plan.band ? bandRule(this.rules, plan, plan.band) : plan.bandField ? 'bandField: needs band (the id of the rule whose band it is)' : undefined;
@@ -224,7 +225,26 @@ export class QueryService {
           budget.reserve(plan, estimate.value);
           if (found) return servedAnswer(found.framesJson);
           const guard = growWithin(budget, plan, estimate.value);
-          const frames = await this.frames(organizationId, plan, guard, slot);
+          let frames: Frame[];
+          if (confirm && slot) {
+            // Started before its lookup returned (QueryCache.lookupTextAhead): kept only if the lookup says it may be.
+            const ahead = this.frames(organizationId, plan, guard, slot);
+            // A lookup that failed: computed again as without a stored answer (not stored).
+            const confirmed = await confirm;
+            const storedAnswer = confirmed?.text === undefined ? undefined : decodeAnswer(confirmed.text);
+            if (confirmed && confirmed.key === slot.key && confirmed.floor === slot.floor && !storedAnswer) {
+              frames = await ahead;
+            } else {
+              // A failure of the computation set aside is not this answer's.
+              ahead.catch(() => undefined);
+              this.cache.release(slot);
+              slot = storedAnswer ? undefined : confirmed;
+              if (storedAnswer) return servedAnswer(storedAnswer.framesJson);
+              frames = await this.frames(organizationId, plan, guard, slot);
+            }
+          } else {
+            frames = await this.frames(organizationId, plan, guard, slot);
+          }
           if (!slot) return { status: 200, frames };
           // Serialized once: the response's text and, marked cached, the stored answer's, written after the response.
           const { text: framesJson, marked } = framesToJsonTwice(frames);
@@ -277,10 +297,14 @@ export class QueryService {
    * identical questions still read their source once: the source's series
    * are cached and shared underneath (fetch), only the framing repeats.
    */
-  private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText } | undefined> {
+  private async lookupAnswer(organizationId: string, plan: Plan): Promise<{ found?: DecodedAnswer; slot?: StoredText; confirm?: Promise<StoredText | undefined> } | undefined> {
     if (!isStorable(plan, this.catalog, Date.now())) return undefined;
     try {
-      const slot = await this.cache.lookupText(organizationId, plan.metric.source, answerQuestion(plan, this.catalog, this.options.catalogVersion));
+      const question = answerQuestion(plan, this.catalog, this.options.catalogVersion);
+      // Only where the answer's series count needs no read of its own (its estimate is 1): that read would be redone too.
+      const ahead = plan.groupBy.length === 0 || plan.format === 'kpi' ? this.cache.lookupTextAhead(organizationId, plan.metric.source, question) : undefined;
+      if (ahead) return { slot: ahead.provisional, confirm: ahead.confirmed };
+      const slot = await this.cache.lookupText(organizationId, plan.metric.source, question);
       const found = slot.text === undefined ? undefined : decodeAnswer(slot.text);
       return found ? { found } : { slot };
     } catch (error) {

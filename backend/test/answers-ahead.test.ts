@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { createRedis } from '../src/cache/redis.js';
+import { Metrics } from '../src/observability/metrics.js';
 import { CacheVersions } from '../src/cache/versions.js';
 import { createQueryModule } from '../src/query/module.js';
 import { queryRequestSchema, type QueryRequest } from '../src/query/schema.js';
@@ -48,9 +49,10 @@ describe('answers started before their lookup returns', () => {
     const redis = createRedis({ kind: 'url', url: redisUrlForTest(8) }, server.running.context.logger);
     await new Promise((resolve) => redis.once('ready', resolve));
     const versions = new CacheVersions(redis);
-    const registry = new Registry();
-    const { service } = await createQueryModule({ ...server.running.context, redis, cacheVersions: versions, metrics: { ...server.running.context.metrics, registry } });
-    const opened = { service, versions, redis, registry };
+    // Its own metrics too: each process counts its own answers.
+    const metrics = new Metrics();
+    const { service } = await createQueryModule({ ...server.running.context, redis, cacheVersions: versions, metrics });
+    const opened = { service, versions, redis, registry: metrics.registry };
     processes.push(opened);
     return opened;
   }

@@ -24,6 +24,8 @@ import { startProfile } from './profile.js';
  *
  * --steps (one question): where each cold answer's time went, p50 per step (steps.ts).
  * --profile FILE: a V8 CPU profile of the timed answers alone; `node --import tsx bench/query/profile.ts FILE` sums it by function.
+ * --windows N: p50 and Node CPU per answer of each N answers in turn: how a new process warms up (V8 optimizes the
+ *   answer path over its first few thousand answers; run.ts times a warmed process).
  */
 const { values: flags } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const { values: flags } = parseArgs({
     steps: { type: 'boolean', default: false },
     /** A V8 CPU profile of the timed answers only (no start-up, no warm-up): written to this file. */
     profile: { type: 'string' },
+    windows: { type: 'string' },
   },
 });
 if (!flags.database || (!flags.question === !flags.dashboard)) throw new Error('usage: --database NAME and one of --question KEY or --dashboard FILE');
@@ -106,6 +109,8 @@ try {
   const steps = flags.steps ? stepTimer((redis as unknown as { stream?: Socket }).stream) : undefined;
   const profiler = flags.profile ? await startProfile() : undefined;
   const meter = await startCpu(context.pool);
+  const windowSize = flags.windows ? Number(flags.windows) : undefined;
+  let windowCpu = process.cpuUsage();
   for (let index = 0; index < iterations; index += 1) {
     await before();
     const started = performance.now();
@@ -114,6 +119,12 @@ try {
     const ended = performance.now();
     steps?.end(ended);
     samples.push(ended - started);
+    if (windowSize && (index + 1) % windowSize === 0) {
+      const used = process.cpuUsage(windowCpu);
+      windowCpu = process.cpuUsage();
+      const part = samples.slice(-windowSize).sort((a, b) => a - b);
+      console.log(`answers ${index + 2 - windowSize}-${index + 1}: p50 ${part[Math.floor(part.length / 2)]!.toFixed(2)} ms, Node CPU ${((used.user + used.system) / 1000 / windowSize).toFixed(2)} ms per answer`);
+    }
   }
   const cpu = await meter.stop();
   if (profiler) fs.writeFileSync(flags.profile!, JSON.stringify(await profiler.stop()));

@@ -29,7 +29,7 @@ import { storageReport } from './storage.js';
  * Every rollup answer is checked against the raw rows before anything is timed.
  *
  *   node --import tsx bench/query/run.ts [--events 10000000] [--organizations 100] [--days 90]
- *        [--database NAME] [--questions series,p95-hourly-by-bot] [--no-dashboards] [--no-scan]
+ *        [--database NAME] [--questions series,p95-hourly-by-bot] [--no-dashboards] [--no-scan] [--warm-up-seconds 6]
  *
  * --database keeps the data set in that database for the next run (generated
  * once; later runs migrate and reuse it) instead of a fresh one dropped at the end.
@@ -46,6 +46,8 @@ const { values: flags } = parseArgs({
     questions: { type: 'string' },
     'no-dashboards': { type: 'boolean', default: false },
     'no-scan': { type: 'boolean', default: false },
+    /** Untimed cold answers (or loads) of each question (or dashboard) for this long first: see WARM_UP_MS. */
+    'warm-up-seconds': { type: 'string', default: '6' },
   },
 });
 const numbers = {
@@ -92,11 +94,24 @@ async function measure(pool: Parameters<typeof startCpu>[0], iterations: number,
 
 /**
  * Cold answers timed in a warmed process, as a serving backend is: "cold" is the cache (a new version before every
- * answer), not V8's code. Three untimed dashboard loads left much of the answer path unoptimized: the overview's Node
- * CPU per load was 70 ms after 3 loads against 54-59 ms after 40 (bench/README.md, "Where issue 20 stands after session 11"); ab.ts warms 20.
+ * answer), not V8's code. V8 optimizes the answer path over a new process's first few thousand answers: the 30-day
+ * p95's Node CPU per answer fell from 2.5 to 0.8 ms over its first 4,000 cold answers and stayed there, and stays
+ * flat with optimization off (`cold.ts --windows`; bench/README.md, issue 20, step 29). So every question and
+ * dashboard is answered cold, untimed, for WARM_UP_MS (and at least WARM_UP_ANSWERS / WARM_UP_LOADS times) first.
  */
+const WARM_UP_MS = Number(flags['warm-up-seconds']) * 1000;
+if (!Number.isFinite(WARM_UP_MS) || WARM_UP_MS < 0) throw new Error('--warm-up-seconds must be a number of seconds, 0 or more');
 const WARM_UP_ANSWERS = 50;
 const WARM_UP_LOADS = 20;
+
+/** `run` after `before`, untimed, at least `count` times and until `ms` have passed. */
+async function warmUp(ms: number, count: number, before: () => Promise<unknown>, run: () => Promise<unknown>): Promise<void> {
+  const until = performance.now() + ms;
+  for (let index = 0; index < count || performance.now() < until; index += 1) {
+    await before();
+    await run();
+  }
+}
 
 const fmt = (ms: number | undefined) => (ms === undefined ? '-' : ms < 1 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 const ratio = (baseline: number | undefined, ms: number) => (baseline === undefined ? '-' : `${(baseline / ms).toFixed(baseline / ms < 10 ? 1 : 0)}x`);
@@ -161,7 +176,7 @@ try {
         await cold();
         const checked = await question.check((await ask(question.body)).A!.frames, rawReader);
         log(`  checked: ${checked}`);
-        await time(WARM_UP_ANSWERS, cold, () => ask(question.body));
+        await warmUp(WARM_UP_MS, WARM_UP_ANSWERS, cold, () => ask(question.body));
         const { samples: a, cpu: aCpu } = await measure(context.pool, numbers.iterations, cold, () => ask(question.body));
         await ask(question.body);
         const b = await time(numbers.iterations * 5, none, () => ask(question.body));
@@ -185,7 +200,7 @@ try {
         await cold();
         await Promise.all(panels.map((panel) => ask(panel.body)));
         const whole = () => Promise.all(panels.map((panel) => ask(panel.body)));
-        await time(WARM_UP_LOADS, cold, whole);
+        await warmUp(WARM_UP_MS, WARM_UP_LOADS, cold, whole);
         // Round trips of one cold and one cached load, counted apart from the timed ones.
         const perLoad = async (before: () => Promise<unknown>) => {
           await before();
@@ -212,7 +227,7 @@ try {
     const p50 = (samples?: number[]) => (samples ? percentile(samples, 0.5) : undefined);
     console.log(`\nQuery benchmark: ${data.events.toLocaleString('en')} events, ${numbers.days} days, ${data.organizations.length} organizations; largest organization ${org.name} with ${org.events.toLocaleString('en')} events`);
     console.log(`${os.cpus().length} CPUs, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}; raw indexes: ${RAW_INDEXES.map((index) => index.name).join(', ')}\n`);
-    console.log('Milliseconds; CPU = this process + its PostgreSQL backends per answer.\n');
+    console.log(`Milliseconds; CPU = this process + its PostgreSQL backends per answer. Cold = a new cache version before every answer, in a process warmed by ${WARM_UP_MS / 1000} s of untimed cold answers per question and dashboard.\n`);
     console.log('| question | rollups, cold p50 | cold p99 | cached p50 | raw, indexed p50 | raw, no index p50 | vs indexed | vs no index | rollups CPU | raw, indexed CPU | CPU vs indexed |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of results) {

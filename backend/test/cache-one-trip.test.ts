@@ -96,4 +96,23 @@ describe('cache lookups in one Redis round trip (issue 23)', () => {
     assert.ok(lookups.length <= 12);
     assert.deepEqual(commands.sent.filter((name) => name !== 'evalsha' && name !== 'eval').sort(), ['set', 'set']);
   });
+
+  test("an answer's parts are joinable until it is released; a part asked after that is computed on its own", async () => {
+    const cache = new QueryCache(redis, versions, new Registry(), createLogger('warn'));
+    const stored = await cache.lookupText(organizationId, 'events', { answer: 1 });
+    let computed = 0;
+    const compute = async () => {
+      const mine = (computed += 1);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return mine;
+    };
+    const joined = await Promise.all([cache.computeWithin(stored, organizationId, { part: 1 }, compute), cache.computeWithin(stored, organizationId, { part: 1 }, compute)]);
+    assert.deepEqual(joined, [1, 1], 'two asks of one part while the answer is computed: one computation');
+    cache.release(stored);
+    // An answer set aside while still computing (its lookup moved on) may ask a part after its release: nothing would
+    // ever end a flight registered now, so it is not registered.
+    const late = await Promise.all([cache.computeWithin(stored, organizationId, { part: 2 }, compute), cache.computeWithin(stored, organizationId, { part: 2 }, compute)]);
+    assert.deepEqual(late.sort(), [2, 3]);
+    assert.deepEqual(stored.parts, []);
+  });
 });

@@ -28,6 +28,8 @@ export interface StoredText {
   floor: WalPosition | undefined;
   /** Keys of the flights computed for this answer (`computeWithin`), joinable until it is stored or released. */
   parts: string[];
+  /** Set by `release`: a part asked after it (an answer set aside while still computing) is not joinable. */
+  released?: boolean;
 }
 
 /**
@@ -312,6 +314,7 @@ export class QueryCache {
 
   /** Ends the flights of a stored answer's parts: once it is stored, or when it will not be (its computation failed). */
   release(stored: StoredText): void {
+    stored.released = true;
     for (const key of stored.parts.splice(0)) this.flights.delete(key);
   }
 
@@ -324,6 +327,8 @@ export class QueryCache {
    * the answer it was computed for is stored (`storeTextLater`) or released.
    */
   async computeWithin<T>(stored: StoredText, organizationId: string, question: unknown, compute: (readAfter: WalPosition | undefined) => Promise<T>): Promise<T> {
+    // Nothing will release a part registered now: computed on its own.
+    if (stored.released) return compute(stored.floor ?? (await this.seedFloor(organizationId)));
     const key = stored.prefix + questionHash(question);
     let flight = this.flights.get(key) as Promise<Cached<T>> | undefined;
     if (!flight) {

@@ -7,6 +7,7 @@ import { createRedis } from '../src/cache/redis.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { CacheVersions } from '../src/cache/versions.js';
 import { createQueryModule } from '../src/query/module.js';
+import { SourceError } from '../src/sources/errors.js';
 import { queryRequestSchema, type QueryRequest } from '../src/query/schema.js';
 import type { QueryService } from '../src/query/service.js';
 import { redisUrlForTest } from './support/databases.js';
@@ -174,6 +175,34 @@ describe('answers started before their lookup returns', () => {
     await writesSettle();
     assert.deepEqual(await ask(one, request('orders_created', 7)), { value: 5, cached: true });
     assert.deepEqual(await aheadCounts(one), { hit: 1 });
+  });
+
+  test('the answer started ahead fails before its lookup returns (a database restart): the error is the answer\'s, the process keeps running', async () => {
+    const one = await openProcess();
+    await ask(one, request('orders_created', 10));
+    await writesSettle();
+    await one.versions.bump(organizationId);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const registry = one.service.registry;
+    const original = registry.query;
+    // Fails at once, long before Redis answers the lookup sent with it.
+    registry.query = (async () => {
+      throw new SourceError('events', 'unavailable', "source 'events' is unavailable: terminating connection due to administrator command; retry shortly");
+    }) as typeof original;
+    try {
+      const result = (await one.service.query(organizationId, request('orders_created', 11))).results.A!;
+      assert.equal(result.status, 503);
+      assert.match(result.error!, /terminating connection/);
+      await writesSettle();
+    } finally {
+      registry.query = original;
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled, [], 'no rejection left unhandled (Node would stop the process)');
+    // Nothing was stored: asked again, it is computed.
+    assert.deepEqual(await ask(one, request('orders_created', 11)), { value: 5, cached: false });
   });
 
   test('a cache clear of the source since: the versions differ, and the answer is computed again', async () => {

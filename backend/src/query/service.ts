@@ -229,14 +229,15 @@ export class QueryService {
           if (confirm && slot) {
             // Started before its lookup returned (QueryCache.lookupTextAhead): kept only if the lookup says it may be.
             const ahead = this.frames(organizationId, plan, guard, slot);
+            // It may fail before the lookup returns (a database restart): awaited below, not an unhandled rejection.
+            ahead.catch(() => undefined);
             // A lookup that failed: computed again as without a stored answer (not stored).
             const confirmed = await confirm;
             const storedAnswer = confirmed?.text === undefined ? undefined : decodeAnswer(confirmed.text);
             if (confirmed && confirmed.key === slot.key && confirmed.floor === slot.floor && !storedAnswer) {
               frames = await ahead;
             } else {
-              // A failure of the computation set aside is not this answer's.
-              ahead.catch(() => undefined);
+              // Set aside: its failure, if any, is not this answer's.
               this.cache.release(slot);
               slot = storedAnswer ? undefined : confirmed;
               if (storedAnswer) return servedAnswer(storedAnswer.framesJson);

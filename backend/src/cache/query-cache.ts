@@ -42,6 +42,14 @@ export interface AheadText {
   confirmed: Promise<StoredText | undefined>;
 }
 
+/**
+ * Whether a lookup (`confirmed`) found the versions an answer computed under `provisional` was read at: the same key
+ * and read floor. Without an answer stored there, that answer is served and stored.
+ */
+export function confirms(provisional: StoredText, confirmed: StoredText | undefined): confirmed is StoredText {
+  return confirmed !== undefined && confirmed.key === provisional.key && confirmed.floor === provisional.floor;
+}
+
 /** What this process last read or moved of one organization's versions for one source (see `lookupTextAhead`). */
 interface KnownVersion {
   head: string;
@@ -155,7 +163,7 @@ export class QueryCache {
     maxMemoryBytes = 64 * 1024 * 1024,
   ) {
     this.oneTrip = redis && new OneTripLookup(redis, versions);
-    versions.onBump((organizationId, version, floor) => this.moved(organizationId, version, floor));
+    versions.onBump((organizationId, version, floor) => this.bumped(organizationId, version, floor));
     this.memory = new LRUCache<string, string>({ maxSize: maxMemoryBytes, sizeCalculation: (value, key) => value.length + key.length });
     this.lookups =
       (registry.getSingleMetric('metricshub_cache_lookups_total') as Counter<'store' | 'result'> | undefined) ??
@@ -258,7 +266,7 @@ export class QueryCache {
     const provisional: StoredText = { key: prefix + hash, text: undefined, newest: newestKey(organizationId, scope), scope, prefix, floor: known.floor, parts: [] };
     const confirmed = this.lookupText(organizationId, scope, question).then(
       (stored) => {
-        this.ahead.inc({ result: stored.text !== undefined ? 'hit' : stored.key === provisional.key && stored.floor === provisional.floor ? 'confirmed' : 'moved' });
+        this.ahead.inc({ result: stored.text !== undefined ? 'hit' : confirms(provisional, stored) ? 'confirmed' : 'moved' });
         return stored;
       },
       (error: unknown) => {
@@ -282,7 +290,7 @@ export class QueryCache {
   }
 
   /** This process moved an organization's version (a write): the version and floor its bump returned. */
-  private moved(organizationId: string, version: string, floor: WalPosition | undefined): void {
+  private bumped(organizationId: string, version: string, floor: WalPosition | undefined): void {
     for (const known of this.known.get(organizationId)?.values() ?? []) {
       if (Number(version) <= Number(known.version)) continue;
       known.version = version;

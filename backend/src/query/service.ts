@@ -1,4 +1,4 @@
-import type { Cached, QueryCache, StoredText } from '../cache/query-cache.js';
+import { confirms, type Cached, type QueryCache, type StoredText } from '../cache/query-cache.js';
 import type { Catalog } from '../catalog/load.js';
 import type { Aggregation, CatalogMetric } from '../catalog/schema.js';
 import type { LevelHistory } from '../levels/history.js';
@@ -231,16 +231,16 @@ export class QueryService {
             const ahead = this.frames(organizationId, plan, guard, slot);
             // It may fail before the lookup returns (a database restart): awaited below, not an unhandled rejection.
             ahead.catch(() => undefined);
-            // A lookup that failed: computed again as without a stored answer (not stored).
             const confirmed = await confirm;
             const storedAnswer = confirmed?.text === undefined ? undefined : decodeAnswer(confirmed.text);
-            if (confirmed && confirmed.key === slot.key && confirmed.floor === slot.floor && !storedAnswer) {
+            if (!storedAnswer && confirms(slot, confirmed)) {
               frames = await ahead;
             } else {
               // Set aside: its failure, if any, is not this answer's.
               this.cache.release(slot);
-              slot = storedAnswer ? undefined : confirmed;
               if (storedAnswer) return servedAnswer(storedAnswer.framesJson);
+              // Under the lookup's versions; a lookup that failed leaves none, and the answer is not stored.
+              slot = confirmed;
               frames = await this.frames(organizationId, plan, guard, slot);
             }
           } else {

@@ -45,3 +45,20 @@ export async function startCpu(pool: Pool): Promise<CpuMeter> {
     },
   };
 }
+
+/**
+ * A CPU clock read many times over one stretch (`run.ts` charging each side of its interleaved rounds): this process
+ * plus the PostgreSQL backends serving its database when the clock was opened, in milliseconds, from /proc with no
+ * statement per reading. Undefined where /proc cannot be read.
+ */
+export async function openCpuClock(pool: Pool): Promise<(() => number) | undefined> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const pids = rows.map((row) => row.pid).filter((pid) => backendMs(pid) !== undefined);
+  if (pids.length === 0) return undefined;
+  return () => {
+    const used = process.cpuUsage();
+    let database = 0;
+    for (const pid of pids) database += backendMs(pid) ?? 0;
+    return (used.user + used.system) / 1000 + database;
+  };
+}

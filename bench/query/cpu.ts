@@ -48,17 +48,40 @@ export async function startCpu(pool: Pool): Promise<CpuMeter> {
 
 /**
  * A CPU clock read many times over one stretch (`run.ts` charging each side of its interleaved rounds): this process
- * plus the PostgreSQL backends serving its database when the clock was opened, in milliseconds, from /proc with no
- * statement per reading. Undefined where /proc cannot be read.
+ * plus the PostgreSQL backends serving its database when the clock was opened, from /proc with no statement per
+ * reading. `since` gives the milliseconds used after an earlier reading; a backend that exited in between (the pool
+ * closes idle connections) counts for nothing in that stretch rather than taking its whole past off the sum.
+ * Undefined where /proc cannot be read.
  */
-export async function openCpuClock(pool: Pool): Promise<(() => number) | undefined> {
+export interface CpuClock {
+  read(): CpuReading;
+  since(earlier: CpuReading): number;
+}
+interface CpuReading {
+  node: number;
+  backends: Map<number, number>;
+}
+
+export async function openCpuClock(pool: Pool): Promise<CpuClock | undefined> {
   const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
   const pids = rows.map((row) => row.pid).filter((pid) => backendMs(pid) !== undefined);
   if (pids.length === 0) return undefined;
-  return () => {
+  const read = (): CpuReading => {
     const used = process.cpuUsage();
-    let database = 0;
-    for (const pid of pids) database += backendMs(pid) ?? 0;
-    return (used.user + used.system) / 1000 + database;
+    const backends = new Map<number, number>();
+    for (const pid of pids) {
+      const ms = backendMs(pid);
+      if (ms !== undefined) backends.set(pid, ms);
+    }
+    return { node: (used.user + used.system) / 1000, backends };
+  };
+  return {
+    read,
+    since(earlier) {
+      const now = read();
+      let database = 0;
+      for (const [pid, ms] of now.backends) database += ms - (earlier.backends.get(pid) ?? ms);
+      return now.node - earlier.node + database;
+    },
   };
 }

@@ -127,13 +127,13 @@ async function interleave(
   for (let round = 1; round <= count; round += 1) {
     await rollups.before();
     await rollups.run();
-    let from = clock?.();
+    let from = clock?.read();
     const ours = await time(Math.ceil((round * rollups.iterations) / count) - a.length, rollups.before, rollups.run);
-    if (clock) spent.a += clock() - from!;
+    if (clock) spent.a += clock.since(from!);
     await peer.run();
-    from = clock?.();
+    from = clock?.read();
     const theirs = await time(Math.ceil((round * peer.iterations) / count) - c.length, async () => undefined, peer.run);
-    if (clock) spent.c += clock() - from!;
+    if (clock) spent.c += clock.since(from!);
     a.push(...ours);
     c.push(...theirs);
     if (ours.length > 0 && theirs.length > 0) roundRatios.push(percentile(theirs, 0.5) / percentile(ours, 0.5));

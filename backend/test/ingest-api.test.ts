@@ -62,6 +62,26 @@ describe('POST /api/v1/events', () => {
     assert.deepEqual(await totals(orgB), { count: 2, sum: 100 });
   });
 
+  test('a missing occurredAt is rejected as required, a malformed one as malformed, and the rest of the batch is stored', async () => {
+    const before = await totals(orgB);
+    const events = [
+      { id: 't-1', type: 'payment.succeeded', value: 1 },
+      { id: 't-2', type: 'payment.succeeded', occurredAt: 1767225600000, value: 1 },
+      { id: 't-3', type: 'payment.succeeded', occurredAt: minutesAgo(3), value: 1 },
+    ];
+    const response = await post(keyB, { events });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      accepted: 1,
+      duplicates: 0,
+      rejected: [
+        { index: 0, error: 'occurredAt: required: an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' },
+        { index: 1, error: 'occurredAt: not an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' },
+      ],
+    });
+    assert.deepEqual(await totals(orgB), { count: before.count + 1, sum: before.sum + 1 });
+  });
+
   test('the organization comes from the API key, never from the body', async () => {
     const before = await totals(orgB);
     const response = await post(keyA, { organizationId: orgB, events: orders('a-own', 3).map((e) => ({ ...e, organizationId: orgB })) });

@@ -79,7 +79,11 @@ const fastAttributeRules: Partial<Record<BuiltInType, (attributes: Record<string
 /** Types whose value is a duration or a response time, which cannot be negative. */
 const nonNegativeValue: ReadonlySet<string> = new Set<BuiltInType>(['workflow.finished', 'call.finished', 'bot.response', ...CONVERSATION_DURATION_TYPES]);
 
-const occurredAtSchema = z.iso.datetime({ offset: true, error: 'not an ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")' });
+const occurredAtSchema = z.iso.datetime({
+  offset: true,
+  // A missing time is told as missing, not as a malformed one.
+  error: (issue) => `${issue.input === undefined ? 'required: an' : 'not an'} ISO-8601 time with a time zone (e.g. "2026-02-01T10:15:00Z")`,
+});
 /** zod's own pattern for occurredAt, so the fast path accepts exactly the times the schema does. */
 const OCCURRED_AT_PATTERN: RegExp = (() => {
   const pattern = occurredAtSchema._zod.def.pattern;

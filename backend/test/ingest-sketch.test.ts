@@ -7,7 +7,7 @@ import { migrateUp } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { ingestEvents } from '../src/ingest/ingest.js';
 import { createLogger } from '../src/logger.js';
-import { binsFromValues, mergeBins, orderedBinsOfJsonAt, quantile, quantileOfOneJsonAt, quantileOfOrderedBins, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, type SketchBins } from '../src/rollups/sketch.js';
+import { binsFromValues, mergeBins, orderedBinsOfJsonAt, quantile, quantileOfOneJsonAt, quantileOfOrderedBins, SketchAccumulator, SKETCH_RELATIVE_ACCURACY, sketchTextKey, type SketchBins } from '../src/rollups/sketch.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -139,6 +139,63 @@ test('addJsonAt and subtractJsonAt at an offset: a map added and taken out again
     }),
     { numRuns: 300, seed },
   );
+});
+
+test('whole sketch texts read again come from the texts already scanned, and only a text equal to the one scanned does', async () => {
+  const fc = (await import('fast-check')).default;
+  const key = fc.oneof(fc.constant('z'), fc.integer({ min: -3000, max: 3000 }).map(String), fc.integer({ min: -3000, max: 3000 }).map((n) => `n${n}`));
+  const bins = fc.dictionary(key, fc.integer({ min: 1, max: 1_000_000 }), { minKeys: 1, maxKeys: 200 });
+  const jsonbText = (map: SketchBins) =>
+    `{${Object.keys(map)
+      .sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => `"${name}": ${map[name]}`)
+      .join(', ')}}`;
+  const seed = Number(process.env.SCANNED_TEXTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`scanned sketch texts property: seed ${seed} (replay with SCANNED_TEXTS_SEED=${seed})`);
+  const accumulator = new SketchAccumulator();
+  // Each round merges the same texts three times (the first scans them, the others find them) and takes one out.
+  fc.assert(
+    fc.property(fc.array(bins, { minLength: 1, maxLength: 6 }), fc.nat(), (sketches, pick) => {
+      const texts = sketches.map(jsonbText);
+      const expected: SketchBins = {};
+      for (const one of sketches) mergeBins(expected, one);
+      const taken = sketches[pick % sketches.length]!;
+      const kept: SketchBins = {};
+      for (const one of sketches) if (one !== taken) mergeBins(kept, one);
+      for (let round = 0; round < 3; round += 1) {
+        accumulator.clear();
+        for (const text of texts) assert.equal(accumulator.addJsonAt(text, 0), text.length);
+        assert.deepEqual(accumulator.toBins(), expected);
+        for (const q of [0, 0.5, 0.95, 1]) assert.equal(accumulator.quantile(q), quantile(expected, q));
+        assert.equal(accumulator.subtractJsonAt(jsonbText(taken), 0), jsonbText(taken).length);
+        assert.deepEqual(accumulator.toBins(), kept);
+      }
+    }),
+    { numRuns: 200, seed },
+  );
+
+  // Two texts filed under one key (same length, same sampled characters, one count digit apart): each keeps its bins.
+  const first: SketchBins = {};
+  for (let bin = 100; bin < 160; bin += 1) first[String(bin)] = 11;
+  const text = jsonbText(first);
+  const sampled = new Set<number>();
+  for (let index = 1; index < text.length; index += (text.length >> 4) + 1) sampled.add(index);
+  const digit = [...text].findIndex((ch, index) => ch === '1' && text[index - 1] === ' ' && !sampled.has(index) && !sampled.has(index + 1));
+  assert.ok(digit > 0, 'a count digit outside the sampled characters');
+  const other = `${text.slice(0, digit)}2${text.slice(digit + 1)}`;
+  assert.notEqual(other, text);
+  assert.equal(sketchTextKey(other), sketchTextKey(text));
+  for (const [read, again] of [
+    [text, other],
+    [other, text],
+    [text, text],
+  ] as const) {
+    accumulator.clear();
+    accumulator.addJsonAt(read, 0);
+    accumulator.clear();
+    accumulator.addJsonAt(again, 0);
+    assert.deepEqual(accumulator.toBins(), JSON.parse(again));
+  }
 });
 
 test('SketchAccumulator reads jsonb text exactly as JSON.parse plus merging would, and falls back on any other form', async () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createQueryModule } from '../../backend/src/query/module.js';
+import type { QueryRequest } from '../../backend/src/query/schema.js';
 import { DASHBOARDS, dashboardRequests } from './dashboards.js';
 import { questions } from './questions.js';
 import { openServiceContext } from './service-context.js';
@@ -16,6 +17,9 @@ import { openServiceContext } from './service-context.js';
  *   node --import tsx bench/query/answers.ts --database bench_q_10m_x --out /tmp/answers-before.json
  *
  * --questions (run.ts's keys, comma-separated, or `all`): their cold answers too.
+ *
+ * Each panel is answered cold twice in a row, and the two must be equal: the second reads rows whose texts the first
+ * scanned (sketch.ts keeps them, bench/README.md, issue 20, step 31), as every cold answer after a write does.
  */
 const { values: flags } = parseArgs({ options: { database: { type: 'string' }, out: { type: 'string' }, questions: { type: 'string' } } });
 if (!flags.database || !flags.out) throw new Error('usage: --database NAME --out FILE');
@@ -28,16 +32,22 @@ try {
     ...questions(end).map((question) => ({ name: `question ${question.key}`, body: question.body })),
     ...DASHBOARDS.flatMap((board) => dashboardRequests(board.file, end).map((panel) => ({ name: `${board.file}: ${panel.title}`, body: panel.body }))),
   ];
-  for (const panel of panels) {
+  const answer = async (body: QueryRequest, name: string) => {
     // Cold: a new cache version, as a write gives.
     await context.cacheVersions.bump(org);
-    const { results } = await service.query(org, panel.body);
+    const { results } = await service.query(org, body);
     const frames: Record<string, unknown> = {};
     for (const [refId, result] of Object.entries(results)) {
-      if (result.status !== 200) throw new Error(`${panel.name} ${refId}: ${result.error}`);
+      if (result.status !== 200) throw new Error(`${name} ${refId}: ${result.error}`);
       frames[refId] = JSON.parse(result.framesJson ?? JSON.stringify(result.frames));
     }
-    answers[panel.name] = frames;
+    return frames;
+  };
+  for (const panel of panels) {
+    const first = await answer(panel.body, panel.name);
+    const again = await answer(panel.body, panel.name);
+    if (JSON.stringify(again) !== JSON.stringify(first)) throw new Error(`${panel.name}: answered differently the second time, cold both times`);
+    answers[panel.name] = first;
   }
   fs.writeFileSync(flags.out, `${JSON.stringify(answers, null, 1)}\n`);
   console.log(`${Object.keys(answers).length} panels written to ${flags.out}`);

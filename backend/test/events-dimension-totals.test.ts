@@ -249,11 +249,13 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
       if (query.aggregation.startsWith('p')) assert.deepEqual(sorted(answer), sorted(await sketchesOnly.query(query, signal)), `folded, round ${round}: keys vs sketches`);
     }
   });
-  test('counts, sums and extremes of one dimension read their values at run time, so a connection plans them once', async () => {
+  test('counts, sums, extremes and percentiles of one dimension read their values at run time, so a connection plans them once', async () => {
     const questions: SourceQuery[] = [
       { organizationId: complete, metric: metricOf('orders_created'), aggregation: 'count', groupBy: ['channel'], filters: [], from: new Date(T0 + 3 * HOUR), to: new Date(T0 + 2 * DAY), bucketMs: HOUR },
       { organizationId: partial, metric: metricOf('order_value'), aggregation: 'max', groupBy: [], filters: [{ dimension: 'market', op: 'in', value: ['us', 'de'] }], from: new Date(T0), to: new Date(T0 + 3 * DAY + 5 * HOUR), bucketMs: WHOLE_RANGE_MS },
       { organizationId: complete, metric: metricOf('bot_errors'), aggregation: 'count', groupBy: [], filters: [], from: new Date(T0), to: new Date(T0 + 2 * DAY), bucketMs: DAY },
+      // A percentile too: PostgreSQL kept custom plans for the 30-day hourly p95 by bot at 30M events (step 32).
+      { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0 + 5 * HOUR), to: new Date(T0 + 2 * DAY), bucketMs: HOUR },
     ];
     const client = await pool.connect();
     try {
@@ -270,11 +272,6 @@ describe('totals per dimension: the same answers as the dimensioned rollups (mig
         const { rows } = await client.query<{ generic: string }>('SELECT generic_plans AS generic FROM pg_prepared_statements WHERE name = $1', [sql.name]);
         assert.ok(Number(rows[0]!.generic) > 0, `${describeQuestion(query)}: the connection keeps its generic plan`);
       }
-      // Percentiles keep their parameters as they are (the generic plan of their sorted rows measured slower).
-      const p95: SourceQuery = { organizationId: complete, metric: metricOf('bot_response_time_ms'), aggregation: 'p95', groupBy: ['botId'], filters: [], from: new Date(T0), to: new Date(T0 + DAY), bucketMs: HOUR };
-      const metricQuery = eventsMetricQuerySchema.parse(p95.metric.query);
-      const { text } = dimensionTotalsSql(p95, metricQuery, 'sketch', oneDimensionOf(p95, metricQuery, 'sketch')!, slicesFor(p95.from.getTime(), p95.to.getTime(), p95.bucketMs));
-      assert.match(text, /organization_id = \$1::uuid/);
     } finally {
       client.release();
     }

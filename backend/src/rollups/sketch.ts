@@ -350,13 +350,19 @@ export function sketchTextKey(text: string): number {
   return hash;
 }
 
-function scannedBinsOf(text: string, key: number): Float64Array | undefined {
-  const entry = scannedTexts.get(key);
+/** A whole row's sketch (at offset 0, as the query path reads every row's) is kept once scanned; one inside a longer text is not. */
+function wholeTextKey(text: string, start: number): number | undefined {
+  return start === 0 ? sketchTextKey(text) : undefined;
+}
+
+function scannedBinsOf(text: string, key: number | undefined): Float64Array | undefined {
+  const entry = key === undefined ? undefined : scannedTexts.get(key);
   return entry !== undefined && entry.text === text ? entry.bins : undefined;
 }
 
-/** Keeps what `scanJsonbBins` just read of the whole of `text`. */
-function rememberScanned(text: string, key: number): void {
+/** Keeps what `scanJsonbBins` just read, when it read the whole of a text kept by key (`end` just past the map). */
+function rememberScanned(text: string, key: number | undefined, end: number): void {
+  if (key === undefined || end !== text.length) return;
   const { length, kinds, keys, counts } = scanned;
   const bins = new Float64Array(3 * length);
   for (let index = 0; index < length; index += 1) {
@@ -394,16 +400,15 @@ export class SketchAccumulator {
    * text (several sketches sent in one string); returns the index just past it.
    */
   addJsonAt(text: string, start: number): number {
-    // A whole row's sketch, as the query path reads them: scanned once per text while it stays in scannedTexts.
-    const key = start === 0 ? sketchTextKey(text) : undefined;
-    const known = key === undefined ? undefined : scannedBinsOf(text, key);
+    const key = wholeTextKey(text, start);
+    const known = scannedBinsOf(text, key);
     if (known) {
       for (let index = 0; index < known.length; index += 3) this.add(known[index]!, known[index + 1]!, known[index + 2]!);
       return text.length;
     }
     const end = scanJsonbBins(text, start);
     if (end < 0) return this.applyJsonAt(text, start, this.addBin);
-    if (key !== undefined && end === text.length) rememberScanned(text, key);
+    rememberScanned(text, key, end);
     this.addScanned();
     return end;
   }
@@ -418,15 +423,15 @@ export class SketchAccumulator {
    * left part-way: clear it.
    */
   subtractJsonAt(text: string, start: number): number {
-    const key = start === 0 ? sketchTextKey(text) : undefined;
-    const known = key === undefined ? undefined : scannedBinsOf(text, key);
+    const key = wholeTextKey(text, start);
+    const known = scannedBinsOf(text, key);
     if (known) {
       for (let index = 0; index < known.length; index += 3) this.remove(known[index]!, known[index + 1]!, known[index + 2]!);
       return text.length;
     }
     const end = scanJsonbBins(text, start);
     if (end < 0) return this.applyJsonAt(text, start, this.removeBin);
-    if (key !== undefined && end === text.length) rememberScanned(text, key);
+    rememberScanned(text, key, end);
     this.removeScanned();
     return end;
   }
